@@ -1,0 +1,3 @@
+from seatctl.cli import run
+
+run()

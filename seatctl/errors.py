@@ -1,0 +1,70 @@
+"""Typed failures: every refusal or error carries its reason code and its exit code.
+
+The CLI turns these into output in one place; Python callers catch `SeatctlError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    USAGE = 2
+    NOT_FOUND = 3
+    LOCK_REFUSED = 4
+    NOT_HOLDER = 5
+    DATABASE = 6
+
+
+class Reason(StrEnum):
+    USAGE = "usage"
+    NOT_FOUND = "not_found"
+    BOOKED = "booked"
+    LOCKED = "locked"
+    NOT_HOLDER = "not_holder"
+    EXPIRED = "expired"
+    NO_DATABASE = "no_database"
+    BAD_DATABASE = "bad_database"
+    NEWER_SCHEMA = "newer_schema"
+    READ_ONLY = "read_only"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class SeatRefusal:
+    """Why one seat of a command was refused, and what that costs the caller."""
+
+    seat: str
+    reason: Reason
+    exit_code: ExitCode
+    message: str
+
+
+@dataclass
+class SeatctlError(Exception):
+    """Any failure a user can cause or meet; `exit_code` is the process exit status."""
+
+    reason: Reason
+    message: str
+    exit_code: ExitCode
+    seats: list[SeatRefusal] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def usage_error(message: str) -> SeatctlError:
+    return SeatctlError(Reason.USAGE, message, ExitCode.USAGE)
+
+
+def database_error(reason: Reason, message: str) -> SeatctlError:
+    return SeatctlError(reason, message, ExitCode.DATABASE)
+
+
+def refused(refusals: list[SeatRefusal]) -> SeatctlError:
+    """One error for a whole command: the lowest exit code wins, the first seat with it names it."""
+    lowest = min(refusals, key=lambda r: r.exit_code)
+    message = "; ".join(r.message for r in refusals)
+    return SeatctlError(lowest.reason, message, lowest.exit_code, list(refusals))

@@ -1,0 +1,58 @@
+"""The narrow interface between the booking rules and a database.
+
+A `Store` hands out transactions; a `Transaction` loads and saves seat records and knows
+"now". Everything a backend must guarantee is here; `seatctl.venue` needs nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from seatctl.clock import Instant
+from seatctl.model import Seat
+
+DEFAULT_TTL = 60
+DEFAULT_VENUE = [str(n) for n in range(1, 6)]
+
+
+class Transaction(Protocol):
+    def now(self) -> Instant:
+        """The instant this transaction acts at (one value for the whole transaction)."""
+
+    def default_ttl(self) -> int: ...
+
+    def set_default_ttl(self, ttl: int) -> None: ...
+
+    def seats(self, labels: list[str]) -> dict[str, Seat]:
+        """The stored records of those of `labels` that exist."""
+
+    def seat_count(self) -> int: ...
+
+    def all_seats(self) -> Iterator[Seat]:
+        """Every seat, in natural label order."""
+
+    def save(self, seats: list[Seat]) -> None:
+        """Overwrite the records of existing seats."""
+
+    def add_seats(self, labels: Iterable[str]) -> int:
+        """Create the seats that do not exist yet; return how many were created."""
+
+
+class Store(Protocol):
+    location: str
+    created: bool  # this open made the database (so `init` may seed the default venue)
+
+    def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
+        """One atomic unit. A write transaction holds the write lock from its first statement,
+        so the checks made inside it still hold when it commits."""
+
+    def close(self) -> None: ...
+
+
+def open_store(db: str, create: bool = False) -> Store:
+    """The store behind `db`; `create` makes a new database (the `init` command's right)."""
+    from seatctl.storage.sqlite import SqliteStore
+
+    return SqliteStore.open(db, create=create)

@@ -1,0 +1,70 @@
+"""Checks for what users type: seat labels, user names, lock durations, seat counts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from seatctl.errors import usage_error
+
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+MAX_USER_LENGTH = 64
+MIN_TTL, MAX_TTL = 1, 86_400
+MAX_SEATS = 100_000
+
+_DIGIT_RUNS = re.compile(r"[0-9]+")
+
+
+def labels(raw: Iterable[str]) -> list[str]:
+    """Valid labels in the order given, each once."""
+    unique = list(dict.fromkeys(raw))
+    bad = [label for label in unique if not LABEL_PATTERN.fullmatch(label)]
+    if bad:
+        raise usage_error(
+            f"invalid seat label {_shown(bad[0])}: use 1 to 32 characters from A-Z a-z 0-9 . _ -,"
+            " starting with a letter or digit"
+        )
+    return unique
+
+
+def user(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > MAX_USER_LENGTH or not name.isprintable():
+        raise usage_error(
+            f"invalid user {_shown(raw)}: use 1 to {MAX_USER_LENGTH} printable characters"
+        )
+    return name
+
+
+def ttl(raw: int | None) -> int | None:
+    if raw is not None and not MIN_TTL <= raw <= MAX_TTL:
+        raise usage_error(f"invalid --ttl {raw}: use whole seconds from {MIN_TTL} to {MAX_TTL}")
+    return raw
+
+
+def seat_count(raw: int | None) -> int | None:
+    if raw is not None and not 0 <= raw <= MAX_SEATS:
+        raise usage_error(f"invalid --seats {raw}: use a number from 0 to {MAX_SEATS}")
+    return raw
+
+
+def natural_key(label: str) -> str:
+    """A text key whose plain ordering is the labels' natural order (`2` < `10`, `A2` < `A10`).
+
+    Each digit run becomes `0`, its significant length in two digits, then its significant
+    digits, so runs compare as numbers; the rest stays as text. Stored beside the label so
+    listings can be ordered (and streamed) by an index.
+    """
+    return _DIGIT_RUNS.sub(_encode_number, label)
+
+
+def _encode_number(match: re.Match[str]) -> str:
+    digits = match.group().lstrip("0") or "0"
+    return f"0{len(digits):02d}{digits}"
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """Quote user input for a one-line error without letting control characters reach a terminal."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return repr(text) if text.isprintable() else ascii(text)

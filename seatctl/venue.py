@@ -1,0 +1,143 @@
+"""The Python API: a venue's seats, changed only through the booking rules.
+
+Each call is one transaction: load the named seats, let `seatctl.rules` decide for every
+one of them, and write all the changes or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+from seatctl import rules, validate
+from seatctl.errors import SeatRefusal, refused, usage_error
+from seatctl.model import Seat, SeatView, Status
+from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
+
+Rule = Callable[[Seat], rules.Decision]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    location: str
+    added: int
+    total: int
+    default_ttl: int
+
+
+class Venue:
+    """Seats in one database. Use as a context manager, or call `close()`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    def open(cls, db: str) -> Venue:
+        """Open an initialised database; see `init` to create one."""
+        return cls(open_store(db))
+
+    @classmethod
+    def init(
+        cls,
+        db: str,
+        seats: int | None = None,
+        labels: Iterable[str] = (),
+        ttl: int | None = None,
+    ) -> InitResult:
+        """Create the database if missing and add the seats it lacks; never change existing ones.
+
+        With neither `seats` nor `labels`, a new database gets seats 1 to 5.
+        """
+        count = validate.seat_count(seats)
+        named = validate.labels(labels)
+        ttl = validate.ttl(ttl)
+        wanted = [str(n) for n in range(1, (count or 0) + 1)] + named
+        with cls(open_store(db, create=True)) as venue, venue._store.transaction() as tx:
+            if count is None and not named and venue._store.created:
+                wanted = DEFAULT_VENUE
+            added = tx.add_seats(dict.fromkeys(wanted))
+            if ttl is not None:
+                tx.set_default_ttl(ttl)
+            return InitResult(venue._store.location, added, tx.seat_count(), tx.default_ttl())
+
+    def seats(self, status: Status | None = None, user: str | None = None) -> list[SeatView]:
+        """Every seat as it is now, in natural label order; optionally only one status,
+        or only the seats `user` holds a live lock on or has booked."""
+        user = validate.user(user) if user is not None else None
+        with self._store.transaction(write=False) as tx:
+            now = tx.now()
+            views = (seat.view(now) for seat in tx.all_seats())
+            return [
+                v
+                for v in views
+                if (status is None or v.status is status) and (user is None or v.belongs_to(user))
+            ]
+
+    def lock(self, labels: Iterable[str], user: str, ttl: int | None = None) -> list[SeatView]:
+        """Hold every seat for `user` until now + ttl (the database's default if None)."""
+        name = validate.user(user)
+        ttl = validate.ttl(ttl)
+
+        def rule_for(tx: Transaction) -> Rule:
+            now, lifetime = tx.now(), ttl if ttl is not None else tx.default_ttl()
+            return lambda seat: rules.lock(seat, name, now, lifetime)
+
+        return self._apply(labels, rule_for)
+
+    def confirm(self, labels: Iterable[str], user: str) -> list[SeatView]:
+        """Turn `user`'s live locks on every seat into bookings."""
+        name = validate.user(user)
+        return self._apply(labels, lambda tx: lambda seat: rules.confirm(seat, name, tx.now()))
+
+    def release(self, labels: Iterable[str], user: str) -> list[SeatView]:
+        """Give up `user`'s live locks on every seat."""
+        name = validate.user(user)
+        return self._apply(labels, lambda tx: lambda seat: rules.release(seat, name, tx.now()))
+
+    def _apply(
+        self,
+        labels: Iterable[str],
+        rule_for: Callable[[Transaction], Rule],
+    ) -> list[SeatView]:
+        """All or nothing: decide for every seat, then write all changes or raise every refusal."""
+        wanted = validate.labels(labels)
+        if not wanted:
+            raise usage_error("name at least one seat")
+        with self._store.transaction() as tx:
+            decide = rule_for(tx)
+            stored = tx.seats(wanted)
+            refusals: list[SeatRefusal] = []
+            after: list[Seat] = []
+            changed: list[Seat] = []
+            for label in wanted:
+                seat = stored.get(label)
+                decision = decide(seat) if seat else rules.not_found(label)
+                if isinstance(decision, SeatRefusal):
+                    refusals.append(decision)
+                    continue
+                after.append(decision.after)
+                if decision.action is not None:
+                    changed.append(decision.after)
+            if refusals:
+                raise refused(refusals)
+            tx.save(changed)
+            now = tx.now()
+            return [seat.view(now) for seat in after]
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Venue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = ["DEFAULT_TTL", "InitResult", "Venue"]
