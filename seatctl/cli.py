@@ -142,7 +142,11 @@ def seats(
 
 @app.command()
 def lock(
-    ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, ttl: TtlOpt = None, json: JsonOpt = False
+    ctx: typer.Context,
+    seat: SeatsArg,
+    user: UserOpt = None,
+    ttl: TtlOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """Hold seats for a user until the lock expires; the holder may lock again to extend."""
     with ctx.obj.venue(json) as venue:
@@ -151,7 +155,9 @@ def lock(
 
 
 @app.command()
-def confirm(ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False) -> None:
+def confirm(
+    ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False
+) -> None:
     """Turn the user's live locks into bookings."""
     with ctx.obj.venue(json) as venue:
         views = venue.confirm(seat, _required(user))
@@ -159,7 +165,9 @@ def confirm(ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: Json
 
 
 @app.command()
-def release(ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False) -> None:
+def release(
+    ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False
+) -> None:
     """Give up the user's live locks; the seats are available at once."""
     with ctx.obj.venue(json) as venue:
         views = venue.release(seat, _required(user))
@@ -181,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     invocation = Invocation()
     try:
         command = typer.main.get_command(app)
-        result = command.main(
-            args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
-        )
+        result = command.main(args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False)
         return result if isinstance(result, int) else ExitCode.OK
     except SeatctlError as error:
         out = render.error_json(error) if invocation.json else render.error_line(error)
