@@ -51,8 +51,13 @@ class Invocation:
     db: str | None = None
     json: bool = False
 
-    def database(self) -> str:
-        return self.db or os.path.join(typer.get_app_dir("seatctl"), "seatctl.db")
+    def database(self, creating: bool = False) -> str:
+        if self.db:
+            return self.db
+        app_dir = typer.get_app_dir("seatctl")
+        if creating:
+            os.makedirs(app_dir, exist_ok=True)
+        return os.path.join(app_dir, "seatctl.db")
 
     def venue(self, want_json: bool) -> Venue:
         self.json = want_json
@@ -118,7 +123,7 @@ def init(
     ] = None,
 ) -> None:
     """Create the database if missing and add seats; never changes existing seats."""
-    result = Venue.init(ctx.obj.database(), seats=seats, labels=labels or [], ttl=ttl)
+    result = Venue.init(ctx.obj.database(creating=True), seats=seats, labels=labels or [], ttl=ttl)
     typer.echo(render.init_summary(result))
 
 

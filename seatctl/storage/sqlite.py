@@ -88,11 +88,16 @@ class SqliteStore:
     def open(cls, path: str, create: bool = False) -> SqliteStore:
         if os.path.isdir(path):
             raise database_error(Reason.BAD_DATABASE, f"{path} is a directory, not a database")
-        exists = os.path.exists(path)
-        if not exists and not create:
-            raise database_error(
-                Reason.NO_DATABASE, f"no database at {path}: run 'seatctl init' first"
-            )
+        if not os.path.exists(path):
+            if not create:
+                raise database_error(
+                    Reason.NO_DATABASE, f"no database at {path}: run 'seatctl init' first"
+                )
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise database_error(
+                    Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
+                )
         with translated_errors(path):
             conn = _connect(path, create)
             store = cls(conn, path)
@@ -201,7 +206,10 @@ def _database_error(exc: sqlite3.Error, location: str) -> SeatctlError:
     if code in (_BUSY, _LOCKED):
         return database_error(Reason.BUSY, f"{location} is still busy after waiting; try again")
     if code == _READONLY:
-        return database_error(Reason.READ_ONLY, f"{location} is read-only: cannot change it")
+        return database_error(
+            Reason.READ_ONLY,
+            f"{location} is read-only here: seatctl needs write access to it and its directory",
+        )
     if code in (_NOTADB, _CORRUPT):
         return database_error(
             Reason.BAD_DATABASE, f"{location} is not a usable SQLite database ({exc})"

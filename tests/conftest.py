@@ -1,0 +1,93 @@
+"""Shared fixtures: a fresh venue per test, and the CLI run in-process or as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from seatctl import Venue
+from seatctl.cli import main
+
+START = "2026-01-01T12:00:00Z"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+    def error(self):
+        return json.loads(self.err)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SEATCTL_DB", "SEATCTL_USER", "SEATCTL_NOW", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "venue.db")
+
+
+@pytest.fixture
+def venue_db(db_path: str) -> str:
+    """An initialised database holding the default venue, seats 1 to 5."""
+    Venue.init(db_path)
+    return db_path
+
+
+@pytest.fixture
+def venue(venue_db: str):
+    with Venue.open(venue_db) as opened:
+        yield opened
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], db_path: str) -> Callable[..., Run]:
+    """Run seatctl in this process against `db_path` (so freezegun applies)."""
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(["--db", db_path, *args])
+        captured = capsys.readouterr()
+        return Run(int(code), captured.out, captured.err)
+
+    return run
+
+
+def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
+    """Run seatctl as a real process, the way scripts do."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    full_env.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "seatctl", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        **kwargs,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def dump(path: str) -> list[str]:
+    """The database's whole logical content: what "left exactly as it was" is checked against."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()

@@ -1,0 +1,205 @@
+"""Bad input: the documented exit code, one clear line on stderr, the database untouched."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import Run, dump
+from seatctl.cli import main
+
+pytestmark = pytest.mark.usefixtures("venue_db")
+
+
+def assert_one_line_error(run: Run, code: int) -> None:
+    assert run.code == code
+    assert run.out == ""
+    assert run.err.startswith("error: ")
+    assert run.err.count("\n") == 1
+    assert "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(
+    "label", ["", "-1", ".a", "a b", "a/b", "ä1", "x" * 33, "1;DROP TABLE seats", "a\n", "'"]
+)
+def test_invalid_seat_labels_are_usage_errors(cli, db_path, label):
+    before = dump(db_path)
+    assert_one_line_error(cli("lock", label, "--user", "alice"), 2)
+    assert_one_line_error(cli("init", label), 2)
+    assert dump(db_path) == before
+
+
+def test_a_label_of_32_characters_is_fine(cli):
+    label = "A" * 31 + "9"
+    assert cli("init", label).code == 0
+    assert cli("lock", label, "--user", "alice").code == 0
+
+
+@pytest.mark.parametrize(
+    "user", ["", "   ", "x" * 65, "bob\x07", "\x1b[31mred", "a\nb", "tab\tbed"]
+)
+def test_invalid_users_are_usage_errors(cli, db_path, user):
+    before = dump(db_path)
+    run = cli("lock", "1", "--user", user)
+    assert_one_line_error(run, 2)
+    assert "\x1b" not in run.err and "\x07" not in run.err
+    assert dump(db_path) == before
+
+
+def test_a_missing_user_is_a_usage_error(cli):
+    run = cli("lock", "1")
+    assert_one_line_error(run, 2)
+    assert "--user" in run.err
+
+
+def test_users_may_hold_quotes_and_unicode(cli):
+    user = 'O\'Brien "Ö" 李'
+    assert cli("lock", "1", "--user", user).code == 0
+    assert cli("seats", "--json").json()[0]["locked_by"] == user
+
+
+@pytest.mark.parametrize("ttl", ["0", "86401", "-5", "abc", "1.5", "99999999999999999999"])
+def test_invalid_ttls_are_usage_errors(cli, db_path, ttl):
+    before = dump(db_path)
+    assert_one_line_error(cli("lock", "1", "--user", "alice", "--ttl", ttl), 2)
+    assert_one_line_error(cli("init", "--ttl", ttl), 2)
+    assert dump(db_path) == before
+
+
+@pytest.mark.parametrize("count", ["-1", "100001", "many"])
+def test_invalid_seat_counts_are_usage_errors(cli, db_path, count):
+    before = dump(db_path)
+    assert_one_line_error(cli("init", "--seats", count), 2)
+    assert dump(db_path) == before
+
+
+def test_a_bad_clock_value_is_a_usage_error_and_changes_nothing(cli, db_path, monkeypatch):
+    before = dump(db_path)
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01 12:00")
+    assert_one_line_error(cli("lock", "1", "--user", "alice"), 2)
+    assert dump(db_path) == before
+
+
+def test_unknown_options_and_commands_are_one_line_usage_errors(cli):
+    assert_one_line_error(cli("lock", "1", "--user", "a", "--frobnicate"), 2)
+    assert_one_line_error(cli("bookall"), 2)
+    assert_one_line_error(cli("seats", "--status", "lost"), 2)
+
+
+def test_usage_errors_found_by_seatctl_are_json_with_json(cli):
+    run = cli("lock", "a b", "--user", "alice", "--json")
+    assert run.code == 2
+    assert run.error()["error"] == "usage"
+    assert run.error()["seats"] == []
+
+
+@pytest.fixture
+def not_a_database(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("seat 1: alice\n" * 200)
+    return str(path)
+
+
+@pytest.mark.parametrize("args", [["seats"], ["lock", "1", "--user", "a"], ["init"]])
+def test_a_text_file_as_database_is_exit_6_and_left_byte_for_byte(not_a_database, args, capsys):
+    before = Path(not_a_database).read_bytes()
+    assert main(["--db", not_a_database, *args]) == 6
+    assert "not a usable SQLite database" in capsys.readouterr().err
+    assert Path(not_a_database).read_bytes() == before
+
+
+def test_a_truncated_database_is_exit_6_and_left_byte_for_byte(cli, db_path, tmp_path, capsys):
+    cli("init", "--seats", "3000")
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(Path(db_path).read_bytes()[:40_000])
+    before = truncated.read_bytes()
+    for args in (["seats"], ["lock", "2999", "--user", "a"]):
+        code = main(["--db", str(truncated), *args])
+        err = capsys.readouterr().err
+        assert code == 6, err
+        assert err.startswith("error: ") and err.count("\n") == 1
+    assert truncated.read_bytes() == before
+
+
+def test_an_empty_file_is_not_initialised(tmp_path, capsys):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["--db", str(empty), "seats", "--json"]) == 6
+    assert '"error": "no_database"' in capsys.readouterr().err
+    assert empty.read_bytes() == b""
+
+
+def test_a_database_from_a_newer_seatctl_is_refused_untouched(cli, db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    before = dump(db_path)
+    run = cli("lock", "1", "--user", "a", "--json")
+    assert (run.code, run.error()["error"]) == (6, "newer_schema")
+    assert_one_line_error(cli("init"), 6)
+    assert dump(db_path) == before
+
+
+def run_as_other_user(db: str, *args: str) -> Run:
+    """Run the CLI where file permissions bind: as `nobody` when the suite runs as root."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            code = 70
+            try:
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                sys.stdout, sys.stderr = out, err
+                code = int(main(["--db", db, *args]))
+            finally:
+                out.flush()
+                err.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        out.seek(0)
+        err.seek(0)
+        return Run(os.waitstatus_to_exitcode(status), out.read(), err.read())
+
+
+@pytest.fixture
+def read_only_db(venue_db):
+    """A venue whose file (and folder) another user may read but not write."""
+    folder = tempfile.mkdtemp(prefix="seatctl-ro-")
+    os.chmod(folder, 0o755)
+    path = os.path.join(folder, "venue.db")
+    with open(venue_db, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(path, 0o444)
+    yield path
+    os.chmod(path, 0o644)
+    for leftover in os.listdir(folder):
+        os.remove(os.path.join(folder, leftover))
+    os.rmdir(folder)
+
+
+def test_a_read_only_database_refuses_changes_with_exit_6(read_only_db):
+    before = dump(read_only_db)
+    for args in (["lock", "1", "--user", "a"], ["init", "--seats", "9"]):
+        run = run_as_other_user(read_only_db, *args)
+        assert_one_line_error(run, 6)
+        assert "read-only" in run.err
+    run = run_as_other_user(read_only_db, "lock", "1", "--user", "a", "--json")
+    assert '"error": "read_only"' in run.err
+    assert dump(read_only_db) == before
+
+
+def test_a_read_only_file_in_a_writable_folder_refuses_changes(read_only_db):
+    os.chmod(os.path.dirname(read_only_db), 0o777)
+    before = dump(read_only_db)
+    run = run_as_other_user(read_only_db, "lock", "1", "--user", "a")
+    assert_one_line_error(run, 6)
+    assert dump(read_only_db) == before

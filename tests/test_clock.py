@@ -1,0 +1,62 @@
+"""The clock: one function, overridable with SEATCTL_NOW for CI jobs that cannot wait."""
+
+from __future__ import annotations
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import run_process
+from seatctl import clock
+from seatctl.errors import SeatctlError
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-01-01T12:00:00Z", "2026-01-01T13:00:00+01:00", "@1767268800", "2026-01-01T12:00:00.9Z"],
+)
+def test_seatctl_now_accepts_iso_instants_with_a_zone_and_epoch_seconds(monkeypatch, text):
+    monkeypatch.setenv("SEATCTL_NOW", text)
+    assert clock.now() == 1767268800
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-01-01T12:00:00", "yesterday", "@12.5", "@-1", "@", "2026-13-01T00:00:00Z"]
+)
+def test_seatctl_now_without_a_zone_or_unparsable_is_a_usage_error(monkeypatch, text):
+    monkeypatch.setenv("SEATCTL_NOW", text)
+    with pytest.raises(SeatctlError) as raised:
+        clock.now()
+    assert raised.value.exit_code == 2
+
+
+def test_empty_seatctl_now_means_the_real_clock(monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "")
+    with freeze_time("2030-05-05T05:05:05Z"):
+        assert clock.format_instant(clock.now()) == "2030-05-05T05:05:05Z"
+
+
+def test_now_is_truncated_to_whole_seconds():
+    with freeze_time("2030-05-05T05:05:05.999Z"):
+        assert clock.format_instant(clock.now()) == "2030-05-05T05:05:05Z"
+
+
+def test_a_ci_job_sees_a_lock_expire_without_waiting(db_path):
+    def seatctl(now: str, *args: str):
+        return run_process("--db", db_path, *args, env={"SEATCTL_NOW": now})
+
+    assert seatctl("2026-01-01T12:00:00Z", "init").code == 0
+    locked = seatctl("2026-01-01T12:00:00Z", "lock", "1", "--user", "a")
+    assert locked.out == "locked seat 1 for a until 2026-01-01T12:01:00Z\n"
+    still = seatctl("2026-01-01T12:00:59Z", "seats", "--status", "locked", "--json")
+    assert [s["seat"] for s in still.json()] == ["1"]
+    later = seatctl("2026-01-01T12:01:01Z", "seats", "--status", "available", "--json")
+    assert "1" in [s["seat"] for s in later.json()]
+    assert seatctl("2026-01-01T12:01:01Z", "lock", "1", "--user", "b").code == 0
+
+
+def test_bad_seatctl_now_is_exit_2_with_one_line(db_path):
+    run_process("--db", db_path, "init")
+    run = run_process("--db", db_path, "seats", env={"SEATCTL_NOW": "noon"})
+    assert run.code == 2
+    assert run.err.startswith("error: SEATCTL_NOW: not an ISO 8601 instant")
+    assert run.err.count("\n") == 1

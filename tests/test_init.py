@@ -1,0 +1,124 @@
+"""`seatctl init`: creates the database and adds seats, and never destroys anything."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from freezegun import freeze_time
+
+from conftest import START, dump
+
+
+def labels(cli) -> list[str]:
+    return [s["seat"] for s in cli("seats", "--json").json()]
+
+
+def test_init_on_a_new_database_creates_seats_1_to_5(cli):
+    run = cli("init")
+    assert run.code == 0
+    assert "added 5 seats" in run.out
+    assert labels(cli) == ["1", "2", "3", "4", "5"]
+
+
+def test_init_seats_n_adds_labels_1_to_n(cli):
+    cli("init", "--seats", "12")
+    assert labels(cli) == [str(n) for n in range(1, 13)]
+
+
+def test_init_adds_named_labels_beside_numbered_ones(cli):
+    cli("init", "--seats", "2", "A1", "A2", "B1")
+    assert labels(cli) == ["1", "2", "A1", "A2", "B1"]
+
+
+def test_init_with_zero_seats_creates_an_empty_venue(cli):
+    assert cli("init", "--seats", "0").code == 0
+    assert labels(cli) == []
+    cli("init")
+    assert labels(cli) == [], "a bare init on an existing venue adds nothing"
+
+
+@freeze_time(START)
+def test_init_again_only_adds_missing_seats_and_keeps_locks_and_bookings(cli, db_path):
+    cli("init", "--seats", "3")
+    cli("lock", "1", "--user", "alice")
+    cli("lock", "2", "--user", "bob")
+    cli("confirm", "2", "--user", "bob")
+    before = cli("seats", "--json").json()
+    run = cli("init", "--seats", "5", "1", "C1")
+    assert run.code == 0
+    assert "added 3 seats (6 in all)" in run.out
+    assert cli("seats", "--json").json()[:3] == before
+
+
+def test_init_twice_with_the_same_seats_changes_nothing(cli, db_path):
+    cli("init", "--seats", "4")
+    before = dump(db_path)
+    assert cli("init", "--seats", "4").code == 0
+    assert dump(db_path) == before
+
+
+@freeze_time(START)
+def test_init_ttl_sets_the_default_lock_duration(cli):
+    cli("init", "--ttl", "90")
+    run = cli("lock", "1", "--user", "alice")
+    assert run.out == "locked seat 1 for alice until 2026-01-01T12:01:30Z\n"
+
+
+@freeze_time(START)
+def test_init_ttl_given_again_updates_the_default(cli):
+    cli("init", "--ttl", "90")
+    cli("init", "--ttl", "15")
+    assert cli("lock", "1", "--user", "a", "--json").json()["seats"][0]["expires_at"] == (
+        "2026-01-01T12:00:15Z"
+    )
+
+
+def test_init_refuses_an_sqlite_file_that_is_not_seatctls_and_leaves_it(cli, db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    conn.execute("INSERT INTO invoices (amount) VALUES (9.5)")
+    conn.commit()
+    conn.close()
+    before = Path(db_path).read_bytes()
+    run = cli("init")
+    assert run.code == 6
+    assert run.err == f"error: {db_path} is a SQLite database, but not seatctl's\n"
+    assert Path(db_path).read_bytes() == before
+
+
+def test_init_accepts_an_empty_file_such_as_mktemp_makes(cli, db_path):
+    open(db_path, "wb").close()
+    assert cli("init").code == 0
+    assert labels(cli) == ["1", "2", "3", "4", "5"]
+
+
+def test_init_uses_wal_mode(cli, db_path):
+    cli("init")
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_commands_other_than_init_never_create_a_database(cli, db_path, tmp_path):
+    for args in (["seats"], ["lock", "1", "--user", "a"], ["confirm", "1", "--user", "a"]):
+        run = cli(*args, "--json")
+        assert (run.code, run.error()["error"]) == (6, "no_database")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_database_path_comes_from_seatctl_db(cli, monkeypatch, tmp_path, capsys):
+    from seatctl.cli import main
+
+    monkeypatch.setenv("SEATCTL_DB", str(tmp_path / "env.db"))
+    assert main(["init"]) == 0
+    assert (tmp_path / "env.db").exists()
+
+
+def test_default_database_lives_in_the_app_dir(monkeypatch, tmp_path, capsys):
+    from seatctl.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["init"]) == 0
+    assert (tmp_path / "config" / "seatctl" / "seatctl.db").exists()

@@ -1,0 +1,143 @@
+"""`seatctl seats`: states, filters, natural order, table and JSON."""
+
+from __future__ import annotations
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import START
+from seatctl.validate import natural_key
+
+
+@pytest.fixture
+def busy_venue(cli, venue_db):
+    """Seat 1 locked by alice, 2 booked by alice, 3 locked by bob, 4 and 5 free."""
+    with freeze_time(START):
+        cli("lock", "1", "2", "--user", "alice")
+        cli("confirm", "2", "--user", "alice")
+        cli("lock", "3", "--user", "bob", "--ttl", "30")
+
+
+@freeze_time(START)
+def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
+    assert cli("seats", "--json").json() == [
+        {
+            "seat": "1",
+            "status": "locked",
+            "locked_by": "alice",
+            "expires_at": "2026-01-01T12:01:00Z",
+            "booked_by": None,
+            "booked_at": None,
+        },
+        {
+            "seat": "2",
+            "status": "booked",
+            "locked_by": None,
+            "expires_at": None,
+            "booked_by": "alice",
+            "booked_at": "2026-01-01T12:00:00Z",
+        },
+        {
+            "seat": "3",
+            "status": "locked",
+            "locked_by": "bob",
+            "expires_at": "2026-01-01T12:00:30Z",
+            "booked_by": None,
+            "booked_at": None,
+        },
+        *(
+            {
+                "seat": n,
+                "status": "available",
+                "locked_by": None,
+                "expires_at": None,
+                "booked_by": None,
+                "booked_at": None,
+            }
+            for n in ("4", "5")
+        ),
+    ]
+
+
+@freeze_time(START)
+def test_seats_prints_an_aligned_table_without_colour_when_piped(cli, busy_venue):
+    assert cli("seats").out.splitlines() == [
+        "SEAT  STATUS     HOLDER  UNTIL",
+        "1     locked     alice   2026-01-01T12:01:00Z",
+        "2     booked     alice",
+        "3     locked     bob     2026-01-01T12:00:30Z",
+        "4     available",
+        "5     available",
+    ]
+
+
+@freeze_time(START)
+def test_seats_status_filter_shows_only_that_state(cli, busy_venue):
+    seats = {
+        status: [s["seat"] for s in cli("seats", "--status", status, "--json").json()]
+        for status in ("available", "locked", "booked")
+    }
+    assert seats == {"available": ["4", "5"], "locked": ["1", "3"], "booked": ["2"]}
+
+
+@freeze_time(START)
+def test_seats_user_shows_the_users_live_locks_and_bookings(cli, busy_venue):
+    assert [s["seat"] for s in cli("seats", "--user", "alice", "--json").json()] == ["1", "2"]
+
+
+def test_seats_user_leaves_out_lapsed_locks(cli, busy_venue):
+    with freeze_time("2026-01-01T12:01:00Z"):
+        assert [s["seat"] for s in cli("seats", "--user", "alice", "--json").json()] == ["2"]
+
+
+@freeze_time(START)
+def test_seats_user_filter_does_not_read_seatctl_user(cli, busy_venue, monkeypatch):
+    monkeypatch.setenv("SEATCTL_USER", "bob")
+    assert len(cli("seats", "--json").json()) == 5
+
+
+def test_labels_sort_naturally():
+    labels = ["A10", "10", "b", "A2", "2", "A", "B1", "1.10", "1.9", "a1"]
+    assert sorted(labels, key=natural_key) == [
+        "1.9",
+        "1.10",
+        "2",
+        "10",
+        "A",
+        "A2",
+        "A10",
+        "B1",
+        "a1",
+        "b",
+    ]
+
+
+def test_listings_use_natural_order(cli, db_path):
+    cli("init", "--seats", "0", "B10", "A10", "A2", "10", "2", "B1")
+    seats = [s["seat"] for s in cli("seats", "--json").json()]
+    assert seats == ["2", "10", "A2", "A10", "B1", "B10"]
+
+
+def test_labels_are_case_sensitive(cli, db_path):
+    cli("init", "--seats", "0", "a1", "A1")
+    assert [s["seat"] for s in cli("seats", "--json").json()] == ["A1", "a1"]
+    assert cli("lock", "a1", "--user", "x").code == 0
+    assert cli("lock", "A1", "--user", "y").code == 0
+
+
+def test_the_status_column_is_coloured_only_when_asked(busy_venue, venue_db):
+    from seatctl import Venue, render
+
+    with freeze_time(START), Venue.open(venue_db) as venue:
+        views = venue.seats()
+    assert "\x1b[" in render.seats_table(views, colour=True)
+    assert "\x1b[" not in render.seats_table(views, colour=False)
+
+
+def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
+    from seatctl import cli
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert cli._colour()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not cli._colour()

@@ -1,0 +1,101 @@
+"""The booking rules as pure functions: no database, no clock."""
+
+from __future__ import annotations
+
+from seatctl import rules
+from seatctl.errors import ExitCode, Reason, SeatRefusal
+from seatctl.model import Seat, Status
+from seatctl.rules import Action, Change
+
+NOW = 1_000_000
+FREE = Seat("3")
+LOCKED_BY_ALICE = Seat("3", locked_by="alice", lock_expires=NOW + 30)
+LAPSED_ALICE = Seat("3", locked_by="alice", lock_expires=NOW)
+BOOKED_BY_ALICE = Seat("3", booked_by="alice", booked_at=NOW - 5)
+
+
+def refusal(decision) -> tuple[Reason, ExitCode]:
+    assert isinstance(decision, SeatRefusal)
+    return decision.reason, decision.exit_code
+
+
+def test_lock_on_a_free_seat_holds_it_until_now_plus_ttl():
+    decision = rules.lock(FREE, "alice", NOW, 60)
+    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.LOCK)
+
+
+def test_holder_locking_again_resets_the_deadline():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 60)
+    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.EXTEND)
+
+
+def test_lock_held_by_another_user_is_refused_as_locked():
+    assert refusal(rules.lock(LOCKED_BY_ALICE, "bob", NOW, 60)) == (
+        Reason.LOCKED,
+        ExitCode.LOCK_REFUSED,
+    )
+
+
+def test_lock_on_a_booked_seat_is_refused_even_for_the_booker():
+    for user in ("alice", "bob"):
+        assert refusal(rules.lock(BOOKED_BY_ALICE, user, NOW, 60)) == (
+            Reason.BOOKED,
+            ExitCode.LOCK_REFUSED,
+        )
+
+
+def test_a_lock_is_over_exactly_at_its_deadline():
+    assert LAPSED_ALICE.status(NOW) is Status.AVAILABLE
+    assert LAPSED_ALICE.status(NOW - 1) is Status.LOCKED
+
+
+def test_anyone_may_lock_a_seat_whose_lock_lapsed():
+    decision = rules.lock(LAPSED_ALICE, "bob", NOW, 10)
+    assert decision == Change(Seat("3", locked_by="bob", lock_expires=NOW + 10), Action.LOCK)
+
+
+def test_former_holder_relocking_a_lapsed_lock_is_a_new_lock_not_an_extension():
+    decision = rules.lock(LAPSED_ALICE, "alice", NOW, 10)
+    assert isinstance(decision, Change)
+    assert decision.action is Action.LOCK
+
+
+def test_confirm_by_the_holder_books_the_seat_and_clears_the_lock():
+    decision = rules.confirm(LOCKED_BY_ALICE, "alice", NOW)
+    assert decision == Change(Seat("3", booked_by="alice", booked_at=NOW), Action.CONFIRM)
+
+
+def test_confirming_ones_own_booking_again_succeeds_without_change():
+    assert rules.confirm(BOOKED_BY_ALICE, "alice", NOW) == Change(BOOKED_BY_ALICE, None)
+
+
+def test_confirm_refusals_name_their_reason():
+    cases = {
+        "never locked": (FREE, "alice", Reason.NOT_HOLDER),
+        "locked by another": (LOCKED_BY_ALICE, "bob", Reason.NOT_HOLDER),
+        "own lock expired": (LAPSED_ALICE, "alice", Reason.EXPIRED),
+        "someone else's lock expired": (LAPSED_ALICE, "bob", Reason.NOT_HOLDER),
+        "booked by another": (BOOKED_BY_ALICE, "bob", Reason.BOOKED),
+    }
+    for case, (seat, user, reason) in cases.items():
+        assert refusal(rules.confirm(seat, user, NOW)) == (reason, ExitCode.NOT_HOLDER), case
+
+
+def test_release_by_the_holder_frees_the_seat():
+    assert rules.release(LOCKED_BY_ALICE, "alice", NOW) == Change(FREE, Action.RELEASE)
+
+
+def test_release_refusals_name_their_reason():
+    cases = {
+        "never locked": (FREE, "alice", Reason.NOT_HOLDER),
+        "locked by another": (LOCKED_BY_ALICE, "bob", Reason.NOT_HOLDER),
+        "own lock expired": (LAPSED_ALICE, "alice", Reason.EXPIRED),
+        "own booking": (BOOKED_BY_ALICE, "alice", Reason.BOOKED),
+    }
+    for case, (seat, user, reason) in cases.items():
+        assert refusal(rules.release(seat, user, NOW)) == (reason, ExitCode.NOT_HOLDER), case
+
+
+def test_an_expired_lock_is_shown_as_a_plain_available_seat():
+    view = LAPSED_ALICE.view(NOW)
+    assert (view.status, view.locked_by, view.expires_at) == (Status.AVAILABLE, None, None)
