@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from conftest import Run
+from conftest import Run, dump
 from seatctl import Venue
 
 RACERS = 16
@@ -99,3 +100,17 @@ def test_a_live_holders_confirm_racing_other_lockers_books_the_seat(one_seat):
     assert [run.code for run in runs] == [0] + [4] * (RACERS - 1)
     with Venue.open(one_seat) as venue:
         assert venue.seats()[0].booked_by == "alice"
+
+
+def test_a_writer_still_blocked_after_the_busy_timeout_gets_exit_6_busy(venue_db, cli, monkeypatch):
+    monkeypatch.setattr("seatctl.storage.sqlite.BUSY_TIMEOUT_SECONDS", 0.2)
+    blocker = sqlite3.connect(venue_db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        before = dump(venue_db)
+        run = cli("lock", "1", "--user", "alice", "--json")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (run.code, run.error()["error"]) == (6, "busy")
+    assert dump(venue_db) == before
