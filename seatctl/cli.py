@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from seatctl import __version__, render
-from seatctl.errors import ExitCode, SeatctlError, usage_error
+from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import Status
 from seatctl.venue import Venue
 
@@ -179,6 +179,65 @@ def release(
     typer.echo(render.changed_json(views) if json else render.change_lines("released", views))
 
 
+@app.command()
+def history(
+    ctx: typer.Context,
+    seat: Annotated[
+        list[str] | None, typer.Argument(metavar="[SEAT...]", show_default=False)
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's events.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="INSTANT", help="Only events at or after this instant."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", help="Only the last N matching events.")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show the audit history, oldest first."""
+    with ctx.obj.venue(json) as venue:
+        events = venue.history(seat or [], user=user, since=_instant(since), limit=limit)
+    typer.echo(render.events_json(events) if json else render.events_table(events))
+
+
+@app.command()
+def check(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Verify the database: SQLite's integrity check and every booking invariant."""
+    with ctx.obj.venue(json) as venue:
+        problems = venue.check()
+    typer.echo(render.check_json(problems) if json else render.check_lines(problems))
+    if problems:
+        raise SeatctlError(
+            Reason.INCONSISTENT,
+            f"check found {len(problems)} problem{'s' if len(problems) > 1 else ''}",
+            ExitCode.DATABASE,
+        )
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    dest: Annotated[str, typer.Argument(metavar="DEST", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+) -> None:
+    """Write a consistent copy of the database to DEST, safe while others keep writing."""
+    with ctx.obj.venue(False) as venue:
+        venue.backup(dest, force=force)
+    typer.echo(render.printable(f"backed up {ctx.obj.database()} to {dest}"))
+
+
+def _instant(text: str | None) -> int | None:
+    from seatctl.clock import parse_instant
+
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise usage_error(f"--since: {exc}") from None
+
+
 def _required(user: str | None) -> str:
     if user is None:
         raise usage_error("--user is required (or set SEATCTL_USER)")
@@ -197,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False)
         return result if isinstance(result, int) else ExitCode.OK
     except SeatctlError as error:
-        out = render.error_json(error) if invocation.json else render.error_line(error)
+        out = render.error_json(error) if invocation.json else render.error_line(error.message)
         typer.echo(out, err=True)
         return error.exit_code
     except typer.Abort:
         return 130
     except typer.TyperException as error:  # the option parser's complaints
-        typer.echo(f"error: {error.format_message()} (see 'seatctl --help')", err=True)
+        message = f"{error.format_message()} (see 'seatctl --help')"
+        typer.echo(render.error_line(message), err=True)
         return ExitCode.USAGE
     except BrokenPipeError:
         # The reader went away (`seatctl seats | head`); stay quiet like other Unix tools.

@@ -30,6 +30,8 @@ class Reason(StrEnum):
     NEWER_SCHEMA = "newer_schema"
     READ_ONLY = "read_only"
     BUSY = "busy"
+    BACKUP_FAILED = "backup_failed"
+    INCONSISTENT = "inconsistent"
 
 
 @dataclass(frozen=True)

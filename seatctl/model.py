@@ -14,6 +14,17 @@ class Status(StrEnum):
     BOOKED = "booked"
 
 
+class Action(StrEnum):
+    """What one history event did to one seat."""
+
+    ADD = "add"
+    LOCK = "lock"
+    EXTEND = "extend"
+    RELEASE = "release"
+    CONFIRM = "confirm"
+    EXPIRE = "expire"
+
+
 @dataclass(frozen=True, slots=True)
 class Seat:
     """A seat as stored. A lapsed lock stays in the record until something replaces it;
@@ -35,14 +46,17 @@ class Seat:
     def holds_live_lock(self, user: str, now: Instant) -> bool:
         return self.status(now) is Status.LOCKED and self.locked_by == user
 
-    def lapsed_lock_of(self, user: str, now: Instant) -> bool:
-        """True if `user` held a lock here that has run out and nothing has replaced it."""
+    def lapsed_lock(self, now: Instant) -> bool:
+        """True if the record still names a lock that has run out (nothing replaced it yet)."""
         return (
             self.booked_by is None
-            and self.locked_by == user
+            and self.locked_by is not None
             and self.lock_expires is not None
             and self.lock_expires <= now
         )
+
+    def lapsed_lock_of(self, user: str, now: Instant) -> bool:
+        return self.lapsed_lock(now) and self.locked_by == user
 
     def locked(self, user: str, until: Instant) -> Seat:
         return replace(self, locked_by=user, lock_expires=until)
@@ -79,3 +93,16 @@ class SeatView:
 
     def belongs_to(self, user: str) -> bool:
         return user in (self.locked_by, self.booked_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of a seat's history. `expires_at` is the deadline of the lock the event made
+    (lock, extend) or ended (expire); `id` orders events as they were committed."""
+
+    at: Instant
+    seat: str
+    action: Action
+    user: str | None = None
+    expires_at: Instant | None = None
+    id: int | None = None

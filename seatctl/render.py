@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import SeatctlError
-from seatctl.model import SeatView, Status
+from seatctl.model import Event, SeatView, Status
 from seatctl.venue import InitResult
 
 _STATUS_COLOURS = {Status.AVAILABLE: "green", Status.LOCKED: "yellow", Status.BOOKED: "red"}
@@ -78,13 +78,62 @@ def _change_line(verb: str, view: SeatView) -> str:
 def init_summary(result: InitResult) -> str:
     seats = "seat" if result.added == 1 else "seats"
     return (
-        f"initialised {result.location}: added {result.added} {seats} ({result.total} in all);"
+        f"initialised {printable(result.location)}: added {result.added} {seats} ({result.total} in all);"
         f" locks last {result.default_ttl} s unless --ttl says otherwise"
     )
 
 
-def error_line(error: SeatctlError) -> str:
-    return f"error: {error.message}"
+def event_object(event: Event) -> dict[str, str | None]:
+    return {
+        "at": format_instant(event.at),
+        "seat": event.seat,
+        "action": event.action.value,
+        "user": event.user,
+        "expires_at": _instant(event.expires_at),
+    }
+
+
+def events_json(events: Sequence[Event]) -> str:
+    return json.dumps([event_object(e) for e in events])
+
+
+def events_table(events: Sequence[Event]) -> str:
+    rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES")]
+    rows += [
+        (format_instant(e.at), e.seat, e.action.value, e.user or "", _instant(e.expires_at) or "")
+        for e in events
+    ]
+    return _aligned(rows)
+
+
+def check_json(problems: Sequence[str]) -> str:
+    return json.dumps({"ok": not problems, "problems": list(problems)})
+
+
+def check_lines(problems: Sequence[str]) -> str:
+    return "\n".join(problems) if problems else "ok"
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
+        for row in rows
+    )
+
+
+def error_line(message: str) -> str:
+    return f"error: {printable(message)}"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (terminal escapes, newlines) shown as escapes, so that
+    whatever a user passed in cannot reach the terminal raw or break the one-line format."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _style(text: str, colour: str) -> str:

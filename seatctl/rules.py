@@ -6,18 +6,10 @@ Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatRefusal
-from seatctl.model import Seat, Status
-
-
-class Action(StrEnum):
-    LOCK = "lock"
-    EXTEND = "extend"
-    CONFIRM = "confirm"
-    RELEASE = "release"
+from seatctl.model import Action, Event, Seat, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +18,20 @@ class Change:
 
     after: Seat
     action: Action | None
+
+    def events(self, before: Seat, user: str, now: Instant) -> list[Event]:
+        """The history this change writes: a lapsed lock it replaces ends first, at its deadline."""
+        if self.action is None:
+            return []
+        events = []
+        if before.lapsed_lock(now):
+            expired = before.lock_expires
+            events.append(
+                Event(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
+            )
+        made = self.after.lock_expires if self.action in (Action.LOCK, Action.EXTEND) else None
+        events.append(Event(now, before.label, self.action, user, made))
+        return events
 
 
 Decision = Change | SeatRefusal

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
-from seatctl import rules, validate
+from seatctl import audit, history, rules, validate
+from seatctl.clock import Instant
 from seatctl.errors import SeatRefusal, refused, usage_error
-from seatctl.model import Seat, SeatView, Status
+from seatctl.model import Action, Event, Seat, SeatView, Status
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 Rule = Callable[[Seat], rules.Decision]
@@ -56,10 +58,14 @@ class Venue:
         with cls(open_store(db, create=True)) as venue, venue._store.transaction() as tx:
             if count is None and not named and venue._store.created:
                 wanted = DEFAULT_VENUE
-            added = tx.add_seats(dict.fromkeys(wanted))
+            wanted = list(dict.fromkeys(wanted))
+            existing = tx.seats(wanted)
+            new = [label for label in wanted if label not in existing]
+            tx.add_seats(new)
+            tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
             if ttl is not None:
                 tx.set_default_ttl(ttl)
-            return InitResult(venue._store.location, added, tx.seat_count(), tx.default_ttl())
+            return InitResult(venue._store.location, len(new), tx.seat_count(), tx.default_ttl())
 
     def seats(self, status: Status | None = None, user: str | None = None) -> list[SeatView]:
         """Every seat as it is now, in natural label order; optionally only one status,
@@ -81,23 +87,28 @@ class Venue:
 
         def rule_for(tx: Transaction) -> Rule:
             now, lifetime = tx.now(), ttl if ttl is not None else tx.default_ttl()
-            return lambda seat: rules.lock(seat, name, now, lifetime)
+            return partial(rules.lock, user=name, now=now, ttl=lifetime)
 
-        return self._apply(labels, rule_for)
+        return self._apply(labels, name, rule_for)
 
     def confirm(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(labels, lambda tx: lambda seat: rules.confirm(seat, name, tx.now()))
+        return self._apply(
+            labels, name, lambda tx: lambda seat: rules.confirm(seat, name, tx.now())
+        )
 
     def release(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(labels, lambda tx: lambda seat: rules.release(seat, name, tx.now()))
+        return self._apply(
+            labels, name, lambda tx: lambda seat: rules.release(seat, name, tx.now())
+        )
 
     def _apply(
         self,
         labels: Iterable[str],
+        user: str,
         rule_for: Callable[[Transaction], Rule],
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
@@ -107,9 +118,11 @@ class Venue:
         with self._store.transaction() as tx:
             decide = rule_for(tx)
             stored = tx.seats(wanted)
+            now = tx.now()
             refusals: list[SeatRefusal] = []
             after: list[Seat] = []
             changed: list[Seat] = []
+            events: list[Event] = []
             for label in wanted:
                 seat = stored.get(label)
                 decision = decide(seat) if seat else rules.not_found(label)
@@ -119,11 +132,48 @@ class Venue:
                 after.append(decision.after)
                 if decision.action is not None:
                     changed.append(decision.after)
+                    events += decision.events(seat, user, now)
             if refusals:
                 raise refused(refusals)
             tx.save(changed)
-            now = tx.now()
+            tx.append_events(events)
             return [seat.view(now) for seat in after]
+
+    def history(
+        self,
+        labels: Iterable[str] = (),
+        user: str | None = None,
+        since: Instant | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Committed events, oldest first, with lapsed locks nobody touched yet shown as
+        `expire` events at their deadline. Every filter given must match."""
+        wanted = validate.labels(labels)
+        user = validate.user(user) if user is not None else None
+        if limit is not None and limit < 0:
+            raise usage_error(f"invalid --limit {limit}: use a whole number from 0")
+        with self._store.transaction(write=False) as tx:
+            missing = [label for label in wanted if label not in tx.seats(wanted)]
+            if missing:
+                raise refused([rules.not_found(label) for label in missing])
+            now = tx.now()
+            events = history.with_pending_expiries(tx.events(), tx.all_seats(), now)
+        return history.select(events, wanted, user, since, limit)
+
+    def check(self) -> list[str]:
+        """Everything wrong with the database; an empty list means every invariant holds."""
+        problems = self._store.integrity_problems()
+        if problems:
+            return problems  # a damaged file cannot be trusted to answer the rest
+        with self._store.transaction(write=False) as tx:
+            seats = list(tx.all_seats())
+            events = tx.events()
+            seeded = tx.seeded_through()
+        return audit.record_problems(seats) + audit.history_problems(seats, events, seeded)
+
+    def backup(self, dest: str, force: bool = False) -> None:
+        """A consistent copy of the database at `dest`, safe while others keep writing."""
+        self._store.backup(dest, force=force)
 
     def close(self) -> None:
         self._store.close()

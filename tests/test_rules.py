@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from seatctl import rules
 from seatctl.errors import ExitCode, Reason, SeatRefusal
-from seatctl.model import Seat, Status
-from seatctl.rules import Action, Change
+from seatctl.model import Action, Seat, Status
+from seatctl.rules import Change
 
 NOW = 1_000_000
 FREE = Seat("3")

@@ -6,12 +6,12 @@ A `Store` hands out transactions; a `Transaction` loads and saves seat records a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from seatctl.clock import Instant
-from seatctl.model import Seat
+from seatctl.model import Event, Seat
 
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
@@ -36,8 +36,18 @@ class Transaction(Protocol):
     def save(self, seats: list[Seat]) -> None:
         """Overwrite the records of existing seats."""
 
-    def add_seats(self, labels: Iterable[str]) -> int:
-        """Create the seats that do not exist yet; return how many were created."""
+    def add_seats(self, labels: list[str]) -> None:
+        """Create these seats, none of which exists yet."""
+
+    def append_events(self, events: list[Event]) -> None:
+        """Add to the history, in order, in this transaction."""
+
+    def events(self) -> list[Event]:
+        """The whole history in commit order, each event with its `id`."""
+
+    def seeded_through(self) -> int:
+        """The id of the last event seeded by a schema upgrade rather than written by a command
+        (0 if none): those describe a state, not the commands that made it."""
 
 
 class Store(Protocol):
@@ -47,6 +57,12 @@ class Store(Protocol):
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
         """One atomic unit. A write transaction holds the write lock from its first statement,
         so the checks made inside it still hold when it commits."""
+
+    def integrity_problems(self) -> list[str]:
+        """What the database engine's own consistency check reports (empty when sound)."""
+
+    def backup(self, dest: str, force: bool = False) -> None:
+        """Write a consistent copy to `dest`, never leaving a partial file under that name."""
 
     def close(self) -> None: ...
 

@@ -6,28 +6,31 @@ a database is created or seats are added.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import Seat
+from seatctl.history import seed_events
+from seatctl.model import Action, Event, Seat
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: seats and meta (0.1.0); 2: adds the events history
 BUSY_TIMEOUT_SECONDS = 10.0
 _SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
+_EVENT_COLUMNS = "at, seat, action, user, expires_at, id"
 _CHUNK = 500  # well under SQLite's limit on bound parameters
 
 
 class SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
         self._conn = conn
+        self._version = version
         self._now: Instant | None = None
 
     def now(self) -> Instant:
@@ -36,15 +39,10 @@ class SqliteTransaction:
         return self._now
 
     def default_ttl(self) -> int:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'default_ttl'").fetchone()
-        return int(row[0]) if row else DEFAULT_TTL
+        return int(self._meta("default_ttl") or DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
-        self._conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('default_ttl', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(ttl),),
-        )
+        self._set_meta("default_ttl", str(ttl))
 
     def seats(self, labels: list[str]) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
@@ -71,11 +69,49 @@ class SqliteTransaction:
             [(s.locked_by, s.lock_expires, s.booked_by, s.booked_at, s.label) for s in seats],
         )
 
-    def add_seats(self, labels: Iterable[str]) -> int:
-        before = self._conn.total_changes
+    def add_seats(self, labels: list[str]) -> None:
         rows = ({"label": label, "sort_key": natural_key(label)} for label in labels)
-        _toolkit(self._conn)["seats"].insert_all(rows, ignore=True, batch_size=1000)
-        return self._conn.total_changes - before
+        _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
+
+    def append_events(self, events: list[Event]) -> None:
+        self._conn.executemany(
+            "INSERT INTO events (at, seat, action, user, expires_at) VALUES (?, ?, ?, ?, ?)",
+            [(e.at, e.seat, e.action.value, e.user, e.expires_at) for e in events],
+        )
+
+    def events(self) -> list[Event]:
+        if self._version < 2:  # read before the first write upgraded it: what it would seed
+            return seed_events(self.all_seats(), self.now())
+        rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+        return [
+            Event(at, seat, Action(action), user, exp, id_)
+            for at, seat, action, user, exp, id_ in rows
+        ]
+
+    def seeded_through(self) -> int:
+        if self._version < 2:
+            return len(self.events())
+        return int(self._meta("seeded_through") or 0)
+
+    def upgrade(self) -> None:
+        """Bring a version-1 database to version 2, inside the caller's write transaction."""
+        _create_events_table(self._conn)
+        seeds = seed_events(self.all_seats(), self.now())
+        self.append_events(seeds)
+        self._set_meta("seeded_through", str(len(seeds)))
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._version = SCHEMA_VERSION
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
 
 class SqliteStore:
@@ -108,15 +144,18 @@ class SqliteStore:
                 raise
         return store
 
+    def _version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
     def _check_schema(self, create: bool) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        version = self._version()
         if version > SCHEMA_VERSION:
             raise database_error(
                 Reason.NEWER_SCHEMA,
                 f"{self.location} was written by a newer seatctl (schema {version});"
                 " upgrade seatctl to use it",
             )
-        if version == SCHEMA_VERSION:
+        if version > 0:
             return
         has_tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
         if has_tables:
@@ -133,40 +172,81 @@ class SqliteStore:
     def _create_schema(self) -> None:
         # WAL lets readers run beside the one writer; it can only be switched outside a transaction.
         self._conn.execute("PRAGMA journal_mode = WAL")
-        with self.transaction():
-            db = _toolkit(self._conn)
-            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            db["seats"].create(
-                {
-                    "label": str,
-                    "sort_key": str,
-                    "locked_by": str,
-                    "lock_expires": int,
-                    "booked_by": str,
-                    "booked_at": int,
-                },
-                pk="label",
-                not_null={"sort_key"},
-                if_not_exists=True,
-            )
-            db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self.created = True
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._version() == 0:  # another init may have won the race to create it
+                _create_tables(self._conn)
+                self.created = True
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
-    @contextmanager
+    @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield SqliteTransaction(self._conn)
+                version = self._version()
+                tx = SqliteTransaction(self._conn, version)
+                if write and version < SCHEMA_VERSION:
+                    tx.upgrade()
+                yield tx
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
+    def integrity_problems(self) -> list[str]:
+        with translated_errors(self.location):
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        return [] if rows == [("ok",)] else [f"integrity_check: {row[0]}" for row in rows]
+
+    def backup(self, dest: str, force: bool = False) -> None:
+        _backup(self._conn, self.location, dest, force)
+
     def close(self) -> None:
         self._conn.close()
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    db = _toolkit(conn)
+    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db["seats"].create(
+        {
+            "label": str,
+            "sort_key": str,
+            "locked_by": str,
+            "lock_expires": int,
+            "booked_by": str,
+            "booked_at": int,
+        },
+        pk="label",
+        not_null={"sort_key"},
+        if_not_exists=True,
+    )
+    db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
+    _create_events_table(conn)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create_events_table(conn: sqlite3.Connection) -> None:
+    db = _toolkit(conn)
+    db["events"].create(
+        {
+            "id": int,
+            "at": int,
+            "seat": str,
+            "action": str,
+            "user": str,
+            "expires_at": int,
+        },
+        pk="id",
+        not_null={"at", "seat", "action"},
+        if_not_exists=True,
+    )
+    db["events"].create_index(["seat", "id"], if_not_exists=True)
 
 
 def _connect(path: str, create: bool) -> sqlite3.Connection:
@@ -182,6 +262,53 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return conn
 
 
+def _backup(conn: sqlite3.Connection, location: str, dest: str, force: bool) -> None:
+    """Copy through SQLite's online backup API into a temporary file beside `dest`, then
+    rename it into place: `dest` is either the whole consistent copy or untouched."""
+    if os.path.exists(dest) and not force:
+        raise database_error(Reason.BACKUP_FAILED, f"{dest} exists: use --force to overwrite it")
+    if os.path.isdir(dest):
+        raise database_error(Reason.BACKUP_FAILED, f"{dest} is a directory")
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(dest))
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".seatctl-backup-", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise database_error(
+            Reason.BACKUP_FAILED, f"cannot write a backup to {dest}: {exc.strerror}"
+        ) from exc
+    try:
+        target = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            conn.backup(target)  # all pages in one step: one consistent snapshot
+        finally:
+            target.close()
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, dest)
+        _fsync_folder(folder)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise database_error(
+            Reason.BACKUP_FAILED, f"backup of {location} to {dest} failed: {reason}"
+        ) from exc
+    finally:
+        for leftover in (temporary, temporary + "-wal", temporary + "-shm", temporary + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _toolkit(conn: sqlite3.Connection):  # -> sqlite_utils.Database, imported only when used
     import sqlite_utils
 
@@ -192,7 +319,7 @@ def _toolkit(conn: sqlite3.Connection):  # -> sqlite_utils.Database, imported on
 _BUSY, _LOCKED, _READONLY, _CANTOPEN, _CORRUPT, _NOTADB = 5, 6, 8, 14, 11, 26
 
 
-@contextmanager
+@contextlib.contextmanager
 def translated_errors(location: str) -> Iterator[None]:
     """Turn sqlite3's exceptions into seatctl's exit-6 errors with a clear message."""
     try:

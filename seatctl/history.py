@@ -1,0 +1,68 @@
+"""The audit history as pure functions: seeding it, completing it, and selecting from it."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from seatctl.clock import Instant
+from seatctl.model import Action, Event, Seat
+
+
+def seed_events(seats: Iterable[Seat], now: Instant) -> list[Event]:
+    """What a database from before the history existed is known to have done: each seat was
+    added, and its current lock or booking made. Bookings keep their real instant."""
+    events: list[Event] = []
+    for seat in seats:
+        events.append(Event(now, seat.label, Action.ADD))
+        if seat.locked_by is not None:
+            events.append(Event(now, seat.label, Action.LOCK, seat.locked_by, seat.lock_expires))
+        if seat.booked_by is not None:
+            events.append(Event(seat.booked_at or now, seat.label, Action.CONFIRM, seat.booked_by))
+    return [Event(e.at, e.seat, e.action, e.user, e.expires_at, n) for n, e in enumerate(events, 1)]
+
+
+def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Instant) -> list[Event]:
+    """The committed events plus an `expire` for every lapsed lock nobody has touched yet.
+
+    Such an expiry is placed after the lock it ends, and among later events by its deadline.
+    """
+    last_event_of = {event.seat: event.id or 0 for event in events}
+    pending = [
+        (seat.lock_expires or 0, last_event_of.get(seat.label, 0), seat.label, seat.locked_by)
+        for seat in seats
+        if seat.lapsed_lock(now)
+    ]
+    if not pending:
+        return events
+    heapq.heapify(pending)
+    merged: list[Event] = []
+    for event in events:
+        while pending and pending[0][1] < (event.id or 0) and pending[0][0] <= event.at:
+            merged.append(_expiry(*heapq.heappop(pending)))
+        merged.append(event)
+    merged.extend(_expiry(*heapq.heappop(pending)) for _ in range(len(pending)))
+    return merged
+
+
+def _expiry(deadline: Instant, _after: int, label: str, holder: str | None) -> Event:
+    return Event(deadline, label, Action.EXPIRE, holder, deadline)
+
+
+def select(
+    events: Iterable[Event],
+    labels: Iterable[str] = (),
+    user: str | None = None,
+    since: Instant | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Events matching every filter given, oldest first; `limit` keeps the last ones."""
+    wanted = set(labels)
+    chosen = [
+        e
+        for e in events
+        if (not wanted or e.seat in wanted)
+        and (user is None or e.user == user)
+        and (since is None or e.at >= since)
+    ]
+    return chosen[max(len(chosen) - limit, 0) :] if limit is not None else chosen
