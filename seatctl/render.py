@@ -77,8 +77,9 @@ def _change_line(verb: str, view: SeatView) -> str:
 
 def init_summary(result: InitResult) -> str:
     seats = "seat" if result.added == 1 else "seats"
+    where = printable(result.location)
     return (
-        f"initialised {printable(result.location)}: added {result.added} {seats} ({result.total} in all);"
+        f"initialised {where}: added {result.added} {seats} ({result.total} in all);"
         f" locks last {result.default_ttl} s unless --ttl says otherwise"
     )
 
