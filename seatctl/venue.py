@@ -58,10 +58,7 @@ class Venue:
         with cls(open_store(db, create=True)) as venue, venue._store.transaction() as tx:
             if count is None and not named and venue._store.created:
                 wanted = DEFAULT_VENUE
-            wanted = list(dict.fromkeys(wanted))
-            existing = tx.seats(wanted)
-            new = [label for label in wanted if label not in existing]
-            tx.add_seats(new)
+            new = tx.add_seats(list(dict.fromkeys(wanted)))
             tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
             if ttl is not None:
                 tx.set_default_ttl(ttl)

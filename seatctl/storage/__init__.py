@@ -26,7 +26,9 @@ class Transaction(Protocol):
     def set_default_ttl(self, ttl: int) -> None: ...
 
     def seats(self, labels: list[str]) -> dict[str, Seat]:
-        """The stored records of those of `labels` that exist."""
+        """The stored records of those of `labels` that exist. In a write transaction they stay
+        locked against other writers until it ends (a backend that locks rows one by one takes
+        them in label order, so that two multi-seat commands cannot deadlock)."""
 
     def seat_count(self) -> int: ...
 
@@ -36,8 +38,8 @@ class Transaction(Protocol):
     def save(self, seats: list[Seat]) -> None:
         """Overwrite the records of existing seats."""
 
-    def add_seats(self, labels: list[str]) -> None:
-        """Create these seats, none of which exists yet."""
+    def add_seats(self, labels: list[str]) -> list[str]:
+        """Create those of these seats that do not exist yet; return the ones it created."""
 
     def append_events(self, events: list[Event]) -> None:
         """Add to the history, in order, in this transaction."""

@@ -69,9 +69,13 @@ class SqliteTransaction:
             [(s.locked_by, s.lock_expires, s.booked_by, s.booked_at, s.label) for s in seats],
         )
 
-    def add_seats(self, labels: list[str]) -> None:
-        rows = ({"label": label, "sort_key": natural_key(label)} for label in labels)
+    def add_seats(self, labels: list[str]) -> list[str]:
+        # Under BEGIN IMMEDIATE nobody else can add seats meanwhile: all of `labels` that are
+        # missing now are created by this insert.
+        new = [label for label in labels if label not in self.seats(labels)]
+        rows = ({"label": label, "sort_key": natural_key(label)} for label in new)
         _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
+        return new
 
     def append_events(self, events: list[Event]) -> None:
         self._conn.executemany(
