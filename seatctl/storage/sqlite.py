@@ -72,7 +72,8 @@ class SqliteTransaction:
     def add_seats(self, labels: list[str]) -> list[str]:
         # Under BEGIN IMMEDIATE nobody else can add seats meanwhile: all of `labels` that are
         # missing now are created by this insert.
-        new = [label for label in labels if label not in self.seats(labels)]
+        existing = self.seats(labels)
+        new = [label for label in labels if label not in existing]
         rows = ({"label": label, "sort_key": natural_key(label)} for label in new)
         _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
         return new
