@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 from seatctl import Venue
 from seatctl.cli import main
@@ -45,8 +46,9 @@ def db_path(tmp_path: Path) -> str:
 
 @pytest.fixture
 def venue_db(db_path: str) -> str:
-    """An initialised database holding the default venue, seats 1 to 5."""
-    Venue.init(db_path)
+    """An initialised database holding the default venue, seats 1 to 5, created at START."""
+    with freeze_time(START):
+        Venue.init(db_path)
     return db_path
 
 
