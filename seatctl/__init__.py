@@ -13,7 +13,7 @@ from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
 from seatctl.model import SeatView, Status
 from seatctl.venue import InitResult, Venue
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "ExitCode",
