@@ -5,8 +5,8 @@ The CLI turns these into output in one place; Python callers catch `SeatctlError
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -34,8 +34,7 @@ class Reason(StrEnum):
     INCONSISTENT = "inconsistent"
 
 
-@dataclass(frozen=True)
-class SeatRefusal:
+class SeatRefusal(NamedTuple):
     """Why one seat of a command was refused, and what that costs the caller."""
 
     seat: str
@@ -44,17 +43,21 @@ class SeatRefusal:
     message: str
 
 
-@dataclass
 class SeatctlError(Exception):
     """Any failure a user can cause or meet; `exit_code` is the process exit status."""
 
-    reason: Reason
-    message: str
-    exit_code: ExitCode
-    seats: list[SeatRefusal] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        exit_code: ExitCode,
+        seats: list[SeatRefusal] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.exit_code = exit_code
+        self.seats = seats or []
 
 
 def usage_error(message: str) -> SeatctlError:

@@ -1,16 +1,39 @@
-"""How results and errors look: aligned text for people, fixed JSON shapes for scripts."""
+"""How results and errors look: aligned text for people, fixed JSON shapes for scripts.
+
+Each command returns one `Output`; the CLI writes it as text, as JSON, or (in `batch`) as the
+fields of one JSON line. Listings are written as they are read, so 100,000 seats stream.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, NamedTuple, Protocol, TextIO
 
 from seatctl.clock import Instant, format_instant
-from seatctl.errors import SeatctlError
+from seatctl.errors import ExitCode, Reason, SeatctlError
 from seatctl.model import Event, SeatView, Status
-from seatctl.venue import InitResult
 
 _STATUS_COLOURS = {Status.AVAILABLE: "green", Status.LOCKED: "yellow", Status.BOOKED: "red"}
+_SEAT_FIELDS = ("seat", "status", "locked_by", "expires_at", "booked_by", "booked_at")
+
+
+class Output(Protocol):
+    def write_text(self, out: TextIO, colour: bool) -> None: ...
+
+    def write_json(self, out: TextIO) -> None: ...
+
+    def fields(self) -> dict[str, Any]:
+        """What a `batch` result line carries beside `line` and `exit`."""
+
+    def error(self) -> SeatctlError | None:
+        """An error to report after the output (exit code and stderr), if any."""
+
+
+def _json(value: Any) -> str:
+    import json  # only the JSON outputs pay for it
+
+    return json.dumps(value)
 
 
 def _instant(value: Instant | None) -> str | None:
@@ -28,62 +51,6 @@ def seat_object(view: SeatView) -> dict[str, str | None]:
     }
 
 
-def seats_json(views: Sequence[SeatView]) -> str:
-    return json.dumps([seat_object(v) for v in views])
-
-
-def changed_json(views: Sequence[SeatView]) -> str:
-    return json.dumps({"seats": [seat_object(v) for v in views]})
-
-
-def error_json(error: SeatctlError) -> str:
-    return json.dumps(
-        {
-            "error": error.reason.value,
-            "message": error.message,
-            "seats": [{"seat": r.seat, "reason": r.reason.value} for r in error.seats],
-        }
-    )
-
-
-def seats_table(views: Sequence[SeatView], colour: bool) -> str:
-    rows = [("SEAT", "STATUS", "HOLDER", "UNTIL")]
-    rows += [
-        (v.seat, v.status.value, v.locked_by or v.booked_by or "", _instant(v.expires_at) or "")
-        for v in views
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = []
-    for number, (seat, status, holder, until) in enumerate(rows):
-        shown_status = status.ljust(widths[1])
-        if colour and number:
-            shown_status = _style(shown_status, _STATUS_COLOURS[Status(status)])
-        line = f"{seat.ljust(widths[0])}  {shown_status}  {holder.ljust(widths[2])}  {until}"
-        lines.append(line.rstrip())
-    return "\n".join(lines)
-
-
-def change_lines(verb: str, views: Sequence[SeatView]) -> str:
-    return "\n".join(_change_line(verb, v) for v in views)
-
-
-def _change_line(verb: str, view: SeatView) -> str:
-    if view.status is Status.LOCKED:
-        return f"locked seat {view.seat} for {view.locked_by} until {_instant(view.expires_at)}"
-    if view.status is Status.BOOKED:
-        return f"booked seat {view.seat} for {view.booked_by} at {_instant(view.booked_at)}"
-    return f"{verb} seat {view.seat}"
-
-
-def init_summary(result: InitResult) -> str:
-    seats = "seat" if result.added == 1 else "seats"
-    where = printable(result.location)
-    return (
-        f"initialised {where}: added {result.added} {seats} ({result.total} in all);"
-        f" locks last {result.default_ttl} s unless --ttl says otherwise"
-    )
-
-
 def event_object(event: Event) -> dict[str, str | None]:
     return {
         "at": format_instant(event.at),
@@ -94,35 +61,145 @@ def event_object(event: Event) -> dict[str, str | None]:
     }
 
 
-def events_json(events: Sequence[Event]) -> str:
-    return json.dumps([event_object(e) for e in events])
+class SeatList(NamedTuple):
+    """`seats`: every seat (filtered), read lazily inside the listing's transaction."""
+
+    views: Iterable[SeatView]
+    form: str = "table"  # as text: table or csv; as JSON: array or nl (one object a line)
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        if self.form == "csv":
+            _write_csv(out, self.views)
+        else:
+            out.write(seats_table(list(self.views), colour) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        if self.form == "nl":
+            for view in self.views:
+                out.write(_json(seat_object(view)) + "\n")
+        else:
+            _write_json_array(out, (seat_object(v) for v in self.views))
+
+    def fields(self) -> dict[str, Any]:
+        return {"seats": [seat_object(v) for v in self.views]}
+
+    def error(self) -> SeatctlError | None:
+        return None
 
 
-def events_table(events: Sequence[Event]) -> str:
-    rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES")]
+class SeatChange(NamedTuple):
+    """`lock`, `confirm`, `release`: the named seats after the change."""
+
+    verb: str
+    views: Sequence[SeatView]
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {"seats": [seat_object(v) for v in self.views]}
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+class EventList(NamedTuple):
+    events: Sequence[Event]
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES")]
+        rows += [
+            (format_instant(e.at), e.seat, e.action, e.user or "", _instant(e.expires_at) or "")
+            for e in self.events
+        ]
+        out.write(_aligned(rows) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        _write_json_array(out, (event_object(e) for e in self.events))
+
+    def fields(self) -> dict[str, Any]:
+        return {"events": [event_object(e) for e in self.events]}
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+class CheckReport(NamedTuple):
+    problems: list[str]
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        out.write("".join(p + "\n" for p in self.problems) if self.problems else "ok\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "problems": self.problems}
+
+    def error(self) -> SeatctlError | None:
+        if not self.problems:
+            return None
+        count = len(self.problems)
+        message = f"check found {count} problem{'s' if count > 1 else ''}"
+        return SeatctlError(Reason.INCONSISTENT, message, ExitCode.DATABASE)
+
+
+class Message(NamedTuple):
+    """A one-line report (init, backup)."""
+
+    text: str
+    extra: dict[str, Any] | None = None
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        out.write(printable(self.text) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {"message": self.text, **(self.extra or {})}
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+def seats_table(views: Sequence[SeatView], colour: bool) -> str:
+    rows = [("SEAT", "STATUS", "HOLDER", "UNTIL")]
     rows += [
-        (format_instant(e.at), e.seat, e.action.value, e.user or "", _instant(e.expires_at) or "")
-        for e in events
+        (v.seat, v.status.value, v.locked_by or v.booked_by or "", _instant(v.expires_at) or "")
+        for v in views
     ]
-    return _aligned(rows)
+    lines = _aligned(rows).split("\n")
+    if colour:
+        start = max(len(row[0]) for row in rows) + 2  # where the STATUS column begins
+        for n, row in enumerate(rows[1:], 1):
+            status, line = row[1], lines[n]
+            painted = _style(status, _STATUS_COLOURS[Status(status)])
+            lines[n] = line[:start] + painted + line[start + len(status) :]
+    return "\n".join(lines)
 
 
-def check_json(problems: Sequence[str]) -> str:
-    return json.dumps({"ok": not problems, "problems": list(problems)})
+def _change_line(verb: str, view: SeatView) -> str:
+    if view.status is Status.LOCKED:
+        return f"locked seat {view.seat} for {view.locked_by} until {_instant(view.expires_at)}"
+    if view.status is Status.BOOKED:
+        return f"booked seat {view.seat} for {view.booked_by} at {_instant(view.booked_at)}"
+    return f"{verb} seat {view.seat}"
 
 
-def check_lines(problems: Sequence[str]) -> str:
-    return "\n".join(problems) if problems else "ok"
+def error_json(error: SeatctlError) -> str:
+    return _json(error_fields(error))
 
 
-def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(
-            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
-        ).rstrip()
-        for row in rows
-    )
+def error_fields(error: SeatctlError) -> dict[str, Any]:
+    return {
+        "error": error.reason.value,
+        "message": error.message,
+        "seats": [{"seat": r.seat, "reason": r.reason.value} for r in error.seats],
+    }
 
 
 def error_line(message: str) -> str:
@@ -135,6 +212,37 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
+        for row in rows
+    )
+
+
+def _write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
+    """`_json(list(objects))`, byte for byte, without holding the whole list."""
+    out.write("[")
+    first = True
+    while chunk := list(islice(objects, 1000)):
+        text = ", ".join(_json(o) for o in chunk)
+        out.write(text if first else ", " + text)
+        first = False
+    out.write("]\n")
+
+
+def _write_csv(out: TextIO, views: Iterable[SeatView]) -> None:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_SEAT_FIELDS)
+    writer.writerows(
+        [value if value is not None else "" for value in seat_object(v).values()] for v in views
+    )
 
 
 def _style(text: str, colour: str) -> str:

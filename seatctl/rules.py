@@ -5,15 +5,14 @@ Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatRefusal
 from seatctl.model import Action, Event, Seat, Status
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """The seat after a successful operation; `action` is None when nothing changed."""
 
     after: Seat

@@ -6,12 +6,12 @@ one of them, and write all the changes or none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from types import TracebackType
+from typing import NamedTuple
 
-from seatctl import audit, history, rules, validate
+from seatctl import rules, validate
 from seatctl.clock import Instant
 from seatctl.errors import SeatRefusal, refused, usage_error
 from seatctl.model import Action, Event, Seat, SeatView, Status
@@ -20,8 +20,7 @@ from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open
 Rule = Callable[[Seat], rules.Decision]
 
 
-@dataclass(frozen=True)
-class InitResult:
+class InitResult(NamedTuple):
     location: str
     added: int
     total: int
@@ -67,15 +66,25 @@ class Venue:
     def seats(self, status: Status | None = None, user: str | None = None) -> list[SeatView]:
         """Every seat as it is now, in natural label order; optionally only one status,
         or only the seats `user` holds a live lock on or has booked."""
-        user = validate.user(user) if user is not None else None
-        with self._store.transaction(write=False) as tx:
-            now = tx.now()
-            views = (seat.view(now) for seat in tx.all_seats())
-            return [
-                v
-                for v in views
-                if (status is None or v.status is status) and (user is None or v.belongs_to(user))
-            ]
+        return list(self.iter_seats(status, user))
+
+    def iter_seats(
+        self, status: Status | None = None, user: str | None = None
+    ) -> Iterator[SeatView]:
+        """`seats()` one at a time, read inside one transaction as they are consumed."""
+        name = validate.user(user) if user is not None else None
+
+        def views() -> Iterator[SeatView]:
+            with self._store.transaction(write=False) as tx:
+                now = tx.now()
+                for seat in tx.all_seats():
+                    view = seat.view(now)
+                    if (status is None or view.status is status) and (
+                        name is None or view.belongs_to(name)
+                    ):
+                        yield view
+
+        return views()
 
     def lock(self, labels: Iterable[str], user: str, ttl: int | None = None) -> list[SeatView]:
         """Hold every seat for `user` until now + ttl (the database's default if None)."""
@@ -149,6 +158,8 @@ class Venue:
         user = validate.user(user) if user is not None else None
         if limit is not None and limit < 0:
             raise usage_error(f"invalid --limit {limit}: use a whole number from 0")
+        from seatctl import history
+
         with self._store.transaction(write=False) as tx:
             missing = [label for label in wanted if label not in tx.seats(wanted)]
             if missing:
@@ -159,6 +170,8 @@ class Venue:
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
+        from seatctl import audit
+
         problems = self._store.integrity_problems()
         if problems:
             return problems  # a damaged file cannot be trusted to answer the rest

@@ -15,7 +15,6 @@ from urllib.parse import quote
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.history import seed_events
 from seatctl.model import Action, Event, Seat
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
@@ -86,6 +85,8 @@ class SqliteTransaction:
 
     def events(self) -> list[Event]:
         if self._version < 2:  # read before the first write upgraded it: what it would seed
+            from seatctl.history import seed_events
+
             return seed_events(self.all_seats(), self.now())
         rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
         return [
@@ -100,6 +101,8 @@ class SqliteTransaction:
 
     def upgrade(self) -> None:
         """Bring a version-1 database to version 2, inside the caller's write transaction."""
+        from seatctl.history import seed_events
+
         _create_events_table(self._conn)
         seeds = seed_events(self.all_seats(), self.now())
         self.append_events(seeds)
@@ -124,6 +127,7 @@ class SqliteStore:
         self._conn = conn
         self.location = location
         self.created = False
+        self._closed = False
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -198,7 +202,9 @@ class SqliteStore:
                     tx.upgrade()
                 yield tx
             except BaseException:
-                if self._conn.in_transaction:
+                # A listing abandoned midway (`seatctl seats | head`) may be finalised after
+                # the store was closed, which already ended its transaction.
+                if not self._closed and self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
@@ -212,6 +218,7 @@ class SqliteStore:
         _backup(self._conn, self.location, dest, force)
 
     def close(self) -> None:
+        self._closed = True
         self._conn.close()
 
 
