@@ -141,3 +141,38 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
     assert cli._colour()
     monkeypatch.setenv("NO_COLOR", "1")
     assert not cli._colour()
+
+
+@freeze_time(START)
+def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
+    lines = cli("seats", "--csv").out.splitlines()
+    assert lines[0] == "seat,status,locked_by,expires_at,booked_by,booked_at"
+    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,"
+    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z"
+    assert len(lines) == 6
+
+
+@freeze_time(START)
+def test_seats_nl_prints_one_seat_object_per_line(cli, busy_venue):
+    import json
+
+    run = cli("seats", "--nl", "--status", "locked")
+    assert [json.loads(line) for line in run.out.splitlines()] == cli(
+        "seats", "--json", "--status", "locked"
+    ).json()
+
+
+@freeze_time(START)
+def test_seats_output_formats_are_exclusive(cli, busy_venue):
+    run = cli("seats", "--csv", "--nl")
+    assert run.code == 2
+    assert run.err == "error: choose one of --json, --csv and --nl\n"
+
+
+def test_seats_json_streams_large_venues_exactly_like_a_json_array(cli, db_path):
+    import json
+
+    cli("init", "--seats", "2500")
+    seats = cli("seats", "--json").json()
+    assert len(seats) == 2500
+    assert cli("seats", "--json").out == json.dumps(seats) + "\n"

@@ -1,0 +1,125 @@
+"""`seatctl batch`: many commands through one process, one JSON result line per input line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import START, dump, run_process
+
+pytestmark = pytest.mark.usefixtures("venue_db")
+
+
+def batch(db_path: str, script: str, **env: str):
+    run = run_process("--db", db_path, "batch", input=script, env={"SEATCTL_NOW": START, **env})
+    return run, [json.loads(line) for line in run.out.splitlines()]
+
+
+def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
+    run, results = batch(
+        db_path,
+        "lock 3 --user alice --ttl 30\nconfirm 3 --user alice\nseats --status booked\n",
+    )
+    assert run.code == 0
+    assert results == [
+        {
+            "line": 1,
+            "exit": 0,
+            "seats": [
+                {
+                    "seat": "3",
+                    "status": "locked",
+                    "locked_by": "alice",
+                    "expires_at": "2026-01-01T12:00:30Z",
+                    "booked_by": None,
+                    "booked_at": None,
+                }
+            ],
+        },
+        {
+            "line": 2,
+            "exit": 0,
+            "seats": [
+                {
+                    "seat": "3",
+                    "status": "booked",
+                    "locked_by": None,
+                    "expires_at": None,
+                    "booked_by": "alice",
+                    "booked_at": "2026-01-01T12:00:00Z",
+                }
+            ],
+        },
+        {"line": 3, "exit": 0, "seats": results[1]["seats"]},
+    ]
+
+
+def test_a_refused_line_reports_the_same_codes_as_the_single_command(db_path):
+    _, results = batch(db_path, "lock 3 --user alice\nlock 3 --user bob\n")
+    assert results[1] == {
+        "line": 2,
+        "exit": 4,
+        "error": "locked",
+        "message": "seat 3 is locked by alice until 2026-01-01T12:01:00Z",
+        "seats": [{"seat": "3", "reason": "locked"}],
+    }
+
+
+def test_bad_lines_are_reported_as_usage_errors_and_the_batch_goes_on(db_path):
+    run, results = batch(
+        db_path,
+        'bogus 1\nlock "a b" --user x\nlock 1 --frobnicate\nlock 1 --user "open\n'
+        "batch\nlock 1 --user alice\n",
+    )
+    assert run.code == 0
+    assert [(r["line"], r["exit"], r.get("error")) for r in results] == [
+        (1, 2, "usage"),
+        (2, 2, "usage"),
+        (3, 2, "usage"),
+        (4, 2, "usage"),
+        (5, 2, "usage"),
+        (6, 0, None),
+    ]
+
+
+def test_blank_lines_and_comments_are_skipped_but_counted(db_path):
+    _, results = batch(db_path, "\n# hold one\n   \nlock 1 --user a  # trailing comment\n")
+    assert [(r["line"], r["exit"]) for r in results] == [(4, 0)]
+
+
+def test_each_line_is_its_own_transaction(db_path):
+    _, results = batch(db_path, "lock 1 --user a\nlock 1 2 --user b\nlock 2 --user b\n")
+    assert [r["exit"] for r in results] == [0, 4, 0]
+    listed = run_process("--db", db_path, "seats", "--json", env={"SEATCTL_NOW": START})
+    seats = json.loads(listed.out)
+    assert [(s["seat"], s["locked_by"]) for s in seats[:2]] == [("1", "a"), ("2", "b")]
+
+
+def test_history_and_check_lines_carry_their_own_fields(db_path):
+    _, results = batch(db_path, "lock 1 --user a\nhistory 1 --limit 1\ncheck\n")
+    assert results[1]["events"][0]["action"] == "lock"
+    assert results[2] == {"line": 3, "exit": 0, "ok": True, "problems": []}
+
+
+def test_a_database_problem_stops_the_batch_with_exit_6(tmp_path):
+    missing = str(tmp_path / "missing.db")
+    run, results = batch(missing, "lock 1 --user a\nlock 2 --user a\n")
+    assert run.code == 6
+    assert results == [
+        {
+            "line": 1,
+            "exit": 6,
+            "error": "no_database",
+            "message": f"no database at {missing}: run 'seatctl init' first",
+            "seats": [],
+        }
+    ]
+
+
+def test_a_batch_of_refusals_leaves_the_database_unchanged(db_path):
+    before = dump(db_path)
+    run, results = batch(db_path, "confirm 1 --user a\nrelease 2 --user b\nlock 9 --user c\n")
+    assert run.code == 0
+    assert [r["exit"] for r in results] == [5, 5, 3]
+    assert dump(db_path) == before

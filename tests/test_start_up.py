@@ -1,0 +1,94 @@
+"""Guards for the hot path: what a single command may import, and how SQLite runs its writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from seatctl import Venue
+
+HEAVY = ("sqlite_utils", "rich", "pydantic", "psycopg", "click", "dateutil", "tempfile")
+
+PROBE = """
+import io, contextlib, json, sys
+from seatctl.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [main(["--db", sys.argv[1], *args.split()]) for args in sys.argv[2:]]
+print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def modules_after(db: str, *commands: str) -> tuple[list[int], set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, db, *commands],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    return report["codes"], {name.split(".")[0] for name in report["modules"]}
+
+
+def test_lock_and_seats_import_nothing_heavy(venue_db):
+    codes, modules = modules_after(
+        venue_db, "lock 1 --user a", "release 1 --user a", "seats --json", "confirm 2 --user a"
+    )
+    assert codes == [0, 0, 0, 5]
+    assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
+
+
+def test_version_imports_nothing_heavy(venue_db):
+    codes, modules = modules_after(venue_db, "--version")
+    assert codes == [0]
+    assert modules.isdisjoint(HEAVY)
+
+
+def statements_run_by(db: str, action, monkeypatch) -> list[str]:
+    """Every SQL statement seatctl's own connection runs during `action`, values filled in."""
+    from seatctl.storage import sqlite as backend
+
+    traced: list[str] = []
+    connect = backend._connect
+
+    def tracing_connect(path: str, create: bool) -> sqlite3.Connection:
+        conn = connect(path, create)
+        conn.set_trace_callback(traced.append)
+        return conn
+
+    monkeypatch.setattr(backend, "_connect", tracing_connect)
+    with Venue.open(db) as venue:
+        action(venue)
+    return [
+        sql for sql in traced if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT"))
+    ]
+
+
+def plan(db: str, sql: str) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    finally:
+        conn.close()
+
+
+def test_lock_confirm_and_release_never_scan_the_seats_table(venue_db, monkeypatch):
+    Venue.init(venue_db, seats=2000)
+
+    def book(venue: Venue) -> None:
+        venue.lock(["1500", "7"], user="alice")
+        venue.confirm(["1500"], user="alice")
+        venue.release(["7"], user="alice")
+
+    statements = statements_run_by(venue_db, book, monkeypatch)
+    assert any(sql.startswith("UPDATE seats") for sql in statements)
+    for sql in statements:
+        assert "SCAN" not in plan(venue_db, sql), (sql, plan(venue_db, sql))
+
+
+def test_listing_reads_seats_in_index_order_without_sorting(venue_db, monkeypatch):
+    statements = statements_run_by(venue_db, lambda venue: venue.seats(), monkeypatch)
+    listing = next(sql for sql in statements if "ORDER BY" in sql)
+    assert "TEMP B-TREE" not in plan(venue_db, listing)
+    assert "USING INDEX" in plan(venue_db, listing)
