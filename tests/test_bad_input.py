@@ -195,11 +195,3 @@ def test_a_read_only_database_refuses_changes_with_exit_6(read_only_db):
     run = run_as_other_user(read_only_db, "lock", "1", "--user", "a", "--json")
     assert '"error": "read_only"' in run.err
     assert dump(read_only_db) == before
-
-
-def test_a_read_only_file_in_a_writable_folder_refuses_changes(read_only_db):
-    os.chmod(os.path.dirname(read_only_db), 0o777)
-    before = dump(read_only_db)
-    run = run_as_other_user(read_only_db, "lock", "1", "--user", "a")
-    assert_one_line_error(run, 6)
-    assert dump(read_only_db) == before

@@ -51,7 +51,7 @@ class SqliteTransaction:
             rows = self._conn.execute(
                 f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})", chunk
             )
-            found.update((row[0], Seat(*row)) for row in rows)
+            found.update((row[0], self._seat(row)) for row in rows)
         return found
 
     def seat_count(self) -> int:
@@ -59,7 +59,12 @@ class SqliteTransaction:
 
     def all_seats(self) -> Iterator[Seat]:
         rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-        return (Seat(*row) for row in rows)
+        return (self._seat(row) for row in rows)
+
+    def _seat(self, row: tuple) -> Seat:
+        if type(row[0]) is not str:  # only a damaged file stores anything else
+            raise database_error(Reason.BAD_DATABASE, f"damaged seat record {row!r}")
+        return Seat(*row)
 
     def save(self, seats: list[Seat]) -> None:
         self._conn.executemany(
@@ -90,7 +95,7 @@ class SqliteTransaction:
             return seed_events(self.all_seats(), self.now())
         rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
         return [
-            Event(at, seat, Action(action), user, exp, id_)
+            Event(at, seat, _action(action), user, exp, id_)
             for at, seat, action, user, exp, id_ in rows
         ]
 
@@ -122,6 +127,13 @@ class SqliteTransaction:
         )
 
 
+def _action(name: str) -> Action:
+    try:
+        return Action(name)
+    except ValueError:
+        raise database_error(Reason.BAD_DATABASE, f"damaged history: action {name!r}") from None
+
+
 class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, location: str) -> None:
         self._conn = conn
@@ -143,6 +155,10 @@ class SqliteStore:
                 raise database_error(
                     Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
                 )
+        elif not os.access(path, os.R_OK | os.W_OK):
+            # Even a read would leave -wal and -shm files behind that are as read-only as the
+            # database, and would keep refusing this user after the file is made writable.
+            raise _read_only(path)
         with translated_errors(path):
             conn = _connect(path, create)
             store = cls(conn, path)
@@ -274,6 +290,13 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return conn
 
 
+def _read_only(location: str) -> SeatctlError:
+    return database_error(
+        Reason.READ_ONLY,
+        f"{location} is read-only here: seatctl needs write access to it and its directory",
+    )
+
+
 def _backup(conn: sqlite3.Connection, location: str, dest: str, force: bool) -> None:
     """Copy through SQLite's online backup API into a temporary file beside `dest`, then
     rename it into place: `dest` is either the whole consistent copy or untouched."""
@@ -338,6 +361,10 @@ def translated_errors(location: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise _database_error(exc, location) from exc
+    except UnicodeDecodeError as exc:  # SQLite quoting bytes of a damaged file back at us
+        raise database_error(
+            Reason.BAD_DATABASE, f"{location} is not a usable SQLite database (damaged text)"
+        ) from exc
 
 
 def _database_error(exc: sqlite3.Error, location: str) -> SeatctlError:
@@ -345,10 +372,7 @@ def _database_error(exc: sqlite3.Error, location: str) -> SeatctlError:
     if code in (_BUSY, _LOCKED):
         return database_error(Reason.BUSY, f"{location} is still busy after waiting; try again")
     if code == _READONLY:
-        return database_error(
-            Reason.READ_ONLY,
-            f"{location} is read-only here: seatctl needs write access to it and its directory",
-        )
+        return _read_only(location)
     if code in (_NOTADB, _CORRUPT):
         return database_error(
             Reason.BAD_DATABASE, f"{location} is not a usable SQLite database ({exc})"
