@@ -1,0 +1,405 @@
+"""Faults in the database's surroundings: exit 6, one clear `error: ...` line, nothing lost.
+
+An unwritable folder, a read-only file, a `-wal` file left by a killed writer, a zero-length
+file, a file from a newer seatctl, and garbage bytes inside a real database. Each fault gets
+the documented exit code and message, never a traceback, and the committed data survives it.
+
+File permissions do not bind root, and CI runs as root: the permission faults run seatctl as
+`nobody` (see `run_as_other_user`), in folders outside pytest's private temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_bad_input import assert_one_line_error, run_as_other_user
+
+from conftest import START, dump, run_process
+from seatctl import Status, Venue
+from seatctl.clock import format_instant, parse_instant
+
+LATER = format_instant(parse_instant(START) + 60)  # when the tests below look
+
+
+def content(path: str) -> list[str]:
+    """The database's logical content, read from a copy: reading the original would leave
+    `-wal` and `-shm` files beside it, owned by root, which change what another user meets."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = os.path.join(scratch, "copy.db")
+        for suffix in ("", "-wal"):
+            if os.path.exists(path + suffix):
+                shutil.copy(path + suffix, copy + suffix)
+        return dump(copy)
+
+
+def files_in(folder: str) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+@pytest.fixture
+def shared_db(venue_db: str) -> Iterator[str]:
+    """The venue with seat 1 booked by alice and seat 2 locked by bob for a day, in a folder
+    another user can reach."""
+    folder = tempfile.mkdtemp(prefix="seatctl-faults-")
+    os.chmod(folder, 0o755)
+    db = shutil.copy(venue_db, os.path.join(folder, "venue.db"))
+    with Venue.open(db) as venue:
+        venue.lock(["1"], user="alice")
+        venue.confirm(["1"], user="alice")
+        venue.lock(["2"], user="bob", ttl=86400)
+    assert files_in(folder) == ["venue.db"]
+    yield db
+    os.chmod(folder, 0o700)
+    shutil.rmtree(folder)
+
+
+# (a) The database's folder is not writable: SQLite cannot make its -wal and -shm files there.
+
+
+@pytest.fixture
+def in_unwritable_folder(shared_db: str) -> str:
+    """The venue's file is writable by anyone; its folder by nobody but root."""
+    os.chmod(shared_db, 0o666)  # the file itself is writable by anyone
+    os.chmod(os.path.dirname(shared_db), 0o555)
+    return shared_db
+
+
+@pytest.mark.parametrize("args", [["seats"], ["history"], ["check"]])
+def test_reading_from_a_folder_seatctl_cannot_write_is_exit_6_read_only(in_unwritable_folder, args):
+    before = content(in_unwritable_folder)
+    run = run_as_other_user(in_unwritable_folder, *args)
+    assert_one_line_error(run, 6)
+    assert "read-only" in run.err
+    assert content(in_unwritable_folder) == before
+    assert files_in(os.path.dirname(in_unwritable_folder)) == ["venue.db"]
+
+
+@pytest.mark.parametrize(
+    "args", [["lock", "3", "--user", "carol"], ["confirm", "2", "--user", "bob"], ["init"]]
+)
+def test_writing_in_a_folder_seatctl_cannot_write_is_exit_6_and_loses_nothing(
+    in_unwritable_folder, args
+):
+    before = Path(in_unwritable_folder).read_bytes()
+    run = run_as_other_user(in_unwritable_folder, *args)
+    assert_one_line_error(run, 6)
+    assert "read-only" in run.err
+    assert Path(in_unwritable_folder).read_bytes() == before
+    assert files_in(os.path.dirname(in_unwritable_folder)) == ["venue.db"]
+
+
+def test_an_unwritable_folder_is_reported_as_read_only_in_json(in_unwritable_folder):
+    run = run_as_other_user(in_unwritable_folder, "lock", "3", "--user", "carol", "--json")
+    assert run.code == 6
+    assert run.error()["error"] == "read_only"
+
+
+def test_once_the_folder_is_writable_the_same_command_succeeds(in_unwritable_folder):
+    assert run_as_other_user(in_unwritable_folder, "confirm", "2", "--user", "bob").code == 6
+    os.chmod(os.path.dirname(in_unwritable_folder), 0o777)
+    assert run_as_other_user(in_unwritable_folder, "confirm", "2", "--user", "bob").code == 0
+    with Venue.open(in_unwritable_folder) as venue:
+        assert [(v.seat, v.booked_by) for v in venue.seats(status=Status.BOOKED)] == [
+            ("1", "alice"),
+            ("2", "bob"),
+        ]
+
+
+# (b) The database file is read-only (its folder is writable).
+
+
+@pytest.fixture
+def read_only_file(shared_db: str) -> str:
+    os.chmod(shared_db, 0o444)
+    os.chmod(os.path.dirname(shared_db), 0o777)
+    return shared_db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lock", "3", "--user", "carol"],
+        ["confirm", "2", "--user", "bob"],
+        ["release", "2", "--user", "bob"],
+        ["init", "--seats", "9"],
+    ],
+)
+def test_changing_a_read_only_file_is_exit_6_read_only_and_loses_nothing(read_only_file, args):
+    before = content(read_only_file)
+    run = run_as_other_user(read_only_file, *args)
+    assert_one_line_error(run, 6)
+    assert "read-only" in run.err
+    assert content(read_only_file) == before
+
+
+@pytest.mark.parametrize("args", [["seats"], ["history"], ["check"]])
+def test_reading_a_read_only_file_is_exit_6_read_only_and_leaves_nothing_beside_it(
+    read_only_file, args
+):
+    # SQLite would make -wal and -shm files as read-only as the database, and they would go on
+    # refusing this user after the file is made writable: seatctl refuses before opening it.
+    before = content(read_only_file)
+    run = run_as_other_user(read_only_file, *args)
+    assert_one_line_error(run, 6)
+    assert "read-only" in run.err
+    assert content(read_only_file) == before
+    assert files_in(os.path.dirname(read_only_file)) == ["venue.db"]
+
+
+def test_once_the_file_is_writable_again_the_same_command_succeeds(read_only_file):
+    assert run_as_other_user(read_only_file, "seats").code == 6
+    assert run_as_other_user(read_only_file, "confirm", "2", "--user", "bob").code == 6
+    os.chmod(read_only_file, 0o666)
+    run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
+    assert (run.code, run.err) == (0, "")
+
+
+# (c) A -wal file left by a writer killed before it could checkpoint.
+
+
+@pytest.fixture
+def left_wal(venue_db: str) -> str:
+    """The venue after a writer committed three commands through seatctl's API and was killed
+    with SIGKILL while its connection was open: the commits live only in `venue.db-wal`."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through how it ended
+        try:
+            os.environ["SEATCTL_NOW"] = START
+            venue = Venue.open(venue_db)
+            venue.lock(["1", "2"], user="alice", ttl=3600)
+            venue.confirm(["1"], user="alice")
+            venue.lock(["3"], user="bob", ttl=3600)
+            os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(70)  # only reached if something above failed
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    return venue_db
+
+
+def test_the_killed_writer_left_its_commits_only_in_the_wal_file(left_wal, tmp_path):
+    assert os.path.getsize(left_wal + "-wal") > 0
+    main_file_alone = shutil.copy(left_wal, tmp_path / "main-file-alone.db")
+    assert not any("alice" in line for line in dump(str(main_file_alone)))
+
+
+def test_the_next_run_sees_everything_the_killed_writer_committed(left_wal):
+    run = run_process("--db", left_wal, "seats", "--json", env={"SEATCTL_NOW": LATER})
+    assert run.code == 0, run.err
+    assert [(s["seat"], s["status"], s["locked_by"] or s["booked_by"]) for s in run.json()] == [
+        ("1", "booked", "alice"),
+        ("2", "locked", "alice"),
+        ("3", "locked", "bob"),
+        ("4", "available", None),
+        ("5", "available", None),
+    ]
+
+
+def test_check_passes_after_a_killed_writer(left_wal):
+    run = run_process("--db", left_wal, "check")
+    assert (run.code, run.out) == (0, "ok\n"), run.err
+
+
+def test_the_history_holds_every_command_the_killed_writer_committed(left_wal):
+    run = run_process("--db", left_wal, "history", "--json", env={"SEATCTL_NOW": LATER})
+    events = [(e["seat"], e["action"], e["user"]) for e in run.json() if e["action"] != "add"]
+    assert events == [
+        ("1", "lock", "alice"),
+        ("2", "lock", "alice"),
+        ("1", "confirm", "alice"),
+        ("3", "lock", "bob"),
+    ]
+
+
+def test_the_next_writer_carries_on_from_what_the_killed_writer_committed(left_wal):
+    env = {"SEATCTL_NOW": LATER}
+    assert run_process("--db", left_wal, "confirm", "2", "--user", "alice", env=env).code == 0
+    assert run_process("--db", left_wal, "lock", "3", "--user", "carol", env=env).code == 4
+    assert run_process("--db", left_wal, "check").code == 0
+
+
+# (d) A zero-length file, as `mktemp` makes: not initialised until `init`.
+
+
+@pytest.fixture
+def zero_length(db_path: str) -> str:
+    Path(db_path).touch()
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seats"],
+        ["history"],
+        ["check"],
+        ["lock", "1", "--user", "alice"],
+        ["confirm", "1", "--user", "alice"],
+        ["release", "1", "--user", "alice"],
+        ["backup", "DEST"],
+    ],
+)
+def test_a_zero_length_file_is_exit_6_not_initialised_and_stays_empty(zero_length, cli, args):
+    folder = os.path.dirname(zero_length)
+    run = cli(*(os.path.join(folder, "copy.db") if a == "DEST" else a for a in args))
+    assert_one_line_error(run, 6)
+    assert "is not initialised: run 'seatctl init' first" in run.err
+    assert os.path.getsize(zero_length) == 0
+    assert files_in(folder) == ["venue.db"]
+
+
+def test_a_zero_length_file_reports_no_database_in_json(zero_length, cli):
+    run = cli("lock", "1", "--user", "alice", "--json")
+    assert (run.code, run.error()["error"]) == (6, "no_database")
+
+
+def test_init_turns_a_zero_length_file_into_a_working_venue(zero_length, cli):
+    assert cli("init").code == 0
+    assert cli("lock", "1", "--user", "alice").code == 0
+    seats = cli("seats", "--json").json()
+    assert [(s["seat"], s["locked_by"]) for s in seats] == [
+        ("1", "alice"),
+        ("2", None),
+        ("3", None),
+        ("4", None),
+        ("5", None),
+    ]
+    assert cli("check").out == "ok\n"
+
+
+# (e) A database written by a newer seatctl (schema 99).
+
+
+@pytest.fixture
+def newer_schema(venue_db: str) -> str:
+    conn = sqlite3.connect(venue_db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    return venue_db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seats", "--json"],
+        ["history", "--json"],
+        ["check", "--json"],
+        ["lock", "1", "--user", "alice", "--json"],
+        ["confirm", "1", "--user", "alice", "--json"],
+        ["release", "1", "--user", "alice", "--json"],
+    ],
+)
+def test_every_command_refuses_a_newer_schema_with_exit_6(newer_schema, cli, args):
+    run = cli(*args)
+    assert (run.code, run.out) == (6, "")
+    assert run.error()["error"] == "newer_schema"
+    assert "schema 99" in run.error()["message"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["seats"], ["lock", "1", "--user", "alice"], ["init", "--seats", "9"], ["backup", "DEST"]],
+)
+def test_a_newer_schema_is_left_byte_for_byte_as_it_was(newer_schema, cli, args):
+    folder = os.path.dirname(newer_schema)
+    before, files = Path(newer_schema).read_bytes(), files_in(folder)
+    run = cli(*(os.path.join(folder, "copy.db") if a == "DEST" else a for a in args))
+    assert_one_line_error(run, 6)
+    assert "was written by a newer seatctl (schema 99); upgrade seatctl to use it" in run.err
+    assert Path(newer_schema).read_bytes() == before
+    assert files_in(folder) == files
+
+
+# (f) Garbage bytes in the middle of a real database.
+
+
+@pytest.fixture
+def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A 300-seat venue with locks and bookings whose middle third of pages is random bytes."""
+    monkeypatch.setenv("SEATCTL_NOW", START)
+    cli("init", "--seats", "300")
+    for n in range(1, 301, 4):
+        cli("lock", str(n), str(n + 1), "--user", f"user{n}", "--ttl", "600")
+        cli("confirm", str(n), "--user", f"user{n}")
+    monkeypatch.delenv("SEATCTL_NOW")
+    data = bytearray(Path(db_path).read_bytes())
+    assert not os.path.exists(db_path + "-wal")  # the last command checkpointed everything
+    page_size = int.from_bytes(data[16:18], "big")
+    pages = len(data) // page_size
+    first, last = pages // 3, 2 * pages // 3
+    data[first * page_size : last * page_size] = random.Random(7).randbytes(
+        (last - first) * page_size
+    )
+    Path(db_path).write_bytes(data)
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seats"],
+        ["history"],
+        ["check"],
+        ["lock", *(str(n) for n in range(1, 301)), "--user", "zed"],
+        ["init", "--seats", "400"],
+    ],
+    ids=["seats", "history", "check", "lock", "init"],
+)
+def test_garbage_in_the_middle_of_the_file_is_exit_6_and_changes_nothing(corrupt, cli, args):
+    before = Path(corrupt).read_bytes()
+    run = cli(*args)
+    assert_one_line_error(run, 6)
+    assert "is not a usable SQLite database" in run.err
+    assert Path(corrupt).read_bytes() == before
+
+
+def test_garbage_in_the_middle_of_the_file_is_bad_database_in_json(corrupt, cli):
+    run = cli("seats", "--json")
+    assert (run.code, run.error()["error"]) == (6, "bad_database")
+
+
+def overwrite(path: str, old: bytes, new: bytes) -> None:
+    """Replace the first `old` in the file with garbage `new` of the same length.
+
+    Raises ValueError, not AssertionError, if it cannot: the tests below that are expected to
+    fail expect an AssertionError, and must not pass as "expected failures" for a wrong reason.
+    """
+    data = bytearray(Path(path).read_bytes())
+    if len(old) != len(new) or os.path.exists(path + "-wal"):
+        raise ValueError("cannot overwrite in place")
+    start = data.index(old)
+    data[start : start + len(new)] = new
+    Path(path).write_bytes(data)
+
+
+def test_garbage_in_the_stored_schema_is_exit_6_not_a_traceback(venue_db):
+    # SQLite's complaint about the schema quotes the garbage, which is not valid UTF-8.
+    overwrite(venue_db, b'id")', b"\x87\xf7\xe1\x89")
+    run = run_process("--db", venue_db, "seats")
+    assert_one_line_error(run, 6)
+
+
+@pytest.mark.parametrize("command", ["check", "history"])
+def test_garbage_that_turns_a_history_action_into_nonsense_is_exit_6(cli, venue_db, command):
+    cli("lock", "1", "--user", "alice")
+    # The record still parses; only the text of its action is wrong.
+    overwrite(venue_db, b"lockalice", b"l\x0fckalice")
+    run = run_process("--db", venue_db, command)
+    assert_one_line_error(run, 6)
+
+
+def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):
+    # Seat 3's entry in the (sort_key, label) index: a header of 4 bytes (its size, then the
+    # types: 4-byte text, 1-byte text, 1-byte integer) and the values "0013", "3", 3. Flip the
+    # label's type to "1-byte integer": the entry still parses, with the label now the number 51.
+    overwrite(venue_db, b"\x04\x15\x0f\x0100133\x03", b"\x04\x15\x01\x0100133\x03")
+    run = run_process("--db", venue_db, "seats")
+    assert_one_line_error(run, 6)
