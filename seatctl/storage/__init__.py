@@ -69,8 +69,21 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    return db.lower().startswith(POSTGRES_SCHEMES)
+
+
 def open_store(db: str, create: bool = False) -> Store:
-    """The store behind `db`; `create` makes a new database (the `init` command's right)."""
+    """The store behind `db`, a PostgreSQL URL or else a SQLite path; `create` makes a new
+    database (the `init` command's right)."""
+    # Each backend is imported only when chosen: psycopg alone would slow every SQLite command.
+    if is_postgres_url(db):
+        from seatctl.storage.postgres import PostgresStore
+
+        return PostgresStore.open(db, create=create)
     from seatctl.storage.sqlite import SqliteStore
 
     return SqliteStore.open(db, create=create)
