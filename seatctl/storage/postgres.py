@@ -414,7 +414,7 @@ def _database_error(exc: psycopg.Error, url: str, write: bool, stage: str) -> Se
             Reason.READ_ONLY,
             f"{where} is read-only here: seatctl needs to write its tables ({detail})",
         )
-    if exc.sqlstate is None and isinstance(exc, psycopg.OperationalError):  # the server went away
+    if _connection_lost(exc):
         if stage == COMMITTING:
             return database_error(
                 Reason.BAD_DATABASE,
@@ -423,6 +423,14 @@ def _database_error(exc: psycopg.Error, url: str, write: bool, stage: str) -> Se
             )
         return database_error(Reason.BAD_DATABASE, f"lost the connection to {where}: {detail}")
     return database_error(Reason.BAD_DATABASE, f"database error on {where}: {detail}")
+
+
+def _connection_lost(exc: psycopg.Error) -> bool:
+    """The server went away (psycopg gives no SQLSTATE then) or ended the session itself
+    (class 08 connection exception, class 57P: shut down, restarted, or terminated)."""
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate.startswith(("08", "57P"))
 
 
 def _one_line(text: str, url: str) -> str:
