@@ -57,14 +57,17 @@ class Store(Protocol):
     created: bool  # this open made the database (so `init` may seed the default venue)
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
-        """One atomic unit. A write transaction holds the write lock from its first statement,
-        so the checks made inside it still hold when it commits."""
+        """One atomic unit. In a write transaction, the seats read with `seats()` stay locked
+        against other writers until it ends (SQLite locks the whole database from the first
+        statement, PostgreSQL those rows), so the checks made on them still hold when it
+        commits."""
 
     def integrity_problems(self) -> list[str]:
         """What the database engine's own consistency check reports (empty when sound)."""
 
     def backup(self, dest: str, force: bool = False) -> None:
-        """Write a consistent copy to `dest`, never leaving a partial file under that name."""
+        """Write a consistent copy to `dest`, never leaving a partial file under that name.
+        A backend whose copies are made by other tools raises a usage error naming them."""
 
     def close(self) -> None: ...
 
