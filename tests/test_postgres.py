@@ -350,14 +350,22 @@ def test_concurrent_inits_create_the_schema_once_and_each_seat_once(pg_url):
     assert added == 7
 
 
-def wait_for_a_lock_wait(url: str, process: subprocess.Popen) -> None:
-    """Until some seatctl connection waits for a lock, or `process` ends (it did not wait)."""
-    query = (
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE application_name = 'seatctl' AND wait_event_type = 'Lock'"
-    )
+def named(url: str) -> tuple[str, str]:
+    """`url` with an application_name of its own, to find its connection (and no other test's)
+    in pg_stat_activity; and that name."""
+    name = f"seatctl_test_{secrets.token_hex(4)}"
+    return f"{url}&application_name={name}", name
+
+
+WAITING = (
+    "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'"
+)
+
+
+def wait_for_a_lock_wait(url: str, name: str, process: subprocess.Popen) -> None:
+    """Until connection `name` waits for a lock, or `process` ends (it did not wait)."""
     deadline = time.monotonic() + 30
-    while process.poll() is None and sql(url, query) == [(0,)]:
+    while process.poll() is None and not sql(url, WAITING, name):
         assert time.monotonic() < deadline, "the rival neither waited nor finished"
         time.sleep(0.02)
 
@@ -368,13 +376,14 @@ def test_a_writer_keeps_the_seats_it_read_until_it_commits(pg_url):
     try:
         with store.transaction() as tx:
             seat = tx.seats(["1"])["1"]
+            rival_url, rival_name = named(pg_url)
             rival = subprocess.Popen(
-                [sys.executable, "-m", "seatctl", "--db", pg_url, "lock", "1", "--user", "bob"],
+                [sys.executable, "-m", "seatctl", "--db", rival_url, "lock", "1", "--user", "bob"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            wait_for_a_lock_wait(pg_url, rival)
+            wait_for_a_lock_wait(pg_url, rival_name, rival)
             assert rival.poll() is None, "the rival went ahead on a seat being decided"
             tx.save([seat.locked("alice", tx.now() + 60)])
     finally:
@@ -408,24 +417,25 @@ def test_a_writer_still_blocked_after_the_busy_timeout_gets_exit_6_busy(
     assert pg("lock", "2", "--user", "alice").code == 0, "other seats are not held up"
 
 
-def test_a_connection_lost_while_waiting_is_exit_6_on_one_line(pg, pg_url, row_locked):
+def test_a_connection_lost_while_waiting_is_exit_6_on_one_line(pg_url, row_locked, capsys):
+    url, name = named(pg_url)
+
     def terminate_the_waiter() -> None:
-        for _ in range(200):
-            ended = sql(
-                pg_url,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'seatctl' AND wait_event_type = 'Lock'",
-            )
-            if ended:
+        for _ in range(500):
+            waiting = sql(pg_url, WAITING, name)
+            if waiting:
+                sql(pg_url, "SELECT pg_terminate_backend(%s)", waiting[0][0])
                 return
             time.sleep(0.02)
 
     killer = threading.Thread(target=terminate_the_waiter)
     killer.start()
-    run = pg("lock", "1", "--user", "alice", "--json")
+    code = main(["--db", url, "lock", "1", "--user", "alice"])
     killer.join()
-    assert (run.code, run.error()["error"]) == (6, "bad_database")
-    assert run.error()["message"].startswith("lost the connection to postgresql://")
+    err = capsys.readouterr().err
+    assert code == 6
+    assert err.startswith("error: lost the connection to postgresql://")
+    assert err.count("\n") == 1
 
 
 # --- connecting ---
