@@ -105,7 +105,8 @@ def _global_options(
             metavar="PATH",
             envvar="SEATCTL_DB",
             show_envvar=True,
-            help="Database file (default: seatctl.db in the user's application directory).",
+            help="Database file, or a postgresql:// URL"
+            " (default: seatctl.db in the user's application directory).",
         ),
     ] = None,
     version: Annotated[

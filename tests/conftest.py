@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,50 @@ def dump(path: str) -> list[str]:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+PG_ENV = "SEATCTL_TEST_PG"  # a server URL, e.g. postgresql://postgres@127.0.0.1:5432/test
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """`url` with the connection's search_path set to `schema`, as a user would write it."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_server() -> str:
+    """The PostgreSQL server to test against (from $SEATCTL_TEST_PG); skips the test without one."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"set {PG_ENV} to a PostgreSQL URL to run the PostgreSQL tests")
+    pytest.importorskip("psycopg")
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema `seatctl_test_<random>`, dropped after
+    the test: a new database as far as seatctl can tell (the PostgreSQL `db_path`)."""
+    import psycopg
+
+    schema = f"seatctl_test_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_search_path(pg_server, schema)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def dump_pg(url: str) -> dict[str, list[tuple]]:
+    """Every row of seatctl's tables behind `url`: the PostgreSQL counterpart of `dump`."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("meta", "seats", "events")
+        }

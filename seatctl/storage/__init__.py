@@ -57,20 +57,36 @@ class Store(Protocol):
     created: bool  # this open made the database (so `init` may seed the default venue)
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
-        """One atomic unit. A write transaction holds the write lock from its first statement,
-        so the checks made inside it still hold when it commits."""
+        """One atomic unit. In a write transaction, the seats read with `seats()` stay locked
+        against other writers until it ends (SQLite locks the whole database from the first
+        statement, PostgreSQL those rows), so the checks made on them still hold when it
+        commits."""
 
     def integrity_problems(self) -> list[str]:
         """What the database engine's own consistency check reports (empty when sound)."""
 
     def backup(self, dest: str, force: bool = False) -> None:
-        """Write a consistent copy to `dest`, never leaving a partial file under that name."""
+        """Write a consistent copy to `dest`, never leaving a partial file under that name.
+        A backend whose copies are made by other tools raises a usage error naming them."""
 
     def close(self) -> None: ...
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    return db.lower().startswith(POSTGRES_SCHEMES)
+
+
 def open_store(db: str, create: bool = False) -> Store:
-    """The store behind `db`; `create` makes a new database (the `init` command's right)."""
+    """The store behind `db`, a PostgreSQL URL or else a SQLite path; `create` makes a new
+    database (the `init` command's right)."""
+    # Each backend is imported only when chosen: psycopg alone would slow every SQLite command.
+    if is_postgres_url(db):
+        from seatctl.storage.postgres import PostgresStore
+
+        return PostgresStore.open(db, create=create)
     from seatctl.storage.sqlite import SqliteStore
 
     return SqliteStore.open(db, create=create)

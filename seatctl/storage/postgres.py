@@ -1,0 +1,440 @@
+"""The PostgreSQL backend: one server shared by many hosts, row locks instead of one write lock.
+
+Chosen by a `postgresql://` (or `postgres://`) URL. Every command is one transaction. A write
+transaction runs at READ COMMITTED and locks the rows of the seats it names (`FOR UPDATE`, in
+label order) before deciding, so its checks hold until it commits and commands on different
+seats never wait for each other. "Now" is the server's clock, so hosts with skewed clocks agree.
+
+psycopg is imported here and nowhere else: the SQLite path never pays for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from seatctl import clock
+from seatctl.clock import Instant
+from seatctl.errors import Reason, SeatctlError, database_error, usage_error
+from seatctl.model import Action, Event, Seat
+from seatctl.storage import DEFAULT_TTL
+from seatctl.validate import natural_key
+
+try:
+    import psycopg
+except ImportError:  # the optional extra is not installed; `PostgresStore.open` says how to fix it
+    psycopg = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    Connection = psycopg.Connection[tuple[Any, ...]]
+
+# The same number as SQLite's SCHEMA_VERSION: it numbers the data model (2: seats, meta and the
+# events history), which both backends share. PostgreSQL databases start at 2.
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 10
+INSTALL_HINT = "pip install 'seatctl[postgres]'"
+
+_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
+_EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id'  # `user` is reserved in SQL
+_TABLES = ("meta", "seats", "events")
+# now() is the start of the transaction on the server, truncated to the second like the clock.
+_SERVER_NOW = "SELECT floor(extract(epoch FROM now()))::bigint"
+
+# Labels are ASCII and must sort exactly as in SQLite (byte order), whatever the database's
+# default collation, hence COLLATE "C" (linguistic collations ignore punctuation, fold case).
+_CREATE_TABLES = """
+CREATE TABLE meta (key text PRIMARY KEY, value text);
+CREATE TABLE seats (
+    label text COLLATE "C" PRIMARY KEY,
+    sort_key text COLLATE "C" NOT NULL,
+    locked_by text,
+    lock_expires bigint,
+    booked_by text,
+    booked_at bigint
+);
+CREATE INDEX seats_sort_key_label ON seats (sort_key, label);
+CREATE TABLE events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at bigint NOT NULL,
+    seat text COLLATE "C" NOT NULL,
+    action text NOT NULL,
+    "user" text,
+    expires_at bigint
+);
+CREATE INDEX events_seat_id ON events (seat, id);
+"""
+
+# Creating the tables and adding seats are serialised per schema, so concurrent `init`s neither
+# collide on CREATE TABLE nor deadlock inserting overlapping labels in different orders. The
+# lock is transaction-scoped: a crashed init cannot leave it held.
+_SEATCTL_LOCK_CLASS = 0x5EA7
+_SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
+
+_FIND_TABLES = """
+SELECT current_schema(), ARRAY(
+    SELECT relname::text FROM pg_class
+    WHERE relnamespace = to_regnamespace(current_schema()) AND relname = ANY(%s)
+)
+"""
+
+
+class PostgresTransaction:
+    def __init__(self, conn: Connection, write: bool) -> None:
+        self._conn = conn
+        self._write = write
+        self._now: Instant | None = None
+
+    def now(self) -> Instant:
+        if self._now is None:
+            override = clock.clock_override()
+            # now() is the transaction's start on the server: one value for the whole
+            # transaction, and the same clock for every host.
+            self._now = override if override is not None else self._value(_SERVER_NOW)
+        return self._now
+
+    def default_ttl(self) -> int:
+        return int(self._meta("default_ttl") or DEFAULT_TTL)
+
+    def set_default_ttl(self, ttl: int) -> None:
+        self._set_meta("default_ttl", str(ttl))
+
+    def seats(self, labels: list[str]) -> dict[str, Seat]:
+        if not labels:
+            return {}
+        # Writers lock the rows, in one order for everyone, so that overlapping multi-seat
+        # commands queue instead of deadlocking; the lock lasts until commit.
+        locking = " ORDER BY label FOR UPDATE" if self._write else ""
+        rows = self._conn.execute(
+            f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s){locking}", (labels,)
+        )
+        return {row[0]: Seat(*row) for row in rows}
+
+    def seat_count(self) -> int:
+        return int(self._value("SELECT count(*) FROM seats"))
+
+    def all_seats(self) -> Iterator[Seat]:
+        rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
+        return (Seat(*row) for row in rows)
+
+    def save(self, seats: list[Seat]) -> None:
+        if not seats:
+            return
+        # One statement for any number of seats: a round trip per seat adds up across hosts.
+        self._conn.execute(
+            "UPDATE seats AS s SET locked_by = v.locked_by, lock_expires = v.lock_expires,"
+            " booked_by = v.booked_by, booked_at = v.booked_at"
+            " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::bigint[])"
+            " AS v(label, locked_by, lock_expires, booked_by, booked_at)"
+            " WHERE s.label = v.label",
+            _columns(
+                [(s.label, s.locked_by, s.lock_expires, s.booked_by, s.booked_at) for s in seats], 5
+            ),
+        )
+
+    def add_seats(self, labels: list[str]) -> list[str]:
+        if not labels:
+            return []
+        self._conn.execute(_SCHEMA_LOCK)
+        # Another writer may add some of these seats meanwhile (one that started before the
+        # advisory lock existed, or a future command): ON CONFLICT skips them, and RETURNING
+        # names only the rows this insert really created.
+        rows = self._conn.execute(
+            "INSERT INTO seats (label, sort_key) SELECT * FROM unnest(%s::text[], %s::text[])"
+            " ON CONFLICT (label) DO NOTHING RETURNING label",
+            (labels, [natural_key(label) for label in labels]),
+        )
+        created = {row[0] for row in rows}
+        return [label for label in labels if label in created]
+
+    def append_events(self, events: list[Event]) -> None:
+        if not events:
+            return
+        # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
+        self._conn.execute(
+            'INSERT INTO events (at, seat, action, "user", expires_at)'
+            " SELECT at, seat, action, usr, expires_at FROM unnest("
+            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]"
+            ") WITH ORDINALITY AS e(at, seat, action, usr, expires_at, position) ORDER BY position",
+            _columns([(e.at, e.seat, e.action.value, e.user, e.expires_at) for e in events], 5),
+        )
+
+    def events(self) -> list[Event]:
+        rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+        return [
+            Event(at, seat, Action(action), user, exp, id_)
+            for at, seat, action, user, exp, id_ in rows
+        ]
+
+    def seeded_through(self) -> int:
+        # Always 0 unless a future upgrade seeds events: PostgreSQL databases start at schema 2.
+        return int(self._meta("seeded_through") or 0)
+
+    def _value(self, query: str) -> Any:
+        row = self._conn.execute(query).fetchone()
+        assert row is not None  # aggregates and now() always return one row
+        return row[0]
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column, to bind as arrays for unnest()."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+class PostgresStore:
+    def __init__(self, conn: Connection, url: str) -> None:
+        self._conn = conn
+        self._url = url
+        self.location = redacted(url)  # shown in messages: never the password
+        self.created = False
+
+    @classmethod
+    def open(cls, url: str, create: bool = False) -> PostgresStore:
+        if psycopg is None:
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"{redacted(url)} is a PostgreSQL URL, but PostgreSQL support is not installed:"
+                f" {INSTALL_HINT}",
+            )
+        with translated_errors(url, stage=CONNECTING):
+            conn = _connect(url)
+        store = cls(conn, url)
+        try:
+            store._check_schema(create)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _check_schema(self, create: bool) -> None:
+        with self._begun(write=False) as conn:
+            schema, tables, version = _schema_state(conn)
+        if tables or not create:
+            self._require_usable(schema, tables, version)
+            return
+        with self._begun(write=True) as conn:
+            conn.execute(_SCHEMA_LOCK)  # concurrent inits queue here
+            schema, tables, version = _schema_state(conn)  # another init may have won the race
+            if tables:
+                self._require_usable(schema, tables, version)
+                return
+            if schema is None:
+                raise database_error(
+                    Reason.BAD_DATABASE,
+                    f"cannot initialise {self.location}: no schema in its search_path exists"
+                    " (create it with CREATE SCHEMA first)",
+                )
+            conn.execute(_CREATE_TABLES)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
+                (str(SCHEMA_VERSION),),
+            )
+            self.created = True
+
+    def _require_usable(self, schema: str | None, tables: list[str], version: int | None) -> None:
+        """Refuse, with the right reason, anything but tables of a schema version we know."""
+        if not tables:
+            raise database_error(
+                Reason.NO_DATABASE, f"{self.location} is not initialised: run 'seatctl init' first"
+            )
+        if version is None:
+            names = ", ".join(sorted(tables))
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"{self.location} has tables named {names} in schema {schema}, but not seatctl's",
+            )
+        if version > SCHEMA_VERSION:
+            raise database_error(
+                Reason.NEWER_SCHEMA,
+                f"{self.location} was written by a newer seatctl (schema {version});"
+                " upgrade seatctl to use it",
+            )
+        if version < SCHEMA_VERSION:
+            raise database_error(
+                Reason.BAD_DATABASE, f"{self.location} has an unknown seatctl schema {version}"
+            )
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[PostgresTransaction]:
+        with self._begun(write) as conn:
+            yield PostgresTransaction(conn, write)
+
+    @contextlib.contextmanager
+    def _begun(self, write: bool) -> Iterator[Connection]:
+        """One transaction on the connection (which is otherwise in autocommit mode)."""
+        try:
+            with translated_errors(self._url, write):
+                self._conn.execute(_begin(write))
+                yield self._conn
+        except BaseException:
+            # On a lost connection ROLLBACK fails too; the error that got us here is the news.
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        with translated_errors(self._url, write, COMMITTING if write else WORKING):
+            self._conn.execute("COMMIT")
+
+    def integrity_problems(self) -> list[str]:
+        # The server has no counterpart of SQLite's integrity_check; `check` still runs the
+        # booking invariants and the history replay.
+        return []
+
+    def backup(self, dest: str, force: bool = False) -> None:
+        raise usage_error(
+            f"backup copies SQLite files; to back up {self.location} use pg_dump"
+            " (for example: pg_dump --schema=SCHEMA DBNAME > venue.sql)"
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _begin(write: bool) -> str:
+    # Writers: READ COMMITTED whatever the server's default, so that FOR UPDATE waits for a
+    # row and then reads its latest version instead of failing to serialise. Readers: one
+    # snapshot for the whole command. lock_timeout is the busy timeout; SET LOCAL ends with the
+    # transaction, which also suits transaction-pooling proxies such as PgBouncer.
+    isolation = "READ COMMITTED" if write else "REPEATABLE READ, READ ONLY"
+    timeout_ms = max(1, round(BUSY_TIMEOUT_SECONDS * 1000))  # 0 would mean "wait forever"
+    return f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
+
+
+def _schema_state(conn: Connection) -> tuple[str | None, list[str], int | None]:
+    """The schema new tables go to, which of seatctl's table names it already holds, and the
+    schema version recorded in `meta` (None if there is none, or `meta` is not seatctl's)."""
+    row = conn.execute(_FIND_TABLES, (list(_TABLES),)).fetchone()
+    assert row is not None
+    schema, tables = row[0], list(row[1])
+    if "meta" not in tables:
+        return schema, tables, None
+    # Read through to_jsonb so that another program's `meta`, of whatever shape, gives NULL
+    # rather than an error.
+    found = conn.execute(
+        "SELECT to_jsonb(m) ->> 'value' FROM meta AS m"
+        " WHERE to_jsonb(m) ->> 'key' = 'schema_version'"
+    ).fetchone()
+    value = found[0] if found else None
+    return schema, tables, int(value) if value and value.isdigit() else None
+
+
+def _connect(url: str) -> Connection:
+    given = psycopg.conninfo.conninfo_to_dict(url)
+    defaults = {
+        # Without it an unreachable host can hang for minutes.
+        "connect_timeout": (CONNECT_TIMEOUT_SECONDS, "PGCONNECT_TIMEOUT"),
+        "application_name": ("seatctl", "PGAPPNAME"),
+    }
+    extra = {
+        name: value
+        for name, (value, env) in defaults.items()
+        if name not in given and env not in os.environ
+    }
+    # A command runs a handful of statements once: server-side prepared statements would not
+    # pay off, and they break behind transaction-pooling proxies.
+    return psycopg.connect(url, autocommit=True, prepare_threshold=None, **extra)
+
+
+def redacted(url: str) -> str:
+    """`url` without its password (in the user part or a `password=` parameter)."""
+    parts = urlsplit(url)
+    user, at, hosts = parts.netloc.rpartition("@")
+    netloc = f"{user.partition(':')[0]}@{hosts}" if at else hosts
+    query = "&".join(
+        p for p in parts.query.split("&") if p and not p.lower().startswith("password=")
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _secrets(url: str) -> list[str]:
+    """The password in `url`, as written and decoded, to scrub from driver messages."""
+    parts = urlsplit(url)
+    user = parts.netloc.rpartition("@")[0]
+    found = [user.partition(":")[2]] if ":" in user else []
+    found += [
+        p.partition("=")[2] for p in parts.query.split("&") if p.lower().startswith("password=")
+    ]
+    return sorted({s for raw in found if raw for s in (raw, unquote(raw))}, key=len, reverse=True)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+_BUSY_STATES = {
+    "55P03",  # lock_not_available: waited longer than lock_timeout
+    "40P01",  # deadlock_detected: rows are locked in label order, but stay safe if it happens
+    "40001",  # serialization_failure: not expected at the levels used, likewise
+}
+_READ_ONLY_STATES = {
+    "42501",  # insufficient_privilege
+    "25006",  # read_only_sql_transaction: a standby, or a role that defaults to read-only
+}
+_UNKNOWN_DATABASE = re.compile(r'database "[^"]*" does not exist')
+
+
+# What was going on when the driver failed: it changes what a connection failure means.
+CONNECTING, WORKING, COMMITTING = "connecting", "working", "committing"
+
+
+@contextlib.contextmanager
+def translated_errors(url: str, write: bool = True, stage: str = WORKING) -> Iterator[None]:
+    """Turn psycopg's exceptions into seatctl's exit-6 errors with a clear one-line message."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise _database_error(exc, url, write, stage) from None
+
+
+def _database_error(exc: psycopg.Error, url: str, write: bool, stage: str) -> SeatctlError:
+    where = redacted(url)
+    detail = _one_line(str(exc), url)
+    if stage == CONNECTING:
+        if _UNKNOWN_DATABASE.search(detail):
+            return database_error(
+                Reason.NO_DATABASE, f"cannot connect to {where}: {detail} (create it with createdb)"
+            )
+        return database_error(Reason.BAD_DATABASE, f"cannot connect to {where}: {detail}")
+    if exc.sqlstate in _BUSY_STATES:
+        return database_error(Reason.BUSY, f"{where} is still busy after waiting; try again")
+    if exc.sqlstate in _READ_ONLY_STATES and write:
+        return database_error(
+            Reason.READ_ONLY,
+            f"{where} is read-only here: seatctl needs to write its tables ({detail})",
+        )
+    if _connection_lost(exc):
+        if stage == COMMITTING:
+            return database_error(
+                Reason.BAD_DATABASE,
+                f"lost the connection to {where} while committing: the change may or may not"
+                f" have been made; look with 'seatctl seats' ({detail})",
+            )
+        return database_error(Reason.BAD_DATABASE, f"lost the connection to {where}: {detail}")
+    return database_error(Reason.BAD_DATABASE, f"database error on {where}: {detail}")
+
+
+def _connection_lost(exc: psycopg.Error) -> bool:
+    """The server went away (psycopg gives no SQLSTATE then) or ended the session itself
+    (class 08 connection exception, class 57P: shut down, restarted, or terminated)."""
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate.startswith(("08", "57P"))
+
+
+def _one_line(text: str, url: str) -> str:
+    """The driver's message on one line, without any password it might quote."""
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return " ".join(text.split())

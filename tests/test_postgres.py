@@ -1,0 +1,506 @@
+"""The PostgreSQL backend: the same contract as SQLite, for several hosts sharing one server.
+
+Tests that need a server use the `pg_url` fixture and are skipped unless $SEATCTL_TEST_PG names
+one (postgresql://postgres@127.0.0.1:5432/test); each gets a fresh schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import Run, dump_pg, run_process, with_search_path
+from seatctl import Venue
+from seatctl.cli import main
+from seatctl.clock import parse_instant
+from seatctl.storage import open_store
+
+RACERS = 16
+SECRET = "Sup3r-s3cret-pw"
+
+
+@pytest.fixture
+def pg(capsys: pytest.CaptureFixture[str], pg_url: str) -> Callable[..., Run]:
+    """Run seatctl in this process against the test's PostgreSQL schema."""
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(["--db", pg_url, *args])
+        captured = capsys.readouterr()
+        return Run(int(code), captured.out, captured.err)
+
+    return run
+
+
+def sql(url: str, query: str, *params) -> list[tuple]:
+    """Run one statement on its own connection (another host, as far as seatctl knows)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(query, params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def server_epoch(url: str) -> int:
+    return sql(url, "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint")[0][0]
+
+
+def seat_labels(run: Run) -> list[str]:
+    return [seat["seat"] for seat in run.json()]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_user(url: str, userinfo: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc.rpartition('@')[2]}"))
+
+
+# --- the commands ---
+
+
+def test_every_command_works_through_the_cli(pg):
+    assert pg("init", "--seats", "3").code == 0
+    assert pg("lock", "1", "2", "--user", "alice").code == 0
+    assert pg("lock", "2", "--user", "bob").code == 4
+    assert pg("confirm", "1", "--user", "alice").code == 0
+    assert pg("release", "2", "--user", "alice").code == 0
+    assert pg("release", "2", "--user", "alice", "--json").error()["error"] == "not_holder"
+    seats = {s["seat"]: s for s in pg("seats", "--json").json()}
+    assert [seats[n]["status"] for n in "123"] == ["booked", "available", "available"]
+    assert seats["1"]["booked_by"] == "alice"
+    assert pg("seats", "--user", "alice", "--json").json() == [seats["1"]]
+    history = pg("history", "--json").json()
+    assert [(e["seat"], e["action"], e["user"]) for e in history] == [
+        ("1", "add", None),
+        ("2", "add", None),
+        ("3", "add", None),
+        ("1", "lock", "alice"),
+        ("2", "lock", "alice"),
+        ("1", "confirm", "alice"),
+        ("2", "release", "alice"),
+    ]
+    assert [e["action"] for e in pg("history", "2", "--json").json()] == ["add", "lock", "release"]
+    assert pg("check").out == "ok\n"
+
+
+def test_an_expired_lock_is_available_and_its_history_shows_the_expiry(pg, monkeypatch):
+    pg("init", "--seats", "1")
+    monkeypatch.setenv("SEATCTL_NOW", "2030-01-01T12:00:00Z")
+    pg("lock", "1", "--user", "alice", "--ttl", "10")
+    monkeypatch.setenv("SEATCTL_NOW", "2030-01-01T12:00:10Z")
+    assert pg("confirm", "1", "--user", "alice", "--json").error()["error"] == "expired"
+    assert pg("lock", "1", "--user", "bob").code == 0
+    actions = [(e["action"], e["user"]) for e in pg("history", "--json").json()]
+    assert actions[1:] == [("lock", "alice"), ("expire", "alice"), ("lock", "bob")]
+    assert pg("check").code == 0
+
+
+def test_init_again_keeps_every_lock_booking_and_setting(pg, pg_url, monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "2030-01-01T12:00:00Z")
+    pg("init", "--seats", "3", "--ttl", "90")
+    pg("lock", "1", "--user", "alice")
+    pg("lock", "2", "--user", "bob")
+    pg("confirm", "2", "--user", "bob")
+    before = dump_pg(pg_url)
+    assert pg("init").code == 0
+    assert pg("init", "--seats", "3").code == 0
+    assert dump_pg(pg_url) == before
+    seats = pg("seats", "--json").json()
+    run = pg("init", "--seats", "5", "1", "C1")
+    assert "added 3 seats (6 in all); locks last 90 s" in run.out
+    assert pg("seats", "--json").json()[:3] == seats
+    assert pg("check").code == 0
+
+
+def test_seats_sort_exactly_as_with_sqlite(pg, db_path):
+    labels = ["10", "9", "A10", "A2", "a1", "A-1", "A.1", "A_1", "B", "b", "0", "00", "007", "Z9z"]
+    pg("init", "--seats", "0", *labels)
+    assert main(["--db", db_path, "init", "--seats", "0", *labels]) == 0
+    in_sqlite = Venue.open(db_path)
+    try:
+        expected = [view.seat for view in in_sqlite.seats()]
+    finally:
+        in_sqlite.close()
+    assert seat_labels(pg("seats", "--json")) == expected
+
+
+def test_check_finds_a_record_its_history_does_not_explain(pg, pg_url):
+    pg("init", "--seats", "2")
+    sql(pg_url, "UPDATE seats SET booked_by = 'mallory', booked_at = 1 WHERE label = '2'")
+    run = pg("check")
+    assert run.code == 6
+    assert "seat 2: stored" in run.out
+
+
+def test_backup_is_a_usage_error_that_points_to_pg_dump(pg):
+    pg("init")
+    run = pg("backup", "copy.db")
+    assert run.code == 2
+    assert "pg_dump" in run.err
+
+
+# --- the database ---
+
+
+def test_commands_other_than_init_need_an_initialised_schema_and_create_nothing(pg, pg_url):
+    for args in (["seats"], ["lock", "1", "--user", "a"], ["history"], ["check"]):
+        run = pg(*args, "--json")
+        assert (run.code, run.error()["error"]) == (6, "no_database"), args
+        assert "not initialised" in run.error()["message"]
+    assert sql(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") == [
+        (0,)
+    ]
+
+
+def test_the_schema_version_is_recorded_and_a_newer_one_refused_untouched(pg, pg_url):
+    pg("init")
+    assert sql(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    sql(pg_url, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    before = dump_pg(pg_url)
+    for args in (["seats"], ["lock", "1", "--user", "a"]):
+        run = pg(*args, "--json")
+        assert (run.code, run.error()["error"]) == (6, "newer_schema")
+    run = pg("init")
+    assert run.code == 6
+    assert "written by a newer seatctl (schema 3)" in run.err
+    assert dump_pg(pg_url) == before
+
+
+def test_the_schema_version_is_the_same_number_as_sqlites():
+    from seatctl.storage import postgres, sqlite
+
+    assert postgres.SCHEMA_VERSION == sqlite.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "table", ["CREATE TABLE seats (id int)", "CREATE TABLE meta (k int, v int)"]
+)
+def test_tables_of_another_program_are_refused_and_left(pg, pg_url, table):
+    sql(pg_url, table)
+    sql(pg_url, f"INSERT INTO {table.split()[2]} VALUES (7)")
+    assert pg("init").code == 6
+    run = pg("seats", "--json")
+    assert (run.code, run.error()["error"]) == (6, "bad_database")
+    assert "not seatctl's" in run.error()["message"]
+    assert sql(pg_url, f"SELECT * FROM {table.split()[2]}")[0][0] == 7
+
+
+def test_a_search_path_naming_no_schema_is_explained(pg_server, capsys):
+    url = with_search_path(pg_server, f"seatctl_test_missing_{secrets.token_hex(4)}")
+    assert main(["--db", url, "init"]) == 6
+    assert "CREATE SCHEMA" in capsys.readouterr().err
+    assert main(["--db", url, "seats"]) == 6
+    assert "not initialised" in capsys.readouterr().err
+
+
+def test_a_role_that_may_only_read_gets_read_only(pg, pg_url):
+    pg("init")
+    role = f"seatctl_test_reader_{secrets.token_hex(4)}"
+    schema = sql(pg_url, "SELECT current_schema()")[0][0]
+    sql(pg_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(pg_url, f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(pg_url, f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        reader = with_user(pg_url, role)
+        assert run_process("--db", reader, "seats").code == 0
+        run = run_process("--db", reader, "lock", "1", "--user", "alice", "--json")
+        assert (run.code, run.error()["error"]) == (6, "read_only")
+    finally:
+        sql(pg_url, f"DROP OWNED BY {role}")
+        sql(pg_url, f"DROP ROLE {role}")
+
+
+# --- the clock ---
+
+
+def test_now_is_the_servers_clock_whatever_this_hosts_says(pg, pg_url):
+    pg("init")
+    before = server_epoch(pg_url)
+    # This host's clock is 25 years off; psycopg keeps the real one for its own timeouts.
+    with freeze_time("2001-01-01T00:00:00Z", ignore=["psycopg"]):
+        run = pg("lock", "1", "--user", "alice", "--ttl", "60", "--json")
+    after = server_epoch(pg_url)
+    expires = parse_instant(run.json()["seats"][0]["expires_at"])
+    assert before + 60 <= expires <= after + 60
+
+
+def test_seatctl_now_overrides_the_servers_clock(pg, monkeypatch):
+    pg("init")
+    monkeypatch.setenv("SEATCTL_NOW", "2030-01-01T12:00:00Z")
+    run = pg("lock", "1", "--user", "alice", "--json")
+    assert run.json()["seats"][0]["expires_at"] == "2030-01-01T12:01:00Z"
+    assert pg("history", "1", "--json").json()[-1]["at"] == "2030-01-01T12:00:00Z"
+
+
+def test_now_is_when_the_transaction_began_the_same_all_through_it(pg, pg_url):
+    pg("init")
+    store = open_store(pg_url)
+    try:
+        before = server_epoch(pg_url)
+        with store.transaction() as tx:
+            time.sleep(1.2)  # a clock read now, rather than at the start, would be a second on
+            now = tx.now()
+            assert tx.now() == now
+        after = server_epoch(pg_url)
+    finally:
+        store.close()
+    assert before <= now < after
+
+
+# --- concurrency ---
+
+# Each racer imports everything (psycopg too), says it is ready, then blocks until the starting
+# pipe closes, so that all of them hit the server at the same moment, each on its own connection.
+RACER = """
+import os, sys
+from seatctl.cli import main
+import psycopg, seatctl.storage.postgres
+print("ready", flush=True)
+os.read(int(sys.argv[1]), 1)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def race(commands: list[list[str]]) -> list[Run]:
+    start_read, start_write = os.pipe()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(start_read), *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            pass_fds=(start_read,),
+        )
+        for command in commands
+    ]
+    os.close(start_read)
+    try:
+        for racer in racers:
+            assert racer.stdout is not None
+            assert racer.stdout.readline() == "ready\n", racer.stderr and racer.stderr.read()
+    finally:
+        os.close(start_write)  # go
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=60)  # a deadlock would hang past this
+        results.append(Run(racer.returncode, out, err))
+    for run in results:
+        assert "Traceback" not in run.err
+    return results
+
+
+def test_sixteen_hosts_locking_one_seat_produce_exactly_one_winner(pg_url):
+    Venue.init(pg_url, seats=1)
+    runs = race([["--db", pg_url, "lock", "1", "--user", f"u{n}"] for n in range(RACERS)])
+    assert sorted(run.code for run in runs) == [0] + [4] * (RACERS - 1)
+    winner = next(n for n, run in enumerate(runs) if run.code == 0)
+    with Venue.open(pg_url) as venue:
+        assert venue.seats()[0].locked_by == f"u{winner}"
+        assert venue.check() == []
+
+
+def test_overlapping_multi_seat_locks_in_opposite_orders_never_deadlock(pg_url):
+    Venue.init(pg_url, seats=8)
+    # Windows of three seats sliding over 1..8, every other one named backwards.
+    wanted = [[str(s) for s in range(1 + n % 6, 4 + n % 6)] for n in range(RACERS)]
+    wanted = [seats[::-1] if n % 2 else seats for n, seats in enumerate(wanted)]
+    runs = race(
+        [["--db", pg_url, "lock", *seats, "--user", f"u{n}"] for n, seats in enumerate(wanted)]
+    )
+    assert all(run.code in (0, 4) for run in runs), [run.err for run in runs]
+    winners = [n for n, run in enumerate(runs) if run.code == 0]
+    assert winners
+    with Venue.open(pg_url) as venue:
+        holders = {view.seat: view.locked_by for view in venue.seats() if view.locked_by}
+        assert venue.check() == []
+    expected = {seat: f"u{n}" for n in winners for seat in wanted[n]}
+    assert holders == expected  # all or nothing: every winner holds all its seats, nobody else
+
+
+def test_concurrent_inits_create_the_schema_once_and_each_seat_once(pg_url):
+    # Overlapping seats named in opposite orders: 1 to 6, and 6 down to 1 then X.
+    commands = [
+        ["--db", pg_url, "init", "--seats", "6"] if n % 2 else ["--db", pg_url, "init", *"654321X"]
+        for n in range(RACERS)
+    ]
+    runs = race(commands)
+    assert [run.code for run in runs] == [0] * RACERS, [run.err for run in runs]
+    added = sum(int(re.search(r"added (\d+) seat", run.out).group(1)) for run in runs)
+    with Venue.open(pg_url) as venue:
+        assert [view.seat for view in venue.seats()] == ["1", "2", "3", "4", "5", "6", "X"]
+        assert venue.check() == []
+    assert added == 7
+
+
+def named(url: str) -> tuple[str, str]:
+    """`url` with an application_name of its own, to find its connection (and no other test's)
+    in pg_stat_activity; and that name."""
+    name = f"seatctl_test_{secrets.token_hex(4)}"
+    return f"{url}&application_name={name}", name
+
+
+WAITING = (
+    "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'"
+)
+
+
+def wait_for_a_lock_wait(url: str, name: str, process: subprocess.Popen) -> None:
+    """Until connection `name` waits for a lock, or `process` ends (it did not wait)."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None and not sql(url, WAITING, name):
+        assert time.monotonic() < deadline, "the rival neither waited nor finished"
+        time.sleep(0.02)
+
+
+def test_a_writer_keeps_the_seats_it_read_until_it_commits(pg_url):
+    Venue.init(pg_url, seats=1)
+    store = open_store(pg_url)
+    try:
+        with store.transaction() as tx:
+            seat = tx.seats(["1"])["1"]
+            rival_url, rival_name = named(pg_url)
+            rival = subprocess.Popen(
+                [sys.executable, "-m", "seatctl", "--db", rival_url, "lock", "1", "--user", "bob"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_for_a_lock_wait(pg_url, rival_name, rival)
+            assert rival.poll() is None, "the rival went ahead on a seat being decided"
+            tx.save([seat.locked("alice", tx.now() + 60)])
+    finally:
+        store.close()
+    _, err = rival.communicate(timeout=30)
+    assert rival.returncode == 4
+    assert err.startswith("error: seat 1 is locked by alice until ")
+
+
+@pytest.fixture
+def row_locked(pg, pg_url):
+    """Seat 1 of a new venue, row-locked by another connection for the length of the test."""
+    import psycopg
+
+    pg("init")
+    blocker = psycopg.connect(pg_url)
+    blocker.execute("SELECT * FROM seats WHERE label = '1' FOR UPDATE")
+    yield
+    blocker.rollback()
+    blocker.close()
+
+
+def test_a_writer_still_blocked_after_the_busy_timeout_gets_exit_6_busy(
+    pg, pg_url, row_locked, monkeypatch
+):
+    monkeypatch.setattr("seatctl.storage.postgres.BUSY_TIMEOUT_SECONDS", 0.2)
+    before = dump_pg(pg_url)
+    run = pg("lock", "2", "1", "--user", "alice", "--json")
+    assert (run.code, run.error()["error"]) == (6, "busy")
+    assert dump_pg(pg_url) == before
+    assert pg("lock", "2", "--user", "alice").code == 0, "other seats are not held up"
+
+
+def test_a_connection_lost_while_waiting_is_exit_6_on_one_line(pg_url, row_locked, capsys):
+    url, name = named(pg_url)
+
+    def terminate_the_waiter() -> None:
+        for _ in range(500):
+            waiting = sql(pg_url, WAITING, name)
+            if waiting:
+                sql(pg_url, "SELECT pg_terminate_backend(%s)", waiting[0][0])
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=terminate_the_waiter)
+    killer.start()
+    code = main(["--db", url, "lock", "1", "--user", "alice"])
+    killer.join()
+    err = capsys.readouterr().err
+    assert code == 6
+    assert err.startswith("error: lost the connection to postgresql://")
+    assert err.count("\n") == 1
+
+
+# --- connecting ---
+
+
+def test_an_unreachable_server_is_exit_6_on_one_line_without_the_password():
+    url = f"postgresql://postgres:{SECRET}@127.0.0.1:{free_port()}/test?password={SECRET}x"
+    run = run_process("--db", url, "seats")
+    assert run.code == 6
+    assert run.err.startswith("error: cannot connect to postgresql://postgres@127.0.0.1:")
+    assert "Connection refused" in run.err
+    assert run.err.count("\n") == 1
+    assert SECRET not in run.err
+
+
+def test_an_unknown_database_is_no_database(pg_server, capsys):
+    parts = urlsplit(pg_server)
+    url = urlunsplit(parts._replace(path=f"/seatctl_no_such_db_{secrets.token_hex(4)}"))
+    assert main(["--db", url, "seats", "--json"]) == 6
+    error = capsys.readouterr().err
+    assert '"error": "no_database"' in error
+    assert "does not exist" in error
+
+
+def test_an_unknown_role_is_exit_6(pg_server, capsys):
+    url = with_user(pg_server, f"seatctl_no_such_role_{secrets.token_hex(4)}")
+    assert main(["--db", url, "seats"]) == 6
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_password_in_the_url_is_never_printed(pg, pg_url, capsys):
+    with_password = with_user(pg_url, f"postgres:{SECRET}")  # trust auth lets it in
+    outputs = []
+    for args in (["init"], ["backup", "x.db"], ["lock", "1", "--user", "a", "--json"]):
+        main(["--db", with_password, *args])
+        outputs.append(capsys.readouterr())
+    assert outputs[0].out.startswith("initialised postgresql://postgres@127.0.0.1")
+    # libpq quotes a malformed token of the URL in its message: that token is the password.
+    main(["--db", with_user(pg_url, f"postgres:bad%zz{SECRET}"), "seats"])
+    outputs.append(capsys.readouterr())
+    assert "percent-encoded" in outputs[-1].err
+    assert all(SECRET not in o.out + o.err for o in outputs)
+
+
+def test_postgres_urls_need_the_extra_and_say_how_to_install_it():
+    blocked = "import sys; sys.modules['psycopg'] = None; from seatctl.cli import run; run()"
+    for scheme in ("postgresql", "postgres"):
+        done = subprocess.run(
+            [sys.executable, "-c", blocked, "--db", f"{scheme}://u:{SECRET}@h/db", "seats"],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 6
+        assert "pip install 'seatctl[postgres]'" in done.stderr
+        assert SECRET not in done.stderr
+
+
+def test_the_sqlite_path_never_imports_psycopg(db_path):
+    probe = """
+import sys
+from seatctl.cli import main
+assert main(["--db", sys.argv[1], "init"]) == 0
+assert main(["--db", sys.argv[1], "lock", "1", "--user", "alice"]) == 0
+print(sorted(m for m in sys.modules if m.startswith(("psycopg", "seatctl.storage.postgres"))))
+"""
+    done = subprocess.run([sys.executable, "-c", probe, db_path], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
