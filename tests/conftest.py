@@ -40,9 +40,50 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> str:
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that does not exist yet, once per backend: a SQLite file's path, or a
+    PostgreSQL URL with a fresh schema (skipped unless $SEATCTL_TEST_PG names a server).
+
+    Tests of things only a SQLite file has are marked `sqlite_only`."""
+    if request.param == "postgres":
+        _freezable_server_clock(request.getfixturevalue("monkeypatch"))
+        return request.getfixturevalue("pg_url")
     return str(tmp_path / "venue.db")
+
+
+def _freezable_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's "now" is the server's clock, which freezegun cannot stop; for the shared
+    suite, this process's (frozen) clock stands in for it. tests/test_postgres.py checks the
+    real server clock."""
+    from seatctl import clock
+    from seatctl.storage.postgres import PostgresTransaction
+
+    monkeypatch.setattr(PostgresTransaction, "_server_now", lambda self: clock.now())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: runs against the SQLite backend only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the PostgreSQL variant of tests about SQLite files."""
+    kept = [item for item in items if not _postgres_variant_of_sqlite_only(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+def _postgres_variant_of_sqlite_only(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return (
+        callspec is not None
+        and callspec.params.get("db_path") == "postgres"
+        and item.get_closest_marker("sqlite_only") is not None
+    )
 
 
 @pytest.fixture
@@ -87,8 +128,10 @@ def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def dump(path: str) -> list[str]:
+def dump(path: str) -> list[str] | dict[str, list[tuple]]:
     """The database's whole logical content: what "left exactly as it was" is checked against."""
+    if path.startswith(("postgresql://", "postgres://")):
+        return dump_pg(path)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return list(conn.iterdump())

@@ -14,7 +14,7 @@ from test_bad_input import run_as_other_user
 
 from conftest import START, dump, run_process
 
-pytestmark = pytest.mark.usefixtures("venue_db")
+pytestmark = [pytest.mark.usefixtures("venue_db"), pytest.mark.sqlite_only]
 
 
 @freeze_time(START)

@@ -113,6 +113,7 @@ def test_a_text_file_as_database_is_exit_6_and_left_byte_for_byte(not_a_database
     assert Path(not_a_database).read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_a_truncated_database_is_exit_6_and_left_byte_for_byte(cli, db_path, tmp_path, capsys):
     cli("init", "--seats", "3000")
     conn = sqlite3.connect(db_path)
@@ -137,6 +138,7 @@ def test_an_empty_file_is_not_initialised(tmp_path, capsys):
     assert empty.read_bytes() == b""
 
 
+@pytest.mark.sqlite_only
 def test_a_database_from_a_newer_seatctl_is_refused_untouched(cli, db_path):
     conn = sqlite3.connect(db_path)
     conn.execute("PRAGMA user_version = 999")
@@ -186,6 +188,7 @@ def read_only_db(venue_db):
     os.rmdir(folder)
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_database_refuses_changes_with_exit_6(read_only_db):
     before = dump(read_only_db)
     for args in (["lock", "1", "--user", "a"], ["init", "--seats", "9"]):

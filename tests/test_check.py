@@ -41,6 +41,7 @@ def test_check_passes_with_lapsed_locks_nobody_touched(cli, busy_history):
         assert cli("check").code == 0
 
 
+@pytest.mark.sqlite_only
 def test_a_booking_changed_behind_seatctls_back_fails_the_replay(cli, busy_history, db_path):
     tamper(db_path, "UPDATE seats SET booked_by = 'mallory' WHERE label = '1'")
     run = cli("check")
@@ -49,6 +50,7 @@ def test_a_booking_changed_behind_seatctls_back_fails_the_replay(cli, busy_histo
     assert run.err == "error: check found 1 problem\n"
 
 
+@pytest.mark.sqlite_only
 def test_a_seat_booked_twice_is_reported(cli, busy_history, db_path):
     tamper(
         db_path,
@@ -59,6 +61,7 @@ def test_a_seat_booked_twice_is_reported(cli, busy_history, db_path):
     assert any("already booked by alice" in p for p in problems)
 
 
+@pytest.mark.sqlite_only
 def test_a_confirm_without_a_live_lock_is_reported(cli, busy_history, db_path):
     tamper(
         db_path,
@@ -74,6 +77,7 @@ def test_a_confirm_without_a_live_lock_is_reported(cli, busy_history, db_path):
     assert run.error()["error"] == "inconsistent"
 
 
+@pytest.mark.sqlite_only
 def test_a_lock_taken_over_a_live_lock_is_reported(cli, busy_history, db_path):
     tamper(
         db_path,
@@ -85,18 +89,21 @@ def test_a_lock_taken_over_a_live_lock_is_reported(cli, busy_history, db_path):
     assert any("locked by eve while the lock of carol stood" in p for p in problems)
 
 
+@pytest.mark.sqlite_only
 def test_impossible_seat_records_are_reported(cli, busy_history, db_path):
     tamper(db_path, "UPDATE seats SET lock_expires = NULL WHERE label = '3'")
     problems = cli("check", "--json").json()["problems"]
     assert "seat 3: lock lacks its holder or its deadline" in problems
 
 
+@pytest.mark.sqlite_only
 def test_a_seat_missing_from_the_history_is_reported(cli, busy_history, db_path):
     tamper(db_path, "INSERT INTO seats (label, sort_key) VALUES ('Z9', 'Z0019')")
     problems = cli("check", "--json").json()["problems"]
     assert problems == ["seat Z9: exists but its history never added it"]
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_file_fails_the_integrity_check(cli, db_path):
     cli("init", "--seats", "2000")
     conn = sqlite3.connect(db_path)

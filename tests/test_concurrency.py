@@ -102,6 +102,7 @@ def test_a_live_holders_confirm_racing_other_lockers_books_the_seat(one_seat):
         assert venue.seats()[0].booked_by == "alice"
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_still_blocked_after_the_busy_timeout_gets_exit_6_busy(venue_db, cli, monkeypatch):
     monkeypatch.setattr("seatctl.storage.sqlite.BUSY_TIMEOUT_SECONDS", 0.2)
     blocker = sqlite3.connect(venue_db, isolation_level=None)

@@ -33,6 +33,8 @@ import pytest
 from conftest import run_process
 from seatctl import Venue
 
+pytestmark = pytest.mark.sqlite_only
+
 WORKERS_PER_ROUND = 4
 ROUNDS = 8 * max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 SEATS_PER_WORKER = 200

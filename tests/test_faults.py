@@ -26,6 +26,8 @@ from conftest import START, dump, run_process
 from seatctl import Status, Venue
 from seatctl.clock import format_instant, parse_instant
 
+pytestmark = pytest.mark.sqlite_only
+
 LATER = format_instant(parse_instant(START) + 60)  # when the tests below look
 
 

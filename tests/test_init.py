@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from freezegun import freeze_time
 
 from conftest import START, dump
@@ -74,6 +75,7 @@ def test_init_ttl_given_again_updates_the_default(cli):
     )
 
 
+@pytest.mark.sqlite_only
 def test_init_refuses_an_sqlite_file_that_is_not_seatctls_and_leaves_it(cli, db_path):
     conn = sqlite3.connect(db_path)
     conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
@@ -87,12 +89,14 @@ def test_init_refuses_an_sqlite_file_that_is_not_seatctls_and_leaves_it(cli, db_
     assert Path(db_path).read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_init_accepts_an_empty_file_such_as_mktemp_makes(cli, db_path):
     open(db_path, "wb").close()
     assert cli("init").code == 0
     assert labels(cli) == ["1", "2", "3", "4", "5"]
 
 
+@pytest.mark.sqlite_only
 def test_init_uses_wal_mode(cli, db_path):
     cli("init")
     conn = sqlite3.connect(db_path)
@@ -100,6 +104,7 @@ def test_init_uses_wal_mode(cli, db_path):
     conn.close()
 
 
+@pytest.mark.sqlite_only
 def test_commands_other_than_init_never_create_a_database(cli, db_path, tmp_path):
     for args in (["seats"], ["lock", "1", "--user", "a"], ["confirm", "1", "--user", "a"]):
         run = cli(*args, "--json")

@@ -128,6 +128,7 @@ def test_init_again_keeps_every_lock_booking_and_setting(pg, pg_url, monkeypatch
     assert pg("check").code == 0
 
 
+@pytest.mark.sqlite_only  # db_path is the SQLite side of the comparison
 def test_seats_sort_exactly_as_with_sqlite(pg, db_path):
     labels = ["10", "9", "A10", "A2", "a1", "A-1", "A.1", "A_1", "B", "b", "0", "00", "007", "Z9z"]
     pg("init", "--seats", "0", *labels)
@@ -493,6 +494,7 @@ def test_postgres_urls_need_the_extra_and_say_how_to_install_it():
         assert SECRET not in done.stderr
 
 
+@pytest.mark.sqlite_only
 def test_the_sqlite_path_never_imports_psycopg(db_path):
     probe = """
 import sys

@@ -7,7 +7,11 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 from seatctl import Venue
+
+pytestmark = pytest.mark.sqlite_only
 
 HEAVY = ("sqlite_utils", "rich", "pydantic", "psycopg", "click", "dateutil", "tempfile")
 

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import dump
 
+pytestmark = pytest.mark.sqlite_only
+
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-venue.db"
 # The fixture was made by seatctl 0.1.0 at 2026-01-01T12:00:00Z: seats 1-6, A1, B2; seat 1 locked
 # by alice until 13:00, seat 2 booked by bob, seat 3 locked by carol until 12:00:10.

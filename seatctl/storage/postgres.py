@@ -94,8 +94,11 @@ class PostgresTransaction:
             override = clock.clock_override()
             # now() is the transaction's start on the server: one value for the whole
             # transaction, and the same clock for every host.
-            self._now = override if override is not None else self._value(_SERVER_NOW)
+            self._now = override if override is not None else self._server_now()
         return self._now
+
+    def _server_now(self) -> Instant:
+        return self._value(_SERVER_NOW)
 
     def default_ttl(self) -> int:
         return int(self._meta("default_ttl") or DEFAULT_TTL)
