@@ -222,7 +222,7 @@ def history(
 
 @app.command()
 def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
-    """Verify the database: SQLite's integrity check and every booking invariant."""
+    """Verify the database: its integrity check and every booking invariant."""
     return render.CheckReport(ctx.obj.venue(json).check())
 
 

@@ -122,8 +122,8 @@ class Venue:
         if not wanted:
             raise usage_error("name at least one seat")
         with self._store.transaction() as tx:
+            stored = tx.seats(wanted)  # first: a backend that locks rows waits here, not later
             decide = rule_for(tx)
-            stored = tx.seats(wanted)
             now = tx.now()
             refusals: list[SeatRefusal] = []
             after: list[Seat] = []
@@ -161,7 +161,8 @@ class Venue:
         from seatctl import history
 
         with self._store.transaction(write=False) as tx:
-            missing = [label for label in wanted if label not in tx.seats(wanted)]
+            found = tx.seats(wanted)
+            missing = [label for label in wanted if label not in found]
             if missing:
                 raise refused([rules.not_found(label) for label in missing])
             now = tx.now()

@@ -42,8 +42,10 @@ INSTALL_HINT = "pip install 'seatctl[postgres]'"
 _SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 _EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id'  # `user` is reserved in SQL
 _TABLES = ("meta", "seats", "events")
-# now() is the start of the transaction on the server, truncated to the second like the clock.
-_SERVER_NOW = "SELECT floor(extract(epoch FROM now()))::bigint"
+# The server's clock when first asked in a transaction (after the command has locked its seats,
+# so a command that queued behind another acts at the time it got them), truncated to the
+# second like the local clock. The transaction caches it: one "now" per transaction.
+_SERVER_NOW = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"
 
 # Labels are ASCII and must sort exactly as in SQLite (byte order), whatever the database's
 # default collation, hence COLLATE "C" (linguistic collations ignore punctuation, fold case).
@@ -92,8 +94,7 @@ class PostgresTransaction:
     def now(self) -> Instant:
         if self._now is None:
             override = clock.clock_override()
-            # now() is the transaction's start on the server: one value for the whole
-            # transaction, and the same clock for every host.
+            # The server's clock, the same for every host; read once per transaction.
             self._now = override if override is not None else self._server_now()
         return self._now
 
