@@ -123,3 +123,8 @@ def test_a_batch_of_refusals_leaves_the_database_unchanged(db_path):
     assert run.code == 0
     assert [r["exit"] for r in results] == [5, 5, 3]
     assert dump(db_path) == before
+
+
+def test_quotes_in_a_line_work_as_in_a_shell(db_path):
+    _, results = batch(db_path, "lock 1 --user \"Mary Ann\"\nlock 2 --user 'O Brien'\n")
+    assert [r["seats"][0]["locked_by"] for r in results] == ["Mary Ann", "O Brien"]
