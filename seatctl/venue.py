@@ -11,7 +11,7 @@ from functools import partial
 from types import TracebackType
 from typing import NamedTuple
 
-from seatctl import rules, validate
+from seatctl import clock, rules, validate
 from seatctl.clock import Instant
 from seatctl.errors import SeatRefusal, refused, usage_error
 from seatctl.model import Action, Event, Seat, SeatView, Status
@@ -53,6 +53,7 @@ class Venue:
         count = validate.seat_count(seats)
         named = validate.labels(labels)
         ttl = validate.ttl(ttl)
+        clock.clock_override()  # a bad SEATCTL_NOW is refused before a file is created
         wanted = [str(n) for n in range(1, (count or 0) + 1)] + named
         with cls(open_store(db, create=True)) as venue, venue._store.transaction() as tx:
             if count is None and not named and venue._store.created:

@@ -139,6 +139,8 @@ class SqliteStore:
         self._conn = conn
         self.location = location
         self.created = False
+        self._may_create = False
+        self._needs_wal = False
         self._closed = False
 
     @classmethod
@@ -192,30 +194,16 @@ class SqliteStore:
                 Reason.NO_DATABASE,
                 f"{self.location} is not initialised: run 'seatctl init' first",
             )
-        self._create_schema()
-
-    def _create_schema(self) -> None:
-        # WAL lets readers run beside the one writer; it can only be switched outside a transaction.
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            if self._version() == 0:  # another init may have won the race to create it
-                _create_tables(self._conn)
-                self.created = True
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        # The tables are made by the first write transaction, together with what it adds, so
+        # a failed `init` leaves an empty file exactly as empty as it was.
+        self._may_create = True
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                version = self._version()
-                tx = SqliteTransaction(self._conn, version)
-                if write and version < SCHEMA_VERSION:
-                    tx.upgrade()
+                tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
             except BaseException:
                 # A listing abandoned midway (`seatctl seats | head`) may be finalised after
@@ -224,6 +212,23 @@ class SqliteStore:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            if self._needs_wal:
+                # WAL lets readers run beside the one writer; it is switched outside a
+                # transaction, once the new database exists.
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._needs_wal = False
+
+    def _prepared_version(self, write: bool) -> int:
+        """The schema version, after creating or upgrading it inside a write transaction."""
+        version = self._version()
+        if write and version == 0 and self._may_create:  # else another init won the race
+            _create_tables(self._conn)
+            self.created = self._needs_wal = True
+        elif write and version < SCHEMA_VERSION:
+            SqliteTransaction(self._conn, version).upgrade()
+        else:
+            return version
+        return SCHEMA_VERSION
 
     def integrity_problems(self) -> list[str]:
         with translated_errors(self.location):
