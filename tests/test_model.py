@@ -1,0 +1,400 @@
+"""The Python API against a small reference model of the booking rules.
+
+Hypothesis drives `seatctl.Venue` with random multi-seat `lock`, `confirm`, `release` and `init`
+calls by a few users on a handful of labels (some of which do not exist, one of which is not a
+label at all), while a frozen clock moves forward, jumps to lock deadlines (and a second either
+side, so sometimes backwards) and stops at fractions of a second. `ReferenceVenue` below is the
+rules of docs/commands.md written out again, independently of `seatctl.rules`: after every
+step the API must give the same outcome (the views it returns, or the exact refusal: reason,
+exit code and every refused seat with its reason) and every seat must look the same. At the end
+of every run `check()` finds nothing wrong.
+
+`SEATCTL_SOAK=N` runs N times as many examples, each twice as long, for a long local run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from freezegun import freeze_time
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from seatctl import InitResult, SeatctlError, SeatView, Status, Venue
+
+SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+START_MS = int(datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()) * 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+NOT_A_LABEL = "A 1"
+USERS = ["alice", "bob", " bob ", "carol"]  # " bob " is bob: surrounding whitespace is stripped
+NOT_A_USER = " "
+
+# The rules, as docs/commands.md states them.
+LABEL_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+DEFAULT_VENUE = ["1", "2", "3", "4", "5"]
+DEFAULT_TTL = 60
+USAGE, NOT_FOUND, LOCK_REFUSED, NOT_HOLDER = 2, 3, 4, 5
+
+
+def now_and_then(
+    common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], one_in: int
+) -> st.SearchStrategy[Any]:
+    """A value from `common`, or once in `one_in` draws from `rare` (shrinking to `common`)."""
+    return st.tuples(st.integers(1, one_in), common, rare).map(
+        lambda drawn: drawn[2] if drawn[0] == one_in else drawn[1]
+    )
+
+
+# Every venue has seats 1 to 3 and maybe 4, 5, A2 and A10 (the default venue is 1 to 5); Z9
+# exists only once `init` adds it.
+other_label = now_and_then(st.sampled_from(["4", "5", "A2", "A10", "Z9"]), st.just(NOT_A_LABEL), 8)
+label = now_and_then(st.sampled_from(["1", "2", "3"]), other_label, 4)
+labels = st.lists(label, min_size=1, max_size=3)
+users = now_and_then(st.sampled_from(USERS), st.just(NOT_A_USER), 20)
+ttls = st.none() | now_and_then(st.integers(1, 10), st.just(0), 20) | st.integers(11, 90)
+seat_counts = st.none() | now_and_then(st.integers(0, 5), st.just(-1), 10)
+# Mostly short steps, so that a lapsed lock is often still there for its former holder to meet.
+time_steps_ms = (
+    st.sampled_from([0, 500, 1000, 2000]) | st.integers(0, 15_000) | st.integers(0, 120_000)
+)
+
+
+# --- The reference model ------------------------------------------------------------------
+
+
+class Ok(NamedTuple):
+    views: list[tuple]
+
+
+class Refused(NamedTuple):
+    reason: str
+    exit_code: int
+    seats: list[tuple[str, str]]
+
+
+USAGE_ERROR = Refused("usage", USAGE, [])
+
+
+@dataclass(frozen=True)
+class Record:
+    """What is stored for one seat: a lapsed lock stays until something replaces it."""
+
+    holder: str | None = None
+    deadline: int | None = None
+    booker: str | None = None
+    booked_at: int | None = None
+
+    def live_lock(self, now: int) -> bool:
+        """A lock whose deadline is at or before now is no lock at all."""
+        return self.holder is not None and self.deadline is not None and self.deadline > now
+
+    def live_lock_of(self, user: str, now: int) -> bool:
+        return self.live_lock(now) and self.holder == user
+
+    def view(self, label: str, now: int) -> tuple:
+        if self.booker is not None:
+            return (label, "booked", None, None, self.booker, self.booked_at)
+        if self.live_lock(now):
+            return (label, "locked", self.holder, self.deadline, None, None)
+        return (label, "available", None, None, None, None)
+
+
+def lock_rule(seat: Record, user: str, now: int, ttl: int) -> Record | str:
+    if seat.booker is not None:
+        return "booked"
+    if seat.live_lock(now) and seat.holder != user:
+        return "locked"
+    return Record(holder=user, deadline=now + ttl)
+
+
+def confirm_rule(seat: Record, user: str, now: int) -> Record | str:
+    if seat.booker == user:
+        return seat
+    if seat.booker is not None:
+        return "booked"
+    if seat.live_lock_of(user, now):
+        return Record(booker=user, booked_at=now)
+    return "expired" if seat.holder == user else "not_holder"
+
+
+def release_rule(seat: Record, user: str, now: int) -> Record | str:
+    if seat.booker is not None:
+        return "booked"
+    if seat.live_lock_of(user, now):
+        return Record()
+    return "expired" if seat.holder == user else "not_holder"
+
+
+SeatRule = Callable[[Record, str], Record | str]  # the seat after, or why it is refused
+
+
+def valid_user(user: str) -> str | None:
+    name = user.strip()
+    return name if 1 <= len(name) <= 64 and name.isprintable() else None
+
+
+def valid_labels(raw: list[str]) -> list[str] | None:
+    unique = list(dict.fromkeys(raw))
+    return unique if all(LABEL_RULE.fullmatch(label) for label in unique) else None
+
+
+@dataclass
+class ReferenceVenue:
+    seats: dict[str, Record] = field(default_factory=dict)
+    default_ttl: int = DEFAULT_TTL
+    exists: bool = False
+
+    def init(self, count: int | None, named: list[str], ttl: int | None) -> Ok | Refused:
+        wanted = valid_labels(named)
+        if wanted is None or not (count is None or 0 <= count <= 100_000):
+            return USAGE_ERROR
+        if ttl is not None and not 1 <= ttl <= 86_400:
+            return USAGE_ERROR
+        if not self.exists and count is None and not wanted:
+            wanted = DEFAULT_VENUE
+        self.exists = True
+        new = [
+            label
+            for label in dict.fromkeys([str(n) for n in range(1, (count or 0) + 1)] + wanted)
+            if label not in self.seats
+        ]
+        self.seats.update((label, Record()) for label in new)
+        if ttl is not None:
+            self.default_ttl = ttl
+        return Ok([(len(new), len(self.seats), self.default_ttl)])
+
+    def lock(self, named: list[str], user: str, ttl: int | None, now: int) -> Ok | Refused:
+        if ttl is not None and not 1 <= ttl <= 86_400:
+            return USAGE_ERROR
+        lifetime = ttl if ttl is not None else self.default_ttl
+        return self._apply(
+            named, user, now, LOCK_REFUSED, lambda s, u: lock_rule(s, u, now, lifetime)
+        )
+
+    def confirm(self, named: list[str], user: str, now: int) -> Ok | Refused:
+        return self._apply(named, user, now, NOT_HOLDER, lambda s, u: confirm_rule(s, u, now))
+
+    def release(self, named: list[str], user: str, now: int) -> Ok | Refused:
+        return self._apply(named, user, now, NOT_HOLDER, lambda s, u: release_rule(s, u, now))
+
+    def _apply(
+        self, named: list[str], user: str, now: int, code: int, rule: SeatRule
+    ) -> Ok | Refused:
+        """All or nothing; the lowest exit code wins, named by the first seat that has it."""
+        name, wanted = valid_user(user), valid_labels(named)
+        if name is None or not wanted:
+            return USAGE_ERROR
+        after: dict[str, Record] = {}
+        refused: list[tuple[str, str, int]] = []
+        for label in wanted:
+            outcome = rule(self.seats[label], name) if label in self.seats else "not_found"
+            if isinstance(outcome, str):
+                refused.append((label, outcome, NOT_FOUND if outcome == "not_found" else code))
+            else:
+                after[label] = outcome
+        if refused:
+            lowest = min(exit_code for _, _, exit_code in refused)
+            first = next(reason for _, reason, exit_code in refused if exit_code == lowest)
+            return Refused(first, lowest, [(label, reason) for label, reason, _ in refused])
+        self.seats.update(after)
+        return Ok([after[label].view(label, now) for label in wanted])
+
+    def views(self, now: int) -> list[tuple]:
+        return [self.seats[label].view(label, now) for label in sorted(self.seats, key=natural)]
+
+
+def natural(label: str) -> list:
+    """Natural order: digit runs compare as numbers, other parts as text."""
+    parts = re.split(r"([0-9]+)", label)
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts if part]
+
+
+# --- The machine ------------------------------------------------------------------------
+
+
+def outcome_of(call: Callable[[], Any]) -> Ok | Refused:
+    """What an API call did, in the model's terms."""
+    try:
+        result = call()
+    except SeatctlError as error:
+        seats = [(refusal.seat, str(refusal.reason)) for refusal in error.seats]
+        return Refused(str(error.reason), int(error.exit_code), seats)
+    if isinstance(result, InitResult):
+        return Ok([(result.added, result.total, result.default_ttl)])
+    return Ok([seen(view) for view in result])
+
+
+def seen(view: SeatView) -> tuple:
+    return (
+        view.seat,
+        str(view.status),
+        view.locked_by,
+        view.expires_at,
+        view.booked_by,
+        view.booked_at,
+    )
+
+
+class VenueAgainstModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.mkdtemp(prefix="seatctl-model-")
+        self.path = os.path.join(self.folder, "venue.db")
+        self.model = ReferenceVenue()
+        self.venue: Venue | None = None
+        self.ms = START_MS
+        self.freezer = freeze_time(self.instant())
+        self.clock = self.freezer.start()
+
+    def instant(self) -> datetime:
+        return EPOCH + timedelta(milliseconds=self.ms)
+
+    def now(self) -> int:
+        return self.ms // 1000  # the clock is truncated to whole seconds
+
+    @initialize(
+        fraction_ms=st.integers(0, 999),
+        default=st.booleans(),
+        count=st.integers(3, 5),
+        named=st.lists(st.sampled_from(["A2", "A10"]), max_size=2),
+        ttl=st.none() | st.integers(1, 90),
+    )
+    def create_venue(
+        self, fraction_ms: int, default: bool, count: int, named: list[str], ttl: int | None
+    ) -> None:
+        """A new venue: the default one (seats 1 to 5), or seats 1..count and some labels."""
+        self.move_clock(self.ms + fraction_ms)
+        count, named = (None, []) if default else (count, named)
+        expected = self.model.init(count, named, ttl)
+        assert (
+            outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
+            == expected
+        )
+        self.venue = Venue.open(self.path)
+
+    def move_clock(self, ms: int) -> None:
+        self.ms = ms
+        self.clock.move_to(self.instant())
+
+    @rule(named=labels, user=users, ttl=ttls)
+    def lock(self, named: list[str], user: str, ttl: int | None) -> None:
+        expected = self.model.lock(named, user, ttl, self.now())
+        assert outcome_of(lambda: self.venue.lock(named, user, ttl=ttl)) == expected
+
+    @rule(named=labels, user=users)
+    def confirm(self, named: list[str], user: str) -> None:
+        expected = self.model.confirm(named, user, self.now())
+        assert outcome_of(lambda: self.venue.confirm(named, user)) == expected
+
+    @rule(named=labels, user=users)
+    def release(self, named: list[str], user: str) -> None:
+        expected = self.model.release(named, user, self.now())
+        assert outcome_of(lambda: self.venue.release(named, user)) == expected
+
+    @precondition(lambda self: self.claimants())
+    @rule(data=st.data())
+    def confirm_own_seats(self, data: st.DataObject) -> None:
+        user, named = self.draw_own_seats(data)
+        self.confirm(named, user)
+
+    @precondition(lambda self: self.claimants())
+    @rule(data=st.data())
+    def release_own_seats(self, data: st.DataObject) -> None:
+        user, named = self.draw_own_seats(data)
+        self.release(named, user)
+
+    def claimants(self) -> list[str]:
+        """Everyone the model records a lock (live or lapsed) or a booking for."""
+        return sorted({u for s in self.model.seats.values() for u in (s.holder, s.booker) if u})
+
+    def draw_own_seats(self, data: st.DataObject) -> tuple[str, list[str]]:
+        """A claimant and seats they have locked or booked, now and then with another seat."""
+        user = data.draw(st.sampled_from(self.claimants()), label="user")
+        own = [label for label, s in self.model.seats.items() if user in (s.holder, s.booker)]
+        named = data.draw(
+            st.lists(now_and_then(st.sampled_from(own), label, 5), min_size=1, max_size=3),
+            label="seats",
+        )
+        return user, named
+
+    @rule(count=seat_counts, named=st.lists(label, max_size=3), ttl=ttls)
+    def init_again(self, count: int | None, named: list[str], ttl: int | None) -> None:
+        expected = self.model.init(count, named, ttl)
+        actual = outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
+        assert actual == expected
+
+    @rule(ms=time_steps_ms)
+    def let_time_pass(self, ms: int) -> None:
+        self.move_clock(self.ms + ms)
+
+    @precondition(lambda self: any(s.deadline is not None for s in self.model.seats.values()))
+    @rule(data=st.data(), offset_ms=st.sampled_from([-1000, 0, 999, 1000]))
+    def jump_near_a_deadline(self, data: st.DataObject, offset_ms: int) -> None:
+        """To a recorded lock's deadline, a second either side, or just before its next second."""
+        deadlines = sorted({s.deadline for s in self.model.seats.values() if s.deadline})
+        deadline = data.draw(st.sampled_from(deadlines), label="deadline")
+        self.move_clock(deadline * 1000 + offset_ms)
+
+    @rule(user=st.none() | users, status=st.none() | st.sampled_from(Status))
+    def list_some_seats(self, user: str | None, status: Status | None) -> None:
+        """`seats(status, user)`: only the seats in that state, and only those the user holds a
+        live lock on or has booked."""
+        name = valid_user(user) if user is not None else None
+        if user is not None and name is None:
+            expected = USAGE_ERROR
+        else:
+            expected = Ok(
+                [
+                    view
+                    for view in self.model.views(self.now())
+                    if status in (None, view[1]) and name in (None, view[2], view[4])
+                ]
+            )
+        assert outcome_of(lambda: self.venue.seats(status=status, user=user)) == expected
+
+    @rule()
+    def reopen(self) -> None:
+        self.venue.close()
+        self.venue = Venue.open(self.path)
+
+    @invariant()
+    def every_seat_looks_as_the_model_says(self) -> None:
+        if self.venue is not None:
+            assert [seen(view) for view in self.venue.seats()] == self.model.views(self.now())
+
+    def teardown(self) -> None:
+        try:
+            if self.venue is not None:
+                assert self.venue.check() == []
+                self.venue.close()
+        finally:
+            self.freezer.stop()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def test_the_api_follows_the_reference_model_step_by_step() -> None:
+    run_state_machine_as_test(
+        VenueAgainstModel,
+        settings=settings(
+            max_examples=50 * SOAK,
+            stateful_step_count=30 if SOAK == 1 else 60,
+            deadline=None,
+            report_multiple_bugs=False,  # one shrunk counterexample, found quickly
+        ),
+    )
