@@ -10,9 +10,9 @@ import tempfile
 
 import pytest
 from freezegun import freeze_time
-from test_bad_input import run_as_other_user
 
 from conftest import START, dump, run_process
+from test_bad_input import run_as_other_user
 
 pytestmark = [pytest.mark.usefixtures("venue_db"), pytest.mark.sqlite_only]
 

@@ -14,12 +14,12 @@ from seatctl import Venue
 
 RACERS = 16
 
-# Each racer imports everything, says it is ready, then blocks until the starting pipe closes,
-# so all of them hit the database at the same moment.
+# Each racer imports everything (its backend too), says it is ready, then blocks until the
+# starting pipe closes, so all of them hit the database at the same moment.
 RACER = """
-import os, sys
+import importlib, os, sys
 from seatctl.cli import main
-import seatctl.storage.sqlite
+importlib.import_module(os.environ["RACER_BACKEND"])
 print("ready", flush=True)
 os.read(int(sys.argv[1]), 1)
 sys.exit(main(sys.argv[2:]))
@@ -27,8 +27,13 @@ sys.exit(main(sys.argv[2:]))
 
 
 def race(commands: list[list[str]], env: dict[str, str] | None = None) -> list[Run]:
+    """Run every command in its own process, all released at once; their results in order."""
     start_read, start_write = os.pipe()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    db = commands[0][commands[0].index("--db") + 1]
+    full_env["RACER_BACKEND"] = (
+        "seatctl.storage.postgres" if db.startswith("postgres") else "seatctl.storage.sqlite"
+    )
     full_env.update(env or {})
     racers = [
         subprocess.Popen(

@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_bad_input import assert_one_line_error, run_as_other_user
 
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
 from seatctl.clock import format_instant, parse_instant
+from test_bad_input import assert_one_line_error, run_as_other_user
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -6,7 +6,6 @@ one (postgresql://postgres@127.0.0.1:5432/test); each gets a fresh schema of its
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import socket
@@ -25,8 +24,8 @@ from seatctl import Venue
 from seatctl.cli import main
 from seatctl.clock import parse_instant
 from seatctl.storage import open_store
+from test_concurrency import RACERS, race
 
-RACERS = 16
 SECRET = "Sup3r-s3cret-pw"
 
 
@@ -264,47 +263,6 @@ def test_now_is_the_server_clock_read_once_per_transaction(pg, pg_url):
 
 
 # --- concurrency ---
-
-# Each racer imports everything (psycopg too), says it is ready, then blocks until the starting
-# pipe closes, so that all of them hit the server at the same moment, each on its own connection.
-RACER = """
-import os, sys
-from seatctl.cli import main
-import psycopg, seatctl.storage.postgres
-print("ready", flush=True)
-os.read(int(sys.argv[1]), 1)
-sys.exit(main(sys.argv[2:]))
-"""
-
-
-def race(commands: list[list[str]]) -> list[Run]:
-    start_read, start_write = os.pipe()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(start_read), *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            pass_fds=(start_read,),
-        )
-        for command in commands
-    ]
-    os.close(start_read)
-    try:
-        for racer in racers:
-            assert racer.stdout is not None
-            assert racer.stdout.readline() == "ready\n", racer.stderr and racer.stderr.read()
-    finally:
-        os.close(start_write)  # go
-    results = []
-    for racer in racers:
-        out, err = racer.communicate(timeout=60)  # a deadlock would hang past this
-        results.append(Run(racer.returncode, out, err))
-    for run in results:
-        assert "Traceback" not in run.err
-    return results
 
 
 def test_sixteen_hosts_locking_one_seat_produce_exactly_one_winner(pg_url):
