@@ -14,7 +14,9 @@ from seatctl.errors import usage_error
 Instant = int
 
 NOW_ENV = "SEATCTL_NOW"
-LATEST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant ISO 8601 can print
+# 9999-12-30T23:59:59Z: a day before the last instant ISO 8601 can print, so that a deadline
+# a maximal TTL later is still printable (and parsable again by --since).
+LATEST_INSTANT = 253_402_300_799 - 86_400
 
 
 def now() -> Instant:

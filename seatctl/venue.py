@@ -185,6 +185,8 @@ class Venue:
 
     def backup(self, dest: str, force: bool = False) -> None:
         """A consistent copy of the database at `dest`, safe while others keep writing."""
+        if not dest.strip() or "\0" in dest:
+            raise usage_error(f"invalid backup destination {dest!r}")
         self._store.backup(dest, force=force)
 
     def close(self) -> None:

@@ -96,3 +96,10 @@ def test_backup_taken_while_others_write_is_consistent(cli, db_path, tmp_path):
     for dest in copies:
         run = run_process("--db", dest, "check")
         assert (run.code, run.out) == (0, "ok\n"), run.out
+
+
+@pytest.mark.parametrize("dest", ["", "  ", "copy\x00.db"])
+def test_an_empty_or_impossible_destination_is_a_usage_error(cli, dest):
+    run = cli("backup", dest)
+    assert run.code == 2
+    assert run.err.startswith("error: invalid backup destination")

@@ -60,3 +60,12 @@ def test_bad_seatctl_now_is_exit_2_with_one_line(db_path):
     assert run.code == 2
     assert run.err.startswith("error: SEATCTL_NOW: not an ISO 8601 instant")
     assert run.err.count("\n") == 1
+
+
+def test_the_clock_stops_a_day_short_of_year_10000_so_deadlines_stay_printable(monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "9999-12-30T23:59:59Z")
+    latest = clock.now()
+    assert clock.format_instant(latest + 86_400) == "9999-12-31T23:59:59Z"
+    monkeypatch.setenv("SEATCTL_NOW", "9999-12-31T00:00:00Z")
+    with pytest.raises(SeatctlError):
+        clock.now()

@@ -6,8 +6,8 @@ label at all), while a frozen clock moves forward, jumps to lock deadlines (and 
 side, so sometimes backwards) and stops at fractions of a second. `ReferenceVenue` below is the
 rules of docs/commands.md written out again, independently of `seatctl.rules`: after every
 step the API must give the same outcome (the views it returns, or the exact refusal: reason,
-exit code and every refused seat with its reason) and every seat must look the same. At the end
-of every run `check()` finds nothing wrong.
+exit code and every refused seat with its reason) and every seat must look the same, listed
+whole or filtered by state and user. At the end of every run `check()` finds nothing wrong.
 
 `SEATCTL_SOAK=N` runs N times as many examples, each twice as long, for a long local run.
 """
