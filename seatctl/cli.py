@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from seatctl import __version__, render
+from seatctl.clock import clock_override
 from seatctl.errors import ExitCode, SeatctlError, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
@@ -27,7 +28,8 @@ Exit codes:
   4  lock refused: seat booked, or locked by another user
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
-     newer schema, read-only, or still busy after waiting"""
+     newer schema, read-only, or still busy after waiting;
+     check found problems; backup failed"""
 
 _APP_SETTINGS: dict[str, Any] = {
     "add_completion": False,
@@ -65,6 +67,7 @@ class Invocation:
 
     def venue(self, want_json: bool) -> Venue:
         self.json = want_json
+        clock_override()  # a bad SEATCTL_NOW is a usage error for every command, before any work
         if self.opened is None:
             self.opened = Venue.open(self.database())
         return self.opened

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from types import TracebackType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from seatctl import clock, rules, validate
 from seatctl.clock import Instant
@@ -75,9 +75,10 @@ class Venue:
         """`seats()` one at a time, read inside one transaction as they are consumed."""
         name = validate.user(user) if user is not None else None
 
-        def views() -> Iterator[SeatView]:
+        def views() -> Iterator[SeatView | None]:
             with self._store.transaction(write=False) as tx:
                 now = tx.now()
+                yield None  # ready: the transaction is open and the clock has been read
                 for seat in tx.all_seats():
                     view = seat.view(now)
                     if (status is None or view.status is status) and (
@@ -85,7 +86,9 @@ class Venue:
                     ):
                         yield view
 
-        return views()
+        listing = views()
+        next(listing)  # a database or clock problem surfaces now, before anything is printed
+        return cast(Iterator[SeatView], listing)
 
     def lock(self, labels: Iterable[str], user: str, ttl: int | None = None) -> list[SeatView]:
         """Hold every seat for `user` until now + ttl (the database's default if None)."""

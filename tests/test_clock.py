@@ -69,3 +69,19 @@ def test_the_clock_stops_a_day_short_of_year_10000_so_deadlines_stay_printable(m
     monkeypatch.setenv("SEATCTL_NOW", "9999-12-31T00:00:00Z")
     with pytest.raises(SeatctlError):
         clock.now()
+
+
+@pytest.mark.parametrize(
+    "args", [["seats", "--json"], ["seats", "--csv"], ["seats", "--nl"], ["check"], ["history"]]
+)
+def test_a_bad_seatctl_now_leaves_stdout_empty_for_every_command(cli, venue_db, monkeypatch, args):
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:00:00")
+    run = cli(*args)
+    assert (run.code, run.out) == (2, "")
+    assert "SEATCTL_NOW" in run.err
+
+
+def test_with_json_a_bad_seatctl_now_is_a_json_usage_error(cli, venue_db, monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "noon")
+    run = cli("seats", "--json")
+    assert run.error()["error"] == "usage"
