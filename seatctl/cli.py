@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from seatctl import __version__, render
-from seatctl.clock import clock_override
+from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, SeatctlError, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
@@ -67,7 +67,6 @@ class Invocation:
 
     def venue(self, want_json: bool) -> Venue:
         self.json = want_json
-        clock_override()  # a bad SEATCTL_NOW is a usage error for every command, before any work
         if self.opened is None:
             self.opened = Venue.open(self.database())
         return self.opened
@@ -258,8 +257,6 @@ def _subcommand(name: str) -> typer.core.TyperCommand | None:
 
 
 def _instant(text: str | None) -> int | None:
-    from seatctl.clock import parse_instant
-
     if text is None:
         return None
     try:
