@@ -250,10 +250,74 @@ def batch(ctx: typer.Context) -> None:
         raise typer.Exit(code)
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback unless you mean it).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8000,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Trust the user named in each request, as the prototype did (loopback only).",
+        ),
+    ] = False,
+) -> int:
+    """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM."""
+    from seatctl.server import serve as run_server  # the server stack: only this command
+
+    return run_server(ctx.obj.database(), host, port, auth=not no_auth)
+
+
+token_app = typer.Typer(
+    name="token",
+    help="Manage the bearer tokens of 'seatctl serve'.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
+app.add_typer(token_app)
+
+
+@token_app.command("add")
+def token_add(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(metavar="USER", show_default=False)],
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in", metavar="SECONDS", help="Expire after this long (default: never)."
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> Output:
+    """Make a token for USER and print it, this once; only its hash is stored."""
+    token, record = ctx.obj.venue(json).add_token(user, expires_in)
+    return render.NewToken(token, record)
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
+    """List the tokens: id, user, created, expires, last used (never the token)."""
+    return render.TokenList(ctx.obj.venue(json).tokens())
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[int, typer.Argument(metavar="ID", show_default=False)],
+    json: JsonOpt = False,
+) -> Output:
+    """Revoke a token at once: requests bearing it get 401."""
+    ctx.obj.venue(json).revoke_token(token_id)
+    return render.Message(f"revoked token {token_id}", {"id": token_id})
+
+
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
-    """A command for a `batch` line (batches do not nest)."""
+    """A command for a `batch` line (batches do not nest, nor serve)."""
     group = _command_for(name)
-    return group.commands.get(name) if name != "batch" else None
+    return group.commands.get(name) if name not in ("batch", "serve") else None
 
 
 def _instant(text: str | None) -> int | None:
@@ -283,10 +347,12 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
     """
     if name not in _built:
         only = [c for c in app.registered_commands if c.callback and c.callback.__name__ == name]
-        if only:
+        groups = [g for g in app.registered_groups if g.typer_instance.info.name == name]
+        if only or groups:
             lazy = typer.Typer(**_APP_SETTINGS)
             lazy.registered_callback = app.registered_callback
             lazy.registered_commands = only
+            lazy.registered_groups = groups
             _built[name] = typer.main.get_command(lazy)
         else:
             _built[name] = typer.main.get_command(app)

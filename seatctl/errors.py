@@ -32,6 +32,10 @@ class Reason(StrEnum):
     BUSY = "busy"
     BACKUP_FAILED = "backup_failed"
     INCONSISTENT = "inconsistent"
+    # `seatctl serve`: no valid token, or a token acting for another user.
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    TOO_LARGE = "too_large"  # a request body over the server's limit
 
 
 class SeatRefusal(NamedTuple):

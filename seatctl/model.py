@@ -107,3 +107,17 @@ class Event(NamedTuple):
     user: str | None = None
     expires_at: Instant | None = None
     id: int | None = None
+
+
+class Token(NamedTuple):
+    """An API token of `seatctl serve` as stored: never the token itself, only its hash."""
+
+    id: int
+    user: str
+    created_at: Instant
+    expires_at: Instant | None
+    last_used_at: Instant | None
+    hash: str
+
+    def live(self, now: Instant) -> bool:
+        return self.expires_at is None or self.expires_at > now

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol, TextIO
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.model import Event, SeatView, Status
+from seatctl.model import Event, SeatView, Status, Token
 
 _STATUS_COLOURS = {Status.AVAILABLE: "green", Status.LOCKED: "yellow", Status.BOOKED: "red"}
 _SEAT_FIELDS = ("seat", "status", "locked_by", "expires_at", "booked_by", "booked_at")
@@ -249,3 +249,61 @@ def _style(text: str, colour: str) -> str:
     from typer import style
 
     return style(text, fg=colour)
+
+
+def token_object(token: Token) -> dict[str, Any]:
+    """A stored token as `token list` shows it: never the token, nor its hash."""
+    return {
+        "id": token.id,
+        "user": token.user,
+        "created": format_instant(token.created_at),
+        "expires": _instant(token.expires_at),
+        "last_used": _instant(token.last_used_at),
+    }
+
+
+class NewToken(NamedTuple):
+    """`token add`: the token itself, printed this once (as text: alone, for `$(...)`)."""
+
+    token: str
+    record: Token
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        out.write(self.token + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {**token_object(self.record), "token": self.token}
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+class TokenList(NamedTuple):
+    tokens: Sequence[Token]
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        rows = [("ID", "USER", "CREATED", "EXPIRES", "LAST USED")]
+        for token in self.tokens:
+            shown = token_object(token)
+            rows.append(
+                (
+                    str(token.id),
+                    printable(token.user),
+                    shown["created"],
+                    shown["expires"] or "never",
+                    shown["last_used"] or "never",
+                )
+            )
+        out.write(_aligned(rows) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json([token_object(t) for t in self.tokens]) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {"tokens": [token_object(t) for t in self.tokens]}
+
+    def error(self) -> SeatctlError | None:
+        return None

@@ -7,14 +7,15 @@ one of them, and write all the changes or none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from functools import partial
 from types import TracebackType
 from typing import NamedTuple, cast
 
 from seatctl import clock, rules, validate
 from seatctl.clock import Instant
-from seatctl.errors import SeatRefusal, refused, usage_error
-from seatctl.model import Action, Event, Seat, SeatView, Status
+from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal, refused, usage_error
+from seatctl.model import Action, Event, Seat, SeatView, Status, Token
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 Rule = Callable[[Seat], rules.Decision]
@@ -192,6 +193,58 @@ class Venue:
         if not dest.strip() or "\0" in dest:
             raise usage_error(f"invalid backup destination {dest!r}")
         self._store.backup(dest, force=force)
+
+    # --- tokens of `seatctl serve` -------------------------------------------------------
+
+    def add_token(self, user: str, expires_in: int | None = None) -> tuple[str, Token]:
+        """A new API token for `user`: the token itself (shown once, never stored) and its
+        stored record."""
+        from seatctl import tokens
+
+        name = validate.user(user)
+        lifetime = tokens.expires_in(expires_in)
+        token = tokens.new_token()
+        digest = tokens.token_hash(token)
+        with self._store.transaction() as tx:
+            expires_at = tx.now() + lifetime if lifetime is not None else None
+            token_id = tx.add_token(digest, name, expires_at)
+            return token, Token(token_id, name, tx.now(), expires_at, None, digest)
+
+    def tokens(self) -> list[Token]:
+        with self._store.transaction(write=False) as tx:
+            return tx.tokens()
+
+    def revoke_token(self, token_id: int) -> None:
+        with self._store.transaction() as tx:
+            if not tx.delete_token(token_id):
+                raise SeatctlError(
+                    Reason.NOT_FOUND, f"no token with id {token_id}", ExitCode.NOT_FOUND
+                )
+
+    def authenticate(self, token: str) -> str:
+        """The user `token` acts for; an `unauthorized` error if it is unknown, revoked or
+        expired. Records its use (at most once a minute, so that this is mostly a read)."""
+        from seatctl import tokens
+
+        with self._store.transaction(write=False) as tx:
+            found = tokens.check(token, tx.token(tokens.token_hash(token)), tx.now())
+            stale = found.last_used_at is None or (
+                tx.now() - found.last_used_at >= tokens.TOUCH_INTERVAL
+            )
+        if stale:
+            with self._store.transaction() as tx:
+                tx.touch_token(found.id)
+        return found.user
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Run several calls in one transaction, each all or nothing on its own (group
+        commit); their changes are durable only once the `with` block has ended."""
+        return self._store.group()
+
+    @property
+    def location(self) -> str:
+        """The database as it may be shown: a path, or a URL without its password."""
+        return self._store.location
 
     def close(self) -> None:
         self._store.close()

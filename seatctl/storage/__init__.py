@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from seatctl.clock import Instant
-from seatctl.model import Event, Seat
+from seatctl.model import Event, Seat, Token
 
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
@@ -51,6 +51,19 @@ class Transaction(Protocol):
         """The id of the last event seeded by a schema upgrade rather than written by a command
         (0 if none): those describe a state, not the commands that made it."""
 
+    # The API tokens of `seatctl serve`: only their hashes are stored.
+    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int: ...
+
+    def token(self, token_hash: str) -> Token | None: ...
+
+    def tokens(self) -> list[Token]: ...
+
+    def touch_token(self, token_id: int) -> None:
+        """Record that the token was used now."""
+
+    def delete_token(self, token_id: int) -> bool:
+        """Remove the token; False if there was none with that id."""
+
 
 class Store(Protocol):
     location: str
@@ -61,6 +74,10 @@ class Store(Protocol):
         against other writers until it ends (SQLite locks the whole database from the first
         statement, PostgreSQL those rows), so the checks made on them still hold when it
         commits."""
+
+    def group(self) -> AbstractContextManager[None]:
+        """One write transaction around several `transaction()`s (group commit): each is a
+        savepoint, all or nothing on its own; all become durable at the group's one COMMIT."""
 
     def integrity_problems(self) -> list[str]:
         """What the database engine's own consistency check reports (empty when sound)."""

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error, usage_error
-from seatctl.model import Action, Event, Seat
+from seatctl.model import Action, Event, Seat, Token
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
 
@@ -33,15 +33,17 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
 
 # The same number as SQLite's SCHEMA_VERSION: it numbers the data model (2: seats, meta and the
-# events history), which both backends share. PostgreSQL databases start at 2.
-SCHEMA_VERSION = 2
+# events history; 3: the tokens of `seatctl serve`), which both backends share. PostgreSQL
+# databases started at 2; a version-2 database gains the tokens table in its first write.
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10
 INSTALL_HINT = "pip install 'seatctl[postgres]'"
 
 _SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 _EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id'  # `user` is reserved in SQL
-_TABLES = ("meta", "seats", "events")
+_TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash'
+_TABLES = ("meta", "seats", "events", "tokens")
 # The server's clock when first asked in a transaction (after the command has locked its seats,
 # so a command that queued behind another acts at the time it got them), truncated to the
 # second like the local clock. The transaction caches it: one "now" per transaction.
@@ -70,6 +72,17 @@ CREATE TABLE events (
 );
 CREATE INDEX events_seat_id ON events (seat, id);
 """
+# Only a hash of each token is stored; a token is found by its (unique) hash.
+_CREATE_TOKENS = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    hash text NOT NULL UNIQUE,
+    "user" text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint,
+    last_used_at bigint
+);
+"""
 
 # Creating the tables and adding seats are serialised per schema, so concurrent `init`s neither
 # collide on CREATE TABLE nor deadlock inserting overlapping labels in different orders. The
@@ -86,10 +99,11 @@ SELECT current_schema(), ARRAY(
 
 
 class PostgresTransaction:
-    def __init__(self, conn: Connection, write: bool) -> None:
+    def __init__(self, conn: Connection, write: bool, version: int = SCHEMA_VERSION) -> None:
         self._conn = conn
         self._write = write
         self._now: Instant | None = None
+        self._version = version
 
     def now(self) -> Instant:
         if self._now is None:
@@ -178,6 +192,37 @@ class PostgresTransaction:
         # Always 0 unless a future upgrade seeds events: PostgreSQL databases start at schema 2.
         return int(self._meta("seeded_through") or 0)
 
+    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
+        return int(
+            self._conn.execute(
+                'INSERT INTO tokens (hash, "user", created_at, expires_at)'
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (token_hash, user, self.now(), expires_at),
+            ).fetchone()[0]  # type: ignore[index]
+        )
+
+    def token(self, token_hash: str) -> Token | None:
+        if self._version < 3:  # read before the first write upgraded it: no tokens yet
+            return None
+        row = self._conn.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = %s", (token_hash,)
+        ).fetchone()
+        return Token(*row) if row else None
+
+    def tokens(self) -> list[Token]:
+        if self._version < 3:
+            return []
+        rows = self._conn.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY id")
+        return [Token(*row) for row in rows]
+
+    def touch_token(self, token_id: int) -> None:
+        self._conn.execute(
+            "UPDATE tokens SET last_used_at = %s WHERE id = %s", (self.now(), token_id)
+        )
+
+    def delete_token(self, token_id: int) -> bool:
+        return self._conn.execute("DELETE FROM tokens WHERE id = %s", (token_id,)).rowcount > 0
+
     def _value(self, query: str) -> Any:
         row = self._conn.execute(query).fetchone()
         assert row is not None  # aggregates and now() always return one row
@@ -206,6 +251,8 @@ class PostgresStore:
         self._url = url
         self.location = redacted(url)  # shown in messages: never the password
         self.created = False
+        self.version = SCHEMA_VERSION
+        self._grouped = False
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -244,6 +291,7 @@ class PostgresStore:
                     " (create it with CREATE SCHEMA first)",
                 )
             conn.execute(_CREATE_TABLES)
+            conn.execute(_CREATE_TOKENS)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
                 (str(SCHEMA_VERSION),),
@@ -268,15 +316,67 @@ class PostgresStore:
                 f"{self.location} was written by a newer seatctl (schema {version});"
                 " upgrade seatctl to use it",
             )
-        if version < SCHEMA_VERSION:
+        if version < 2:
             raise database_error(
                 Reason.BAD_DATABASE, f"{self.location} has an unknown seatctl schema {version}"
             )
+        self.version = version  # 2 is upgraded by the first write transaction
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTransaction]:
-        with self._begun(write) as conn:
-            yield PostgresTransaction(conn, write)
+        if self._grouped:
+            with self._savepoint(write) as tx:
+                yield tx
+            return
+        with self._upgrade_undone_on_failure(), self._begun(write) as conn:
+            if write and self.version < SCHEMA_VERSION:
+                self._upgrade(conn)
+            yield PostgresTransaction(conn, write, self.version)
+
+    @contextlib.contextmanager
+    def _upgrade_undone_on_failure(self) -> Iterator[None]:
+        """A transaction that fails rolls its upgrade back: remember the version it found."""
+        version = self.version
+        try:
+            yield
+        except BaseException:
+            self.version = version
+            raise
+
+    def _upgrade(self, conn: Connection) -> None:
+        """Version 2 -> 3 inside the caller's write transaction: add the tokens table."""
+        conn.execute(_SCHEMA_LOCK)  # another host may be upgrading the same schema
+        conn.execute(_CREATE_TOKENS)
+        conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        self.version = SCHEMA_VERSION
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """One write transaction for several operations (group commit): each `transaction()`
+        inside it is a savepoint, all or nothing on its own, and all of them become durable
+        with one COMMIT when the group ends. Callers report success only after that."""
+        with self._upgrade_undone_on_failure(), self._begun(write=True) as conn:
+            if self.version < SCHEMA_VERSION:
+                self._upgrade(conn)
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+
+    @contextlib.contextmanager
+    def _savepoint(self, write: bool) -> Iterator[PostgresTransaction]:
+        with translated_errors(self._url, write):
+            self._conn.execute("SAVEPOINT seatctl_operation")
+            try:
+                yield PostgresTransaction(self._conn, True, self.version)
+            except BaseException:
+                self._conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
+                self._conn.execute("RELEASE SAVEPOINT seatctl_operation")
+                raise
+            self._conn.execute("RELEASE SAVEPOINT seatctl_operation")
 
     @contextlib.contextmanager
     def _begun(self, write: bool) -> Iterator[Connection]:

@@ -15,14 +15,16 @@ from urllib.parse import quote
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import Action, Event, Seat
+from seatctl.model import Action, Event, Seat, Token
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
 
-SCHEMA_VERSION = 2  # 1: seats and meta (0.1.0); 2: adds the events history
+# 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 10.0
 _SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 _EVENT_COLUMNS = "at, seat, action, user, expires_at, id"
+_TOKEN_COLUMNS = "id, user, created_at, expires_at, last_used_at, hash"
 _CHUNK = 500  # well under SQLite's limit on bound parameters
 
 
@@ -104,14 +106,46 @@ class SqliteTransaction:
             return len(self.events())
         return int(self._meta("seeded_through") or 0)
 
-    def upgrade(self) -> None:
-        """Bring a version-1 database to version 2, inside the caller's write transaction."""
-        from seatctl.history import seed_events
+    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO tokens (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (token_hash, user, self.now(), expires_at),
+        )
+        return int(cursor.lastrowid or 0)
 
-        _create_events_table(self._conn)
-        seeds = seed_events(self.all_seats(), self.now())
-        self.append_events(seeds)
-        self._set_meta("seeded_through", str(len(seeds)))
+    def token(self, token_hash: str) -> Token | None:
+        if self._version < 3:  # read before the first write upgraded it: no tokens yet
+            return None
+        row = self._conn.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?", (token_hash,)
+        ).fetchone()
+        return Token(*row) if row else None
+
+    def tokens(self) -> list[Token]:
+        if self._version < 3:
+            return []
+        rows = self._conn.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY id")
+        return [Token(*row) for row in rows]
+
+    def touch_token(self, token_id: int) -> None:
+        self._conn.execute(
+            "UPDATE tokens SET last_used_at = ? WHERE id = ?", (self.now(), token_id)
+        )
+
+    def delete_token(self, token_id: int) -> bool:
+        return self._conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+    def upgrade(self) -> None:
+        """Bring an older database to the current version, inside the caller's write
+        transaction: 1 -> 2 seeds the history from the seats, 2 -> 3 adds the tokens table."""
+        if self._version < 2:
+            from seatctl.history import seed_events
+
+            _create_events_table(self._conn)
+            seeds = seed_events(self.all_seats(), self.now())
+            self.append_events(seeds)
+            self._set_meta("seeded_through", str(len(seeds)))
+        _create_tokens_table(self._conn)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._version = SCHEMA_VERSION
 
@@ -142,6 +176,7 @@ class SqliteStore:
         self._may_create = False
         self._needs_wal = False
         self._closed = False
+        self._group_version: int | None = None  # set while `group()` holds a transaction open
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -200,6 +235,10 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
+        if self._group_version is not None:
+            with self._savepoint(self._group_version) as tx:
+                yield tx
+            return
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -217,6 +256,30 @@ class SqliteStore:
                 # transaction, once the new database exists.
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._needs_wal = False
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """One write transaction for several operations (group commit): each `transaction()`
+        inside it is a savepoint, all or nothing on its own, and all of them become durable
+        with one COMMIT when the group ends. Callers report success only after that."""
+        with self.transaction(write=True) as tx:
+            self._group_version = tx._version
+            try:
+                yield
+            finally:
+                self._group_version = None
+
+    @contextlib.contextmanager
+    def _savepoint(self, version: int) -> Iterator[SqliteTransaction]:
+        with translated_errors(self.location):
+            self._conn.execute("SAVEPOINT seatctl_operation")
+            try:
+                yield SqliteTransaction(self._conn, version)
+            except BaseException:
+                self._conn.execute("ROLLBACK TO seatctl_operation")
+                self._conn.execute("RELEASE seatctl_operation")
+                raise
+            self._conn.execute("RELEASE seatctl_operation")
 
     def _prepared_version(self, write: bool) -> int:
         """The schema version, after creating or upgrading it inside a write transaction."""
@@ -261,6 +324,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     )
     db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
     _create_events_table(conn)
+    _create_tokens_table(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -280,6 +344,15 @@ def _create_events_table(conn: sqlite3.Connection) -> None:
         if_not_exists=True,
     )
     db["events"].create_index(["seat", "id"], if_not_exists=True)
+
+
+def _create_tokens_table(conn: sqlite3.Connection) -> None:
+    # Only a hash of each token is stored; `hash` is unique, so a token is found by its hash.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+        " user TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,"
+        " last_used_at INTEGER)"
+    )
 
 
 def _connect(path: str, create: bool) -> sqlite3.Connection:

@@ -1,0 +1,128 @@
+"""`seatctl serve`: the HTTP API, a second thin shell over `seatctl.Venue` beside the CLI.
+
+Only the `serve` command imports this package, and only this package imports the server stack
+(Starlette, uvicorn), from the optional `server` extra.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import socket
+import sys
+
+from seatctl.errors import ExitCode, usage_error
+
+INSTALL_HINT = "pip install 'seatctl[server]'"
+log = logging.getLogger("seatctl.serve")
+
+
+def serve(db: str, host: str, port: int, auth: bool = True) -> int:
+    """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0)."""
+    if not auth and not is_loopback(host):
+        raise usage_error(
+            f"--no-auth trusts whoever names a user, so it serves only a loopback address"
+            f" (127.0.0.1, ::1, localhost), not {host!r}; use tokens ('seatctl token add')"
+        )
+    if not 0 <= port <= 65535:
+        raise usage_error(f"invalid --port {port}: use 0 to 65535")
+    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise usage_error(f"serve needs the server extra ({', '.join(missing)}): {INSTALL_HINT}")
+    _quiet_logging()
+    from seatctl.server.app import create_app
+    from seatctl.server.worker import Worker
+
+    worker = Worker(db)
+    worker.start()  # opens the database now: a missing or bad one stops serve here
+    try:
+        listener = _listen(host, port)
+        try:
+            _run(create_app(worker, auth=auth), listener, worker.location, auth)
+        finally:
+            listener.close()
+    finally:
+        worker.stop()
+    return ExitCode.OK
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=2048)
+    except OSError as exc:
+        raise usage_error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _run(app: object, listener: socket.socket, location: str, auth: bool) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                host, port = listener.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                mode = "tokens" if auth else "none"
+                print(
+                    f"serving {location} on http://{shown}:{port} (auth: {mode})", file=sys.stderr
+                )
+                sys.stderr.flush()
+
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which would end
+            # the process by the signal; a clean shutdown is exit 0.
+            import contextlib
+
+            @contextlib.contextmanager
+            def captured():  # type: ignore[no-untyped-def]
+                with uvicorn.Server.capture_signals(self):
+                    yield
+                    self._captured_signals.clear()
+
+            return captured()
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    Server(config).run(sockets=[listener])
+
+
+class _OneLine(logging.Formatter):
+    """Log lines without tracebacks: details for the operator, never a stack dump."""
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:
+        return ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None
+        text = super().format(record)
+        return text.replace("\n", " ")
+
+
+def _quiet_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine("seatctl serve: %(message)s"))
+    for name, level in (("seatctl", logging.INFO), ("uvicorn", logging.ERROR)):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

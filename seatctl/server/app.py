@@ -1,0 +1,368 @@
+"""The HTTP routes: parse the request, call the Python API in the database thread, answer.
+
+No booking rule lives here. Failures are `SeatctlError`s like everywhere else; `status_for`
+is the one table from their exit codes (and the few reasons HTTP tells apart) to statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seatctl import __version__, render, validate
+from seatctl.clock import parse_instant
+from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.model import SeatView, Status
+from seatctl.server.worker import Worker
+from seatctl.tokens import forbidden, unauthorized
+from seatctl.venue import Venue
+
+log = logging.getLogger("seatctl.serve")
+
+MAX_BODY = 64 * 1024  # bytes: far more than any list of seats a request may name
+BODY_TIMEOUT = 30.0  # seconds a client may take to send its body
+
+# The one table: (status on /v1, status on the prototype's endpoints). The prototype answered
+# every refusal with 400, and its clients may test for it; /v1 says 409 Conflict.
+_BY_REASON: dict[str, tuple[int, int]] = {
+    Reason.UNAUTHORIZED: (401, 401),
+    Reason.FORBIDDEN: (403, 403),
+    Reason.BUSY: (503, 503),
+    Reason.TOO_LARGE: (413, 413),
+}
+_BY_EXIT_CODE: dict[int, tuple[int, int]] = {
+    ExitCode.USAGE: (400, 400),
+    ExitCode.NOT_FOUND: (404, 404),
+    ExitCode.LOCK_REFUSED: (409, 400),
+    ExitCode.NOT_HOLDER: (409, 400),
+    ExitCode.DATABASE: (500, 500),
+}
+RETRY_AFTER_SECONDS = "1"
+
+
+def status_for(error: SeatctlError, prototype: bool = False) -> int:
+    statuses = _BY_REASON.get(error.reason) or _BY_EXIT_CODE.get(error.exit_code, (500, 500))
+    return statuses[1] if prototype else statuses[0]
+
+
+class Api:
+    """The routes, bound to one database worker and one authentication mode."""
+
+    def __init__(self, worker: Worker, auth: bool) -> None:
+        self.worker = worker
+        self.auth = auth
+
+    # --- the prototype's endpoints --------------------------------------------------------
+
+    async def proto_seats(self, request: Request) -> Response:
+        named = _one_query(request, "userId")
+        token = self._token(request)
+
+        def work(venue: Venue) -> dict[str, Any]:
+            user = self._filter(venue, token, named)
+            return {v.seat: _proto_seat(v) for v in venue.iter_seats(user=user)}
+
+        return _json(await self.worker.read(work))
+
+    async def proto_change(self, request: Request) -> Response:
+        verb = request.url.path.strip("/")
+        body = await _body(request, required=("seatId",), optional=("userId",))
+        label = _seat_id(body["seatId"])
+        named = _text(body, "userId")
+        token = self._token(request)
+
+        def work(venue: Venue) -> dict[str, Any]:
+            user = self._acting(venue, token, named)
+            view = _CHANGES[verb](venue, [label], user, None)[0]
+            return {
+                "message": f"Seat {label} {_DONE[verb]} by {user}",
+                "seat": _proto_seat(view),
+            }
+
+        return _json(await self.worker.write(work))
+
+    # --- /v1 ------------------------------------------------------------------------------
+
+    async def seats(self, request: Request) -> Response:
+        status = _one_query(request, "status")
+        named = _one_query(request, "user")
+        if status is not None and status not in Status.__members__.values():
+            raise usage_error(f"invalid status {status!r}: use available, locked or booked")
+        token = self._token(request)
+
+        def work(venue: Venue) -> list[dict[str, Any]]:
+            user = self._filter(venue, token, named)
+            views = venue.iter_seats(Status(status) if status else None, user)
+            return [render.seat_object(v) for v in views]
+
+        return _json(await self.worker.read(work))
+
+    async def change(self, request: Request) -> Response:
+        verb = request.url.path.rsplit("/", 1)[-1]
+        optional = ("user", "ttl") if verb == "lock" else ("user",)
+        body = await _body(request, required=("seats",), optional=optional)
+        labels = _labels(body["seats"])
+        ttl = _ttl(body.get("ttl"))
+        named = _text(body, "user")
+        token = self._token(request)
+
+        def work(venue: Venue) -> dict[str, Any]:
+            user = self._acting(venue, token, named)
+            views = _CHANGES[verb](venue, labels, user, ttl)
+            return {"seats": [render.seat_object(v) for v in views]}
+
+        return _json(await self.worker.write(work))
+
+    async def history(self, request: Request) -> Response:
+        labels = request.query_params.getlist("seat")
+        named = _one_query(request, "user")
+        since = _since(_one_query(request, "since"))
+        limit = _limit(_one_query(request, "limit"))
+        token = self._token(request)
+
+        def work(venue: Venue) -> list[dict[str, Any]]:
+            user = self._filter(venue, token, named)
+            events = venue.history(labels, user, since, limit)
+            return [render.event_object(e) for e in events]
+
+        return _json(await self.worker.read(work))
+
+    async def health(self, request: Request) -> Response:
+        return _json({"ok": True, "version": __version__})
+
+    async def openapi(self, request: Request) -> Response:
+        from seatctl.server.openapi import document
+
+        return _json(document())
+
+    # --- who is acting --------------------------------------------------------------------
+
+    def _token(self, request: Request) -> str | None:
+        """The bearer token; without one, a request to a guarded endpoint stops here."""
+        if not self.auth:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
+        return token.strip()
+
+    def _filter(self, venue: Venue, token: str | None, named: str | None) -> str | None:
+        """For a read: check the token (if any); the user to filter by, if one is named."""
+        if self.auth:
+            self._acting(venue, token, named)  # a token may only name its own user
+        return validate.user(named) if named is not None else None
+
+    def _acting(self, venue: Venue, token: str | None, named: str | None) -> str:
+        """The user a request acts as: the token's, or (with --no-auth) the one it names."""
+        if not self.auth:
+            if named is None:
+                raise usage_error("name the user: without tokens the server trusts the request")
+            return validate.user(named)
+        user = venue.authenticate(token or "")
+        if named is not None and validate.user(named) != user:
+            raise forbidden(f"this token acts for {user}, not for {named}")
+        return user
+
+
+_DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
+Change = Callable[[Venue, list[str], str, int | None], list[SeatView]]
+_CHANGES: dict[str, Change] = {
+    "lock": lambda venue, labels, user, ttl: venue.lock(labels, user, ttl=ttl),
+    "confirm": lambda venue, labels, user, ttl: venue.confirm(labels, user),
+    "release": lambda venue, labels, user, ttl: venue.release(labels, user),
+}
+
+
+def _proto_seat(view: SeatView) -> dict[str, Any]:
+    return {"status": view.status.value, "lockedBy": view.locked_by}
+
+
+# --- parsing requests ---------------------------------------------------------------------
+
+
+async def _body(
+    request: Request, required: tuple[str, ...], optional: tuple[str, ...]
+) -> dict[str, Any]:
+    """The request's JSON object, within the size and time limits, with exactly these keys."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large()
+    try:
+        raw = await asyncio.wait_for(_read_limited(request), BODY_TIMEOUT)
+    except TimeoutError:
+        raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise usage_error("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise usage_error("the request body must be a JSON object")
+    missing = [key for key in required if key not in body]
+    if missing:
+        raise usage_error(f"the request body lacks {missing[0]!r}")
+    unknown = [key for key in body if key not in required + optional]
+    if unknown:
+        raise usage_error(f"unknown field {_shown(unknown[0])} in the request body")
+    return body
+
+
+async def _read_limited(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> SeatctlError:
+    return SeatctlError(
+        Reason.TOO_LARGE,
+        f"the request body is larger than {MAX_BODY} bytes",
+        ExitCode.USAGE,
+    )
+
+
+def _seat_id(value: Any) -> str:
+    """The prototype's seatId: a whole number or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise usage_error("seatId must be a number or a string")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise usage_error(f"invalid seatId {value!r}: seats are whole numbers or labels")
+        value = int(value)
+    return validate.labels([str(value)])[0]
+
+
+def _labels(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise usage_error("seats must be a non-empty array of seat labels (strings)")
+    return validate.labels(value)
+
+
+def _ttl(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise usage_error("ttl must be a whole number of seconds")
+    return validate.ttl(value)
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise usage_error(f"{key} must be a string")
+    return value
+
+
+def _one_query(request: Request, key: str) -> str | None:
+    values = request.query_params.getlist(key)
+    if len(values) > 1:
+        raise usage_error(f"give {key} at most once")
+    return values[0] if values else None
+
+
+def _since(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise usage_error(f"since: {exc}") from None
+
+
+def _limit(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise usage_error(f"invalid limit {_shown(text)}: use a whole number from 0")
+    return int(text)
+
+
+def _shown(text: str) -> str:
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _error_response(error: SeatctlError, prototype: bool) -> Response:
+    status = status_for(error, prototype)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    message = error.message
+    if status == 500:
+        log.error("database problem: %s", render.printable(error.message))
+        message = "the server met a database problem; its log has the details"
+    if prototype:
+        return _json({"error": message, "reason": str(error.reason)}, status, headers)
+    fields = render.error_fields(error)
+    fields["message"] = message
+    return _json(fields, status, headers)
+
+
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]], prototype: bool
+) -> Callable[[Request], Awaitable[Response]]:
+    """Every failure of a route becomes its JSON answer; nothing else reaches the client."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except SeatctlError as error:
+            return _error_response(error, prototype)
+        except Exception as exc:
+            log.error("internal error on %s %s: %s", request.method, request.url.path, exc)
+            internal = SeatctlError(Reason.BAD_DATABASE, "internal server error", ExitCode.DATABASE)
+            return _error_response(internal, prototype)
+
+    return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods, in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        reason, message = Reason.NOT_FOUND, f"no such endpoint: {request.url.path}"
+    elif exc.status_code == 405:
+        reason, message = Reason.USAGE, f"{request.method} is not allowed on {request.url.path}"
+    else:
+        reason, message = Reason.USAGE, str(exc.detail)
+    body = {"error": reason.value, "message": message, "seats": []}
+    return _json(body, exc.status_code, dict(exc.headers or {}))
+
+
+def create_app(worker: Worker, auth: bool = True) -> Starlette:
+    api = Api(worker, auth)
+
+    def route(path: str, handler: Any, method: str, prototype: bool = False) -> Route:
+        return Route(path, _guarded(handler, prototype), methods=[method])
+
+    routes = [
+        route("/seats", api.proto_seats, "GET", prototype=True),
+        *(route(f"/{verb}", api.proto_change, "POST", prototype=True) for verb in _DONE),
+        route("/v1/seats", api.seats, "GET"),
+        *(route(f"/v1/{verb}", api.change, "POST") for verb in _DONE),
+        route("/v1/history", api.history, "GET"),
+        route("/v1/health", api.health, "GET"),
+        route("/openapi.json", api.openapi, "GET"),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
