@@ -14,6 +14,8 @@ from seatctl import Venue
 pytestmark = pytest.mark.sqlite_only
 
 HEAVY = ("sqlite_utils", "rich", "pydantic", "psycopg", "click", "dateutil", "tempfile")
+# The server stack of `seatctl serve` (the `server` extra): no other command may import it.
+SERVER_STACK = ("starlette", "uvicorn", "anyio", "h11", "httpx", "asyncio")
 
 PROBE = """
 import io, contextlib, json, sys
@@ -41,6 +43,22 @@ def test_lock_and_seats_import_nothing_heavy(venue_db):
     )
     assert codes == [0, 0, 0, 5]
     assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
+
+
+def test_no_command_but_serve_imports_the_server_stack(venue_db):
+    codes, modules = modules_after(
+        venue_db,
+        "lock 1 --user a",
+        "seats --json",
+        "history",
+        "check",
+        "token add alice",
+        "token list",
+        "token revoke 1",
+        "--help",
+    )
+    assert codes == [0, 0, 0, 0, 0, 0, 0, 0]
+    assert modules.isdisjoint(SERVER_STACK), modules & set(SERVER_STACK)
 
 
 def test_version_imports_nothing_heavy(venue_db):

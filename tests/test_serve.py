@@ -1,0 +1,452 @@
+"""`seatctl serve` through Starlette's test client, on both backends: every endpoint, status
+and authentication case. tests/test_serve_process.py runs the real server process."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import START, dump
+from seatctl import Venue
+
+pytest.importorskip("starlette")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # Starlette's note about httpx's successor
+    from starlette.testclient import TestClient
+
+from seatctl.server.app import create_app
+from seatctl.server.worker import Worker
+
+LATER = "2026-01-01T12:00:30Z"
+
+
+def booking_state(db: str):
+    """The database without its tokens, whose "last used" stamps any authenticated request
+    may update: what a refused or bad request must leave exactly as it was."""
+    state = dump(db)
+    if isinstance(state, dict):
+        return state  # the PostgreSQL dump holds meta, seats and events only
+    return [line for line in state if not line.startswith('INSERT INTO "tokens"')]
+
+
+@pytest.fixture
+def worker(venue_db: str) -> Iterator[Worker]:
+    running = Worker(venue_db)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(worker: Worker) -> TestClient:
+    """The API with tokens required (the default)."""
+    return TestClient(create_app(worker, auth=True))
+
+
+@pytest.fixture
+def open_api(worker: Worker) -> TestClient:
+    """The API as `serve --no-auth` runs it: the request names the user."""
+    return TestClient(create_app(worker, auth=False))
+
+
+def token_for(db: str, user: str, expires_in: int | None = None) -> dict[str, str]:
+    with Venue.open(db) as venue:
+        token, _ = venue.add_token(user, expires_in)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def alice(venue_db: str) -> dict[str, str]:
+    return token_for(venue_db, "alice")
+
+
+@pytest.fixture
+def bob(venue_db: str) -> dict[str, str]:
+    return token_for(venue_db, "bob")
+
+
+# --- the prototype's endpoints ------------------------------------------------------------
+
+
+def test_get_seats_is_an_object_keyed_by_label_in_natural_order(api, alice, venue_db):
+    Venue.init(venue_db, labels=["10", "A2"])
+    with Venue.open(venue_db) as venue:
+        venue.lock(["2"], "alice")
+    seats = api.get("/seats", headers=alice).json()
+    assert list(seats) == ["1", "2", "3", "4", "5", "10", "A2"]
+    assert seats["1"] == {"status": "available", "lockedBy": None}
+    assert seats["2"] == {"status": "locked", "lockedBy": "alice"}
+
+
+def test_get_seats_with_user_id_lists_only_that_users_seats(api, alice, venue_db):
+    with Venue.open(venue_db) as venue:
+        venue.lock(["2", "4"], "alice")
+        venue.confirm(["4"], "alice")
+        venue.lock(["3"], "bob")
+    seats = api.get("/seats", params={"userId": "alice"}, headers=alice).json()
+    assert seats == {
+        "2": {"status": "locked", "lockedBy": "alice"},
+        "4": {"status": "booked", "lockedBy": None},
+    }
+
+
+def test_prototype_lock_confirm_release_answer_message_and_seat(api, alice):
+    locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
+    assert locked.status_code == 200
+    assert locked.json() == {
+        "message": "Seat 3 locked by alice",
+        "seat": {"status": "locked", "lockedBy": "alice"},
+    }
+    booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
+    assert booked.json() == {
+        "message": "Seat 3 booked by alice",
+        "seat": {"status": "booked", "lockedBy": None},
+    }
+    api.post("/lock", json={"seatId": 4}, headers=alice)
+    released = api.post("/release", json={"seatId": 4}, headers=alice)
+    assert released.json()["message"] == "Seat 4 released by alice"
+    assert released.json()["seat"] == {"status": "available", "lockedBy": None}
+
+
+@pytest.mark.parametrize("seat_id", [3, "3", 3.0])
+def test_prototype_seat_id_is_a_number_or_a_string(api, alice, seat_id):
+    answer = api.post("/lock", json={"seatId": seat_id}, headers=alice)
+    assert answer.status_code == 200
+    assert answer.json()["message"] == "Seat 3 locked by alice"
+
+
+def test_prototype_refusals_are_400_with_error_and_reason(api, alice, bob):
+    api.post("/lock", json={"seatId": 3}, headers=bob)
+    refused = api.post("/lock", json={"seatId": 3}, headers=alice)
+    assert refused.status_code == 400
+    assert refused.json()["reason"] == "locked"
+    assert "locked by bob" in refused.json()["error"]
+    not_holder = api.post("/confirm", json={"seatId": 3}, headers=alice)
+    assert (not_holder.status_code, not_holder.json()["reason"]) == (400, "not_holder")
+
+
+def test_prototype_unknown_seat_is_404(api, alice):
+    answer = api.post("/lock", json={"seatId": 99}, headers=alice)
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "seat 99 does not exist", "reason": "not_found"}
+
+
+def test_prototype_without_auth_trusts_the_named_user(open_api):
+    answer = open_api.post("/lock", json={"seatId": 1, "userId": "carol"})
+    assert answer.json()["message"] == "Seat 1 locked by carol"
+    assert open_api.get("/seats").json()["1"] == {"status": "locked", "lockedBy": "carol"}
+
+
+def test_prototype_without_auth_needs_a_user_id_to_change_a_seat(open_api, venue_db):
+    before = booking_state(venue_db)
+    answer = open_api.post("/lock", json={"seatId": 1})
+    assert (answer.status_code, answer.json()["reason"]) == (400, "usage")
+    assert booking_state(venue_db) == before
+
+
+# --- /v1 ----------------------------------------------------------------------------------
+
+
+def test_v1_seats_is_the_cli_json_array(api, alice, cli):
+    with freeze_time(LATER):
+        api.post("/v1/lock", json={"seats": ["2"]}, headers=alice)
+        assert api.get("/v1/seats", headers=alice).json() == cli("seats", "--json").json()
+
+
+def test_v1_seats_filters_by_status_and_user(api, alice, venue_db):
+    with Venue.open(venue_db) as venue:
+        venue.lock(["2"], "alice")
+        venue.lock(["3"], "bob")
+    locked = api.get("/v1/seats", params={"status": "locked"}, headers=alice).json()
+    assert [s["seat"] for s in locked] == ["2", "3"]
+    mine = api.get("/v1/seats", params={"user": "alice"}, headers=alice).json()
+    assert [s["seat"] for s in mine] == ["2"]
+
+
+def test_v1_lock_is_all_or_nothing_and_answers_the_seats(api, alice, bob, venue_db):
+    with freeze_time(START):
+        locked = api.post("/v1/lock", json={"seats": ["3", "4"], "ttl": 120}, headers=alice)
+        assert locked.status_code == 200
+        assert [(s["seat"], s["locked_by"], s["expires_at"]) for s in locked.json()["seats"]] == [
+            ("3", "alice", "2026-01-01T12:02:00Z"),
+            ("4", "alice", "2026-01-01T12:02:00Z"),
+        ]
+        before = booking_state(venue_db)
+        refused = api.post("/v1/lock", json={"seats": ["1", "4"]}, headers=bob)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "locked"
+    assert refused.json()["seats"] == [{"seat": "4", "reason": "locked"}]
+    assert booking_state(venue_db) == before
+
+
+def test_v1_confirm_and_release(api, alice):
+    api.post("/v1/lock", json={"seats": ["1", "2"]}, headers=alice)
+    booked = api.post("/v1/confirm", json={"seats": ["1"]}, headers=alice)
+    assert booked.json()["seats"][0]["booked_by"] == "alice"
+    released = api.post("/v1/release", json={"seats": ["2"]}, headers=alice)
+    assert released.json()["seats"][0]["status"] == "available"
+
+
+def test_v1_refused_confirm_and_release_are_409(api, alice):
+    for verb in ("confirm", "release"):
+        answer = api.post(f"/v1/{verb}", json={"seats": ["1"]}, headers=alice)
+        assert (answer.status_code, answer.json()["error"]) == (409, "not_holder"), verb
+
+
+def test_v1_unknown_seat_is_404(api, alice):
+    answer = api.post("/v1/lock", json={"seats": ["99"]}, headers=alice)
+    assert (answer.status_code, answer.json()["error"]) == (404, "not_found")
+
+
+def test_v1_history_is_the_cli_history(api, alice, cli):
+    api.post("/v1/lock", json={"seats": ["2"]}, headers=alice)
+    assert api.get("/v1/history", headers=alice).json() == cli("history", "--json").json()
+    filtered = api.get(
+        "/v1/history", params={"seat": "2", "user": "alice", "limit": "1"}, headers=alice
+    ).json()
+    assert [(e["seat"], e["action"]) for e in filtered] == [("2", "lock")]
+
+
+def test_v1_history_since_filters_by_instant(api, alice):
+    with freeze_time(LATER):
+        api.post("/v1/lock", json={"seats": ["2"]}, headers=alice)
+        events = api.get("/v1/history", params={"since": LATER}, headers=alice).json()
+    assert [e["action"] for e in events] == ["lock"]
+
+
+def test_v1_health_needs_no_token(api):
+    from seatctl import __version__
+
+    answer = api.get("/v1/health")
+    assert (answer.status_code, answer.json()) == (200, {"ok": True, "version": __version__})
+
+
+def test_v1_without_auth_takes_the_user_from_the_body(open_api):
+    answer = open_api.post("/v1/lock", json={"seats": ["1"], "user": "carol"})
+    assert answer.json()["seats"][0]["locked_by"] == "carol"
+
+
+# --- authentication -----------------------------------------------------------------------
+
+GUARDED = [
+    ("GET", "/seats", None),
+    ("POST", "/lock", {"seatId": 1}),
+    ("POST", "/confirm", {"seatId": 1}),
+    ("POST", "/release", {"seatId": 1}),
+    ("GET", "/v1/seats", None),
+    ("POST", "/v1/lock", {"seats": ["1"]}),
+    ("POST", "/v1/confirm", {"seats": ["1"]}),
+    ("POST", "/v1/release", {"seats": ["1"]}),
+    ("GET", "/v1/history", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), GUARDED)
+def test_every_endpoint_but_health_needs_a_token(api, venue_db, method, path, body):
+    before = booking_state(venue_db)
+    answer = api.request(method, path, json=body)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == "Bearer"
+    reason = answer.json().get("reason") or answer.json().get("error")
+    assert reason == "unauthorized"
+    assert booking_state(venue_db) == before
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer stk_not-a-real-token", "Basic YWxpY2U6cHc=", "Bearer", "stk_x"]
+)
+def test_unknown_or_malformed_tokens_are_401(api, header):
+    answer = api.get("/v1/seats", headers={"Authorization": header})
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_revoked_token_is_401_at_once(api, venue_db):
+    headers = token_for(venue_db, "alice")
+    assert api.get("/v1/seats", headers=headers).status_code == 200
+    with Venue.open(venue_db) as venue:
+        venue.revoke_token(venue.tokens()[-1].id)
+    assert api.get("/v1/seats", headers=headers).status_code == 401
+
+
+def test_an_expired_token_is_401(api, venue_db):
+    with freeze_time(START):
+        headers = token_for(venue_db, "alice", expires_in=60)
+    with freeze_time("2026-01-01T12:00:59Z"):
+        assert api.get("/v1/seats", headers=headers).status_code == 200
+    with freeze_time("2026-01-01T12:01:00Z"):
+        answer = api.get("/v1/seats", headers=headers)
+    assert (answer.status_code, answer.json()["error"]) == (401, "unauthorized")
+    assert "expired" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        ("POST", "/lock", {"seatId": 1, "userId": "bob"}, None),
+        ("POST", "/confirm", {"seatId": 1, "userId": "bob"}, None),
+        ("POST", "/v1/lock", {"seats": ["1"], "user": "bob"}, None),
+        ("POST", "/v1/release", {"seats": ["1"], "user": "bob"}, None),
+        ("GET", "/seats", None, {"userId": "bob"}),
+        ("GET", "/v1/seats", None, {"user": "bob"}),
+        ("GET", "/v1/history", None, {"user": "bob"}),
+    ],
+)
+def test_naming_another_user_is_403_forbidden(api, alice, venue_db, method, path, body, params):
+    before = booking_state(venue_db)
+    answer = api.request(method, path, json=body, params=params, headers=alice)
+    assert answer.status_code == 403
+    reason = answer.json().get("reason") or answer.json().get("error")
+    assert reason == "forbidden"
+    assert booking_state(venue_db) == before
+
+
+def test_naming_ones_own_user_is_allowed(api, alice):
+    answer = api.post("/v1/lock", json={"seats": ["1"], "user": "alice"}, headers=alice)
+    assert answer.status_code == 200
+
+
+def test_the_acting_user_is_the_tokens_user(api, bob):
+    answer = api.post("/lock", json={"seatId": 2}, headers=bob)
+    assert answer.json()["seat"] == {"status": "locked", "lockedBy": "bob"}
+
+
+def test_using_a_token_records_when_it_was_last_used(api, alice, venue_db):
+    with freeze_time(LATER):
+        api.get("/v1/seats", headers=alice)
+    with Venue.open(venue_db) as venue:
+        assert venue.tokens()[0].last_used_at == 1767268830
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/lock", b"{"),
+        ("/v1/lock", b"[1, 2]"),
+        ("/v1/lock", b'{"seats": "3"}'),
+        ("/v1/lock", b'{"seats": []}'),
+        ("/v1/lock", b'{"seats": [3]}'),
+        ("/v1/lock", b'{"seats": ["3"], "ttl": "60"}'),
+        ("/v1/lock", b'{"seats": ["3"], "ttl": 0}'),
+        ("/v1/lock", b'{"seats": ["3"], "ttl": true}'),
+        ("/v1/lock", b'{"seats": ["3"], "colour": "red"}'),
+        ("/v1/confirm", b'{"seats": ["3"], "ttl": 60}'),
+        ("/v1/lock", b"{}"),
+        ("/v1/lock", b'{"seats": ["' + b"9" * 100 + b'"]}'),
+        ("/v1/lock", b'{"seats": ["a b"]}'),
+        ("/v1/lock", b"\xff\xfe"),
+        ("/v1/lock", b"[" * 60000),
+        ("/lock", b'{"userId": "alice"}'),
+        ("/lock", b'{"seatId": true}'),
+        ("/lock", b'{"seatId": 2.5}'),
+        ("/lock", b'{"seatId": 1e300}'),
+        ("/lock", b'{"seatId": {"a": 1}}'),
+        ("/lock", b'{"seatId": 1, "userId": 7}'),
+    ],
+)
+def test_bad_bodies_are_400_and_change_nothing(api, alice, venue_db, path, body):
+    before = booking_state(venue_db)
+    answer = api.post(path, content=body, headers=alice)
+    assert answer.status_code == 400, answer.text
+    reason = answer.json().get("reason") or answer.json().get("error")
+    assert reason == "usage"
+    assert booking_state(venue_db) == before
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "gone"}, {"limit": "-1"}, {"limit": "x"}, {"since": "yesterday"}, {"seat": "a b"}],
+)
+def test_bad_queries_are_400(api, alice, params):
+    path = "/v1/history" if set(params) & {"limit", "since", "seat"} else "/v1/seats"
+    answer = api.get(path, params=params, headers=alice)
+    assert (answer.status_code, answer.json()["error"]) == (400, "usage")
+
+
+def test_a_body_over_the_limit_is_413(api, alice, venue_db):
+    before = booking_state(venue_db)
+    answer = api.post("/v1/lock", content=b" " * (65 * 1024), headers=alice)
+    assert (answer.status_code, answer.json()["error"]) == (413, "too_large")
+    assert booking_state(venue_db) == before
+
+
+def test_a_streamed_body_over_the_limit_is_413(api, alice):
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b" " * 1024
+
+    answer = api.post("/v1/lock", content=chunks(), headers=alice)
+    assert answer.status_code == 413
+
+
+def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
+    missing = api.get("/v2/seats", headers=alice)
+    assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+    wrong = api.delete("/v1/seats", headers=alice)
+    assert (wrong.status_code, wrong.json()["error"]) == (405, "usage")
+
+
+def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
+    from seatctl.errors import Reason, database_error
+    from seatctl.venue import Venue as VenueClass
+
+    def busy(*args, **kwargs):
+        raise database_error(Reason.BUSY, "venue.db is still busy after waiting; try again")
+
+    monkeypatch.setattr(VenueClass, "lock", busy)
+    answer = api.post("/v1/lock", json={"seats": ["1"]}, headers=alice)
+    assert (answer.status_code, answer.json()["error"]) == (503, "busy")
+    assert answer.headers["Retry-After"] == "1"
+
+
+def test_other_database_problems_are_500_with_a_generic_message(api, alice, monkeypatch, caplog):
+    from seatctl.errors import Reason, database_error
+    from seatctl.venue import Venue as VenueClass
+
+    def broken(*args, **kwargs):
+        raise database_error(Reason.BAD_DATABASE, "secret detail of /srv/venue.db")
+
+    monkeypatch.setattr(VenueClass, "lock", broken)
+    answer = api.post("/v1/lock", json={"seats": ["1"]}, headers=alice)
+    assert answer.status_code == 500
+    assert "secret detail" not in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_a_bug_in_a_request_is_a_500_and_the_next_request_is_served(api, alice, monkeypatch):
+    from seatctl.venue import Venue as VenueClass
+
+    monkeypatch.setattr(VenueClass, "release", lambda *a, **k: 1 / 0)
+    answer = api.post("/v1/release", json={"seats": ["1"]}, headers=alice)
+    assert answer.status_code == 500
+    assert "Traceback" not in answer.text
+    assert api.get("/v1/seats", headers=alice).status_code == 200
+
+
+# --- group commit -------------------------------------------------------------------------
+
+
+def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
+    with Venue.open(venue_db) as venue:
+        with venue.grouped():
+            venue.lock(["1", "2"], "alice")
+            with pytest.raises(Exception):  # noqa: B017
+                venue.lock(["3", "1"], "bob")  # refused: seat 1 is alice's
+            venue.lock(["3"], "carol")
+        holders = {s.seat: s.locked_by for s in venue.seats()}
+        assert holders == {"1": "alice", "2": "alice", "3": "carol", "4": None, "5": None}
+        assert venue.check() == []
+
+
+def test_a_failed_group_commits_none_of_its_writes(venue_db):
+    before = booking_state(venue_db)
+    with Venue.open(venue_db) as venue, pytest.raises(KeyboardInterrupt), venue.grouped():
+        venue.lock(["1"], "alice")
+        raise KeyboardInterrupt
+    assert booking_state(venue_db) == before

@@ -1,0 +1,216 @@
+"""`seatctl token add/list/revoke`: tokens printed once, stored only as hashes, on both backends;
+and the schema-3 upgrade that brought the tokens table."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import START, dump
+from seatctl import Venue
+
+TOKEN_SHAPE = r"stk_[A-Za-z0-9_-]{43}"
+
+
+def stored_rows(db: str) -> list[tuple]:
+    if db.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute("SELECT * FROM tokens ORDER BY id").fetchall()
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT * FROM tokens ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_token_add_prints_a_prefixed_token_alone(cli, venue_db):
+    run = cli("token", "add", "alice")
+    assert run.code == 0
+    assert run.out.endswith("\n")
+    token = run.out.strip()
+    assert __import__("re").fullmatch(TOKEN_SHAPE, token)
+
+
+def test_each_token_is_new(cli, venue_db):
+    assert cli("token", "add", "alice").out != cli("token", "add", "alice").out
+
+
+def test_only_a_hash_of_the_token_is_stored(cli, venue_db):
+    token = cli("token", "add", "alice").out.strip()
+    rows = stored_rows(venue_db)
+    assert len(rows) == 1
+    assert token not in repr(rows)
+    assert hashlib.sha256(token.encode()).hexdigest() in repr(rows)
+
+
+def test_token_add_json_gives_the_token_and_its_record(cli, venue_db):
+    with freeze_time(START):
+        added = cli("token", "add", "alice", "--expires-in", "3600", "--json").json()
+    assert added["id"] == 1
+    assert added["user"] == "alice"
+    assert added["created"] == "2026-01-01T12:00:00Z"
+    assert added["expires"] == "2026-01-01T13:00:00Z"
+    assert added["last_used"] is None
+    assert added["token"].startswith("stk_")
+
+
+def test_token_list_never_shows_the_token(cli, venue_db):
+    token = cli("token", "add", "alice").out.strip()
+    cli("token", "add", "bob", "--expires-in", "60")
+    listed = cli("token", "list", "--json")
+    assert listed.code == 0
+    assert [(t["id"], t["user"]) for t in listed.json()] == [(1, "alice"), (2, "bob")]
+    assert set(listed.json()[0]) == {"id", "user", "created", "expires", "last_used"}
+    text = cli("token", "list")
+    assert text.out.splitlines()[0].split() == ["ID", "USER", "CREATED", "EXPIRES", "LAST", "USED"]
+    assert token not in listed.out + text.out
+    assert token[4:20] not in listed.out + text.out
+
+
+def test_token_revoke_removes_it(cli, venue_db):
+    cli("token", "add", "alice")
+    cli("token", "add", "bob")
+    run = cli("token", "revoke", "1")
+    assert (run.code, run.out) == (0, "revoked token 1\n")
+    assert [t["user"] for t in cli("token", "list", "--json").json()] == ["bob"]
+
+
+def test_revoking_an_unknown_token_is_exit_3_and_changes_nothing(cli, venue_db):
+    cli("token", "add", "alice")
+    before = dump(venue_db)
+    run = cli("token", "revoke", "7", "--json")
+    assert (run.code, run.error()["error"]) == (3, "not_found")
+    assert dump(venue_db) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["token", "add", ""],
+        ["token", "add", "a" * 65],
+        ["token", "add", "alice", "--expires-in", "0"],
+        ["token", "add", "alice", "--expires-in", "-5"],
+        ["token", "add", "alice", "--expires-in", "soon"],
+        ["token", "revoke", "one"],
+        ["token", "add"],
+        ["token", "frobnicate"],
+    ],
+)
+def test_bad_token_commands_are_usage_errors_that_change_nothing(cli, venue_db, args):
+    before = dump(venue_db)
+    run = cli(*args)
+    assert run.code == 2, run
+    assert run.err.startswith("error: ") and len(run.err.splitlines()) == 1
+    assert dump(venue_db) == before
+
+
+def test_token_commands_need_an_initialised_database(cli, db_path):
+    run = cli("token", "add", "alice", "--json")
+    assert (run.code, run.error()["error"]) == (6, "no_database")
+
+
+def test_authenticate_names_the_tokens_user(venue_db):
+    with Venue.open(venue_db) as venue:
+        token, _ = venue.add_token("alice")
+        assert venue.authenticate(token) == "alice"
+
+
+def test_a_token_expires_by_the_seatctl_clock(venue_db, monkeypatch):
+    from seatctl.errors import SeatctlError
+
+    monkeypatch.setenv("SEATCTL_NOW", START)
+    with Venue.open(venue_db) as venue:
+        token, _ = venue.add_token("alice", expires_in=10)
+        monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:00:10Z")
+        with pytest.raises(SeatctlError) as refused:
+            venue.authenticate(token)
+    assert refused.value.reason == "unauthorized"
+
+
+def test_check_passes_with_tokens(cli, venue_db):
+    cli("token", "add", "alice")
+    assert cli("check").out == "ok\n"
+
+
+def test_token_is_run_lazily_like_other_commands():
+    from seatctl.cli import _command_for
+
+    group = _command_for("token")
+    assert set(group.commands) == {"token"}
+    assert set(group.commands["token"].commands) == {"add", "list", "revoke"}
+
+
+# --- the schema-3 upgrade -----------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "v1-venue.db"
+
+
+def schema_2_sqlite(path: str) -> str:
+    """A version-2 database, as seatctl 0.2 made it: no tokens table."""
+    with freeze_time(START):
+        Venue.init(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE tokens")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.sqlite_only
+def test_a_schema_2_sqlite_database_gains_tokens_in_its_first_write(cli, db_path):
+    schema_2_sqlite(db_path)
+    before = dump(db_path)
+    assert cli("token", "list", "--json").json() == []
+    assert dump(db_path) == before  # reading does not upgrade
+    assert cli("token", "add", "alice").code == 0
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+    assert cli("check").out == "ok\n"
+
+
+@pytest.mark.sqlite_only
+def test_a_schema_1_database_upgrades_to_3_with_its_history(cli, db_path, monkeypatch):
+    shutil.copy(FIXTURE, db_path)
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:30:00Z")
+    assert cli("token", "add", "alice").code == 0
+    assert cli("history", "--json").json()  # the seeded history is there
+    assert cli("check").out == "ok\n"
+
+
+def test_a_schema_2_postgres_database_gains_tokens_in_its_first_write(pg_url, cli_pg):
+    import psycopg
+
+    cli_pg("init")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE tokens")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    assert cli_pg("token", "list", "--json").json() == []
+    assert cli_pg("lock", "1", "--user", "bob").code == 0
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("3",)
+    assert cli_pg("token", "add", "alice").code == 0
+    assert cli_pg("check").out == "ok\n"
+
+
+@pytest.fixture
+def cli_pg(capsys, pg_url):
+    from conftest import Run
+    from seatctl.cli import main
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(["--db", pg_url, *args])
+        captured = capsys.readouterr()
+        return Run(int(code), captured.out, captured.err)
+
+    return run
