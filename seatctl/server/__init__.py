@@ -6,7 +6,6 @@ Only the `serve` command imports this package, and only this package imports the
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import logging
 import socket
@@ -27,9 +26,11 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
         )
     if not 0 <= port <= 65535:
         raise usage_error(f"invalid --port {port}: use 0 to 65535")
-    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise usage_error(f"serve needs the server extra ({', '.join(missing)}): {INSTALL_HINT}")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise usage_error(f"serve needs the server extra ({exc.name}): {INSTALL_HINT}") from None
     _quiet_logging()
     from seatctl.server.app import create_app
     from seatctl.server.worker import Worker

@@ -1,0 +1,263 @@
+"""The real `seatctl serve` process: ready line, requests over TCP, signals, the CLI beside it,
+races with CLI processes, SIGKILL in the middle of a load, and clients that misbehave."""
+
+from __future__ import annotations
+
+import random
+import signal
+import socket
+import sys
+import threading
+from collections import defaultdict
+
+import pytest
+
+from conftest import dump, run_process
+from seatctl import Venue
+from serving import ServerProcess
+
+pytest.importorskip("uvicorn")
+
+
+def new_token(db: str, user: str) -> str:
+    with Venue.open(db) as venue:
+        return venue.add_token(user)[0]
+
+
+@pytest.fixture
+def alice(venue_db: str) -> str:
+    return new_token(venue_db, "alice")
+
+
+def test_serve_says_when_it_is_ready_and_answers_over_tcp(venue_db, alice):
+    with ServerProcess(venue_db) as server:
+        assert server.ready_line.endswith("(auth: tokens)\n")
+        assert server.request("GET", "/v1/health")[0] == 200
+        status, seats = server.request("GET", "/seats", token=alice)
+        assert status == 200 and list(seats) == ["1", "2", "3", "4", "5"]
+        status, answer = server.request("POST", "/lock", {"seatId": 2}, token=alice)
+        assert (status, answer["message"]) == (200, "Seat 2 locked by alice")
+        assert server.stop(signal.SIGTERM) == 0
+        err = server.all_stderr()
+    assert err == server.ready_line  # one line, then nothing: no traceback, no token
+    assert alice not in err
+
+
+def test_sigint_shuts_down_cleanly_with_exit_0(venue_db, alice):
+    with ServerProcess(venue_db) as server:
+        assert server.request("GET", "/v1/seats", token=alice)[0] == 200
+        assert server.stop(signal.SIGINT) == 0
+        assert "Traceback" not in server.all_stderr()
+
+
+def test_no_auth_serves_without_tokens_on_loopback(venue_db):
+    with ServerProcess(venue_db, "--no-auth") as server:
+        assert server.ready_line.endswith("(auth: none)\n")
+        status, answer = server.request("POST", "/lock", {"seatId": 1, "userId": "carol"})
+        assert (status, answer["message"]) == (200, "Seat 1 locked by carol")
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.com", "::"])
+def test_no_auth_is_refused_unless_the_host_is_loopback(venue_db, host):
+    before = dump(venue_db)
+    run = run_process("--db", venue_db, "serve", "--host", host, "--no-auth")
+    assert run.code == 2
+    assert run.err.startswith("error: --no-auth") and "loopback" in run.err
+    assert len(run.err.splitlines()) == 1
+    assert dump(venue_db) == before
+
+
+MISSING_EXTRA = """
+import sys
+sys.modules["starlette"] = None  # as if the server extra were not installed
+from seatctl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.sqlite_only
+def test_without_the_server_extra_serve_names_it_and_exits_2(venue_db):
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", MISSING_EXTRA, "--db", venue_db, "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: serve needs the server extra (starlette): pip install 'seatctl[server]'\n"
+    )
+
+
+def test_serve_on_a_missing_database_is_exit_6_before_listening(db_path):
+    run = run_process("--db", db_path, "serve", "--port", "0")
+    assert run.code == 6
+    assert run.err.startswith("error: ") and "init" in run.err
+    assert len(run.err.splitlines()) == 1
+
+
+@pytest.mark.sqlite_only
+def test_a_port_in_use_is_a_clear_error(venue_db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_process("--db", venue_db, "serve", "--port", str(port))
+    assert run.code == 2
+    assert run.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_the_cli_and_the_server_see_each_others_changes_at_once(venue_db, alice):
+    with ServerProcess(venue_db) as server:
+        assert run_process("--db", venue_db, "lock", "3", "--user", "bob").code == 0
+        assert server.request("GET", "/seats", token=alice)[1]["3"]["lockedBy"] == "bob"
+        assert server.request("POST", "/v1/lock", {"seats": ["4"]}, token=alice)[0] == 200
+        seats = run_process("--db", venue_db, "seats", "--json").json()
+        assert seats[3]["locked_by"] == "alice"
+        assert server.stop() == 0
+
+
+# --- a mixed race -------------------------------------------------------------------------
+
+ROUNDS = 12
+
+
+def test_http_clients_and_cli_processes_racing_never_double_book(venue_db):
+    """4 HTTP clients and 4 CLI processes lock and confirm the same 5 seats: each seat is
+    booked at most once, by whoever got the 2xx or exit 0 for it, and `check` passes."""
+    tokens = {f"h{n}": new_token(venue_db, f"h{n}") for n in range(4)}
+    confirmed: dict[str, list[str]] = defaultdict(list)
+    guard = threading.Lock()
+
+    with ServerProcess(venue_db) as server:
+
+        def http_client(user: str, seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(ROUNDS):
+                seat = str(rng.randint(1, 5))
+                status, _ = server.request("POST", "/v1/lock", {"seats": [seat]}, tokens[user])
+                if status == 200 and rng.random() < 0.5:
+                    status, _ = server.request("POST", "/confirm", {"seatId": seat}, tokens[user])
+                    if status == 200:
+                        with guard:
+                            confirmed[seat].append(user)
+
+        def cli_client(user: str, seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(ROUNDS // 3):
+                seat = str(rng.randint(1, 5))
+                locked = run_process("--db", venue_db, "lock", seat, "--user", user).code == 0
+                if (
+                    locked
+                    and run_process("--db", venue_db, "confirm", seat, "--user", user).code == 0
+                ):
+                    with guard:
+                        confirmed[seat].append(user)
+
+        threads = [threading.Thread(target=http_client, args=(f"h{n}", n)) for n in range(4)]
+        threads += [threading.Thread(target=cli_client, args=(f"c{n}", 10 + n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert server.stop() == 0
+
+    with Venue.open(venue_db) as venue:
+        booked = {s.seat: s.booked_by for s in venue.seats() if s.booked_by}
+        assert venue.check() == []
+    assert all(len(users) == 1 for users in confirmed.values()), confirmed
+    assert booked == {seat: users[0] for seat, users in confirmed.items()}
+
+
+# --- durability ---------------------------------------------------------------------------
+
+
+def test_every_write_answered_2xx_survives_sigkill(db_path):
+    """Writers lock and confirm distinct seats as fast as they can; the server is killed
+    mid-load. Every lock and confirm that got a 2xx is in the database afterwards."""
+    Venue.init(db_path, seats=400)
+    tokens = {f"w{n}": new_token(db_path, f"w{n}") for n in range(6)}
+    answered: list[tuple[str, str, str]] = []  # (action, seat, user) that got a 2xx
+    guard = threading.Lock()
+    enough = threading.Event()
+
+    with ServerProcess(db_path) as server:
+
+        def writer(n: int) -> None:
+            user = f"w{n}"
+            for seat in range(n + 1, 401, 6):
+                try:
+                    for verb in ("lock", "confirm"):
+                        status, _ = server.request(
+                            "POST", f"/v1/{verb}", {"seats": [str(seat)]}, tokens[user], timeout=30
+                        )
+                        if status != 200:
+                            return
+                        with guard:
+                            answered.append((verb, str(seat), user))
+                            if len(answered) >= 120:
+                                enough.set()
+                except OSError:  # the server is gone
+                    return
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        assert enough.wait(timeout=120), "the load never got going"
+        server.proc.kill()  # SIGKILL, in the middle of the load
+        server.proc.wait(timeout=60)
+        for thread in threads:
+            thread.join()
+
+    with Venue.open(db_path) as venue:
+        seats = {s.seat: s for s in venue.seats()}
+        events = {(e.action.value, e.seat, e.user) for e in venue.history()}
+        assert venue.check() == []
+    assert len(answered) >= 120
+    for verb, seat, user in answered:
+        assert (verb, seat, user) in events, (verb, seat, user)
+        if verb == "confirm":
+            assert seats[seat].booked_by == user
+    with ServerProcess(db_path) as again:  # and it serves again
+        status, listing = again.request("GET", "/v1/seats", token=tokens["w0"])
+        assert status == 200 and len(listing) == 400
+        assert again.stop() == 0
+
+
+# --- misbehaving clients ------------------------------------------------------------------
+
+
+def test_a_stalled_client_does_not_stop_the_server(venue_db, alice):
+    with ServerProcess(venue_db) as server:
+        slow_headers = socket.create_connection(("127.0.0.1", server.port))
+        slow_headers.sendall(b"GET /v1/seats HTTP/1.1\r\nHost: x\r\n")  # never finished
+        slow_body = socket.create_connection(("127.0.0.1", server.port))
+        slow_body.sendall(
+            b"POST /v1/lock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + alice.encode() + b"\r\nContent-Length: 100\r\n\r\n{"
+        )
+        try:
+            assert server.request("GET", "/v1/seats", token=alice)[0] == 200
+            assert server.request("POST", "/v1/lock", {"seats": ["1"]}, token=alice)[0] == 200
+        finally:
+            slow_headers.close()
+            slow_body.close()
+        assert server.request("GET", "/v1/health")[0] == 200
+        assert server.stop() == 0
+
+
+def test_garbage_on_the_wire_is_answered_or_dropped_and_the_server_goes_on(venue_db, alice):
+    with ServerProcess(venue_db) as server:
+        for junk in (b"\x00\xff garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"A" * 70000):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw:
+                raw.sendall(junk)
+                raw.shutdown(socket.SHUT_WR)
+                answer = raw.recv(100)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer
+        status, _ = server.request("POST", "/v1/lock", {"seats": ["2"]}, token=alice)
+        assert status == 200
+        assert server.stop() == 0
+        assert "Traceback" not in server.all_stderr()
