@@ -450,3 +450,9 @@ def test_a_failed_group_commits_none_of_its_writes(venue_db):
         venue.lock(["1"], "alice")
         raise KeyboardInterrupt
     assert booking_state(venue_db) == before
+
+
+def test_a_whole_number_written_with_a_fraction_is_a_whole_number(api, alice):
+    # JSON Schema (and JavaScript) make no difference between 120 and 120.0.
+    answer = api.post("/v1/lock", json={"seats": ["1"], "ttl": 120.0}, headers=alice)
+    assert answer.status_code == 200

@@ -235,13 +235,12 @@ def _too_large() -> SeatctlError:
 
 def _seat_id(value: Any) -> str:
     """The prototype's seatId: a whole number or a string."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise usage_error("seatId must be a number or a string")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise usage_error(f"invalid seatId {value!r}: seats are whole numbers or labels")
-        value = int(value)
-    return validate.labels([str(value)])[0]
+    if isinstance(value, str):
+        return validate.labels([value])[0]
+    whole = _whole_number(value)
+    if whole is None:
+        raise usage_error(f"invalid seatId {_shown(str(value))}: use a whole number or a label")
+    return validate.labels([str(whole)])[0]
 
 
 def _labels(value: Any) -> list[str]:
@@ -253,9 +252,19 @@ def _labels(value: Any) -> list[str]:
 def _ttl(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    whole = _whole_number(value)
+    if whole is None:
         raise usage_error("ttl must be a whole number of seconds")
-    return validate.ttl(value)
+    return validate.ttl(whole)
+
+
+def _whole_number(value: Any) -> int | None:
+    """An integer as JSON means it: 3 and 3.0 alike (JSON Schema agrees); never true/false."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value)
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:

@@ -1,0 +1,330 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of every endpoint, body, answer and error.
+
+Built from a few shared pieces so that it stays in step with seatctl/server/app.py; the
+Schemathesis test in tests/test_serve_openapi.py checks the server against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seatctl import __version__, validate
+
+LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
+# The server takes any printable name of up to 64 characters (surrounding spaces dropped);
+# the document promises the ASCII part of that, which every client can rely on.
+USER = {"type": "string", "pattern": "^[!-~]([ -~]{0,62}[!-~])?$"}
+SINCE = {
+    "anyOf": [
+        {"type": "string", "pattern": "^@[0-9]{1,11}$"},
+        {
+            "type": "string",
+            "pattern": "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+            "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
+        },
+    ]
+}
+INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-01-01T12:00:00Z"]}
+NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_USER = {"type": ["string", "null"]}
+STATUS = {"type": "string", "enum": ["available", "locked", "booked"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Seat": {
+        "type": "object",
+        "description": "A seat as `seatctl seats --json` shows it.",
+        "required": ["seat", "status", "locked_by", "expires_at", "booked_by", "booked_at"],
+        "properties": {
+            "seat": {"type": "string"},
+            "status": STATUS,
+            "locked_by": NULLABLE_USER,
+            "expires_at": NULLABLE_INSTANT,
+            "booked_by": NULLABLE_USER,
+            "booked_at": NULLABLE_INSTANT,
+        },
+    },
+    "Event": {
+        "type": "object",
+        "description": "One history event as `seatctl history --json` shows it.",
+        "required": ["at", "seat", "action", "user", "expires_at"],
+        "properties": {
+            "at": INSTANT,
+            "seat": {"type": "string"},
+            "action": {
+                "type": "string",
+                "enum": ["add", "lock", "extend", "release", "confirm", "expire"],
+            },
+            "user": NULLABLE_USER,
+            "expires_at": NULLABLE_INSTANT,
+        },
+    },
+    "Error": {
+        "type": "object",
+        "description": "The CLI's JSON error object: a reason code, a sentence, and the"
+        " seats refused (with their own reasons) when seats were.",
+        "required": ["error", "message", "seats"],
+        "properties": {
+            "error": {"type": "string", "examples": ["locked", "usage", "unauthorized"]},
+            "message": {"type": "string"},
+            "seats": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["seat", "reason"],
+                    "properties": {"seat": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Change": {
+        "type": "object",
+        "description": "Seats to lock, confirm or release, all or nothing.",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
+        },
+    },
+    "LockChange": {
+        "type": "object",
+        "description": "Seats to lock, all or nothing, for `ttl` seconds (default: the venue's).",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
+            "ttl": {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL},
+        },
+    },
+    "Changed": {
+        "type": "object",
+        "required": ["seats"],
+        "properties": {"seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}}},
+    },
+    "PrototypeSeat": {
+        "type": "object",
+        "required": ["status", "lockedBy"],
+        "properties": {"status": STATUS, "lockedBy": NULLABLE_USER},
+    },
+    "PrototypeChange": {
+        "type": "object",
+        "required": ["seatId"],
+        "additionalProperties": False,
+        "properties": {
+            "seatId": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 2**53 - 1}, LABEL]},
+            "userId": {**USER, "description": "Only with --no-auth, or the token's own user."},
+        },
+    },
+    "PrototypeChanged": {
+        "type": "object",
+        "required": ["message", "seat"],
+        "properties": {
+            "message": {"type": "string", "examples": ["Seat 3 locked by alice"]},
+            "seat": {"$ref": "#/components/schemas/PrototypeSeat"},
+        },
+    },
+    "PrototypeError": {
+        "type": "object",
+        "required": ["error", "reason"],
+        "properties": {
+            "error": {"type": "string", "description": "A sentence for people."},
+            "reason": {"type": "string", "description": "The reason code, as in Error."},
+        },
+    },
+}
+
+_WHY = {
+    "400": "Bad request: malformed JSON, wrong types, missing or unknown fields, bad labels.",
+    "401": "No valid bearer token (missing, unknown, revoked or expired).",
+    "403": "The request names a user other than the token's.",
+    "404": "A named seat does not exist.",
+    "405": "The path does not take this method.",
+    "409": "Refused: a seat is booked or locked by another user, or not locked by you.",
+    "413": "The request body is larger than 64 KiB.",
+    "500": "A database problem; the details are in the server's log.",
+    "503": "The database stayed busy; retry after Retry-After seconds.",
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(codes: list[str], prototype: bool = False) -> dict[str, Any]:
+    schema = _ref("PrototypeError" if prototype else "Error")
+    answers = {code: _json(schema, _WHY[code]) for code in codes}
+    if "401" in answers:
+        answers["401"]["headers"] = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
+    if "503" in answers:
+        answers["503"]["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
+    return answers
+
+
+_READ_ERRORS = ["400", "401", "403", "405", "500", "503"]
+_WRITE_ERRORS = ["400", "401", "403", "404", "405", "413", "500", "503"]
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _v1_change(verb: str, summary: str) -> dict[str, Any]:
+    body = _ref("LockChange" if verb == "lock" else "Change")
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": f"v1_{verb}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": _json(_ref("Changed"), "Every seat after the change."),
+                **_errors([*_WRITE_ERRORS, "409"]),
+            },
+        }
+    }
+
+
+def _prototype_change(verb: str, done: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": f"The prototype's /{verb}: one seat, {done} for the acting user.",
+            "operationId": f"prototype_{verb}",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PrototypeChange")}},
+            },
+            "responses": {
+                "200": _json(_ref("PrototypeChanged"), f"`Seat N {done} by USER`."),
+                # The prototype answered every refusal with 400; its clients may rely on it.
+                **_errors(_WRITE_ERRORS, prototype=True),
+            },
+        }
+    }
+
+
+def document() -> dict[str, Any]:
+    user_query = _query("user", USER, "Only the seats this user holds a live lock on or booked.")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "seatctl serve",
+            "version": __version__,
+            "description": "Hold and book seats over HTTP without double-booking: the"
+            " prototype's endpoints and the versioned /v1 API, over the same rules as the CLI.",
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `seatctl token add USER` (stk_...).",
+                }
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/seats": {
+                "get": {
+                    "summary": "The prototype's listing: every seat keyed by label.",
+                    "operationId": "prototype_seats",
+                    "parameters": [_query("userId", USER, "Only this user's seats.")],
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "additionalProperties": _ref("PrototypeSeat")},
+                            "Every seat, in natural label order.",
+                        ),
+                        **_errors(_READ_ERRORS, prototype=True),
+                    },
+                }
+            },
+            "/lock": _prototype_change("lock", "locked"),
+            "/confirm": _prototype_change("confirm", "booked"),
+            "/release": _prototype_change("release", "released"),
+            "/v1/seats": {
+                "get": {
+                    "summary": "Every seat, as `seatctl seats --json`.",
+                    "operationId": "v1_seats",
+                    "parameters": [
+                        _query("status", STATUS, "Only seats in this state."),
+                        user_query,
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("Seat")}, "The seats."),
+                        **_errors(_READ_ERRORS),
+                    },
+                }
+            },
+            "/v1/lock": _v1_change("lock", "Lock seats for the acting user."),
+            "/v1/confirm": _v1_change("confirm", "Book the acting user's locked seats."),
+            "/v1/release": _v1_change("release", "Release the acting user's locks."),
+            "/v1/history": {
+                "get": {
+                    "summary": "The history, as `seatctl history --json`.",
+                    "operationId": "v1_history",
+                    "parameters": [
+                        {
+                            **_query(
+                                "seat", {"type": "array", "items": LABEL}, "Only these seats."
+                            ),
+                            "style": "form",
+                            "explode": True,
+                        },
+                        _query("user", USER, "Only this user's events."),
+                        _query(
+                            "since",
+                            SINCE,
+                            "Only events at or after this instant (ISO 8601 or @EPOCH).",
+                        ),
+                        _query(
+                            "limit",
+                            {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+                            "Only the last N events.",
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("Event")}, "The events."),
+                        **_errors([*_READ_ERRORS, "404"]),
+                    },
+                }
+            },
+            "/v1/health": {
+                "get": {
+                    "summary": "Is the server up? No token needed.",
+                    "operationId": "v1_health",
+                    "security": [],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["ok", "version"],
+                                "properties": {
+                                    "ok": {"const": True},
+                                    "version": {"type": "string"},
+                                },
+                            },
+                            "Up.",
+                        )
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "operationId": "openapi",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                }
+            },
+        },
+    }

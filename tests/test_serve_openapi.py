@@ -1,0 +1,67 @@
+"""`GET /openapi.json` is an OpenAPI 3.1 document of every endpoint, and the server keeps to it:
+Schemathesis sends generated requests (with a token) to every operation and finds no 5xx and
+no answer the document does not allow. Bounded to a few examples per operation."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from seatctl import Venue
+
+schemathesis = pytest.importorskip("schemathesis")
+pytest.importorskip("starlette")
+
+from seatctl.server.app import create_app  # noqa: E402
+from seatctl.server.worker import Worker  # noqa: E402
+
+TOKEN: dict[str, str] = {}
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[object]:
+    db = str(tmp_path / "venue.db")
+    Venue.init(db)
+    with Venue.open(db) as venue:
+        TOKEN["alice"] = venue.add_token("alice")[0]
+    worker = Worker(db)
+    worker.start()
+    yield create_app(worker, auth=True)
+    worker.stop()
+
+
+def test_the_server_keeps_to_its_openapi_document(served):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = schemathesis.openapi.from_asgi("/openapi.json", served)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) == 10  # every route (tested below)
+        headers = {"Authorization": f"Bearer {TOKEN['alice']}"}
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=15,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+            )
+            def keeps_to_the_document(case) -> None:
+                case.call_and_validate(headers=headers)
+
+            keeps_to_the_document()
+
+
+def test_the_document_is_openapi_3_1_and_lists_every_route(served):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+        document = TestClient(served).get("/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    routes = {route.path for route in served.routes}
+    assert set(document["paths"]) == routes
