@@ -804,6 +804,7 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     4: case_contention,
     5: case_api,
     6: case_batch_mode,
+    7: lambda bench: __import__("http_case").case_http(bench),
 }
 
 
