@@ -225,14 +225,14 @@ def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
 
 
 def _write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
-    """`_json(list(objects))`, byte for byte, without holding the whole list."""
-    out.write("[")
+    """`_json(list(objects))`, byte for byte, without holding the whole list. Nothing is
+    written before the first chunk is read: a listing that fails at once prints nothing."""
     first = True
     while chunk := list(islice(objects, 1000)):
         text = ", ".join(_json(o) for o in chunk)
-        out.write(text if first else ", " + text)
+        out.write(("[" if first else ", ") + text)
         first = False
-    out.write("]\n")
+    out.write("[]\n" if first else "]\n")
 
 
 def _write_csv(out: TextIO, views: Iterable[SeatView]) -> None:

@@ -182,6 +182,9 @@ class Venue:
         if problems:
             return problems  # a damaged file cannot be trusted to answer the rest
         with self._store.transaction(write=False) as tx:
+            damaged = tx.damaged_records()
+            if damaged:
+                return damaged  # a replay around damaged records would only echo them
             seats = list(tx.all_seats())
             events = tx.events()
             seeded = tx.seeded_through()

@@ -389,13 +389,21 @@ def test_garbage_in_the_stored_schema_is_exit_6_not_a_traceback(venue_db):
     assert_one_line_error(run, 6)
 
 
-@pytest.mark.parametrize("command", ["check", "history"])
-def test_garbage_that_turns_a_history_action_into_nonsense_is_exit_6(cli, venue_db, command):
+def test_garbage_that_turns_a_history_action_into_nonsense_is_exit_6(cli, venue_db):
     cli("lock", "1", "--user", "alice")
     # The record still parses; only the text of its action is wrong.
     overwrite(venue_db, b"lockalice", b"l\x0fckalice")
-    run = run_process("--db", venue_db, command)
+    run = run_process("--db", venue_db, "history")
     assert_one_line_error(run, 6)
+    assert "seat 1: history event 6: action is unknown ('l\\x0fck')" in run.err
+
+
+def test_check_describes_a_history_action_turned_into_nonsense(cli, venue_db):
+    cli("lock", "1", "--user", "alice")
+    overwrite(venue_db, b"lockalice", b"l\x0fckalice")
+    run = run_process("--db", venue_db, "check")
+    assert (run.code, run.err) == (6, "error: check found 1 problem\n")
+    assert run.out == "seat 1: history event 6: action is unknown ('l\\x0fck')\n"
 
 
 def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):

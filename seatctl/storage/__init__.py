@@ -51,6 +51,10 @@ class Transaction(Protocol):
         """The id of the last event seeded by a schema upgrade rather than written by a command
         (0 if none): those describe a state, not the commands that made it."""
 
+    def damaged_records(self) -> list[str]:
+        """Every stored record the rules could not have written, in words (empty when none).
+        The methods above refuse such a record with `records.DamagedRecord`."""
+
 
 class Store(Protocol):
     location: str

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error, usage_error
-from seatctl.model import Action, Event, Seat
-from seatctl.storage import DEFAULT_TTL
+from seatctl.model import Event, Seat
+from seatctl.storage import DEFAULT_TTL, records
 from seatctl.validate import natural_key
 
 try:
@@ -102,7 +102,7 @@ class PostgresTransaction:
         return self._value(_SERVER_NOW)
 
     def default_ttl(self) -> int:
-        return int(self._meta("default_ttl") or DEFAULT_TTL)
+        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
         self._set_meta("default_ttl", str(ttl))
@@ -116,14 +116,18 @@ class PostgresTransaction:
         rows = self._conn.execute(
             f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s){locking}", (labels,)
         )
-        return {row[0]: Seat(*row) for row in rows}
+        return {row[0]: records.seat(row) for row in rows}
 
     def seat_count(self) -> int:
         return int(self._value("SELECT count(*) FROM seats"))
 
     def all_seats(self) -> Iterator[Seat]:
-        rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-        return (Seat(*row) for row in rows)
+        return map(records.seat, self._seat_rows())
+
+    def _seat_rows(self) -> Iterator[tuple[Any, ...]]:
+        return iter(
+            self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
+        )
 
     def save(self, seats: list[Seat]) -> None:
         if not seats:
@@ -169,14 +173,19 @@ class PostgresTransaction:
 
     def events(self) -> list[Event]:
         rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
-        return [
-            Event(at, seat, Action(action), user, exp, id_)
-            for at, seat, action, user, exp, id_ in rows
-        ]
+        return [records.event(row) for row in rows]
 
     def seeded_through(self) -> int:
         # Always 0 unless a future upgrade seeds events: PostgreSQL databases start at schema 2.
-        return int(self._meta("seeded_through") or 0)
+        return records.seeded_through(self._meta("seeded_through"))
+
+    def damaged_records(self) -> list[str]:
+        events = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+        settings = {
+            "default_ttl": self._meta("default_ttl"),
+            "seeded": self._meta("seeded_through"),
+        }
+        return records.problems(self._seat_rows(), events, settings)
 
     def _value(self, query: str) -> Any:
         row = self._conn.execute(query).fetchone()

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import Action, Event, Seat
-from seatctl.storage import DEFAULT_TTL
+from seatctl.model import Event, Seat
+from seatctl.storage import DEFAULT_TTL, records
 from seatctl.validate import natural_key
 
 SCHEMA_VERSION = 2  # 1: seats and meta (0.1.0); 2: adds the events history
@@ -38,7 +38,7 @@ class SqliteTransaction:
         return self._now
 
     def default_ttl(self) -> int:
-        return int(self._meta("default_ttl") or DEFAULT_TTL)
+        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
         self._set_meta("default_ttl", str(ttl))
@@ -51,20 +51,17 @@ class SqliteTransaction:
             rows = self._conn.execute(
                 f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})", chunk
             )
-            found.update((row[0], self._seat(row)) for row in rows)
+            found.update((row[0], records.seat(row)) for row in rows)
         return found
 
     def seat_count(self) -> int:
         return self._conn.execute("SELECT count(*) FROM seats").fetchone()[0]
 
     def all_seats(self) -> Iterator[Seat]:
-        rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-        return (self._seat(row) for row in rows)
+        return map(records.seat, self._seat_rows())
 
-    def _seat(self, row: tuple) -> Seat:
-        if type(row[0]) is not str:  # only a damaged file stores anything else
-            raise database_error(Reason.BAD_DATABASE, f"damaged seat record {row!r}")
-        return Seat(*row)
+    def _seat_rows(self) -> Iterator[tuple]:
+        return self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
 
     def save(self, seats: list[Seat]) -> None:
         self._conn.executemany(
@@ -93,16 +90,22 @@ class SqliteTransaction:
             from seatctl.history import seed_events
 
             return seed_events(self.all_seats(), self.now())
-        rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
-        return [
-            Event(at, seat, _action(action), user, exp, id_)
-            for at, seat, action, user, exp, id_ in rows
-        ]
+        return [records.event(row) for row in self._event_rows()]
+
+    def _event_rows(self) -> Iterator[tuple]:
+        return self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
 
     def seeded_through(self) -> int:
         if self._version < 2:
             return len(self.events())
-        return int(self._meta("seeded_through") or 0)
+        return records.seeded_through(self._meta("seeded_through"))
+
+    def damaged_records(self) -> list[str]:
+        events = self._event_rows() if self._version >= 2 else ()
+        settings = {"default_ttl": self._meta("default_ttl")}
+        if self._version >= 2:
+            settings["seeded"] = self._meta("seeded_through")
+        return records.problems(self._seat_rows(), events, settings)
 
     def upgrade(self) -> None:
         """Bring a version-1 database to version 2, inside the caller's write transaction."""
@@ -125,13 +128,6 @@ class SqliteTransaction:
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
-
-
-def _action(name: str) -> Action:
-    try:
-        return Action(name)
-    except ValueError:
-        raise database_error(Reason.BAD_DATABASE, f"damaged history: action {name!r}") from None
 
 
 class SqliteStore:
