@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from enum import StrEnum
@@ -15,9 +14,10 @@ import typer
 
 from seatctl import __version__, render
 from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, SeatctlError, usage_error
+from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
+from seatctl.streams import ErrorStream, OutputLost, ReportStream
 from seatctl.venue import Venue
 
 EXIT_CODES = """\b
@@ -28,8 +28,11 @@ Exit codes:
   4  lock refused: seat booked, or locked by another user
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
-     newer schema, read-only, or still busy after waiting;
-     check found problems; backup failed"""
+     a damaged record, newer schema, read-only, or still busy
+     after waiting; check found problems; backup failed
+  7  done, but the output could not be written (stdout closed
+     or full): a change the command made is committed
+  130  interrupted (Ctrl-C): a change not committed was undone"""
 
 _APP_SETTINGS: dict[str, Any] = {
     "add_completion": False,
@@ -310,38 +313,70 @@ def _subcommand_name(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
-    invocation = Invocation()
     argv = sys.argv[1:] if argv is None else argv
+    # Everything printed in this run, Typer's help included, goes through these guards.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ReportStream(stdout), ErrorStream(stderr)  # type: ignore[assignment]
     try:
-        result = _command_for(_subcommand_name(argv)).main(
-            args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
-        )
-        if isinstance(result, int) or result is None:  # --help, --version, batch
-            return result or ExitCode.OK
-        if invocation.json:
-            result.write_json(sys.stdout)
-        else:
-            result.write_text(sys.stdout, _colour())
-        sys.stdout.flush()
+        return _main(argv, Invocation())
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str], invocation: Invocation) -> int:
+    result: Output | None = None
+    try:
+        try:
+            result = _command_for(_subcommand_name(argv)).main(
+                args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
+            )
+            if isinstance(result, int) or result is None:  # --help, --version, batch
+                return result or ExitCode.OK
+            if invocation.json:
+                result.write_json(sys.stdout)
+            else:
+                result.write_text(sys.stdout, _colour())
+            sys.stdout.flush()
+        except OutputLost as lost:
+            if lost.reader_left and not _committed(result, argv):
+                return ExitCode.OK  # `seatctl seats | head`: quiet, like other Unix tools
+            _report(_unreported(lost, result, argv), invocation)
+            if result is None or not result.error():
+                return ExitCode.UNREPORTED
         error = result.error()
         if error:
             raise error
         return ExitCode.OK
     except SeatctlError as error:
-        out = render.error_json(error) if invocation.json else render.error_line(error.message)
-        typer.echo(out, err=True)
+        _report(error, invocation)
         return error.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: the transaction was rolled back
         return 130
     except typer.TyperException as error:  # the option parser's complaints
         typer.echo(render.error_line(usage_message(error)), err=True)
         return ExitCode.USAGE
-    except BrokenPipeError:
-        # The reader went away (`seatctl seats | head`); stay quiet like other Unix tools.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.OK
     finally:
         invocation.close()
+
+
+def _report(error: SeatctlError, invocation: Invocation) -> None:
+    out = render.error_json(error) if invocation.json else render.error_line(error.message)
+    typer.echo(out, err=True)
+
+
+def _committed(result: Output | None, argv: list[str]) -> bool:
+    """Whether the output that was lost reported a committed change (a batch may have)."""
+    return result.committed if result is not None else _subcommand_name(argv) == "batch"
+
+
+def _unreported(lost: OutputLost, result: Output | None, argv: list[str]) -> SeatctlError:
+    if result is None and _committed(result, argv):
+        what = "batch stopped: its output could not be written ({}); the lines it ran are done"
+    elif _committed(result, argv):
+        what = "done, but the output could not be written ({}): the change is committed"
+    else:
+        what = "the output could not be written ({}); nothing was changed"
+    return SeatctlError(Reason.OUTPUT_LOST, what.format(lost.why), ExitCode.UNREPORTED)
 
 
 def usage_message(error: typer.TyperException) -> str:
@@ -349,14 +384,7 @@ def usage_message(error: typer.TyperException) -> str:
 
 
 def run() -> None:
-    """The console script: exit with main()'s code, skipping interpreter teardown.
+    """The console script of seatctl 0.2.0.dev0 and earlier installs; see `seatctl.__main__`."""
+    from seatctl.__main__ import run
 
-    Tearing down Typer's many modules costs a short-lived process several milliseconds, paid
-    by every call from a shell loop; everything that matters (output, the database
-    connection) is flushed and closed before this point, and no atexit work is registered.
-    """
-    code = main()
-    with contextlib.suppress(BrokenPipeError):  # the reader left: main() already said so
-        sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    run()

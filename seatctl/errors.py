@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     LOCK_REFUSED = 4
     NOT_HOLDER = 5
     DATABASE = 6
+    UNREPORTED = 7  # done (a change is committed), but its output could not be written
 
 
 class Reason(StrEnum):
@@ -32,6 +33,7 @@ class Reason(StrEnum):
     BUSY = "busy"
     BACKUP_FAILED = "backup_failed"
     INCONSISTENT = "inconsistent"
+    OUTPUT_LOST = "output_lost"
 
 
 class SeatRefusal(NamedTuple):

@@ -10,11 +10,17 @@ File permissions do not bind root, and CI runs as root: the permission faults ru
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import json
 import os
 import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +29,7 @@ import pytest
 
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
+from seatctl.cli import main
 from seatctl.clock import format_instant, parse_instant
 from test_bad_input import assert_one_line_error, run_as_other_user
 
@@ -413,3 +420,189 @@ def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):
     overwrite(venue_db, b"\x04\x15\x0f\x0100133\x03", b"\x04\x15\x01\x0100133\x03")
     run = run_process("--db", venue_db, "seats")
     assert_one_line_error(run, 6)
+
+
+# (g) stdout closed, full, or a pipe nobody reads; stderr closed or full. A change is committed
+# before its report is written, so a lost report is exit 7 ("done, unreported"), which a script
+# can tell from every "not done" code; a read whose reader left stays quiet with 0, like `head`.
+
+
+class Refusing(io.StringIO):
+    """A stream that takes nothing, like /dev/full (ENOSPC) or a pipe whose reader left (EPIPE)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def write(self, text: str) -> int:
+        raise OSError(self.code, os.strerror(self.code))
+
+    def flush(self) -> None:
+        raise OSError(self.code, os.strerror(self.code))
+
+
+STDOUT_FAULTS = {
+    "closed": lambda: None,  # what Python makes of `>&-`
+    "full": lambda: Refusing(errno.ENOSPC),
+    "closed file": lambda: closed_file(),
+}
+
+
+def closed_file() -> io.StringIO:
+    stream = io.StringIO()
+    stream.close()
+    return stream
+
+
+# Every command, and whether it changes the database (then its lost report is "done").
+COMMANDS = [
+    (["init", "--seats", "7"], True),
+    (["lock", "3", "--user", "carol"], True),
+    (["lock", "3", "--user", "carol", "--json"], True),
+    (["confirm", "2", "--user", "bob"], True),
+    (["release", "2", "--user", "bob"], True),
+    (["backup", "DEST"], True),
+    (["batch"], True),
+    (["seats"], False),
+    (["seats", "--json"], False),
+    (["seats", "--csv"], False),
+    (["seats", "--nl"], False),
+    (["history"], False),
+    (["check"], False),
+    (["--version"], False),
+    (["--help"], False),
+]
+COMMAND_IDS = [" ".join(args) for args, _ in COMMANDS]
+
+
+def run_with_streams(db: str, args: list[str], stdout, stderr) -> tuple[int, str]:
+    """main() with these streams as stdout and stderr; stdin carries one batch line."""
+    args = [os.path.join(os.path.dirname(db), "copy.db") if a == "DEST" else a for a in args]
+    saved = sys.stdout, sys.stderr, sys.stdin
+    err = io.StringIO()
+    sys.stdout, sys.stderr = stdout, (err if stderr is None else stderr)
+    sys.stdin = io.StringIO("lock 4 --user dave\n")
+    try:
+        code = main(["--db", db, *args])
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = saved
+    return code, err.getvalue()
+
+
+def was_done(db: str, args: list[str], before: list[str]) -> bool:
+    """The command's change is there: a changed database, or for `backup`, the copy."""
+    if args[0] == "backup":
+        return os.path.exists(os.path.join(os.path.dirname(db), "copy.db"))
+    return dump(db) != before
+
+
+@pytest.fixture
+def streams_db(venue_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The venue with seat 2 locked by bob, looked at one minute after START."""
+    monkeypatch.setenv("SEATCTL_NOW", START)
+    with Venue.open(venue_db) as venue:
+        venue.lock(["2"], user="bob")
+    return venue_db
+
+
+@pytest.mark.parametrize("fault", sorted(STDOUT_FAULTS))
+@pytest.mark.parametrize(("args", "changes"), COMMANDS, ids=COMMAND_IDS)
+def test_a_report_that_cannot_be_written_is_exit_7_and_says_whether_it_was_done(
+    streams_db, args, changes, fault
+):
+    before = dump(streams_db)
+    code, err = run_with_streams(streams_db, args, STDOUT_FAULTS[fault](), None)
+    assert code == 7
+    assert err.count("\n") == 1
+    if "--json" in args or "--nl" in args:  # errors as JSON
+        assert json.loads(err)["error"] == "output_lost"
+    else:
+        assert err.startswith("error: ")
+    if changes:
+        assert "committed" in err or "the lines it ran are done" in err
+        assert was_done(streams_db, args, before)
+    else:
+        assert "nothing was changed" in err
+        assert dump(streams_db) == before
+
+
+@pytest.mark.parametrize(("args", "changes"), COMMANDS, ids=COMMAND_IDS)
+def test_a_reader_that_left_silences_a_read_but_not_a_change(streams_db, args, changes):
+    before = dump(streams_db)
+    code, err = run_with_streams(streams_db, args, Refusing(errno.EPIPE), None)
+    if changes:
+        assert code == 7
+        assert err.count("\n") == 1 and "broken pipe" in err
+        assert was_done(streams_db, args, before)
+    else:
+        assert (code, err) == (0, "")
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["lock", "9", "--user", "a"], 3),
+        (["lock", "2", "--user", "a", "--json"], 4),
+        (["confirm", "3", "--user", "a"], 5),
+        (["lock", "3", "--user", "a", "--ttl", "0"], 2),
+        (["frobnicate"], 2),
+        (["check"], 0),
+    ],
+)
+def test_an_unwritable_stderr_keeps_the_exit_code(streams_db, args, expected, stderr):
+    err = None if stderr == "closed" else Refusing(errno.ENOSPC)
+    before = dump(streams_db)
+    out = io.StringIO()
+    saved = sys.stderr
+    sys.stderr = err  # type: ignore[assignment]
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(["--db", streams_db, *args])
+    finally:
+        sys.stderr = saved
+    assert code == expected
+    assert dump(streams_db) == before
+
+
+def run_real(db: str, *args: str, **streams) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "seatctl", "--db", db, *args],
+        env={**env, "SEATCTL_NOW": LATER},
+        timeout=120,
+        **streams,
+    )
+
+
+def test_seats_with_stdout_closed_is_exit_7_in_a_real_process(streams_db):
+    done = run_real(streams_db, "seats", preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE)
+    assert done.returncode == 7
+    assert done.stderr == b"error: the output could not be written (stdout is closed);" + (
+        b" nothing was changed\n"
+    )
+
+
+def test_lock_into_a_full_stdout_is_exit_7_and_the_lock_stands(streams_db):
+    with open("/dev/full", "w") as full:
+        done = run_real(streams_db, "lock", "3", "--user", "a", stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 7
+    assert done.stderr.startswith(b"error: done, but the output could not be written (no space")
+    with Venue.open(streams_db) as venue:
+        assert venue.seats(status=Status.LOCKED)[-1].locked_by == "a"
+
+
+def test_lock_with_stderr_closed_still_exits_3_in_a_real_process(streams_db):
+    done = run_real(streams_db, "lock", "9", "--user", "a", preexec_fn=lambda: os.close(2))
+    assert done.returncode == 3
+
+
+def test_lock_whose_reader_left_is_exit_7_in_a_real_process(streams_db):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read what it prints
+    try:
+        done = run_real(streams_db, "lock", "3", "--user", "a", stdout=write_end, stderr=-1)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 7
+    assert b"broken pipe" in done.stderr and b"the change is committed" in done.stderr

@@ -27,9 +27,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -42,7 +45,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import START, dump
-from seatctl import Venue, clock, validate
+from seatctl import Reason, SeatctlError, Venue, clock, validate
 from seatctl.cli import main
 from seatctl.model import Action
 
@@ -802,3 +805,113 @@ def test_a_damaged_record_leaves_the_other_seats_usable(damageable):
         code, out, _ = run_in_process(damageable, "check")
     assert code == 6
     assert out == "seat 3: lock deadline is out of range (after 9999-12-30T23:59:59Z)\n"
+
+
+# --- Ctrl-C at any moment -------------------------------------------------------------------
+#
+# Real processes get SIGINT at a spread of moments, from the first instant seatctl's own code
+# runs (while it still imports Typer) to the end of the command: whenever it lands, the exit code
+# is 130 (or the command's own, if it finished first), stderr holds no traceback, and the
+# database holds all of the command's change or none of it. Which moments a run actually hits
+# depends on the machine; what is asserted holds for every one of them.
+#
+# The moments are counted from the first line `-X importtime` reports for Typer or click, which
+# only seatctl's CLI imports, after the entry point has taken over Ctrl-C. Before that the
+# interpreter is still starting (its `site` module, .pth files): a Ctrl-C there is Python's,
+# before any seatctl code exists to catch it.
+
+SIGINT_DELAYS = [0, 0.001, 0.003, 0.006, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5]
+IMPORT_LINE = re.compile(r"^import time:.*\|\s*(typer|click)(\.|$)")
+
+
+def interrupted_run(db: str, args: list[str], delay: float) -> tuple[int, str]:
+    """Run `seatctl --db DB ARGS` and send SIGINT `delay` seconds after the CLI starts loading."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "seatctl", "--db", db, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stderr is not None
+    early = []
+    for raw in proc.stderr:
+        early.append(raw.decode())
+        if IMPORT_LINE.match(early[-1]):
+            break
+    else:
+        raise AssertionError(f"the CLI never imported Typer: {''.join(early)}")
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    lines = [*early, *rest.decode().splitlines(keepends=True)]
+    return proc.returncode, "".join(line for line in lines if not line.startswith("import time:"))
+
+
+@pytest.fixture
+def hundred_seats(db_path: str) -> str:
+    Venue.init(db_path, seats=100)
+    return db_path
+
+
+@pytest.mark.parametrize("delay", SIGINT_DELAYS)
+def test_ctrl_c_during_a_lock_is_exit_130_and_all_or_nothing(hundred_seats, delay):
+    labels = [str(n) for n in range(1, 101)]
+    before = dump(hundred_seats)
+    code, err = interrupted_run(hundred_seats, ["lock", *labels, "--user", "zed"], delay)
+    assert code in (0, 130), err
+    assert "Traceback" not in err
+    assert err in ("", "\n")
+    with Venue.open(hundred_seats) as venue:
+        holders = {view.locked_by for view in venue.seats()}
+        assert venue.check() == []
+    assert holders in ({None}, {"zed"})
+    if code == 130 and holders == {None}:
+        assert dump(hundred_seats) == before
+
+
+@pytest.mark.parametrize("delay", SIGINT_DELAYS[::2])
+def test_ctrl_c_during_init_is_exit_130_and_all_or_nothing(db_path, delay):
+    code, err = interrupted_run(db_path, ["init", "--seats", "5000"], delay)
+    assert code in (0, 130), err
+    assert "Traceback" not in err
+    assert err in ("", "\n")
+    if code == 0:
+        with Venue.open(db_path) as venue:
+            assert len(venue.seats()) == 5000
+            assert venue.check() == []
+        return
+    try:
+        venue = Venue.open(db_path)
+    except SeatctlError as error:  # interrupted before the first commit: nothing to open
+        assert error.reason is Reason.NO_DATABASE
+    else:
+        with venue:
+            assert len(venue.seats()) in (0, 5000)
+            assert venue.check() == []
+
+
+@pytest.fixture(scope="module")
+def big_venue(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("big") / "venue.db")
+    Venue.init(path, seats=100_000)
+    return path
+
+
+@pytest.mark.parametrize("form", [[], ["--nl"], ["--json"], ["--csv"]], ids=str)
+def test_ctrl_c_while_seats_prints_100000_seats_is_exit_130(big_venue, form):
+    before = dump(big_venue)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seatctl", "--db", big_venue, "seats", *form],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    # Printing has begun, and cannot have ended: megabytes are left to go into a pipe that
+    # holds 64 KiB, and nothing reads it until the signal is sent.
+    assert len(proc.stdout.read(4096)) == 4096
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err in (b"", b"\n")
+    assert dump(big_venue) == before
