@@ -285,13 +285,21 @@ class PostgresStore:
             with translated_errors(self._url, write):
                 self._conn.execute(_begin(write))
                 yield self._conn
+            with translated_errors(self._url, write, COMMITTING if write else WORKING):
+                self._conn.execute("COMMIT")
         except BaseException:
-            # On a lost connection ROLLBACK fails too; the error that got us here is the news.
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute("ROLLBACK")
+            # Whatever ended it, even a failed or interrupted COMMIT: a transaction left open
+            # would swallow the next one (PostgreSQL only warns about a nested BEGIN), which
+            # would then commit this one's changes too.
+            self._roll_back()
             raise
-        with translated_errors(self._url, write, COMMITTING if write else WORKING):
-            self._conn.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        if self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return  # the server already ended it (a failed COMMIT does)
+        # On a lost connection ROLLBACK fails too; the error that got us here is the news.
+        with contextlib.suppress(psycopg.Error):
+            self._conn.execute("ROLLBACK")
 
     def integrity_problems(self) -> list[str]:
         # The server has no counterpart of SQLite's integrity_check; `check` still runs the

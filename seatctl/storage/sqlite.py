@@ -205,18 +205,25 @@ class SqliteStore:
             try:
                 tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
+                self._conn.execute("COMMIT")
             except BaseException:
-                # A listing abandoned midway (`seatctl seats | head`) may be finalised after
-                # the store was closed, which already ended its transaction.
-                if not self._closed and self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                # Also when COMMIT itself failed: SQLite then keeps the transaction (and the
+                # write lock) open, and every later transaction here would fail to begin.
+                self._roll_back()
                 raise
-            self._conn.execute("COMMIT")
             if self._needs_wal:
                 # WAL lets readers run beside the one writer; it is switched outside a
                 # transaction, once the new database exists.
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._needs_wal = False
+
+    def _roll_back(self) -> None:
+        # A listing abandoned midway (`seatctl seats | head`) may be finalised after the store
+        # was closed, which already ended its transaction; SQLite itself ends some on error.
+        if not self._closed and self._conn.in_transaction:
+            # If even ROLLBACK fails, the error that got us here is the one to report.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def _prepared_version(self, write: bool) -> int:
         """The schema version, after creating or upgrading it inside a write transaction."""
