@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from conftest import START, dump
-from seatctl import SeatctlError, Venue
+from seatctl import SeatctlError, Status, Venue
 from seatctl.errors import Reason
 from seatctl.storage import is_postgres_url
 from seatctl.storage import sqlite as sqlite_backend
@@ -287,3 +287,45 @@ def test_a_change_interrupted_at_commit_is_not_committed_by_the_next_call(
             venue.lock(["2"], user="alice")
         venue.lock(["1"], user="bob")
         assert holders(venue) == {"1": "bob", "2": None, "3": None, "4": None, "5": None}
+
+
+# --- 10. A listing still being read and other calls on the same Venue ------------------------
+
+
+def test_a_change_while_a_listing_is_open_on_the_same_venue_succeeds(venue):
+    listing = venue.iter_seats()
+    assert next(listing).seat == "1"
+    assert [v.seat for v in venue.lock(["3"], user="alice")] == ["3"]
+    assert venue.seats(status=Status.LOCKED)[0].seat == "3"
+
+
+def test_a_listing_shows_the_seats_as_they_were_when_it_began(venue):
+    listing = venue.iter_seats()
+    first = next(listing)
+    venue.lock(["1", "4"], user="alice")
+    assert [(v.seat, v.locked_by) for v in [first, *listing]] == [
+        ("1", None),
+        ("2", None),
+        ("3", None),
+        ("4", None),
+        ("5", None),
+    ]
+
+
+def test_a_refused_change_during_a_listing_leaves_the_listing_reading(venue):
+    venue.lock(["5"], user="bob")
+    listing = venue.iter_seats()
+    next(listing)
+    with pytest.raises(SeatctlError) as refused:
+        venue.lock(["5"], user="alice")
+    assert refused.value.reason is Reason.LOCKED
+    assert [v.seat for v in listing] == ["2", "3", "4", "5"]
+
+
+def test_reads_while_a_listing_is_open_on_the_same_venue_succeed(venue):
+    listing = venue.iter_seats()
+    next(listing)
+    assert len(venue.seats()) == 5
+    assert venue.history(["1"])[0].action.value == "add"
+    assert venue.check() == []
+    assert [v.seat for v in listing] == ["2", "3", "4", "5"]

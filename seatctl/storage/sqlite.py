@@ -142,6 +142,8 @@ class SqliteStore:
         self._may_create = False
         self._needs_wal = False
         self._closed = False
+        self._busy = False  # a transaction is open on this connection
+        self._spare: SqliteStore | None = None
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -200,6 +202,26 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
+        if self._busy:  # a listing (Venue.iter_seats) is still reading on this connection
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._transaction(write) as tx:
+                yield tx
+        finally:
+            self._busy = False
+
+    def _beside(self) -> SqliteStore:
+        """Another connection to the database, kept for transactions that start while one is
+        still open on this connection: in WAL mode they neither wait for nor disturb it."""
+        if self._spare is None:
+            self._spare = SqliteStore.open(self.location)
+        return self._spare
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -247,6 +269,8 @@ class SqliteStore:
 
     def close(self) -> None:
         self._closed = True
+        if self._spare is not None:
+            self._spare.close()
         self._conn.close()
 
 
