@@ -11,13 +11,17 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
 
-from conftest import START, dump
+from conftest import START, dump, run_process
 from seatctl import SeatctlError, Status, Venue
 from seatctl.errors import Reason
 from seatctl.storage import is_postgres_url
@@ -329,3 +333,77 @@ def test_reads_while_a_listing_is_open_on_the_same_venue_succeed(venue):
     assert venue.history(["1"])[0].action.value == "add"
     assert venue.check() == []
     assert [v.seat for v in listing] == ["2", "3", "4", "5"]
+
+
+# --- 9. An interrupted `init` on a new file leaves no file -----------------------------------
+
+
+@pytest.fixture
+def interrupt_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C arrives inside `init`'s transaction, after its seats were inserted."""
+
+    def interrupted(self, events):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sqlite_backend.SqliteTransaction, "append_events", interrupted)
+
+
+@pytest.mark.usefixtures("interrupt_init")
+def test_an_init_interrupted_before_it_commits_leaves_no_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        Venue.init(str(tmp_path / "venue.db"), seats=100)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.usefixtures("interrupt_init")
+def test_after_an_interrupted_init_commands_say_there_is_no_database(tmp_path):
+    path = str(tmp_path / "venue.db")
+    with pytest.raises(KeyboardInterrupt):
+        Venue.init(path)
+    with pytest.raises(SeatctlError) as raised:
+        Venue.open(path)
+    assert raised.value.message == f"no database at {path}: run 'seatctl init' first"
+
+
+@pytest.mark.usefixtures("interrupt_init")
+def test_an_interrupted_init_leaves_a_file_that_existed_before_as_it_was(tmp_path):
+    path = tmp_path / "venue.db"
+    path.touch()  # as `mktemp` makes it
+    with pytest.raises(KeyboardInterrupt):
+        Venue.init(str(path))
+    assert os.listdir(tmp_path) == ["venue.db"]
+    assert path.stat().st_size == 0
+
+
+def test_an_init_that_gave_up_keeps_the_file_another_init_completed_meanwhile(tmp_path):
+    path = str(tmp_path / "venue.db")
+    first = sqlite_backend.SqliteStore.open(path, create=True)  # made the file, wrote nothing
+    Venue.init(path, seats=3)  # a second init, in another connection, fills it
+    first.close()
+    with Venue.open(path) as venue:
+        assert [v.seat for v in venue.seats()] == ["1", "2", "3"]
+
+
+def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_database(tmp_path):
+    # Whatever moment the signal lands at (before the file exists, while the seats are being
+    # inserted, after the commit), only two outcomes are right. Waiting for the file to appear
+    # makes most signals land inside the transaction; the assertion holds either way.
+    for attempt, delay in enumerate([0.0, 0.05, 0.3, 1.0, 3.0]):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        path = folder / "venue.db"
+        init = subprocess.Popen(
+            [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", "100000"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while delay and not path.exists() and init.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        init.send_signal(signal.SIGINT)
+        init.wait(timeout=120)
+        if os.listdir(folder):
+            check = run_process("--db", str(path), "check")
+            assert (check.code, check.out) == (0, "ok\n"), (delay, os.listdir(folder), check.err)
+            assert len(run_process("--db", str(path), "seats", "--json").json()) == 100000

@@ -144,12 +144,16 @@ class SqliteStore:
         self._closed = False
         self._busy = False  # a transaction is open on this connection
         self._spare: SqliteStore | None = None
+        # This store created the file, which holds no database yet: (device, inode) to remove
+        # it by if `init` never commits.
+        self._made_file: tuple[int, int] | None = None
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
         if os.path.isdir(path):
             raise database_error(Reason.BAD_DATABASE, f"{path} is a directory, not a database")
-        if not os.path.exists(path):
+        new_file = not os.path.exists(path)
+        if new_file:
             if not create:
                 raise database_error(
                     Reason.NO_DATABASE, f"no database at {path}: run 'seatctl init' first"
@@ -167,9 +171,11 @@ class SqliteStore:
             conn = _connect(path, create)
             store = cls(conn, path)
             try:
+                if new_file:
+                    store._made_file = _identity(path)
                 store._check_schema(create)
             except BaseException:
-                conn.close()
+                store.close()
                 raise
         return store
 
@@ -233,6 +239,8 @@ class SqliteStore:
                 # write lock) open, and every later transaction here would fail to begin.
                 self._roll_back()
                 raise
+            if self.created:
+                self._made_file = None  # the database exists now: the file is here to stay
             if self._needs_wal:
                 # WAL lets readers run beside the one writer; it is switched outside a
                 # transaction, once the new database exists.
@@ -271,7 +279,32 @@ class SqliteStore:
         self._closed = True
         if self._spare is not None:
             self._spare.close()
-        self._conn.close()
+        try:
+            if self._made_file is not None:
+                self._remove_unfinished_file(self._made_file)
+        finally:
+            self._conn.close()
+
+    def _remove_unfinished_file(self, made: tuple[int, int]) -> None:
+        """Remove the file this store created if no database was ever committed into it (an
+        `init` that failed or was interrupted), so that commands go on saying "no database".
+
+        Under the write lock no other `init` can be filling it; if another one already did,
+        the file is kept. One that opened the file but has not written yet cannot write into
+        a removed file (SQLite refuses), so its failure is loud, never a lost database.
+        """
+        self._made_file = None
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if _identity(self.location) == made and self._holds_nothing():
+                    os.remove(self.location)
+            finally:
+                self._conn.execute("ROLLBACK")
+
+    def _holds_nothing(self) -> bool:
+        count = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return self._version() == 0 and count == 0
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
@@ -324,6 +357,12 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     # A booking that was reported must survive a power cut, not just a crash.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """Which file `path` names now: the same name may be given to a new file."""
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
 
 
 def _read_only(location: str) -> SeatctlError:
