@@ -73,7 +73,9 @@ class Venue:
     def iter_seats(
         self, status: Status | None = None, user: str | None = None
     ) -> Iterator[SeatView]:
-        """`seats()` one at a time, read inside one transaction as they are consumed."""
+        """`seats()` one at a time, read inside one transaction as they are consumed: the seats
+        as they were when it began. Other calls on this Venue may run meanwhile (the store
+        gives them a connection of their own)."""
         name = validate.user(user) if user is not None else None
 
         def views() -> Iterator[SeatView | None]:

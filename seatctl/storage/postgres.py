@@ -206,6 +206,8 @@ class PostgresStore:
         self._url = url
         self.location = redacted(url)  # shown in messages: never the password
         self.created = False
+        self._busy = False  # a transaction is open on this connection
+        self._spare: PostgresStore | None = None
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -275,8 +277,25 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTransaction]:
-        with self._begun(write) as conn:
-            yield PostgresTransaction(conn, write)
+        if self._busy:  # a listing (Venue.iter_seats) is still reading on this connection
+            # A BEGIN here would only be warned about, and this transaction's end would end
+            # the listing's too: use a connection of its own.
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._begun(write) as conn:
+                yield PostgresTransaction(conn, write)
+        finally:
+            self._busy = False
+
+    def _beside(self) -> PostgresStore:
+        """Another connection, kept for transactions that start while one is still open on
+        this connection."""
+        if self._spare is None:
+            self._spare = PostgresStore.open(self._url)
+        return self._spare
 
     @contextlib.contextmanager
     def _begun(self, write: bool) -> Iterator[Connection]:
@@ -285,13 +304,21 @@ class PostgresStore:
             with translated_errors(self._url, write):
                 self._conn.execute(_begin(write))
                 yield self._conn
+            with translated_errors(self._url, write, COMMITTING if write else WORKING):
+                self._conn.execute("COMMIT")
         except BaseException:
-            # On a lost connection ROLLBACK fails too; the error that got us here is the news.
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute("ROLLBACK")
+            # Whatever ended it, even a failed or interrupted COMMIT: a transaction left open
+            # would swallow the next one (PostgreSQL only warns about a nested BEGIN), which
+            # would then commit this one's changes too.
+            self._roll_back()
             raise
-        with translated_errors(self._url, write, COMMITTING if write else WORKING):
-            self._conn.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        if self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return  # the server already ended it (a failed COMMIT does)
+        # On a lost connection ROLLBACK fails too; the error that got us here is the news.
+        with contextlib.suppress(psycopg.Error):
+            self._conn.execute("ROLLBACK")
 
     def integrity_problems(self) -> list[str]:
         # The server has no counterpart of SQLite's integrity_check; `check` still runs the
@@ -305,6 +332,8 @@ class PostgresStore:
         )
 
     def close(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
         self._conn.close()
 
 

@@ -142,12 +142,18 @@ class SqliteStore:
         self._may_create = False
         self._needs_wal = False
         self._closed = False
+        self._busy = False  # a transaction is open on this connection
+        self._spare: SqliteStore | None = None
+        # This store created the file, which holds no database yet: (device, inode) to remove
+        # it by if `init` never commits.
+        self._made_file: tuple[int, int] | None = None
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
         if os.path.isdir(path):
             raise database_error(Reason.BAD_DATABASE, f"{path} is a directory, not a database")
-        if not os.path.exists(path):
+        new_file = not os.path.exists(path)
+        if new_file:
             if not create:
                 raise database_error(
                     Reason.NO_DATABASE, f"no database at {path}: run 'seatctl init' first"
@@ -165,9 +171,11 @@ class SqliteStore:
             conn = _connect(path, create)
             store = cls(conn, path)
             try:
+                if new_file:
+                    store._made_file = _identity(path)
                 store._check_schema(create)
             except BaseException:
-                conn.close()
+                store.close()
                 raise
         return store
 
@@ -200,23 +208,52 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
+        if self._busy:  # a listing (Venue.iter_seats) is still reading on this connection
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._transaction(write) as tx:
+                yield tx
+        finally:
+            self._busy = False
+
+    def _beside(self) -> SqliteStore:
+        """Another connection to the database, kept for transactions that start while one is
+        still open on this connection: in WAL mode they neither wait for nor disturb it."""
+        if self._spare is None:
+            self._spare = SqliteStore.open(self.location)
+        return self._spare
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
+                self._conn.execute("COMMIT")
             except BaseException:
-                # A listing abandoned midway (`seatctl seats | head`) may be finalised after
-                # the store was closed, which already ended its transaction.
-                if not self._closed and self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                # Also when COMMIT itself failed: SQLite then keeps the transaction (and the
+                # write lock) open, and every later transaction here would fail to begin.
+                self._roll_back()
                 raise
-            self._conn.execute("COMMIT")
+            if self.created:
+                self._made_file = None  # the database exists now: the file is here to stay
             if self._needs_wal:
                 # WAL lets readers run beside the one writer; it is switched outside a
                 # transaction, once the new database exists.
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._needs_wal = False
+
+    def _roll_back(self) -> None:
+        # A listing abandoned midway (`seatctl seats | head`) may be finalised after the store
+        # was closed, which already ended its transaction; SQLite itself ends some on error.
+        if not self._closed and self._conn.in_transaction:
+            # If even ROLLBACK fails, the error that got us here is the one to report.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def _prepared_version(self, write: bool) -> int:
         """The schema version, after creating or upgrading it inside a write transaction."""
@@ -240,7 +277,34 @@ class SqliteStore:
 
     def close(self) -> None:
         self._closed = True
-        self._conn.close()
+        if self._spare is not None:
+            self._spare.close()
+        try:
+            if self._made_file is not None:
+                self._remove_unfinished_file(self._made_file)
+        finally:
+            self._conn.close()
+
+    def _remove_unfinished_file(self, made: tuple[int, int]) -> None:
+        """Remove the file this store created if no database was ever committed into it (an
+        `init` that failed or was interrupted), so that commands go on saying "no database".
+
+        Under the write lock no other `init` can be filling it; if another one already did,
+        the file is kept. One that opened the file but has not written yet cannot write into
+        a removed file (SQLite refuses), so its failure is loud, never a lost database.
+        """
+        self._made_file = None
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if _identity(self.location) == made and self._holds_nothing():
+                    os.remove(self.location)
+            finally:
+                self._conn.execute("ROLLBACK")
+
+    def _holds_nothing(self) -> bool:
+        count = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return self._version() == 0 and count == 0
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
@@ -293,6 +357,12 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     # A booking that was reported must survive a power cut, not just a crash.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """Which file `path` names now: the same name may be given to a new file."""
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
 
 
 def _read_only(location: str) -> SeatctlError:
