@@ -236,7 +236,9 @@ class SqliteStore:
         return [] if rows == [("ok",)] else [f"integrity_check: {row[0]}" for row in rows]
 
     def backup(self, dest: str, force: bool = False) -> None:
-        _backup(self._conn, self.location, dest, force)
+        from seatctl.storage.sqlite_backup import backup
+
+        backup(self._conn, self.location, dest, force)
 
     def close(self) -> None:
         self._closed = True
@@ -300,53 +302,6 @@ def _read_only(location: str) -> SeatctlError:
         Reason.READ_ONLY,
         f"{location} is read-only here: seatctl needs write access to it and its directory",
     )
-
-
-def _backup(conn: sqlite3.Connection, location: str, dest: str, force: bool) -> None:
-    """Copy through SQLite's online backup API into a temporary file beside `dest`, then
-    rename it into place: `dest` is either the whole consistent copy or untouched."""
-    if os.path.exists(dest) and not force:
-        raise database_error(Reason.BACKUP_FAILED, f"{dest} exists: use --force to overwrite it")
-    if os.path.isdir(dest):
-        raise database_error(Reason.BACKUP_FAILED, f"{dest} is a directory")
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(dest))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".seatctl-backup-", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise database_error(
-            Reason.BACKUP_FAILED, f"cannot write a backup to {dest}: {exc.strerror}"
-        ) from exc
-    try:
-        target = sqlite3.connect(temporary, isolation_level=None)
-        try:
-            conn.backup(target)  # all pages in one step: one consistent snapshot
-        finally:
-            target.close()
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, dest)
-        _fsync_folder(folder)
-    except (OSError, sqlite3.Error) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise database_error(
-            Reason.BACKUP_FAILED, f"backup of {location} to {dest} failed: {reason}"
-        ) from exc
-    finally:
-        for leftover in (temporary, temporary + "-wal", temporary + "-shm", temporary + "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(leftover)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _toolkit(conn: sqlite3.Connection):  # -> sqlite_utils.Database, imported only when used
