@@ -140,7 +140,6 @@ class SqliteStore:
         self.location = location
         self.created = False
         self._may_create = False
-        self._needs_wal = False
         self._closed = False
 
     @classmethod
@@ -166,6 +165,7 @@ class SqliteStore:
             store = cls(conn, path)
             try:
                 store._check_schema(create)
+                store._switch_to_wal()
             except BaseException:
                 conn.close()
                 raise
@@ -195,8 +195,34 @@ class SqliteStore:
                 f"{self.location} is not initialised: run 'seatctl init' first",
             )
         # The tables are made by the first write transaction, together with what it adds, so
-        # a failed `init` leaves an empty file exactly as empty as it was.
+        # a failed `init` leaves a file without any table, as uninitialised as it was.
         self._may_create = True
+
+    def _switch_to_wal(self) -> None:
+        """Put the database in WAL mode, where readers never block the one writer.
+
+        A new database is switched before the transaction that creates it, so that `init`
+        cannot commit and then fail; one found in another mode (switched by another tool, or
+        left so by an older seatctl) is switched before any command uses it. The switch needs
+        the file to itself: while others still read it after the busy timeout, say so.
+        """
+        if self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if _error_code(exc) not in (_BUSY, _LOCKED):
+                raise
+            raise database_error(
+                Reason.BUSY,
+                f"cannot switch {self.location} to WAL mode: another process is still using it"
+                " after waiting; try again",
+            ) from exc
+        if mode != "wal":
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"cannot switch {self.location} to WAL mode: SQLite left it in {mode} mode",
+            )
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
@@ -212,18 +238,13 @@ class SqliteStore:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            if self._needs_wal:
-                # WAL lets readers run beside the one writer; it is switched outside a
-                # transaction, once the new database exists.
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._needs_wal = False
 
     def _prepared_version(self, write: bool) -> int:
         """The schema version, after creating or upgrading it inside a write transaction."""
         version = self._version()
         if write and version == 0 and self._may_create:  # else another init won the race
             _create_tables(self._conn)
-            self.created = self._needs_wal = True
+            self.created = True
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
@@ -327,8 +348,13 @@ def translated_errors(location: str) -> Iterator[None]:
         ) from exc
 
 
+def _error_code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code behind `exc`."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
 def _database_error(exc: sqlite3.Error, location: str) -> SeatctlError:
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    code = _error_code(exc)
     if code in (_BUSY, _LOCKED):
         return database_error(Reason.BUSY, f"{location} is still busy after waiting; try again")
     if code == _READONLY:
