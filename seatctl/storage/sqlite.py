@@ -17,6 +17,7 @@ from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
 from seatctl.model import Action, Event, Seat
 from seatctl.storage import DEFAULT_TTL
+from seatctl.storage import sqlite_access as access
 from seatctl.validate import natural_key
 
 SCHEMA_VERSION = 2  # 1: seats and meta (0.1.0); 2: adds the events history
@@ -141,6 +142,7 @@ class SqliteStore:
         self.created = False
         self._may_create = False
         self._closed = False
+        self.read_only: str | None = None  # why this user may only read it
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -156,16 +158,15 @@ class SqliteStore:
                 raise database_error(
                     Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
                 )
-        elif not os.access(path, os.R_OK | os.W_OK):
-            # Even a read would leave -wal and -shm files behind that are as read-only as the
-            # database, and would keep refusing this user after the file is made writable.
-            raise _read_only(path)
+        read_only = _read_only_reason(path, create) if os.path.exists(path) else None
         with translated_errors(path):
-            conn = _connect(path, create)
+            conn = _connect_read_only(path) if read_only else _connect(path, create)
             store = cls(conn, path)
+            store.read_only = read_only
             try:
                 store._check_schema(create)
-                store._switch_to_wal()
+                if not read_only:  # a reader cannot switch it; it reads it in any mode
+                    store._switch_to_wal()
             except BaseException:
                 conn.close()
                 raise
@@ -226,6 +227,8 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
+        if write and self.read_only:
+            raise _read_only(self.location, self.read_only)
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -264,6 +267,8 @@ class SqliteStore:
     def close(self) -> None:
         self._closed = True
         self._conn.close()
+        if not self.read_only:
+            access.keep_side_files(self.location)  # for readers who may not make them
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
@@ -318,10 +323,53 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def _read_only(location: str) -> SeatctlError:
+def _read_only_reason(path: str, create: bool) -> str | None:
+    """Why this user may only read the existing file at `path`; raises if it may not even
+    read it the safe way (or wants to change it with `init`)."""
+    if not os.access(path, os.R_OK):
+        raise _read_only(path, "this user cannot even read it")
+    why = access.why_read_only(path)
+    if why and create:
+        raise _read_only(path, why)
+    if why and _reader_would_create_side_files(path):
+        raise database_error(
+            Reason.READ_ONLY,
+            f"{path} is read-only here ({why}) and has no -wal and -shm files, which a"
+            " reader needs and may not create: run any seatctl command on it once as a"
+            " user who can write it (seatctl then keeps them)",
+        )
+    return why
+
+
+def _reader_would_create_side_files(path: str) -> bool:
+    """Whether SQLite would make -wal and -shm files to read `path`: they would belong to this
+    user, with the database's mode, and refuse the owner's later writes. On a read-only
+    filesystem it makes nothing (see _connect_read_only)."""
+    return (
+        access.in_wal_mode(path)
+        and not access.has_side_files(path)
+        and not access.on_read_only_filesystem(path)
+    )
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    # On a read-only filesystem nothing can change the file while it is read, so SQLite may
+    # skip locking and the missing -wal and -shm files (`immutable`).
+    immutable = not access.has_side_files(path) and access.on_read_only_filesystem(path)
+    return sqlite3.connect(
+        f"file:{quote(os.path.abspath(path))}?mode=ro{'&immutable=1' if immutable else ''}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_SECONDS,
+        isolation_level=None,
+    )
+
+
+def _read_only(location: str, why: str | None = None) -> SeatctlError:
+    because = f" ({why})" if why else ""
     return database_error(
         Reason.READ_ONLY,
-        f"{location} is read-only here: seatctl needs write access to it and its directory",
+        f"{location} is read-only here{because}: changing it needs write access to it, its"
+        " folder and its -wal and -shm files",
     )
 
 
