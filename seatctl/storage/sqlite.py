@@ -327,7 +327,7 @@ def _read_only_reason(path: str, create: bool) -> str | None:
     """Why this user may only read the existing file at `path`; raises if it may not even
     read it the safe way (or wants to change it with `init`)."""
     if not os.access(path, os.R_OK):
-        raise _read_only(path, "this user cannot even read it")
+        raise database_error(Reason.READ_ONLY, f"{path} cannot be read by this user")
     why = access.why_read_only(path)
     if why and create:
         raise _read_only(path, why)
