@@ -232,7 +232,9 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
 def backup(
     ctx: typer.Context,
     dest: Annotated[str, typer.Argument(metavar="DEST", show_default=False)],
-    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite DEST if it is an existing regular file.")
+    ] = False,
 ) -> Output:
     """Write a consistent copy of the database to DEST, safe while others keep writing."""
     ctx.obj.venue(False).backup(dest, force=force)

@@ -46,6 +46,12 @@ def files_in(folder: str) -> list[str]:
     return sorted(os.listdir(folder))
 
 
+def wal_is_empty(db: str) -> bool:
+    """Whether every commit is in the database file itself (seatctl keeps an empty -wal file
+    for readers who may not create one)."""
+    return not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0
+
+
 @pytest.fixture
 def shared_db(venue_db: str) -> Iterator[str]:
     """The venue with seat 1 booked by alice and seat 2 locked by bob for a day, in a folder
@@ -57,18 +63,21 @@ def shared_db(venue_db: str) -> Iterator[str]:
         venue.lock(["1"], user="alice")
         venue.confirm(["1"], user="alice")
         venue.lock(["2"], user="bob", ttl=86400)
-    assert files_in(folder) == ["venue.db"]
+    assert files_in(folder) == ["venue.db", "venue.db-shm", "venue.db-wal"]  # kept for readers
     yield db
     os.chmod(folder, 0o700)
     shutil.rmtree(folder)
 
 
-# (a) The database's folder is not writable: SQLite cannot make its -wal and -shm files there.
+# (a) The database's folder is not writable, and its -wal and -shm files are missing (it was
+# copied there): SQLite cannot make them.
 
 
 @pytest.fixture
 def in_unwritable_folder(shared_db: str) -> str:
     """The venue's file is writable by anyone; its folder by nobody but root."""
+    for suffix in ("-wal", "-shm"):
+        os.remove(shared_db + suffix)
     os.chmod(shared_db, 0o666)  # the file itself is writable by anyone
     os.chmod(os.path.dirname(shared_db), 0o555)
     return shared_db
@@ -115,7 +124,7 @@ def test_once_the_folder_is_writable_the_same_command_succeeds(in_unwritable_fol
         ]
 
 
-# (b) The database file is read-only (its folder is writable).
+# (b) The database file is read-only (its folder is writable): it can be read, not changed.
 
 
 @pytest.fixture
@@ -143,23 +152,31 @@ def test_changing_a_read_only_file_is_exit_6_read_only_and_loses_nothing(read_on
 
 
 @pytest.mark.parametrize("args", [["seats"], ["history"], ["check"]])
-def test_reading_a_read_only_file_is_exit_6_read_only_and_leaves_nothing_beside_it(
-    read_only_file, args
-):
-    # SQLite would make -wal and -shm files as read-only as the database, and they would go on
-    # refusing this user after the file is made writable: seatctl refuses before opening it.
+def test_reading_a_read_only_file_works_and_leaves_nothing_beside_it(read_only_file, args):
+    # The reader uses the -wal and -shm files its owner left; it never creates its own, which
+    # would be as read-only as the database and go on refusing writers.
     before = content(read_only_file)
     run = run_as_other_user(read_only_file, *args)
-    assert_one_line_error(run, 6)
-    assert "read-only" in run.err
+    assert (run.code, run.err) == (0, "")
     assert content(read_only_file) == before
-    assert files_in(os.path.dirname(read_only_file)) == ["venue.db"]
+    assert files_in(os.path.dirname(read_only_file)) == ["venue.db", "venue.db-shm", "venue.db-wal"]
 
 
-def test_once_the_file_is_writable_again_the_same_command_succeeds(read_only_file):
-    assert run_as_other_user(read_only_file, "seats").code == 6
+def test_a_file_made_writable_while_its_side_files_are_not_says_which_file_is_read_only(
+    read_only_file,
+):
+    os.chmod(read_only_file, 0o666)  # its -wal and -shm files keep the mode they were made with
+    run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
+    assert_one_line_error(run, 6)
+    assert "is read-only here (this user cannot write its -wal file)" in run.err
+
+
+def test_once_the_file_and_its_side_files_are_writable_again_the_same_command_succeeds(
+    read_only_file,
+):
     assert run_as_other_user(read_only_file, "confirm", "2", "--user", "bob").code == 6
-    os.chmod(read_only_file, 0o666)
+    for suffix in ("", "-wal", "-shm"):
+        os.chmod(read_only_file + suffix, 0o666)
     run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
     assert (run.code, run.err) == (0, "")
 
@@ -333,7 +350,7 @@ def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
         cli("confirm", str(n), "--user", f"user{n}")
     monkeypatch.delenv("SEATCTL_NOW")
     data = bytearray(Path(db_path).read_bytes())
-    assert not os.path.exists(db_path + "-wal")  # the last command checkpointed everything
+    assert wal_is_empty(db_path)  # the last command checkpointed everything
     page_size = int.from_bytes(data[16:18], "big")
     pages = len(data) // page_size
     first, last = pages // 3, 2 * pages // 3
@@ -375,7 +392,7 @@ def overwrite(path: str, old: bytes, new: bytes) -> None:
     fail expect an AssertionError, and must not pass as "expected failures" for a wrong reason.
     """
     data = bytearray(Path(path).read_bytes())
-    if len(old) != len(new) or os.path.exists(path + "-wal"):
+    if len(old) != len(new) or not wal_is_empty(path):
         raise ValueError("cannot overwrite in place")
     start = data.index(old)
     data[start : start + len(new)] = new

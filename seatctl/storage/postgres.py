@@ -326,10 +326,19 @@ class PostgresStore:
         return []
 
     def backup(self, dest: str, force: bool = False) -> None:
+        itself = f"{redacted(dest)} is the database itself; " if self._is_me(dest) else ""
         raise usage_error(
-            f"backup copies SQLite files; to back up {self.location} use pg_dump"
-            " (for example: pg_dump --schema=SCHEMA DBNAME > venue.sql)"
+            f"{itself}backup copies SQLite files; to back up {self.location} use"
+            " pg_dump (for example: pg_dump --schema=SCHEMA DBNAME > venue.sql)"
         )
+
+    def _is_me(self, url: str) -> bool:
+        """Whether `url` names this database, however its parameters are spelt or ordered."""
+        parse = psycopg.conninfo.conninfo_to_dict
+        try:
+            return parse(url) == parse(self._url)
+        except psycopg.Error:  # not a connection string at all: a file name
+            return False
 
     def close(self) -> None:
         if self._spare is not None:
