@@ -5,10 +5,12 @@ newest event acts at that event's instant; further behind, it is refused (exit 6
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from freezegun import freeze_time
 
-from conftest import START, dump
+from conftest import START, dump, run_process
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 
@@ -129,3 +131,13 @@ def test_reads_are_unaffected_by_a_clock_behind_the_history(cli):
             ("2026-01-01T12:10:00Z", "lock", "alice", "2026-01-01T12:11:00Z")
         ]
         assert cli("check").out == "ok\n"
+
+
+def test_a_clock_behind_line_in_a_batch_is_reported_and_the_batch_goes_on(cli, db_path):
+    with freeze_time(T0):
+        cli("lock", "1", "--user", "alice")
+    script = "lock 1 --user bob\nlock 2 --user bob\n"
+    run = run_process("--db", db_path, "batch", input=script, env={"SEATCTL_NOW": START})
+    results = [json.loads(line) for line in run.out.splitlines()]
+    assert run.code == 0
+    assert [(r["exit"], r.get("error")) for r in results] == [(6, "clock_behind"), (0, None)]
