@@ -29,7 +29,8 @@ Exit codes:
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      newer schema, read-only, or still busy after waiting;
-     check found problems; backup failed"""
+     check found problems; backup failed; the clock is more
+     than 5 s behind a named seat's history (clock_behind)"""
 
 _APP_SETTINGS: dict[str, Any] = {
     "add_completion": False,

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     BUSY = "busy"
     BACKUP_FAILED = "backup_failed"
     INCONSISTENT = "inconsistent"
+    CLOCK_BEHIND = "clock_behind"
 
 
 class SeatRefusal(NamedTuple):

@@ -18,6 +18,7 @@ from seatctl.model import Action, Event, Seat, SeatView, Status
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 Rule = Callable[[Seat], rules.Decision]
+RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
 
 class InitResult(NamedTuple):
@@ -98,8 +99,8 @@ class Venue:
         name = validate.user(user)
         ttl = validate.ttl(ttl)
 
-        def rule_for(tx: Transaction) -> Rule:
-            now, lifetime = tx.now(), ttl if ttl is not None else tx.default_ttl()
+        def rule_for(tx: Transaction, now: Instant) -> Rule:
+            lifetime = ttl if ttl is not None else tx.default_ttl()
             return partial(rules.lock, user=name, now=now, ttl=lifetime)
 
         return self._apply(labels, name, rule_for)
@@ -107,22 +108,18 @@ class Venue:
     def confirm(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx: lambda seat: rules.confirm(seat, name, tx.now())
-        )
+        return self._apply(labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now))
 
     def release(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx: lambda seat: rules.release(seat, name, tx.now())
-        )
+        return self._apply(labels, name, lambda tx, now: partial(rules.release, user=name, now=now))
 
     def _apply(
         self,
         labels: Iterable[str],
         user: str,
-        rule_for: Callable[[Transaction], Rule],
+        rule_for: RuleAt,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
@@ -130,8 +127,8 @@ class Venue:
             raise usage_error("name at least one seat")
         with self._store.transaction() as tx:
             stored = tx.seats(wanted)  # first: a backend that locks rows waits here, not later
-            decide = rule_for(tx)
-            now = tx.now()
+            now = self._acting_instant(tx, wanted, stored)
+            decide = rule_for(tx, now)
             refusals: list[SeatRefusal] = []
             after: list[Seat] = []
             changed: list[Seat] = []
@@ -151,6 +148,26 @@ class Venue:
             tx.save(changed)
             tx.append_events(events)
             return [seat.view(now) for seat in after]
+
+    @staticmethod
+    def _acting_instant(tx: Transaction, wanted: list[str], stored: dict[str, Seat]) -> Instant:
+        """The transaction's clock, moved up to the named seats' newest events if it is a
+        little behind them; refused (with the unknown seats) if it is further behind."""
+        latest = tx.latest_event_at([label for label in wanted if label in stored])
+        newest = {label: latest[label] for label in wanted if label in latest}
+        acting = rules.acting_instant(tx.now(), newest)
+        if isinstance(acting, list):
+            # Refused before any rule is applied: no rule can be judged at an instant the
+            # seat's history has already passed. Unknown seats are still named.
+            behind = {refusal.seat: refusal for refusal in acting}
+            raise refused(
+                [
+                    behind[label] if label in stored else rules.not_found(label)
+                    for label in wanted
+                    if label in behind or label not in stored
+                ]
+            )
+        return acting
 
     def history(
         self,

@@ -174,6 +174,14 @@ class PostgresTransaction:
             for at, seat, action, user, exp, id_ in rows
         ]
 
+    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+        if not labels:
+            return {}
+        rows = self._conn.execute(  # the (seat, id) index finds each seat's events
+            "SELECT seat, max(at) FROM events WHERE seat = ANY(%s) GROUP BY seat", (labels,)
+        )
+        return {seat: int(at) for seat, at in rows}
+
     def seeded_through(self) -> int:
         # Always 0 unless a future upgrade seeds events: PostgreSQL databases start at schema 2.
         return int(self._meta("seeded_through") or 0)

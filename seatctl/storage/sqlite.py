@@ -100,6 +100,19 @@ class SqliteTransaction:
             for at, seat, action, user, exp, id_ in rows
         ]
 
+    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+        if self._version < 2:  # no history yet: a write upgrades the schema before asking
+            return {}
+        latest: dict[str, Instant] = {}
+        for start in range(0, len(labels), _CHUNK):
+            chunk = labels[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(  # the (seat, id) index finds each seat's events
+                f"SELECT seat, max(at) FROM events WHERE seat IN ({marks}) GROUP BY seat", chunk
+            )
+            latest.update(rows)
+        return latest
+
     def seeded_through(self) -> int:
         if self._version < 2:
             return len(self.events())
