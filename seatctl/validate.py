@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from seatctl.errors import usage_error
@@ -16,8 +17,12 @@ _DIGIT_RUNS = re.compile(r"[0-9]+")
 
 
 def labels(raw: Iterable[str]) -> list[str]:
-    """Valid labels in the order given, each once."""
-    unique = list(dict.fromkeys(raw))
+    """Valid labels in the order given, each once, in NFC."""
+    if isinstance(raw, str | bytes | bytearray):
+        # Iterating it would name one seat per character: "12" would mean seats 1 and 2.
+        kind = type(raw).__name__
+        raise TypeError(f"expected a list of seat labels, not a {kind}: write [{raw!r}]")
+    unique = list(dict.fromkeys(_label(item) for item in raw))
     bad = [label for label in unique if not LABEL_PATTERN.fullmatch(label)]
     if bad:
         raise usage_error(
@@ -27,13 +32,28 @@ def labels(raw: Iterable[str]) -> list[str]:
     return unique
 
 
+def _label(raw: str) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"seat labels are strings, not {type(raw).__name__}: {raw!r}")
+    return _nfc(raw)
+
+
 def user(raw: str) -> str:
-    name = raw.strip()
+    """The user's name in NFC: the same name typed composed or decomposed is one user."""
+    if not isinstance(raw, str):
+        raise TypeError(f"a user name is a string, not {type(raw).__name__}: {raw!r}")
+    name = _nfc(raw).strip()
     if not name or len(name) > MAX_USER_LENGTH or not name.isprintable():
         raise usage_error(
             f"invalid user {_shown(raw)}: use 1 to {MAX_USER_LENGTH} printable characters"
         )
     return name
+
+
+def _nfc(text: str) -> str:
+    # Names are compared and stored as text: `José` typed with a combining accent must not
+    # be a second user who looks exactly like the first.
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def ttl(raw: int | None) -> int | None:

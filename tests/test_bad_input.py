@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Run, dump
+from seatctl import Venue
 from seatctl.cli import main
 
 pytestmark = pytest.mark.usefixtures("venue_db")
@@ -198,3 +199,68 @@ def test_a_read_only_database_refuses_changes_with_exit_6(read_only_db):
     run = run_as_other_user(read_only_db, "lock", "1", "--user", "a", "--json")
     assert '"error": "read_only"' in run.err
     assert dump(read_only_db) == before
+
+
+# A str or bytes where labels belong would be taken apart character by character.
+LABEL_TAKERS = {
+    "init": lambda venue, db, labels: Venue.init(db, labels=labels),
+    "lock": lambda venue, db, labels: venue.lock(labels, user="alice"),
+    "confirm": lambda venue, db, labels: venue.confirm(labels, user="alice"),
+    "release": lambda venue, db, labels: venue.release(labels, user="alice"),
+    "history": lambda venue, db, labels: venue.history(labels),
+}
+
+
+@pytest.mark.parametrize(
+    "labels", ["12", b"12", bytearray(b"VIP1")], ids=["str", "bytes", "bytearray"]
+)
+@pytest.mark.parametrize("method", sorted(LABEL_TAKERS))
+def test_a_string_where_labels_belong_is_a_type_error(venue, venue_db, method, labels):
+    before = dump(venue_db)
+    with pytest.raises(TypeError, match="list of seat labels"):
+        LABEL_TAKERS[method](venue, venue_db, labels)
+    assert dump(venue_db) == before
+
+
+@pytest.mark.parametrize("method", sorted(LABEL_TAKERS))
+def test_a_label_that_is_not_a_string_is_a_type_error(venue, venue_db, method):
+    with pytest.raises(TypeError, match="seat labels are strings"):
+        LABEL_TAKERS[method](venue, venue_db, [1])
+
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"  # the same name, typed two ways
+
+
+def test_a_user_typed_decomposed_is_the_same_user_as_composed(venue):
+    venue.lock(["1"], user=NFC)
+    assert venue.release(["1"], user=NFD)[0].status.value == "available"
+
+
+def test_user_names_are_stored_composed(venue):
+    assert venue.lock(["1"], user=NFD)[0].locked_by == NFC
+
+
+def test_the_seats_filter_finds_a_user_typed_either_way(venue):
+    venue.lock(["1"], user=NFC)
+    assert [view.seat for view in venue.seats(user=NFD)] == ["1"]
+
+
+def test_the_history_filter_finds_a_user_typed_either_way(venue):
+    venue.lock(["1"], user=NFD)
+    assert [event.seat for event in venue.history(user=NFC) if event.user] == ["1"]
+
+
+def test_a_user_from_the_command_line_is_stored_composed(cli):
+    cli("lock", "1", "--user", NFD)
+    assert cli("seats", "--json").json()[0]["locked_by"] == NFC
+
+
+def test_a_user_from_seatctl_user_is_stored_composed(cli, monkeypatch):
+    monkeypatch.setenv("SEATCTL_USER", NFD)
+    cli("lock", "1")
+    assert cli("seats", "--json").json()[0]["locked_by"] == NFC
+
+
+def test_labels_are_normalised_too(venue, venue_db):
+    Venue.init(venue_db, labels=["\u212a1"])  # KELVIN SIGN: composed, it is the letter K
+    assert venue.lock(["K1"], user="alice")[0].seat == "K1"

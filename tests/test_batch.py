@@ -192,3 +192,8 @@ def test_unknown_command_names_do_not_each_keep_a_parser():
     lines = [f"junk{number} 1\n" for number in range(50)]
     run_lines(lines, io.StringIO(), cli.Invocation(), cli._subcommand)
     assert len(cli._built) <= len(cli.app.registered_commands) + 1
+
+
+def test_a_user_typed_decomposed_in_a_batch_is_the_same_user_as_composed(db_path):
+    _, results = batch(db_path, "lock 1 --user Jos\u00e9\nrelease 1 --user Jose\u0301\n")
+    assert [r["exit"] for r in results] == [0, 0]
