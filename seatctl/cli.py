@@ -58,7 +58,7 @@ class Invocation:
         self.opened: Venue | None = None
 
     def database(self, creating: bool = False) -> str:
-        if self.db:
+        if self.db is not None:  # even "" (an unset variable?): the API refuses it, exit 2
             return self.db
         app_dir = typer.get_app_dir("seatctl")
         if creating:

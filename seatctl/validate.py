@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from seatctl.errors import usage_error
+from seatctl.storage import is_postgres_url
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
@@ -30,6 +32,28 @@ def labels(raw: Iterable[str]) -> list[str]:
             " starting with a letter or digit"
         )
     return unique
+
+
+def database(raw: str) -> str:
+    """`raw` if it can name a database. A SQLite path may hold any bytes a file name can (the
+    undecodable ones arrive from argv as surrogate escapes); a PostgreSQL URL is text."""
+    if raw == "":
+        # Most likely an unset shell variable (`--db "$VENUE"`): never guess another database.
+        raise usage_error("empty database name: give a file path or a postgresql:// URL")
+    if is_postgres_url(raw):
+        if not _encodes(raw, str.encode):  # UTF-8, strictly
+            raise usage_error(f"invalid database URL {_shown(raw)}: it is not valid UTF-8")
+    elif "\0" in raw or not _encodes(raw, os.fsencode):
+        raise usage_error(f"invalid database path {_shown(raw)}: no file can have this name")
+    return raw
+
+
+def _encodes(text: str, encode: Callable[[str], bytes]) -> bool:
+    try:
+        encode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _label(raw: str) -> str:
