@@ -59,7 +59,7 @@ class Invocation:
         self.opened: Venue | None = None
 
     def database(self, creating: bool = False) -> str:
-        if self.db:
+        if self.db is not None:  # even "" (an unset variable?): the API refuses it, exit 2
             return self.db
         app_dir = typer.get_app_dir("seatctl")
         if creating:
@@ -248,15 +248,18 @@ def batch(ctx: typer.Context) -> None:
     print one JSON result per line. Blank lines and # comments are skipped."""
     from seatctl.batch import run_lines
 
-    code = run_lines(sys.stdin, sys.stdout, ctx.obj, _subcommand)
+    # Bytes, decoded line by line in run_lines: one undecodable line must not end the batch.
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    code = run_lines(stdin, sys.stdout, ctx.obj, _subcommand, sys.stdin.encoding or "utf-8")
     if code:
         raise typer.Exit(code)
 
 
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
     """A command for a `batch` line (batches do not nest)."""
-    group = _command_for(name)
-    return group.commands.get(name) if name != "batch" else None
+    if name == "batch" or name not in _COMMAND_NAMES:
+        return None  # known without building a parser: junk names must not each cost one
+    return _command_for(name).commands.get(name)
 
 
 def _instant(text: str | None) -> int | None:
@@ -284,18 +287,23 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
     """
-    if name not in _built:
-        only = [c for c in app.registered_commands if c.callback and c.callback.__name__ == name]
-        if only:
+    key = name if name in _COMMAND_NAMES else None  # one whole parser serves every other name
+    if key not in _built:
+        if key is None:
+            _built[key] = typer.main.get_command(app)
+        else:
             lazy = typer.Typer(**_APP_SETTINGS)
             lazy.registered_callback = app.registered_callback
-            lazy.registered_commands = only
-            _built[name] = typer.main.get_command(lazy)
-        else:
-            _built[name] = typer.main.get_command(app)
-    return _built[name]
+            lazy.registered_commands = [c for c in app.registered_commands if _name(c) == key]
+            _built[key] = typer.main.get_command(lazy)
+    return _built[key]
 
 
+def _name(command: typer.models.CommandInfo) -> str | None:
+    return command.callback.__name__ if command.callback else None
+
+
+_COMMAND_NAMES = frozenset(_name(c) for c in app.registered_commands) - {None}
 _built: dict[str | None, typer.core.TyperGroup] = {}
 _VALUE_OPTIONS = {"--db"}
 

@@ -37,6 +37,7 @@ class Venue:
     @classmethod
     def open(cls, db: str) -> Venue:
         """Open an initialised database; see `init` to create one."""
+        db = validate.database(db)
         clock.clock_override()  # a bad SEATCTL_NOW is refused before the database is touched
         return cls(open_store(db))
 
@@ -52,6 +53,7 @@ class Venue:
 
         With neither `seats` nor `labels`, a new database gets seats 1 to 5.
         """
+        db = validate.database(db)
         count = validate.seat_count(seats)
         named = validate.labels(labels)
         ttl = validate.ttl(ttl)

@@ -10,19 +10,25 @@ File permissions do not bind root, and CI runs as root: the permission faults ru
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import shutil
 import signal
 import sqlite3
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
+from seatctl.cli import main
 from seatctl.clock import format_instant, parse_instant
 from test_bad_input import assert_one_line_error, run_as_other_user
 
@@ -422,3 +428,67 @@ def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):
     overwrite(venue_db, b"\x04\x15\x0f\x0100133\x03", b"\x04\x15\x01\x0100133\x03")
     run = run_process("--db", venue_db, "seats")
     assert_one_line_error(run, 6)
+
+
+# Resource faults: input that used to cost memory per distinct value.
+
+
+def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
+    from seatctl import cli
+    from seatctl.batch import run_lines
+
+    oddities = ["", "é", "--", "\x1b", "💺", "#", ".db"]
+
+    def junk(start: int, count: int) -> Iterator[str]:
+        return (f"junk{n}{oddities[n % len(oddities)]} 1 --user a\n" for n in range(start, count))
+
+    with open(os.devnull, "w") as sink:
+        run_lines(junk(0, 200), sink, cli.Invocation(), cli._subcommand)  # warm every cache
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            run_lines(junk(200, 3000), sink, cli.Invocation(), cli._subcommand)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert grown < 256 * 1024, f"{grown} bytes kept for 2800 junk names"
+
+
+# File names that are not UTF-8: a path is bytes, and works; a URL is text, and is refused.
+
+file_names = st.binary(min_size=1, max_size=24).filter(
+    lambda name: b"/" not in name and b"\0" not in name and name not in (b".", b"..")
+)
+
+
+def quietly(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        return main(list(argv)), err.getvalue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=file_names)
+def test_any_name_the_file_system_allows_works_as_a_database_path(name):
+    with tempfile.TemporaryDirectory() as folder:
+        db = os.fsdecode(os.path.join(os.fsencode(folder), name))
+        assert quietly("--db", db, "init", "--seats", "1") == (0, "")
+        assert quietly("--db", db, "lock", "1", "--user", "a") == (0, "")
+        assert name in os.listdir(os.fsencode(folder))
+
+
+def not_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+@settings(max_examples=30, deadline=None)
+@given(junk=st.binary(min_size=1, max_size=12).filter(not_utf8), at=st.sampled_from([16, 24, 40]))
+def test_a_postgresql_url_that_is_not_utf8_is_exit_2_whatever_the_bytes(junk, at):
+    url = b"postgresql://postgres@127.0.0.1:1/test"
+    code, err = quietly("--db", os.fsdecode(url[:at] + junk + url[at:]), "seats")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -400,7 +400,8 @@ def _create_events_table(conn: sqlite3.Connection) -> None:
 def _connect(path: str, create: bool) -> sqlite3.Connection:
     mode = "rwc" if create else "rw"
     conn = sqlite3.connect(
-        f"file:{quote(os.path.abspath(path))}?mode={mode}",
+        # As bytes: a file name need not be valid UTF-8 (undecodable bytes are surrogates here).
+        f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}",
         uri=True,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
