@@ -1,0 +1,214 @@
+"""PostgreSQL under faults: malformed URLs, secrets in URLs, interrupted inits, rows held by
+other connections, and SEATCTL_NOW on a shared server.
+
+The URL tests need only psycopg (they fail before connecting, or connect to a closed port);
+the rest need a server ($SEATCTL_TEST_PG, see tests/test_postgres.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_postgres import free_port
+
+from conftest import Run, run_process
+from seatctl.cli import main
+
+psycopg = pytest.importorskip("psycopg")
+
+SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+
+# Every parameter libpq treats as a secret: dispchar "*" in PQconndefaults (password,
+# sslpassword, oauth_client_secret), and the SCRAM keys, which stand in for the password.
+SECRET_PARAMETERS = ["password", "sslpassword", "oauth_client_secret"]
+SECRET_PARAMETERS += ["scram_client_key", "scram_server_key"]
+
+
+def run_main(*args: str, capsys: pytest.CaptureFixture[str]) -> Run:
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return Run(int(code), captured.out, captured.err)
+
+
+@contextlib.contextmanager
+def captured() -> Iterator[list[io.StringIO]]:
+    """stdout and stderr of an in-process run (a hypothesis example cannot use capsys)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield [out, err]
+
+
+def assert_never_shown(run: Run, secret: str) -> None:
+    shown = run.out + run.err
+    for form in {secret, quote(secret, safe="")}:
+        assert form not in shown, f"{form!r} leaked: {shown!r}"
+
+
+# --- item 13: malformed URLs are usage errors; no secret is ever printed ---
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:secret@[::1/test", "postgres://[bad"])
+def test_a_malformed_url_is_a_one_line_usage_error_without_the_password(url):
+    for json_flag in ([], ["--json"]):
+        run = run_process("--db", url, "seats", *json_flag)
+        assert run.code == 2, run.err
+        assert run.out == ""
+        assert run.err.count("\n") == 1
+        assert "Traceback" not in run.err
+        assert "secret" not in run.err
+    assert json.loads(run.err)["error"] == "usage"
+
+
+def test_a_malformed_url_says_what_is_wrong_with_it(capsys):
+    run = run_main("--db", "postgresql://u:secret@[::1/test", "seats", capsys=capsys)
+    assert run.err.startswith("error: invalid PostgreSQL URL postgresql://u@[::1/test: ")
+    assert 'looking for matching "]"' in run.err
+
+
+@pytest.mark.parametrize("parameter", SECRET_PARAMETERS)
+def test_no_secret_parameter_is_shown_when_the_server_is_unreachable(parameter, capsys):
+    secret = "Sup3r-s3cret-pw"
+    url = f"postgresql://alice@127.0.0.1:{free_port()}/test?{parameter}={secret}"
+    run = run_main("--db", url, "seats", capsys=capsys)
+    assert run.code == 6
+    assert run.err.startswith("error: cannot connect to postgresql://alice@127.0.0.1:")
+    assert_never_shown(run, secret)
+
+
+@pytest.mark.parametrize("password", ["Pa55@w0rd", "Pa55/w0rd"])
+def test_a_password_libpq_would_read_as_a_host_or_port_is_a_usage_error(password, capsys):
+    # libpq ends the user part at the first "@" and, before that, at a "/": it would try host
+    # "w0rd@127.0.0.1" or port "w0rd", and quote it when that fails.
+    url = f"postgresql://alice:{password}@127.0.0.1:{free_port()}/test"
+    run = run_main("--db", url, "seats", capsys=capsys)
+    assert run.code == 2
+    assert "percent-encode" in run.err
+    assert "Pa55" not in run.err
+    assert "w0rd" not in run.err
+
+
+# A secret always holds a few distinctive characters, so that finding it in a message can only
+# mean it leaked; the rest may be anything a password holds, percent-encoded in the URL.
+secrets = st.builds(
+    lambda a, b: f"Zq{a}{b}",
+    st.text(st.sampled_from("abcXYZ019"), min_size=4, max_size=6),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8),  # libpq: no NUL
+)
+
+
+@st.composite
+def urls_with_secrets(draw: st.DrawFn, malformed: bool) -> tuple[str, list[str]]:
+    """A PostgreSQL URL carrying secrets in its user part and in secret parameters (some
+    percent-encoded keys), with one defect seatctl must refuse it for if `malformed`: one libpq
+    cannot parse, or a password libpq would read partly as a host or port."""
+    scheme = draw(st.sampled_from(["postgresql", "postgres", "POSTGRESQL"]))
+    password = draw(st.none() | secrets)
+    user = "alice" + (f":{quote(password, safe='')}" if password is not None else "")
+    host = f"127.0.0.1:{free_port()}"
+    dbname = "test"
+    params = []
+    shown = [password] if password is not None else []
+    for parameter in draw(st.lists(st.sampled_from(SECRET_PARAMETERS), max_size=3, unique=True)):
+        value = draw(secrets)
+        shown.append(value)
+        # libpq decodes keys too: "%70assword" is "password".
+        key = draw(st.sampled_from([parameter, f"%{ord(parameter[0]):02X}{parameter[1:]}"]))
+        params.append(f"{key}={quote(value, safe='')}")
+    params.append("application_name=seatctl-test")
+    params = draw(st.permutations(params))
+    if malformed:
+        defect = draw(
+            st.sampled_from(
+                [
+                    "unclosed-ipv6",
+                    "bad-escape-in-dbname",
+                    "nul-in-value",
+                    "no-equals",
+                    "two-equals",
+                    "unknown-parameter",
+                    "space-in-host",
+                    "junk-after-host",
+                    "bad-escape-in-password",
+                    "unencoded-at-in-password",
+                    "unencoded-slash-in-password",
+                ]
+            )
+        )
+        if defect == "unclosed-ipv6":
+            host = "[::1"
+        elif defect == "bad-escape-in-dbname":
+            dbname = "te%zzst"
+        elif defect == "nul-in-value":
+            params = [*params, "application_name=a%00b"]
+        elif defect == "no-equals":
+            params = [*params, "junk"]
+        elif defect == "two-equals":
+            params = [*params, "application_name=a=b"]
+        elif defect == "unknown-parameter":
+            params = [*params, "nosuchparameter=1"]
+        elif defect == "space-in-host":
+            host = "127.0.0.1 x"
+        elif defect == "junk-after-host":
+            host = "[::1]x"
+        elif defect == "bad-escape-in-password":
+            if password is None:
+                password = draw(secrets)
+                shown.append(password)
+            user = f"alice:%zz{quote(password, safe='')}"
+        elif defect.startswith("unencoded-"):
+            if password is None:
+                password = draw(secrets)
+                shown.append(password)
+            raw = "@" if defect == "unencoded-at-in-password" else "/"
+            user = f"alice:{quote(password, safe='')}{raw}{quote(password, safe='')}"
+    url = f"{scheme}://{user}@{host}/{dbname}?{'&'.join(params)}"
+    return url, shown
+
+
+COMMANDS = [["seats"], ["init"], ["lock", "1", "--user", "a"], ["history"], ["check"]]
+WITH_JSON = [[*command, "--json"] for command in COMMANDS if command != ["init"]]
+
+
+@settings(max_examples=60 * SOAK, deadline=None)
+@given(
+    drawn=urls_with_secrets(malformed=True),
+    command=st.sampled_from(COMMANDS + WITH_JSON),
+)
+def test_every_malformed_url_is_exit_2_on_one_line_without_any_secret(drawn, command):
+    url, shown = drawn
+    as_json = "--json" in command
+    with captured() as capture:
+        code = main(["--db", url, *command])
+    run = Run(int(code), capture[0].getvalue(), capture[1].getvalue())
+    assert run.code == 2, run.err
+    assert run.out == ""
+    assert run.err.count("\n") == 1
+    assert "Traceback" not in run.err
+    if as_json:
+        assert json.loads(run.err)["error"] == "usage"
+    else:
+        assert run.err.startswith("error: invalid PostgreSQL URL ")
+    for secret in shown:
+        assert_never_shown(run, secret)
+
+
+@settings(max_examples=25 * SOAK, deadline=None)
+@given(drawn=urls_with_secrets(malformed=False), as_json=st.booleans())
+def test_no_secret_is_shown_when_a_well_formed_url_cannot_connect(drawn, as_json):
+    url, shown = drawn
+    with captured() as capture:
+        code = main(["--db", url, "seats", *(["--json"] if as_json else [])])
+    run = Run(int(code), capture[0].getvalue(), capture[1].getvalue())
+    assert run.code == 6, run.err
+    assert run.err.count("\n") == 1
+    for secret in shown:
+        assert_never_shown(run, secret)
