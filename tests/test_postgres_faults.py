@@ -17,10 +17,11 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_postgres import free_port
+from test_postgres import free_port, sql
 
 from conftest import Run, run_process
 from seatctl.cli import main
+from seatctl.errors import ExitCode, Reason, SeatctlError
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -212,3 +213,63 @@ def test_no_secret_is_shown_when_a_well_formed_url_cannot_connect(drawn, as_json
     assert run.err.count("\n") == 1
     for secret in shown:
         assert_never_shown(run, secret)
+
+
+# --- item 23: an interrupted init leaves nothing half-made ---
+
+
+def tables_in(url: str) -> list[str]:
+    rows = sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return sorted(row[0] for row in rows)
+
+
+@pytest.fixture
+def terminated_init(pg_url: str, capsys: pytest.CaptureFixture[str]) -> Run:
+    """`init --ttl 90` on a new schema, its connection terminated by an administrator just
+    before it adds the seats: after it has made (but not committed) whatever comes first."""
+    from seatctl.storage.postgres import PostgresTransaction
+
+    adding = PostgresTransaction.add_seats
+
+    def terminated_first(self: PostgresTransaction, labels: list[str]) -> list[str]:
+        # The timeout makes pg_terminate_backend wait until the session is really gone, so
+        # the next statement meets a closed connection.
+        sql(pg_url, "SELECT pg_terminate_backend(%s, 10000)", self._conn.info.backend_pid)
+        return adding(self, labels)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PostgresTransaction, "add_seats", terminated_first)
+        return run_main("--db", pg_url, "init", "--ttl", "90", capsys=capsys)
+
+
+def test_an_init_whose_connection_is_terminated_is_exit_6_lost_connection(terminated_init):
+    assert terminated_init.code == 6
+    assert terminated_init.err.startswith("error: lost the connection to postgresql://")
+
+
+def test_an_init_whose_connection_is_terminated_creates_no_tables(terminated_init, pg_url):
+    assert tables_in(pg_url) == []
+
+
+def test_a_plain_init_after_a_terminated_one_makes_the_default_venue(
+    terminated_init, pg_url, capsys
+):
+    run = run_main("--db", pg_url, "init", capsys=capsys)
+    assert run.code == 0
+    assert "added 5 seats (5 in all); locks last 60 s" in run.out
+
+
+def test_an_init_that_fails_after_starting_leaves_no_database_to_half_use(db_path, capsys):
+    # On every backend: a failure inside init's one transaction (here, in adding the seats)
+    # undoes the tables too, so the next init starts afresh.
+    from seatctl.storage import postgres, sqlite
+
+    def failing(self, labels: list[str]) -> list[str]:
+        raise SeatctlError(Reason.BAD_DATABASE, "injected failure", ExitCode.DATABASE)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sqlite.SqliteTransaction, "add_seats", failing)
+        patch.setattr(postgres.PostgresTransaction, "add_seats", failing)
+        assert run_main("--db", db_path, "init", "--ttl", "90", capsys=capsys).code == 6
+    run = run_main("--db", db_path, "init", capsys=capsys)
+    assert "added 5 seats (5 in all); locks last 60 s" in run.out

@@ -207,6 +207,7 @@ class PostgresStore:
         self._url = url
         self.location = redacted(url)  # shown in messages: never the password
         self.created = False
+        self._may_create = False  # an init found no tables: its write transaction makes them
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -237,24 +238,29 @@ class PostgresStore:
         if tables or not create:
             self._require_usable(schema, tables, version)
             return
-        with self._begun(write=True) as conn:
-            conn.execute(_SCHEMA_LOCK)  # concurrent inits queue here
-            schema, tables, version = _schema_state(conn)  # another init may have won the race
-            if tables:
-                self._require_usable(schema, tables, version)
-                return
-            if schema is None:
-                raise database_error(
-                    Reason.BAD_DATABASE,
-                    f"cannot initialise {self.location}: no schema in its search_path exists"
-                    " (create it with CREATE SCHEMA first)",
-                )
-            conn.execute(_CREATE_TABLES)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
-                (str(SCHEMA_VERSION),),
+        # The tables are made by the first write transaction, together with the seats and
+        # settings it adds: an init that fails or loses its connection leaves nothing behind.
+        self._may_create = True
+
+    def _create_tables(self, conn: Connection) -> None:
+        """Create seatctl's tables, inside the caller's write transaction, unless another init
+        has meanwhile."""
+        conn.execute(_SCHEMA_LOCK)  # concurrent inits queue here
+        schema, tables, version = _schema_state(conn)  # another init may have won the race
+        if tables:
+            self._require_usable(schema, tables, version)
+            return
+        if schema is None:
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"cannot initialise {self.location}: no schema in its search_path exists"
+                " (create it with CREATE SCHEMA first)",
             )
-            self.created = True
+        conn.execute(_CREATE_TABLES)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
+        )
+        self.created = True
 
     def _require_usable(self, schema: str | None, tables: list[str], version: int | None) -> None:
         """Refuse, with the right reason, anything but tables of a schema version we know."""
@@ -282,7 +288,10 @@ class PostgresStore:
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTransaction]:
         with self._begun(write) as conn:
+            if write and self._may_create:
+                self._create_tables(conn)
             yield PostgresTransaction(conn, write)
+        self._may_create = False  # committed: the tables exist now
 
     @contextlib.contextmanager
     def _begun(self, write: bool) -> Iterator[Connection]:
