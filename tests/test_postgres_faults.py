@@ -11,19 +11,25 @@ import contextlib
 import io
 import json
 import os
-from collections.abc import Iterator
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
+import test_postgres
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_postgres import free_port, sql
+from test_postgres import WAITING, free_port, named, sql
 
-from conftest import Run, run_process
+from conftest import Run, dump_pg, run_process
+from seatctl import Venue
 from seatctl.cli import main
 from seatctl.errors import ExitCode, Reason, SeatctlError
 
 psycopg = pytest.importorskip("psycopg")
+pg = test_postgres.pg  # the fixture running seatctl against the test's schema
 
 SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 
@@ -273,3 +279,120 @@ def test_an_init_that_fails_after_starting_leaves_no_database_to_half_use(db_pat
         assert run_main("--db", db_path, "init", "--ttl", "90", capsys=capsys).code == 6
     run = run_main("--db", db_path, "init", capsys=capsys)
     assert "added 5 seats (5 in all); locks last 60 s" in run.out
+
+
+# --- item 24: one busy budget per command, and the busy error names the seats ---
+
+
+@pytest.fixture
+def held_by_others(pg_url: str) -> Iterator[Callable[..., None]]:
+    """Hold seats' rows locked, each from a connection of its own (another host mid-command),
+    until the test ends."""
+    holders: list[psycopg.Connection] = []
+
+    def hold(*labels: str) -> None:
+        for label in labels:
+            holder = psycopg.connect(pg_url)
+            holder.execute("SELECT * FROM seats WHERE label = %s FOR UPDATE", (label,))
+            holders.append(holder)
+
+    yield hold
+    for holder in holders:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_command_waits_for_its_seats_at_most_the_busy_timeout_in_all(
+    pg, pg_url, held_by_others, monkeypatch
+):
+    # Seat 1 is given up late in the wait, seat 2 never: waiting the timeout for each row in
+    # turn (as lock_timeout does) would take nearly twice the timeout.
+    monkeypatch.setattr("seatctl.storage.postgres.BUSY_TIMEOUT_SECONDS", 2.0)
+    pg("init")
+    held_by_others("2")
+    late = psycopg.connect(pg_url)
+    late.execute("SELECT * FROM seats WHERE label = '1' FOR UPDATE")
+    url, name = named(pg_url)
+
+    def give_up_seat_1_late() -> None:
+        deadline = time.monotonic() + 30
+        while not sql(pg_url, WAITING, name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(1.8)  # the scenario itself: a holder that commits after a long while
+        late.rollback()
+
+    releaser = threading.Thread(target=give_up_seat_1_late)
+    releaser.start()
+    started = time.monotonic()
+    code = main(["--db", url, "lock", "1", "2", "--user", "alice"])
+    waited = time.monotonic() - started
+    releaser.join()
+    late.close()
+    assert code == 6
+    assert waited < 3.4, "waited for each seat in turn"
+
+
+def test_the_busy_error_names_the_seats_held_by_others(pg, pg_url, held_by_others, monkeypatch):
+    monkeypatch.setattr("seatctl.storage.postgres.BUSY_TIMEOUT_SECONDS", 0.2)
+    pg("init")
+    held_by_others("2", "4")
+    before = dump_pg(pg_url)
+    run = pg("lock", "1", "2", "3", "4", "--user", "alice", "--json")
+    assert (run.code, run.error()["error"]) == (6, "busy")
+    assert run.error()["seats"] == [
+        {"seat": "2", "reason": "busy"},
+        {"seat": "4", "reason": "busy"},
+    ]
+    assert "seats 2, 4" in run.error()["message"]
+    assert dump_pg(pg_url) == before
+
+
+def test_the_busy_error_in_text_names_the_seats_on_one_line(pg, held_by_others, monkeypatch):
+    monkeypatch.setattr("seatctl.storage.postgres.BUSY_TIMEOUT_SECONDS", 0.2)
+    pg("init")
+    held_by_others("3")
+    run = pg("release", "3", "1", "--user", "alice")
+    assert run.code == 6
+    assert run.err.startswith("error: ")
+    assert "seat 3 " in run.err
+    assert run.err.count("\n") == 1
+
+
+def test_waiting_for_seats_uses_only_what_is_left_of_the_commands_budget(
+    pg_url, held_by_others, monkeypatch
+):
+    from seatctl.storage import postgres
+
+    Venue.init(pg_url, seats=1)
+    held_by_others("1")
+    monkeypatch.setattr(postgres, "BUSY_TIMEOUT_SECONDS", 60.0)
+    store = postgres.PostgresStore.open(pg_url)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SeatctlError) as raised, store.transaction() as tx:
+            tx._deadline = time.monotonic() + 0.5  # as if the command had waited all but 0.5 s
+            tx.seats(["1"])
+    finally:
+        store.close()
+    assert raised.value.reason is Reason.BUSY
+    assert time.monotonic() - started < 30, "waited a whole budget again"
+
+
+@pytest.mark.sqlite_only
+def test_the_busy_error_names_the_commands_seats_on_sqlite(db_path, capsys, monkeypatch):
+    # SQLite locks the whole database: every seat the command names is one it could not get.
+    monkeypatch.setattr("seatctl.storage.sqlite.BUSY_TIMEOUT_SECONDS", 0.2)
+    Venue.init(db_path)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        run = run_main("--db", db_path, "lock", "2", "1", "--user", "a", "--json", capsys=capsys)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (run.code, run.error()["error"]) == (6, "busy")
+    assert run.error()["seats"] == [
+        {"seat": "2", "reason": "busy"},
+        {"seat": "1", "reason": "busy"},
+    ]
+    assert "seats 2, 1" in run.error()["message"]

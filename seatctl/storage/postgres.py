@@ -14,13 +14,14 @@ import contextlib
 import functools
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 from seatctl import clock
 from seatctl.clock import Instant
-from seatctl.errors import Reason, SeatctlError, database_error, usage_error
+from seatctl.errors import Reason, SeatctlError, busy_error, database_error, usage_error
 from seatctl.model import Action, Event, Seat
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
@@ -78,6 +79,15 @@ CREATE INDEX events_seat_id ON events (seat, id);
 _SEATCTL_LOCK_CLASS = 0x5EA7
 _SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
 
+_LOCK_SEATS = f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+# Which of the seats other transactions hold locked right now (a look, not a wait).
+_HELD_SEATS = """
+SELECT label FROM seats WHERE label = ANY(%(labels)s) EXCEPT
+SELECT label FROM (
+    SELECT label FROM seats WHERE label = ANY(%(labels)s) FOR UPDATE SKIP LOCKED
+) AS free
+"""
+
 _FIND_TABLES = """
 SELECT current_schema(), ARRAY(
     SELECT relname::text FROM pg_class
@@ -87,10 +97,14 @@ SELECT current_schema(), ARRAY(
 
 
 class PostgresTransaction:
-    def __init__(self, conn: Connection, write: bool) -> None:
+    def __init__(self, conn: Connection, write: bool, location: str = "") -> None:
         self._conn = conn
         self._write = write
+        self._location = location
         self._now: Instant | None = None
+        # The command's whole budget for waiting on other writers (not a booking instant, so
+        # not seatctl.clock's time).
+        self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
 
     def now(self) -> Instant:
         if self._now is None:
@@ -106,18 +120,39 @@ class PostgresTransaction:
         return int(self._meta("default_ttl") or DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
+        # Like adding seats, under the schema lock: an init then waits once, for that lock.
+        self._conn.execute(_SCHEMA_LOCK)
         self._set_meta("default_ttl", str(ttl))
 
     def seats(self, labels: list[str]) -> dict[str, Seat]:
         if not labels:
             return {}
-        # Writers lock the rows, in one order for everyone, so that overlapping multi-seat
-        # commands queue instead of deadlocking; the lock lasts until commit.
-        locking = " ORDER BY label FOR UPDATE" if self._write else ""
-        rows = self._conn.execute(
-            f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s){locking}", (labels,)
-        )
+        if self._write:
+            rows = self._locked(labels)
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s)", (labels,)
+            ).fetchall()
         return {row[0]: Seat(*row) for row in rows}
+
+    def _locked(self, labels: list[str]) -> list[tuple[Any, ...]]:
+        """The rows of `labels`, locked until commit, in one order for everyone (so overlapping
+        multi-seat commands queue instead of deadlocking), waiting at most what is left of the
+        command's busy budget in all: lock_timeout bounds the wait for each row, not their
+        sum, so the statement as a whole gets the time left as its statement_timeout."""
+        left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
+        conn = self._conn
+        try:
+            with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
+                conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
+                conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
+                rows = conn.execute(_LOCK_SEATS, (labels,))
+                conn.execute("SET LOCAL statement_timeout = DEFAULT")
+            return rows.fetchall()
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
+            conn.execute("ROLLBACK TO SAVEPOINT seatctl_seats")
+            held = {row[0] for row in conn.execute(_HELD_SEATS, {"labels": labels})}
+            raise busy_error(self._location, [label for label in labels if label in held]) from None
 
     def seat_count(self) -> int:
         return int(self._value("SELECT count(*) FROM seats"))
@@ -194,6 +229,12 @@ class PostgresTransaction:
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+@contextlib.contextmanager
+def _one_by_one() -> Iterator[None]:
+    """Stands in for a pipeline where libpq has none (before PostgreSQL 14's libpq)."""
+    yield
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -290,7 +331,7 @@ class PostgresStore:
         with self._begun(write) as conn:
             if write and self._may_create:
                 self._create_tables(conn)
-            yield PostgresTransaction(conn, write)
+            yield PostgresTransaction(conn, write, self.location)
         self._may_create = False  # committed: the tables exist now
 
     @contextlib.contextmanager
@@ -326,8 +367,9 @@ class PostgresStore:
 def _begin(write: bool) -> str:
     # Writers: READ COMMITTED whatever the server's default, so that FOR UPDATE waits for a
     # row and then reads its latest version instead of failing to serialise. Readers: one
-    # snapshot for the whole command. lock_timeout is the busy timeout; SET LOCAL ends with the
-    # transaction, which also suits transaction-pooling proxies such as PgBouncer.
+    # snapshot for the whole command. lock_timeout is the busy timeout for a single lock (the
+    # schema lock, a meta row); the seats' rows are bounded together (see `_locked`). SET LOCAL
+    # ends with the transaction, which also suits transaction-pooling proxies such as PgBouncer.
     isolation = "READ COMMITTED" if write else "REPEATABLE READ, READ ONLY"
     timeout_ms = max(1, round(BUSY_TIMEOUT_SECONDS * 1000))  # 0 would mean "wait forever"
     return f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
@@ -502,7 +544,7 @@ def _database_error(exc: psycopg.Error, url: str, write: bool, stage: str) -> Se
             )
         return database_error(Reason.BAD_DATABASE, f"cannot connect to {where}: {detail}")
     if exc.sqlstate in _BUSY_STATES:
-        return database_error(Reason.BUSY, f"{where} is still busy after waiting; try again")
+        return busy_error(where, [])
     if exc.sqlstate in _READ_ONLY_STATES and write:
         return database_error(
             Reason.READ_ONLY,
