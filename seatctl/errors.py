@@ -60,6 +60,10 @@ class SeatctlError(Exception):
         self.seats = seats or []
 
 
+class SeatctlWarning(UserWarning):
+    """Something worth telling the user about a command that went ahead."""
+
+
 def usage_error(message: str) -> SeatctlError:
     return SeatctlError(Reason.USAGE, message, ExitCode.USAGE)
 

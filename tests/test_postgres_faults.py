@@ -396,3 +396,76 @@ def test_the_busy_error_names_the_commands_seats_on_sqlite(db_path, capsys, monk
         {"seat": "1", "reason": "busy"},
     ]
     assert "seats 2, 1" in run.error()["message"]
+
+
+# --- item 25: SEATCTL_NOW on a shared server is announced ---
+
+FAR_FUTURE = "2999-01-01T00:00:00Z"
+
+
+def test_a_write_with_seatctl_now_on_postgresql_warns_on_one_stderr_line(pg, monkeypatch):
+    pg("init")
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = pg("lock", "1", "--user", "alice")
+    assert run.code == 0
+    assert run.err.startswith(f"warning: SEATCTL_NOW={FAR_FUTURE} overrides the server clock")
+    assert "for everyone sharing postgresql://" in run.err
+    assert run.err.count("\n") == 1
+    assert "warning" not in run.out
+
+
+def test_the_warning_never_reaches_json_stdout(pg, monkeypatch):
+    pg("init")
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = pg("lock", "1", "--user", "alice", "--json")
+    assert run.json()["seats"][0]["expires_at"] == "2999-01-01T00:01:00Z"
+    assert run.err.startswith("warning: SEATCTL_NOW=")
+
+
+def test_init_with_seatctl_now_on_postgresql_warns(pg, monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = pg("init")
+    assert run.code == 0
+    assert run.err.startswith("warning: SEATCTL_NOW=")
+
+
+def test_reading_with_seatctl_now_on_postgresql_does_not_warn(pg, monkeypatch):
+    pg("init")
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    for command in (["seats"], ["history"], ["check"]):
+        assert pg(*command).err == "", command
+
+
+def test_a_refused_write_with_seatctl_now_changes_nothing_and_does_not_warn(pg, monkeypatch):
+    pg("init")
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = pg("confirm", "1", "--user", "alice", "--json")
+    assert run.code == 5
+    assert run.error()["error"] == "not_holder"
+    assert "warning" not in run.err
+
+
+def test_the_warning_never_shows_the_password(pg_url, monkeypatch, capsys):
+    with_password = test_postgres.with_user(pg_url, "postgres:Sup3r-s3cret-pw")
+    Venue.init(pg_url)
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = run_main("--db", with_password, "lock", "1", "--user", "alice", capsys=capsys)
+    assert run.err.startswith("warning: SEATCTL_NOW=")
+    assert "Sup3r-s3cret-pw" not in run.err
+
+
+@pytest.mark.sqlite_only
+def test_seatctl_now_on_sqlite_does_not_warn(db_path, monkeypatch, capsys):
+    Venue.init(db_path)
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    run = run_main("--db", db_path, "lock", "1", "--user", "alice", capsys=capsys)
+    assert (run.code, run.err) == (0, "")
+
+
+def test_the_warning_is_a_python_warning_for_api_callers(pg_url, monkeypatch):
+    from seatctl.errors import SeatctlWarning
+
+    Venue.init(pg_url)
+    monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
+    with pytest.warns(SeatctlWarning, match="overrides the server clock"), Venue.open(pg_url) as v:
+        v.lock(["1"], user="alice")

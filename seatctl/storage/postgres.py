@@ -15,13 +15,21 @@ import functools
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 from seatctl import clock
 from seatctl.clock import Instant
-from seatctl.errors import Reason, SeatctlError, busy_error, database_error, usage_error
+from seatctl.errors import (
+    Reason,
+    SeatctlError,
+    SeatctlWarning,
+    busy_error,
+    database_error,
+    usage_error,
+)
 from seatctl.model import Action, Event, Seat
 from seatctl.storage import DEFAULT_TTL
 from seatctl.validate import natural_key
@@ -102,6 +110,7 @@ class PostgresTransaction:
         self._write = write
         self._location = location
         self._now: Instant | None = None
+        self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.clock's time).
         self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
@@ -111,6 +120,7 @@ class PostgresTransaction:
             override = clock.clock_override()
             # The server's clock, the same for every host; read once per transaction.
             self._now = override if override is not None else self._server_now()
+            self.overridden = override is not None and self._write
         return self._now
 
     def _server_now(self) -> Instant:
@@ -331,8 +341,19 @@ class PostgresStore:
         with self._begun(write) as conn:
             if write and self._may_create:
                 self._create_tables(conn)
-            yield PostgresTransaction(conn, write, self.location)
+            tx = PostgresTransaction(conn, write, self.location)
+            yield tx
         self._may_create = False  # committed: the tables exist now
+        if tx.overridden:
+            # Unlike a SQLite file, the server is shared: other hosts now see locks and
+            # bookings made at this host's made-up time (and lapse or keep theirs by it).
+            value = os.environ.get(clock.NOW_ENV, "").strip()
+            warnings.warn(
+                f"{clock.NOW_ENV}={value} overrides the server clock for everyone sharing"
+                f" {self.location}",
+                SeatctlWarning,
+                stacklevel=3,
+            )
 
     @contextlib.contextmanager
     def _begun(self, write: bool) -> Iterator[Connection]:
