@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ import typer
 
 from seatctl import __version__, render
 from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, SeatctlError, usage_error
+from seatctl.errors import ExitCode, SeatctlError, SeatctlWarning, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
 from seatctl.venue import Venue
@@ -321,6 +323,28 @@ def _subcommand_name(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SeatctlWarning)
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        return _main(argv)
+
+
+def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
+    """seatctl's warnings as one `warning: ...` line on stderr, each once per run (a batch
+    may repeat one on every line); any other warning as Python shows it."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, SeatctlWarning):
+            fallback(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            typer.echo(f"warning: {render.printable(str(message))}", err=True)
+
+    return show
+
+
+def _main(argv: list[str] | None) -> int:
     invocation = Invocation()
     argv = sys.argv[1:] if argv is None else argv
     try:

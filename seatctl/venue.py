@@ -6,6 +6,7 @@ one of them, and write all the changes or none.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from types import TracebackType
@@ -13,7 +14,7 @@ from typing import NamedTuple, cast
 
 from seatctl import clock, rules, validate
 from seatctl.clock import Instant
-from seatctl.errors import SeatRefusal, refused, usage_error
+from seatctl.errors import Reason, SeatctlError, SeatRefusal, busy_error, refused, usage_error
 from seatctl.model import Action, Event, Seat, SeatView, Status
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
@@ -127,7 +128,7 @@ class Venue:
         wanted = validate.labels(labels)
         if not wanted:
             raise usage_error("name at least one seat")
-        with self._store.transaction() as tx:
+        with _naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             stored = tx.seats(wanted)  # first: a backend that locks rows waits here, not later
             now = self._acting_instant(tx, wanted, stored)
             decide = rule_for(tx, now)
@@ -227,6 +228,18 @@ class Venue:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _naming_busy_seats(location: str, labels: list[str]) -> Iterator[None]:
+    """A backend that locks the whole database (SQLite) cannot tell which seats it waited
+    for: then every seat the command names is one it could not get."""
+    try:
+        yield
+    except SeatctlError as error:
+        if error.reason is Reason.BUSY and not error.seats:
+            raise busy_error(location, labels) from None
+        raise
 
 
 __all__ = ["DEFAULT_TTL", "InitResult", "Venue"]
