@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,7 +16,7 @@ import typer
 
 from seatctl import __version__, render
 from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
 from seatctl.streams import ErrorStream, OutputLost, ReportStream
@@ -29,7 +31,8 @@ Exit codes:
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
-     after waiting; check found problems; backup failed
+     after waiting; check found problems; backup failed; the
+     clock is more than 5 s behind a named seat's history
   7  done, but the output could not be written (stdout closed
      or full): a change the command made is committed
   130  interrupted (Ctrl-C): a change not committed was undone"""
@@ -61,7 +64,7 @@ class Invocation:
         self.opened: Venue | None = None
 
     def database(self, creating: bool = False) -> str:
-        if self.db:
+        if self.db is not None:  # even "" (an unset variable?): the API refuses it, exit 2
             return self.db
         app_dir = typer.get_app_dir("seatctl")
         if creating:
@@ -235,7 +238,9 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
 def backup(
     ctx: typer.Context,
     dest: Annotated[str, typer.Argument(metavar="DEST", show_default=False)],
-    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite DEST if it is an existing regular file.")
+    ] = False,
 ) -> Output:
     """Write a consistent copy of the database to DEST, safe while others keep writing."""
     ctx.obj.venue(False).backup(dest, force=force)
@@ -248,15 +253,18 @@ def batch(ctx: typer.Context) -> None:
     print one JSON result per line. Blank lines and # comments are skipped."""
     from seatctl.batch import run_lines
 
-    code = run_lines(sys.stdin, sys.stdout, ctx.obj, _subcommand)
+    # Bytes, decoded line by line in run_lines: one undecodable line must not end the batch.
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    code = run_lines(stdin, sys.stdout, ctx.obj, _subcommand, sys.stdin.encoding or "utf-8")
     if code:
         raise typer.Exit(code)
 
 
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
     """A command for a `batch` line (batches do not nest)."""
-    group = _command_for(name)
-    return group.commands.get(name) if name != "batch" else None
+    if name == "batch" or name not in _COMMAND_NAMES:
+        return None  # known without building a parser: junk names must not each cost one
+    return _command_for(name).commands.get(name)
 
 
 def _instant(text: str | None) -> int | None:
@@ -284,18 +292,23 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
     """
-    if name not in _built:
-        only = [c for c in app.registered_commands if c.callback and c.callback.__name__ == name]
-        if only:
+    key = name if name in _COMMAND_NAMES else None  # one whole parser serves every other name
+    if key not in _built:
+        if key is None:
+            _built[key] = typer.main.get_command(app)
+        else:
             lazy = typer.Typer(**_APP_SETTINGS)
             lazy.registered_callback = app.registered_callback
-            lazy.registered_commands = only
-            _built[name] = typer.main.get_command(lazy)
-        else:
-            _built[name] = typer.main.get_command(app)
-    return _built[name]
+            lazy.registered_commands = [c for c in app.registered_commands if _name(c) == key]
+            _built[key] = typer.main.get_command(lazy)
+    return _built[key]
 
 
+def _name(command: typer.models.CommandInfo) -> str | None:
+    return command.callback.__name__ if command.callback else None
+
+
+_COMMAND_NAMES = frozenset(_name(c) for c in app.registered_commands) - {None}
 _built: dict[str | None, typer.core.TyperGroup] = {}
 _VALUE_OPTIONS = {"--db"}
 
@@ -318,9 +331,27 @@ def main(argv: list[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = ReportStream(stdout), ErrorStream(stderr)  # type: ignore[assignment]
     try:
-        return _main(argv, Invocation())
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SeatctlWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning)
+            return _main(argv, Invocation())
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
+    """seatctl's warnings as one `warning: ...` line on stderr, each once per run (a batch
+    may repeat one on every line); any other warning as Python shows it."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, SeatctlWarning):
+            fallback(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            typer.echo(f"warning: {render.printable(str(message))}", err=True)
+
+    return show
 
 
 def _main(argv: list[str], invocation: Invocation) -> int:

@@ -22,10 +22,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
@@ -53,6 +56,12 @@ def files_in(folder: str) -> list[str]:
     return sorted(os.listdir(folder))
 
 
+def wal_is_empty(db: str) -> bool:
+    """Whether every commit is in the database file itself (seatctl keeps an empty -wal file
+    for readers who may not create one)."""
+    return not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0
+
+
 @pytest.fixture
 def shared_db(venue_db: str) -> Iterator[str]:
     """The venue with seat 1 booked by alice and seat 2 locked by bob for a day, in a folder
@@ -64,18 +73,21 @@ def shared_db(venue_db: str) -> Iterator[str]:
         venue.lock(["1"], user="alice")
         venue.confirm(["1"], user="alice")
         venue.lock(["2"], user="bob", ttl=86400)
-    assert files_in(folder) == ["venue.db"]
+    assert files_in(folder) == ["venue.db", "venue.db-shm", "venue.db-wal"]  # kept for readers
     yield db
     os.chmod(folder, 0o700)
     shutil.rmtree(folder)
 
 
-# (a) The database's folder is not writable: SQLite cannot make its -wal and -shm files there.
+# (a) The database's folder is not writable, and its -wal and -shm files are missing (it was
+# copied there): SQLite cannot make them.
 
 
 @pytest.fixture
 def in_unwritable_folder(shared_db: str) -> str:
     """The venue's file is writable by anyone; its folder by nobody but root."""
+    for suffix in ("-wal", "-shm"):
+        os.remove(shared_db + suffix)
     os.chmod(shared_db, 0o666)  # the file itself is writable by anyone
     os.chmod(os.path.dirname(shared_db), 0o555)
     return shared_db
@@ -122,7 +134,7 @@ def test_once_the_folder_is_writable_the_same_command_succeeds(in_unwritable_fol
         ]
 
 
-# (b) The database file is read-only (its folder is writable).
+# (b) The database file is read-only (its folder is writable): it can be read, not changed.
 
 
 @pytest.fixture
@@ -150,23 +162,31 @@ def test_changing_a_read_only_file_is_exit_6_read_only_and_loses_nothing(read_on
 
 
 @pytest.mark.parametrize("args", [["seats"], ["history"], ["check"]])
-def test_reading_a_read_only_file_is_exit_6_read_only_and_leaves_nothing_beside_it(
-    read_only_file, args
-):
-    # SQLite would make -wal and -shm files as read-only as the database, and they would go on
-    # refusing this user after the file is made writable: seatctl refuses before opening it.
+def test_reading_a_read_only_file_works_and_leaves_nothing_beside_it(read_only_file, args):
+    # The reader uses the -wal and -shm files its owner left; it never creates its own, which
+    # would be as read-only as the database and go on refusing writers.
     before = content(read_only_file)
     run = run_as_other_user(read_only_file, *args)
-    assert_one_line_error(run, 6)
-    assert "read-only" in run.err
+    assert (run.code, run.err) == (0, "")
     assert content(read_only_file) == before
-    assert files_in(os.path.dirname(read_only_file)) == ["venue.db"]
+    assert files_in(os.path.dirname(read_only_file)) == ["venue.db", "venue.db-shm", "venue.db-wal"]
 
 
-def test_once_the_file_is_writable_again_the_same_command_succeeds(read_only_file):
-    assert run_as_other_user(read_only_file, "seats").code == 6
+def test_a_file_made_writable_while_its_side_files_are_not_says_which_file_is_read_only(
+    read_only_file,
+):
+    os.chmod(read_only_file, 0o666)  # its -wal and -shm files keep the mode they were made with
+    run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
+    assert_one_line_error(run, 6)
+    assert "is read-only here (this user cannot write its -wal file)" in run.err
+
+
+def test_once_the_file_and_its_side_files_are_writable_again_the_same_command_succeeds(
+    read_only_file,
+):
     assert run_as_other_user(read_only_file, "confirm", "2", "--user", "bob").code == 6
-    os.chmod(read_only_file, 0o666)
+    for suffix in ("", "-wal", "-shm"):
+        os.chmod(read_only_file + suffix, 0o666)
     run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
     assert (run.code, run.err) == (0, "")
 
@@ -340,7 +360,7 @@ def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
         cli("confirm", str(n), "--user", f"user{n}")
     monkeypatch.delenv("SEATCTL_NOW")
     data = bytearray(Path(db_path).read_bytes())
-    assert not os.path.exists(db_path + "-wal")  # the last command checkpointed everything
+    assert wal_is_empty(db_path)  # the last command checkpointed everything
     page_size = int.from_bytes(data[16:18], "big")
     pages = len(data) // page_size
     first, last = pages // 3, 2 * pages // 3
@@ -382,7 +402,7 @@ def overwrite(path: str, old: bytes, new: bytes) -> None:
     fail expect an AssertionError, and must not pass as "expected failures" for a wrong reason.
     """
     data = bytearray(Path(path).read_bytes())
-    if len(old) != len(new) or os.path.exists(path + "-wal"):
+    if len(old) != len(new) or not wal_is_empty(path):
         raise ValueError("cannot overwrite in place")
     start = data.index(old)
     data[start : start + len(new)] = new
@@ -606,3 +626,67 @@ def test_lock_whose_reader_left_is_exit_7_in_a_real_process(streams_db):
         os.close(write_end)
     assert done.returncode == 7
     assert b"broken pipe" in done.stderr and b"the change is committed" in done.stderr
+
+
+# Resource faults: input that used to cost memory per distinct value.
+
+
+def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
+    from seatctl import cli
+    from seatctl.batch import run_lines
+
+    oddities = ["", "é", "--", "\x1b", "💺", "#", ".db"]
+
+    def junk(start: int, count: int) -> Iterator[str]:
+        return (f"junk{n}{oddities[n % len(oddities)]} 1 --user a\n" for n in range(start, count))
+
+    with open(os.devnull, "w") as sink:
+        run_lines(junk(0, 200), sink, cli.Invocation(), cli._subcommand)  # warm every cache
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            run_lines(junk(200, 3000), sink, cli.Invocation(), cli._subcommand)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert grown < 256 * 1024, f"{grown} bytes kept for 2800 junk names"
+
+
+# File names that are not UTF-8: a path is bytes, and works; a URL is text, and is refused.
+
+file_names = st.binary(min_size=1, max_size=24).filter(
+    lambda name: b"/" not in name and b"\0" not in name and name not in (b".", b"..")
+)
+
+
+def quietly(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        return main(list(argv)), err.getvalue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=file_names)
+def test_any_name_the_file_system_allows_works_as_a_database_path(name):
+    with tempfile.TemporaryDirectory() as folder:
+        db = os.fsdecode(os.path.join(os.fsencode(folder), name))
+        assert quietly("--db", db, "init", "--seats", "1") == (0, "")
+        assert quietly("--db", db, "lock", "1", "--user", "a") == (0, "")
+        assert name in os.listdir(os.fsencode(folder))
+
+
+def not_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+@settings(max_examples=30, deadline=None)
+@given(junk=st.binary(min_size=1, max_size=12).filter(not_utf8), at=st.sampled_from([16, 24, 40]))
+def test_a_postgresql_url_that_is_not_utf8_is_exit_2_whatever_the_bytes(junk, at):
+    url = b"postgresql://postgres@127.0.0.1:1/test"
+    code, err = quietly("--db", os.fsdecode(url[:at] + junk + url[at:]), "seats")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -915,3 +915,144 @@ def test_ctrl_c_while_seats_prints_100000_seats_is_exit_130(big_venue, form):
     assert proc.returncode == 130
     assert err in (b"", b"\n")
     assert dump(big_venue) == before
+
+
+# --- `batch`: whatever its stdin holds, one JSON line per command line and nothing else ---
+
+BATCH_COMMANDS = sorted({*COMMANDS, "batch"} - {"backup"})  # backup would write files
+
+
+def plain_word(first: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A word a shell takes as it is (no blanks, quotes or backslashes), often holding `#`."""
+    rest = st.sampled_from(["#", "a", "2", "é", "-", "#bot"]) | st.characters(
+        blacklist_characters=" \t\r\n'\"\\", blacklist_categories=("Cs",)
+    )
+    return st.tuples(first, st.lists(rest, max_size=6)).map(lambda w: w[0] + "".join(w[1]))
+
+
+inner_hash_words = plain_word(
+    st.characters(blacklist_characters=" \t\r\n'\"\\#", blacklist_categories=("Cs",))
+)
+
+
+@FUZZ
+@given(words=st.lists(inner_hash_words, min_size=1, max_size=5))
+def test_a_hash_inside_a_word_is_part_of_the_word(words):
+    from seatctl.batch import _split
+
+    assert _split(" ".join(words)) == words
+
+
+@FUZZ
+@given(words=st.lists(inner_hash_words, max_size=5), comment=plain_word(st.just("#")))
+def test_a_hash_at_the_start_of_a_word_starts_a_comment(words, comment):
+    from seatctl.batch import _split
+
+    assert _split(" ".join([*words, comment, *words])) == words
+
+
+@FUZZ
+@given(words=st.lists(st.text().filter(lambda w: "\n" not in w and "\x00" not in w), max_size=5))
+def test_quoted_words_come_back_exactly_whatever_they_hold(words):
+    import shlex
+
+    from seatctl.batch import _split
+
+    assert _split(shlex.join(words)) == words
+
+
+def batch_run(starting_points: dict[str, Path | None], script: bytes) -> Outcome:
+    """`seatctl --db venue.db batch` on a copy of the busy venue, fed `script` as raw bytes
+    through a strict UTF-8 stdin."""
+    with tempfile.TemporaryDirectory(prefix="seatctl-fuzz-") as root, contextlib.chdir(root):
+        shutil.copy(starting_points["busy venue"], DB)
+        before = content(DB)
+        stdin = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(script), encoding="utf-8", errors="strict")
+        try:
+            with environment({"SEATCTL_NOW": START}), captured_output() as (out, err):
+                try:
+                    code, crash = main(["--db", DB, "batch"]), None
+                except Exception:
+                    code, crash = None, traceback.format_exc()
+        finally:
+            sys.stdin = stdin
+        return Outcome(code, crash, out.getvalue(), err.getvalue(), before, content(DB), [], [], [])
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield out, err
+
+
+def records(outcome: Outcome) -> list[dict]:
+    """Every stdout line, each of which must be one JSON result."""
+    import json
+
+    return [json.loads(line) for line in outcome.out.splitlines()]
+
+
+no_newline = st.binary(max_size=40).map(lambda raw: raw.replace(b"\n", b""))
+# A line that surely holds a command: a word first, then anything at all.
+command_lines = st.tuples(
+    st.sampled_from(BATCH_COMMANDS).map(str.encode)
+    | no_newline.filter(lambda raw: raw[:1] not in (b"", b" ", b"\t", b"\r", b"#")),
+    st.lists(
+        st.sampled_from([b"1", b"-h", b"--help", b"--user", b"alice#2", b"#", b"'a b'", b'"'])
+        | no_newline,
+        max_size=5,
+    ),
+).map(lambda line: b" ".join([line[0], *line[1]]))
+batch_lines = st.lists(
+    st.tuples(st.booleans(), command_lines) | st.tuples(st.just(False), no_newline), max_size=8
+).filter(lambda lines: not any(b"backup" in line for _, line in lines))
+
+
+@FUZZ
+@given(lines=batch_lines)
+def test_batch_answers_every_command_line_with_one_json_line_and_nothing_else(
+    starting_points, lines
+):
+    outcome = batch_run(starting_points, b"".join(line + b"\n" for _, line in lines))
+    assert outcome.crash is None, outcome.crash
+    assert (outcome.code, outcome.err) == (0, "")
+    numbers = [record["line"] for record in records(outcome)]
+    assert numbers == sorted(set(numbers))
+    assert set(numbers) <= set(range(1, len(lines) + 1))
+    surely_commands = {n for n, (command, line) in enumerate(lines, 1) if command}
+    assert surely_commands <= set(numbers)
+    assert all(record["exit"] in DOCUMENTED_EXIT_CODES for record in records(outcome))
+    assert raw_controls(outcome.out) == []
+
+
+@FUZZ
+@given(line=st.binary(max_size=60).filter(lambda raw: not _decodes(raw)))
+def test_a_line_that_is_not_utf8_is_one_usage_error_and_changes_nothing(starting_points, line):
+    line = line.replace(b"\n", b"")
+    assume(not _decodes(line))
+    outcome = batch_run(starting_points, line + b"\nlock 5 --user zoe\n")
+    assert [(r["line"], r["exit"]) for r in records(outcome)] == [(1, 2), (2, 0)]
+    assert records(outcome)[0]["error"] == "usage"
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_on_every_command_in_a_batch_is_one_json_line_and_nothing_else(starting_points, flag):
+    from seatctl.cli import app
+
+    names = sorted(command.callback.__name__ for command in app.registered_commands)
+    lines = [f"{name} {flag}" for name in names] + [f"{name} 1 {flag}" for name in names]
+    outcome = batch_run(starting_points, "".join(f"{line}\n" for line in lines).encode())
+    assert [(r["line"], r["exit"], r["error"]) for r in records(outcome)] == [
+        (number, 2, "usage") for number in range(1, len(lines) + 1)
+    ]
+    assert outcome.after == outcome.before

@@ -83,6 +83,15 @@ def event(row: tuple[Any, ...]) -> Event:
     return Event(at, label, _ACTIONS[action], user, expires_at, id_)
 
 
+def newest_instant(label: Any, at: Any) -> int:
+    """The instant of `label`'s newest history event, as a backend's `latest_event_at` finds
+    it (the greatest stored value: a damaged one, text included, sorts there too)."""
+    problem = _instant_problem("time", at, required=True)
+    if problem:
+        raise DamagedRecord(f"seat {label}: a history event's {problem}", label)
+    return int(at)
+
+
 def default_ttl(stored: Any, default: int) -> int:
     problem = _ttl_problem(stored)
     if problem:
