@@ -9,20 +9,31 @@ The Python API mirrors the CLI:
         venue.confirm(["3"], user="alice")
 """
 
-from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
-from seatctl.model import SeatView, Status
-from seatctl.venue import InitResult, Venue
+# The names below are imported when first used (PEP 562), not with the package: the console
+# script imports this package before it can guard against Ctrl-C, so it must do nothing slow.
 
 __version__ = "0.2.0.dev0"
 
-__all__ = [
-    "ExitCode",
-    "InitResult",
-    "Reason",
-    "SeatRefusal",
-    "SeatView",
-    "SeatctlError",
-    "Status",
-    "Venue",
-    "__version__",
-]
+_EXPORTS = {
+    "ExitCode": "seatctl.errors",
+    "Reason": "seatctl.errors",
+    "SeatRefusal": "seatctl.errors",
+    "SeatctlError": "seatctl.errors",
+    "SeatView": "seatctl.model",
+    "Status": "seatctl.model",
+    "InitResult": "seatctl.venue",
+    "Venue": "seatctl.venue",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seatctl' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

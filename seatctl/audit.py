@@ -7,22 +7,29 @@ replay must be one the booking rules allow: that is what "never double-booked" m
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
-from seatctl.clock import format_instant
-from seatctl.model import Action, Event, Seat
+from seatctl.clock import Instant, format_instant
+from seatctl.model import Action, Event, Seat, Status
 
 
 def record_problems(seats: Iterable[Seat]) -> list[str]:
-    """Seat records that no sequence of commands could have produced."""
+    """Seat records that no sequence of commands could have produced. (A record with a value
+    of the wrong kind, or half a lock or booking, never gets this far: the storage layer's
+    decoder, `seatctl.storage.records`, refuses it and describes it for `check`.)"""
     problems = []
     for seat in seats:
-        if (seat.booked_by is None) != (seat.booked_at is None):
-            problems.append(f"seat {seat.label}: booking lacks its booker or its instant")
-        if (seat.locked_by is None) != (seat.lock_expires is None):
-            problems.append(f"seat {seat.label}: lock lacks its holder or its deadline")
         if seat.booked_by is not None and seat.locked_by is not None:
             problems.append(f"seat {seat.label}: both booked and locked")
     return problems
+
+
+class _Replayed(NamedTuple):
+    """One seat as the replay has it so far."""
+
+    seat: Seat
+    latest: Instant | None = None  # the instant of its newest event written by a command
+    unexpired: Seat | None = None  # the seat just before its newest event, if that was an expiry
 
 
 def history_problems(
@@ -30,15 +37,16 @@ def history_problems(
 ) -> list[str]:
     """Replay `events` in commit order; report illegal steps and seats the replay gets wrong.
 
-    Events up to `seeded_through` were seeded by a schema upgrade from the state they
-    describe, so a seeded booking need not follow a lock.
+    Each event is judged by the booking rules as they stood at its own instant, and a seat's
+    events must never go back in time. Events up to `seeded_through` were seeded by a schema
+    upgrade from the state they describe, so a seeded booking need not follow a lock, and
+    their instants (the upgrade's) do not order the events after them.
     """
-    replayed: dict[str, Seat] = {}
+    replayed: dict[str, _Replayed] = {}
     problems = []
     for event in events:
         seeded = (event.id or 0) <= seeded_through
-        before = replayed.get(event.seat)
-        after, problem = _step(before, event, seeded)
+        after, problem = _step(replayed.get(event.seat), event, seeded)
         if problem:
             problems.append(f"seat {event.seat}: {problem} (event {event.id}, {_at(event)})")
         if after is not None:
@@ -47,44 +55,111 @@ def history_problems(
         expected = replayed.pop(seat.label, None)
         if expected is None:
             problems.append(f"seat {seat.label}: exists but its history never added it")
-        elif expected != seat:
-            problems.append(f"seat {seat.label}: stored {seat} but history replays to {expected}")
+        elif expected.seat != seat:
+            problems.append(
+                f"seat {seat.label}: stored {seat} but history replays to {expected.seat}"
+            )
     problems += [f"seat {label}: in the history but not stored" for label in replayed]
     return problems
 
 
-def _step(before: Seat | None, event: Event, seeded: bool) -> tuple[Seat | None, str | None]:
-    """The seat after `event`, and what was wrong with applying it, if anything."""
-    action, user, at = event.action, event.user, event.at
-    if action is Action.ADD:
-        return (before, "added twice") if before else (Seat(event.seat), None)
+def _step(
+    before: _Replayed | None, event: Event, seeded: bool
+) -> tuple[_Replayed | None, str | None]:
+    """The seat after `event`, and what was wrong with it, if anything."""
+    if event.action is Action.ADD:
+        if before is not None:
+            return before, "added twice"
+        return _Replayed(Seat(event.seat), None if seeded else event.at), None
     if before is None:
-        return None, f"{action} before the seat was added"
-    holds_live_lock = before.locked_by == user and (before.lock_expires or 0) > at
+        return None, f"{event.action} before the seat was added"
+    problem = _out_of_order(before, event) if not seeded else None
+    if problem is None:
+        problem = _illegal(before.seat, event, seeded)
+    after = _applied(before.seat, event)
+    # After an out-of-order event the replay goes on from its instant: one problem per bad step.
+    latest = before.latest if seeded else event.at
+    unexpired = before.seat if event.action is Action.EXPIRE else None
+    return _Replayed(after, latest, unexpired), problem
+
+
+def _out_of_order(before: _Replayed, event: Event) -> str | None:
+    """What is wrong with an event dated before the seat's newest one, if it is."""
+    if before.latest is None or event.at >= before.latest:
+        return None
+    standing = before.unexpired
+    if standing is not None and standing.status(event.at) is not Status.AVAILABLE:
+        # An expiry committed first, but at this event's instant the lock it ends still stood.
+        return _illegal(standing, event, seeded=False) or _backwards(before, event)
+    return _backwards(before, event)
+
+
+def _backwards(before: _Replayed, event: Event) -> str:
+    return (
+        f"{event.action} by {event.user} is recorded after an event at"
+        f" {format_instant(before.latest or 0)}: the seat's history goes back in time"
+    )
+
+
+def _illegal(seat: Seat, event: Event, seeded: bool) -> str | None:
+    """Why the booking rules would not have made `event` on `seat` at its instant, if so."""
+    action, user, at = event.action, event.user or "", event.at
+    if action is Action.EXPIRE:
+        if seat.locked_by != user or seat.lock_expires != at:
+            return f"expiry of a lock {user} did not hold until then"
+        return None
+    if action is Action.CONFIRM and seat.booked_by is not None:
+        return f"confirmed by {user} but already booked by {seat.booked_by}"
     if action is Action.LOCK:
-        if before.booked_by is not None:
-            return before, f"locked by {user} while booked by {before.booked_by}"
-        if before.locked_by is not None:
-            return before, f"locked by {user} while the lock of {before.locked_by} stood"
-        return before.locked(user or "", event.expires_at or 0), None
-    if action is Action.EXTEND:
-        if not holds_live_lock:
-            return before, f"extended by {user} without a live lock"
-        return before.locked(user or "", event.expires_at or 0), None
-    if action is Action.RELEASE:
-        if not holds_live_lock:
-            return before, f"released by {user} without a live lock"
-        return before.freed(), None
+        # A seeded lock may have lapsed before the upgrade that seeded it.
+        return _illegal_lock(seat, user, at) or (None if seeded else _illegal_deadline(event))
+    if action is Action.CONFIRM and seeded:
+        return None  # a seeded booking stands for one made before the history existed
+    done = _PAST[action]
+    if seat.lapsed_lock_of(user, at):
+        return f"{done} by {user} after the lock expired at {_deadline(seat)}"
+    if not seat.holds_live_lock(user, at):
+        return f"{done} by {user} without a live lock"
+    return _illegal_deadline(event) if action is Action.EXTEND else None
+
+
+def _illegal_lock(seat: Seat, user: str, at: Instant) -> str | None:
+    if seat.booked_by is not None:
+        return f"locked by {user} while booked by {seat.booked_by}"
+    if seat.locked_by is None:
+        return None
+    if seat.status(at) is Status.LOCKED:
+        return f"locked by {user} while the lock of {seat.locked_by} stood until {_deadline(seat)}"
+    return (
+        f"locked by {user} over the lapsed lock of {seat.locked_by} before its expiry was recorded"
+    )
+
+
+def _illegal_deadline(event: Event) -> str | None:
+    """A lock lasts at least a second: its deadline is after the instant it was made."""
+    if (event.expires_at or 0) > event.at:
+        return None
+    until = format_instant(event.expires_at or 0)
+    return f"locked by {event.user} until {until}, not after the lock was taken"
+
+
+def _applied(seat: Seat, event: Event) -> Seat:
+    """The seat after `event`, applied even if it was illegal, so one bad step is one problem."""
+    action, user = event.action, event.user or ""
+    if action in (Action.LOCK, Action.EXTEND):
+        return seat.locked(user, event.expires_at or 0)
     if action is Action.CONFIRM:
-        if before.booked_by is not None:
-            return before, f"confirmed by {user} but already booked by {before.booked_by}"
-        if not holds_live_lock and not seeded:
-            return before.booked(user or "", at), f"confirmed by {user} without a live lock"
-        return before.booked(user or "", at), None
-    # Action.EXPIRE
-    if before.locked_by != user or before.lock_expires != at:
-        return before.freed(), f"expiry of a lock {user} did not hold until then"
-    return before.freed(), None
+        return seat if seat.booked_by is not None else seat.booked(user, event.at)
+    if action is Action.EXPIRE and seat.locked_by != user:
+        return seat  # not this seat's lock: nothing to end
+    return seat.freed()  # release, expire
+
+
+_PAST = {Action.EXTEND: "extended", Action.RELEASE: "released", Action.CONFIRM: "confirmed"}
+
+
+def _deadline(seat: Seat) -> str:
+    return format_instant(seat.lock_expires or 0)
 
 
 def _at(event: Event) -> str:

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,9 +16,10 @@ import typer
 
 from seatctl import __version__, render
 from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, SeatctlError, usage_error
+from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
 from seatctl.model import Status
 from seatctl.render import Output
+from seatctl.streams import ErrorStream, OutputLost, ReportStream
 from seatctl.venue import Venue
 
 EXIT_CODES = """\b
@@ -28,8 +30,12 @@ Exit codes:
   4  lock refused: seat booked, or locked by another user
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
-     newer schema, read-only, or still busy after waiting;
-     check found problems; backup failed"""
+     a damaged record, newer schema, read-only, or still busy
+     after waiting; check found problems; backup failed; the
+     clock is more than 5 s behind a named seat's history
+  7  done, but the output could not be written (stdout closed
+     or full): a change the command made is committed
+  130  interrupted (Ctrl-C): a change not committed was undone"""
 
 _APP_SETTINGS: dict[str, Any] = {
     "add_completion": False,
@@ -58,7 +64,7 @@ class Invocation:
         self.opened: Venue | None = None
 
     def database(self, creating: bool = False) -> str:
-        if self.db:
+        if self.db is not None:  # even "" (an unset variable?): the API refuses it, exit 2
             return self.db
         app_dir = typer.get_app_dir("seatctl")
         if creating:
@@ -232,7 +238,9 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
 def backup(
     ctx: typer.Context,
     dest: Annotated[str, typer.Argument(metavar="DEST", show_default=False)],
-    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite DEST if it is an existing regular file.")
+    ] = False,
 ) -> Output:
     """Write a consistent copy of the database to DEST, safe while others keep writing."""
     ctx.obj.venue(False).backup(dest, force=force)
@@ -245,7 +253,9 @@ def batch(ctx: typer.Context) -> None:
     print one JSON result per line. Blank lines and # comments are skipped."""
     from seatctl.batch import run_lines
 
-    code = run_lines(sys.stdin, sys.stdout, ctx.obj, _subcommand)
+    # Bytes, decoded line by line in run_lines: one undecodable line must not end the batch.
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    code = run_lines(stdin, sys.stdout, ctx.obj, _subcommand, sys.stdin.encoding or "utf-8")
     if code:
         raise typer.Exit(code)
 
@@ -316,8 +326,9 @@ def token_revoke(
 
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
     """A command for a `batch` line (batches do not nest, nor serve)."""
-    group = _command_for(name)
-    return group.commands.get(name) if name not in ("batch", "serve") else None
+    if name in ("batch", "serve") or name not in _COMMAND_NAMES:
+        return None  # known without building a parser: junk names must not each cost one
+    return _command_for(name).commands.get(name)
 
 
 def _instant(text: str | None) -> int | None:
@@ -345,20 +356,30 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
     """
-    if name not in _built:
-        only = [c for c in app.registered_commands if c.callback and c.callback.__name__ == name]
-        groups = [g for g in app.registered_groups if g.typer_instance.info.name == name]
-        if only or groups:
+    key = name if name in _COMMAND_NAMES else None  # one whole parser serves every other name
+    if key not in _built:
+        if key is None:
+            _built[key] = typer.main.get_command(app)
+        else:
             lazy = typer.Typer(**_APP_SETTINGS)
             lazy.registered_callback = app.registered_callback
-            lazy.registered_commands = only
-            lazy.registered_groups = groups
-            _built[name] = typer.main.get_command(lazy)
-        else:
-            _built[name] = typer.main.get_command(app)
-    return _built[name]
+            lazy.registered_commands = [c for c in app.registered_commands if _name(c) == key]
+            lazy.registered_groups = [g for g in app.registered_groups if _group_name(g) == key]
+            _built[key] = typer.main.get_command(lazy)
+    return _built[key]
 
 
+def _name(command: typer.models.CommandInfo) -> str | None:
+    return command.callback.__name__ if command.callback else None
+
+
+def _group_name(group: typer.models.TyperInfo) -> str | None:
+    return group.typer_instance.info.name if group.typer_instance else None
+
+
+_COMMAND_NAMES = frozenset(
+    [*(_name(c) for c in app.registered_commands), *map(_group_name, app.registered_groups)]
+) - {None}
 _built: dict[str | None, typer.core.TyperGroup] = {}
 _VALUE_OPTIONS = {"--db"}
 
@@ -376,38 +397,88 @@ def _subcommand_name(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
-    invocation = Invocation()
     argv = sys.argv[1:] if argv is None else argv
+    # Everything printed in this run, Typer's help included, goes through these guards.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ReportStream(stdout), ErrorStream(stderr)  # type: ignore[assignment]
     try:
-        result = _command_for(_subcommand_name(argv)).main(
-            args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
-        )
-        if isinstance(result, int) or result is None:  # --help, --version, batch
-            return result or ExitCode.OK
-        if invocation.json:
-            result.write_json(sys.stdout)
-        else:
-            result.write_text(sys.stdout, _colour())
-        sys.stdout.flush()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SeatctlWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning)
+            return _main(argv, Invocation())
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
+    """seatctl's warnings as one `warning: ...` line on stderr, each once per run (a batch
+    may repeat one on every line); any other warning as Python shows it."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, SeatctlWarning):
+            fallback(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            typer.echo(f"warning: {render.printable(str(message))}", err=True)
+
+    return show
+
+
+def _main(argv: list[str], invocation: Invocation) -> int:
+    result: Output | None = None
+    try:
+        try:
+            result = _command_for(_subcommand_name(argv)).main(
+                args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
+            )
+            if isinstance(result, int) or result is None:  # --help, --version, batch
+                return result or ExitCode.OK
+            if invocation.json:
+                result.write_json(sys.stdout)
+            else:
+                result.write_text(sys.stdout, _colour())
+            sys.stdout.flush()
+        except OutputLost as lost:
+            if lost.reader_left and not _committed(result, argv):
+                return ExitCode.OK  # `seatctl seats | head`: quiet, like other Unix tools
+            _report(_unreported(lost, result, argv), invocation)
+            if result is None or not result.error():
+                return ExitCode.UNREPORTED
         error = result.error()
         if error:
             raise error
         return ExitCode.OK
     except SeatctlError as error:
-        out = render.error_json(error) if invocation.json else render.error_line(error.message)
-        typer.echo(out, err=True)
+        _report(error, invocation)
         return error.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: the transaction was rolled back
         return 130
     except typer.TyperException as error:  # the option parser's complaints
         typer.echo(render.error_line(usage_message(error)), err=True)
         return ExitCode.USAGE
-    except BrokenPipeError:
-        # The reader went away (`seatctl seats | head`); stay quiet like other Unix tools.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.OK
     finally:
         invocation.close()
+
+
+def _report(error: SeatctlError, invocation: Invocation) -> None:
+    out = render.error_json(error) if invocation.json else render.error_line(error.message)
+    typer.echo(out, err=True)
+
+
+def _committed(result: Output | None, argv: list[str]) -> bool:
+    """Whether the output that was lost reported a committed change (a batch may have)."""
+    return result.committed if result is not None else _subcommand_name(argv) == "batch"
+
+
+def _unreported(lost: OutputLost, result: Output | None, argv: list[str]) -> SeatctlError:
+    if result is None and _committed(result, argv):
+        what = "batch stopped: its output could not be written ({}); the lines it ran are done"
+    elif _committed(result, argv):
+        what = "done, but the output could not be written ({}): the change is committed"
+    else:
+        what = "the output could not be written ({}); nothing was changed"
+    return SeatctlError(Reason.OUTPUT_LOST, what.format(lost.why), ExitCode.UNREPORTED)
 
 
 def usage_message(error: typer.TyperException) -> str:
@@ -415,14 +486,7 @@ def usage_message(error: typer.TyperException) -> str:
 
 
 def run() -> None:
-    """The console script: exit with main()'s code, skipping interpreter teardown.
+    """The console script of seatctl 0.2.0.dev0 and earlier installs; see `seatctl.__main__`."""
+    from seatctl.__main__ import run
 
-    Tearing down Typer's many modules costs a short-lived process several milliseconds, paid
-    by every call from a shell loop; everything that matters (output, the database
-    connection) is flushed and closed before this point, and no atexit work is registered.
-    """
-    code = main()
-    with contextlib.suppress(BrokenPipeError):  # the reader left: main() already said so
-        sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    run()

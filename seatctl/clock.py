@@ -62,5 +62,13 @@ def parse_instant(text: str) -> Instant:
     return instant
 
 
+# 9999-12-31T23:59:59Z: the last instant ISO 8601's four-digit years can print.
+_LAST_PRINTABLE = 253_402_300_799
+
+
 def format_instant(instant: Instant) -> str:
+    """ISO 8601 in UTC. Stored instants are checked on reading, so an instant it cannot print
+    is a bug; it still answers in words rather than crash an error report."""
+    if type(instant) is not int or not 0 <= instant <= _LAST_PRINTABLE:
+        return "(an instant out of range)"
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(instant))

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     LOCK_REFUSED = 4
     NOT_HOLDER = 5
     DATABASE = 6
+    UNREPORTED = 7  # done (a change is committed), but its output could not be written
 
 
 class Reason(StrEnum):
@@ -36,6 +37,8 @@ class Reason(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too_large"  # a request body over the server's limit
+    OUTPUT_LOST = "output_lost"
+    CLOCK_BEHIND = "clock_behind"
 
 
 class SeatRefusal(NamedTuple):
@@ -64,6 +67,10 @@ class SeatctlError(Exception):
         self.seats = seats or []
 
 
+class SeatctlWarning(UserWarning):
+    """Something worth telling the user about a command that went ahead."""
+
+
 def usage_error(message: str) -> SeatctlError:
     return SeatctlError(Reason.USAGE, message, ExitCode.USAGE)
 
@@ -77,3 +84,19 @@ def refused(refusals: list[SeatRefusal]) -> SeatctlError:
     lowest = min(refusals, key=lambda r: r.exit_code)
     message = "; ".join(r.message for r in refusals)
     return SeatctlError(lowest.reason, message, lowest.exit_code, list(refusals))
+
+
+def busy_error(location: str, labels: list[str]) -> SeatctlError:
+    """Other writers kept `labels` (or, with none named, the database) past the busy timeout."""
+    if not labels:
+        return database_error(Reason.BUSY, f"{location} is still busy after waiting; try again")
+    seats = f"seat {labels[0]}" if len(labels) == 1 else f"seats {', '.join(labels)}"
+    return SeatctlError(
+        Reason.BUSY,
+        f"{seats} still held by another command after waiting, on {location}; try again",
+        ExitCode.DATABASE,
+        [
+            SeatRefusal(label, Reason.BUSY, ExitCode.DATABASE, f"seat {label} is busy")
+            for label in labels
+        ],
+    )

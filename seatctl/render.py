@@ -19,6 +19,10 @@ _SEAT_FIELDS = ("seat", "status", "locked_by", "expires_at", "booked_by", "booke
 
 
 class Output(Protocol):
+    # True when the output reports a change already committed: if it cannot be written, the
+    # change is done but unreported (exit 7), which a script must be able to tell from "not done".
+    committed: bool
+
     def write_text(self, out: TextIO, colour: bool) -> None: ...
 
     def write_json(self, out: TextIO) -> None: ...
@@ -66,6 +70,7 @@ class SeatList(NamedTuple):
 
     views: Iterable[SeatView]
     form: str = "table"  # as text: table or csv; as JSON: array or nl (one object a line)
+    committed = False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         if self.form == "csv":
@@ -92,6 +97,7 @@ class SeatChange(NamedTuple):
 
     verb: str
     views: Sequence[SeatView]
+    committed = True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
@@ -108,6 +114,7 @@ class SeatChange(NamedTuple):
 
 class EventList(NamedTuple):
     events: Sequence[Event]
+    committed = False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES")]
@@ -129,6 +136,7 @@ class EventList(NamedTuple):
 
 class CheckReport(NamedTuple):
     problems: list[str]
+    committed = False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write("".join(p + "\n" for p in self.problems) if self.problems else "ok\n")
@@ -152,6 +160,7 @@ class Message(NamedTuple):
 
     text: str
     extra: dict[str, Any] | None = None
+    committed = True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write(printable(self.text) + "\n")
@@ -225,14 +234,14 @@ def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
 
 
 def _write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
-    """`_json(list(objects))`, byte for byte, without holding the whole list."""
-    out.write("[")
+    """`_json(list(objects))`, byte for byte, without holding the whole list. Nothing is
+    written before the first chunk is read: a listing that fails at once prints nothing."""
     first = True
     while chunk := list(islice(objects, 1000)):
         text = ", ".join(_json(o) for o in chunk)
-        out.write(text if first else ", " + text)
+        out.write(("[" if first else ", ") + text)
         first = False
-    out.write("]\n")
+    out.write("[]\n" if first else "]\n")
 
 
 def _write_csv(out: TextIO, views: Iterable[SeatView]) -> None:

@@ -5,6 +5,7 @@ Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from seatctl.clock import Instant, format_instant
@@ -34,6 +35,33 @@ class Change(NamedTuple):
 
 
 Decision = Change | SeatRefusal
+
+# How far a write's clock may read behind a seat's newest event and still act (at that event's
+# instant): enough for an NTP step or hosts a little out of step, not for a wrong SEATCTL_NOW.
+CLOCK_TOLERANCE = 5
+
+
+def acting_instant(now: Instant, newest: Mapping[str, Instant]) -> Instant | list[SeatRefusal]:
+    """The instant a write acts at, given its clock and the newest event of each seat it names.
+
+    A seat's history never goes back in time: a clock up to CLOCK_TOLERANCE seconds behind a
+    seat's newest event acts at that event's instant; a seat further ahead refuses the write.
+    Only the named seats count, so one far-future write cannot freeze the rest of the venue.
+    """
+    ahead = [
+        SeatRefusal(label, Reason.CLOCK_BEHIND, ExitCode.DATABASE, _clock_behind(label, at, now))
+        for label, at in newest.items()
+        if at - now > CLOCK_TOLERANCE
+    ]
+    return ahead or max([now, *newest.values()])
+
+
+def _clock_behind(label: str, newest: Instant, now: Instant) -> str:
+    return (
+        f"seat {label} has history at {format_instant(newest)}, more than {CLOCK_TOLERANCE} s"
+        f" after this clock's {format_instant(now)}: a seat's history cannot go back in time"
+        " (check the clock, or SEATCTL_NOW)"
+    )
 
 
 def lock(seat: Seat, user: str, now: Instant, ttl: int) -> Decision:

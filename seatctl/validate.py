@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 
 from seatctl.errors import usage_error
+from seatctl.storage import is_postgres_url
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
@@ -16,8 +19,12 @@ _DIGIT_RUNS = re.compile(r"[0-9]+")
 
 
 def labels(raw: Iterable[str]) -> list[str]:
-    """Valid labels in the order given, each once."""
-    unique = list(dict.fromkeys(raw))
+    """Valid labels in the order given, each once, in NFC."""
+    if isinstance(raw, str | bytes | bytearray):
+        # Iterating it would name one seat per character: "12" would mean seats 1 and 2.
+        kind = type(raw).__name__
+        raise TypeError(f"expected a list of seat labels, not a {kind}: write [{raw!r}]")
+    unique = list(dict.fromkeys(_label(item) for item in raw))
     bad = [label for label in unique if not LABEL_PATTERN.fullmatch(label)]
     if bad:
         raise usage_error(
@@ -27,13 +34,50 @@ def labels(raw: Iterable[str]) -> list[str]:
     return unique
 
 
+def database(raw: str) -> str:
+    """`raw` if it can name a database. A SQLite path may hold any bytes a file name can (the
+    undecodable ones arrive from argv as surrogate escapes); a PostgreSQL URL is text."""
+    if raw == "":
+        # Most likely an unset shell variable (`--db "$VENUE"`): never guess another database.
+        raise usage_error("empty database name: give a file path or a postgresql:// URL")
+    if is_postgres_url(raw):
+        if not _encodes(raw, str.encode):  # UTF-8, strictly
+            raise usage_error(f"invalid database URL {_shown(raw)}: it is not valid UTF-8")
+    elif "\0" in raw or not _encodes(raw, os.fsencode):
+        raise usage_error(f"invalid database path {_shown(raw)}: no file can have this name")
+    return raw
+
+
+def _encodes(text: str, encode: Callable[[str], bytes]) -> bool:
+    try:
+        encode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _label(raw: str) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"seat labels are strings, not {type(raw).__name__}: {raw!r}")
+    return _nfc(raw)
+
+
 def user(raw: str) -> str:
-    name = raw.strip()
+    """The user's name in NFC: the same name typed composed or decomposed is one user."""
+    if not isinstance(raw, str):
+        raise TypeError(f"a user name is a string, not {type(raw).__name__}: {raw!r}")
+    name = _nfc(raw).strip()
     if not name or len(name) > MAX_USER_LENGTH or not name.isprintable():
         raise usage_error(
             f"invalid user {_shown(raw)}: use 1 to {MAX_USER_LENGTH} printable characters"
         )
     return name
+
+
+def _nfc(text: str) -> str:
+    # Names are compared and stored as text: `José` typed with a combining accent must not
+    # be a second user who looks exactly like the first.
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def ttl(raw: int | None) -> int | None:

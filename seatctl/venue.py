@@ -6,6 +6,7 @@ one of them, and write all the changes or none.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
@@ -14,11 +15,20 @@ from typing import NamedTuple, cast
 
 from seatctl import clock, rules, validate
 from seatctl.clock import Instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal, refused, usage_error
+from seatctl.errors import (
+    ExitCode,
+    Reason,
+    SeatctlError,
+    SeatRefusal,
+    busy_error,
+    refused,
+    usage_error,
+)
 from seatctl.model import Action, Event, Seat, SeatView, Status, Token
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 Rule = Callable[[Seat], rules.Decision]
+RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
 
 class InitResult(NamedTuple):
@@ -37,6 +47,7 @@ class Venue:
     @classmethod
     def open(cls, db: str) -> Venue:
         """Open an initialised database; see `init` to create one."""
+        db = validate.database(db)
         clock.clock_override()  # a bad SEATCTL_NOW is refused before the database is touched
         return cls(open_store(db))
 
@@ -52,6 +63,7 @@ class Venue:
 
         With neither `seats` nor `labels`, a new database gets seats 1 to 5.
         """
+        db = validate.database(db)
         count = validate.seat_count(seats)
         named = validate.labels(labels)
         ttl = validate.ttl(ttl)
@@ -74,7 +86,9 @@ class Venue:
     def iter_seats(
         self, status: Status | None = None, user: str | None = None
     ) -> Iterator[SeatView]:
-        """`seats()` one at a time, read inside one transaction as they are consumed."""
+        """`seats()` one at a time, read inside one transaction as they are consumed: the seats
+        as they were when it began. Other calls on this Venue may run meanwhile (the store
+        gives them a connection of their own)."""
         name = validate.user(user) if user is not None else None
 
         def views() -> Iterator[SeatView | None]:
@@ -97,8 +111,8 @@ class Venue:
         name = validate.user(user)
         ttl = validate.ttl(ttl)
 
-        def rule_for(tx: Transaction) -> Rule:
-            now, lifetime = tx.now(), ttl if ttl is not None else tx.default_ttl()
+        def rule_for(tx: Transaction, now: Instant) -> Rule:
+            lifetime = ttl if ttl is not None else tx.default_ttl()
             return partial(rules.lock, user=name, now=now, ttl=lifetime)
 
         return self._apply(labels, name, rule_for)
@@ -106,31 +120,27 @@ class Venue:
     def confirm(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx: lambda seat: rules.confirm(seat, name, tx.now())
-        )
+        return self._apply(labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now))
 
     def release(self, labels: Iterable[str], user: str) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx: lambda seat: rules.release(seat, name, tx.now())
-        )
+        return self._apply(labels, name, lambda tx, now: partial(rules.release, user=name, now=now))
 
     def _apply(
         self,
         labels: Iterable[str],
         user: str,
-        rule_for: Callable[[Transaction], Rule],
+        rule_for: RuleAt,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
         if not wanted:
             raise usage_error("name at least one seat")
-        with self._store.transaction() as tx:
+        with _naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             stored = tx.seats(wanted)  # first: a backend that locks rows waits here, not later
-            decide = rule_for(tx)
-            now = tx.now()
+            now = self._acting_instant(tx, wanted, stored)
+            decide = rule_for(tx, now)
             refusals: list[SeatRefusal] = []
             after: list[Seat] = []
             changed: list[Seat] = []
@@ -150,6 +160,26 @@ class Venue:
             tx.save(changed)
             tx.append_events(events)
             return [seat.view(now) for seat in after]
+
+    @staticmethod
+    def _acting_instant(tx: Transaction, wanted: list[str], stored: dict[str, Seat]) -> Instant:
+        """The transaction's clock, moved up to the named seats' newest events if it is a
+        little behind them; refused (with the unknown seats) if it is further behind."""
+        latest = tx.latest_event_at([label for label in wanted if label in stored])
+        newest = {label: latest[label] for label in wanted if label in latest}
+        acting = rules.acting_instant(tx.now(), newest)
+        if isinstance(acting, list):
+            # Refused before any rule is applied: no rule can be judged at an instant the
+            # seat's history has already passed. Unknown seats are still named.
+            behind = {refusal.seat: refusal for refusal in acting}
+            raise refused(
+                [
+                    behind[label] if label in stored else rules.not_found(label)
+                    for label in wanted
+                    if label in behind or label not in stored
+                ]
+            )
+        return acting
 
     def history(
         self,
@@ -183,6 +213,9 @@ class Venue:
         if problems:
             return problems  # a damaged file cannot be trusted to answer the rest
         with self._store.transaction(write=False) as tx:
+            damaged = tx.damaged_records()
+            if damaged:
+                return damaged  # a replay around damaged records would only echo them
             seats = list(tx.all_seats())
             events = tx.events()
             seeded = tx.seeded_through()
@@ -259,6 +292,18 @@ class Venue:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _naming_busy_seats(location: str, labels: list[str]) -> Iterator[None]:
+    """A backend that locks the whole database (SQLite) cannot tell which seats it waited
+    for: then every seat the command names is one it could not get."""
+    try:
+        yield
+    except SeatctlError as error:
+        if error.reason is Reason.BUSY and not error.seats:
+            raise busy_error(location, labels) from None
+        raise
 
 
 __all__ = ["DEFAULT_TTL", "InitResult", "Venue"]

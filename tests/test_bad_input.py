@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Run, dump
+from conftest import Run, dump, run_process
+from seatctl import SeatctlError, Venue
 from seatctl.cli import main
 
 pytestmark = pytest.mark.usefixtures("venue_db")
@@ -198,3 +199,148 @@ def test_a_read_only_database_refuses_changes_with_exit_6(read_only_db):
     run = run_as_other_user(read_only_db, "lock", "1", "--user", "a", "--json")
     assert '"error": "read_only"' in run.err
     assert dump(read_only_db) == before
+
+
+# A str or bytes where labels belong would be taken apart character by character.
+LABEL_TAKERS = {
+    "init": lambda venue, db, labels: Venue.init(db, labels=labels),
+    "lock": lambda venue, db, labels: venue.lock(labels, user="alice"),
+    "confirm": lambda venue, db, labels: venue.confirm(labels, user="alice"),
+    "release": lambda venue, db, labels: venue.release(labels, user="alice"),
+    "history": lambda venue, db, labels: venue.history(labels),
+}
+
+
+@pytest.mark.parametrize(
+    "labels", ["12", b"12", bytearray(b"VIP1")], ids=["str", "bytes", "bytearray"]
+)
+@pytest.mark.parametrize("method", sorted(LABEL_TAKERS))
+def test_a_string_where_labels_belong_is_a_type_error(venue, venue_db, method, labels):
+    before = dump(venue_db)
+    with pytest.raises(TypeError, match="list of seat labels"):
+        LABEL_TAKERS[method](venue, venue_db, labels)
+    assert dump(venue_db) == before
+
+
+@pytest.mark.parametrize("method", sorted(LABEL_TAKERS))
+def test_a_label_that_is_not_a_string_is_a_type_error(venue, venue_db, method):
+    with pytest.raises(TypeError, match="seat labels are strings"):
+        LABEL_TAKERS[method](venue, venue_db, [1])
+
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"  # the same name, typed two ways
+
+
+def test_a_user_typed_decomposed_is_the_same_user_as_composed(venue):
+    venue.lock(["1"], user=NFC)
+    assert venue.release(["1"], user=NFD)[0].status.value == "available"
+
+
+def test_user_names_are_stored_composed(venue):
+    assert venue.lock(["1"], user=NFD)[0].locked_by == NFC
+
+
+def test_the_seats_filter_finds_a_user_typed_either_way(venue):
+    venue.lock(["1"], user=NFC)
+    assert [view.seat for view in venue.seats(user=NFD)] == ["1"]
+
+
+def test_the_history_filter_finds_a_user_typed_either_way(venue):
+    venue.lock(["1"], user=NFD)
+    assert [event.seat for event in venue.history(user=NFC) if event.user] == ["1"]
+
+
+def test_a_user_from_the_command_line_is_stored_composed(cli):
+    cli("lock", "1", "--user", NFD)
+    assert cli("seats", "--json").json()[0]["locked_by"] == NFC
+
+
+def test_a_user_from_seatctl_user_is_stored_composed(cli, monkeypatch):
+    monkeypatch.setenv("SEATCTL_USER", NFD)
+    cli("lock", "1")
+    assert cli("seats", "--json").json()[0]["locked_by"] == NFC
+
+
+def test_labels_are_normalised_too(venue, venue_db):
+    Venue.init(venue_db, labels=["\u212a1"])  # KELVIN SIGN: composed, it is the letter K
+    assert venue.lock(["K1"], user="alice")[0].seat == "K1"
+
+
+@pytest.fixture(autouse=True)
+def work(tmp_path) -> Path:
+    """An empty folder of this test's own (the venue fixture's file lives in tmp_path)."""
+    (tmp_path / "work").mkdir()
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def app_dir(tmp_path, monkeypatch) -> Path:
+    """Where the default database lives, moved into this test's own folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config" / "seatctl"
+
+
+@pytest.mark.parametrize("args", [["seats"], ["lock", "1", "--user", "a"], ["init"]])
+def test_an_empty_db_option_is_a_usage_error(app_dir, args, capsys):
+    run = Run(main(["--db", "", *args]), *capsys.readouterr())
+    assert_one_line_error(run, 2)
+    assert "empty" in run.err
+    assert not app_dir.exists()
+
+
+def test_an_empty_db_option_does_not_fall_back_to_seatctl_db(venue_db, monkeypatch, capsys):
+    monkeypatch.setenv("SEATCTL_DB", venue_db)
+    before = dump(venue_db)
+    assert main(["--db", "", "lock", "1", "--user", "a"]) == 2
+    assert dump(venue_db) == before
+
+
+def test_an_empty_seatctl_db_means_unset(app_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SEATCTL_DB", "")
+    assert main(["init"]) == 0
+    assert (app_dir / "seatctl.db").exists()
+
+
+@pytest.mark.parametrize("opener", [Venue.open, Venue.init])
+def test_an_empty_database_name_is_a_usage_error_in_the_api(opener, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(SeatctlError) as raised:
+        opener("")
+    assert raised.value.exit_code == 2
+    assert os.listdir() == []
+
+
+@pytest.mark.parametrize("name", ["a\x00b.db", "lone\ud800.db"], ids=["nul", "lone-surrogate"])
+def test_a_path_no_file_system_can_hold_is_a_usage_error_in_the_api(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(SeatctlError) as raised:
+        Venue.init(name)
+    assert raised.value.exit_code == 2
+    assert os.listdir() == []
+
+
+UNDECODABLE = "v\udcff.db"  # how Python hands over the file name b"v\xff.db" from argv
+
+
+@pytest.mark.sqlite_only
+def test_a_database_path_that_is_not_utf8_works_as_a_path(tmp_path):
+    folder = tmp_path / "work"
+    db = str(folder / UNDECODABLE)
+    assert run_process("--db", db, "init", "--seats", "2").code == 0
+    assert run_process("--db", db, "lock", "1", "--user", "a").code == 0
+    seats = run_process("--db", db, "seats", "--json")
+    assert (seats.code, seats.json()[0]["locked_by"]) == (0, "a")
+    assert b"v\xff.db" in os.listdir(os.fsencode(folder))
+
+
+def test_a_database_path_that_is_not_utf8_is_shown_escaped(tmp_path):
+    run = run_process("--db", str(tmp_path / UNDECODABLE), "seats")
+    assert_one_line_error(run, 6)
+    assert "v\\udcff.db" in run.err
+
+
+def test_a_postgresql_url_that_is_not_utf8_is_a_usage_error():
+    run = run_process("--db", "postgresql://postgres@127.0.0.1:1/t\udcffest", "seats")
+    assert_one_line_error(run, 2)
+    assert "not valid UTF-8" in run.err

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -128,3 +132,74 @@ def test_a_batch_of_refusals_leaves_the_database_unchanged(db_path):
 def test_quotes_in_a_line_work_as_in_a_shell(db_path):
     _, results = batch(db_path, "lock 1 --user \"Mary Ann\"\nlock 2 --user 'O Brien'\n")
     assert [r["seats"][0]["locked_by"] for r in results] == ["Mary Ann", "O Brien"]
+
+
+def batch_bytes(db_path: str, script: bytes):
+    """`batch` fed raw bytes, under a strict UTF-8 locale for stdin and stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    env.update(SEATCTL_NOW=START, PYTHONIOENCODING="utf-8:strict")
+    done = subprocess.run(
+        [sys.executable, "-m", "seatctl", "--db", db_path, "batch"],
+        input=script,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    out = done.stdout.decode()
+    # On PostgreSQL every write made with SEATCTL_NOW warns once (tests/test_postgres_faults.py).
+    err = b"".join(
+        line
+        for line in done.stderr.splitlines(True)
+        if not line.startswith(b"warning: SEATCTL_NOW=")
+    )
+    return done.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_a_hash_inside_a_word_is_part_of_the_word(db_path):
+    _, results = batch(db_path, "lock 1 --user alice#2\n")
+    assert results[0]["seats"][0]["locked_by"] == "alice#2"
+
+
+def test_a_hash_inside_a_user_name_names_another_user(db_path):
+    _, results = batch(db_path, "lock 1 --user alice\nrelease 1 --user alice#bot\n")
+    assert (results[1]["exit"], results[1]["error"]) == (5, "not_holder")
+
+
+def test_a_hash_after_a_closing_quote_is_part_of_the_word(db_path):
+    _, results = batch(db_path, "lock 1 --user 'Mary Ann'#2  # a comment\n")
+    assert results[0]["seats"][0]["locked_by"] == "Mary Ann#2"
+
+
+def test_a_line_that_is_not_valid_utf8_fails_alone_and_the_rest_still_run(db_path):
+    code, results, err = batch_bytes(
+        db_path, b"lock 1 --user al\xffce\nlock 2 --user bob\n\xfe\xfe\nlock 3 --user bob\n"
+    )
+    assert (code, err) == (0, b"")
+    assert [(r["line"], r["exit"], r.get("error")) for r in results] == [
+        (1, 2, "usage"),
+        (2, 0, None),
+        (3, 2, "usage"),
+        (4, 0, None),
+    ]
+    assert "not valid UTF-8" in results[0]["message"]
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_in_a_batch_prints_one_json_line_and_nothing_else(db_path, flag):
+    run, results = batch(db_path, f"lock {flag}\nseats {flag}\nlock 1 --user a {flag}\n")
+    assert len(run.out.splitlines()) == 3  # every stdout line parsed as JSON in batch()
+    assert [(r["exit"], r["error"]) for r in results] == [(2, "usage")] * 3
+
+
+def test_unknown_command_names_do_not_each_keep_a_parser():
+    from seatctl import cli
+    from seatctl.batch import run_lines
+
+    lines = [f"junk{number} 1\n" for number in range(50)]
+    run_lines(lines, io.StringIO(), cli.Invocation(), cli._subcommand)
+    assert len(cli._built) <= len(cli.app.registered_commands) + 1
+
+
+def test_a_user_typed_decomposed_in_a_batch_is_the_same_user_as_composed(db_path):
+    _, results = batch(db_path, "lock 1 --user Jos\u00e9\nrelease 1 --user Jose\u0301\n")
+    assert [r["exit"] for r in results] == [0, 0]

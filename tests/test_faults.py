@@ -10,19 +10,29 @@ File permissions do not bind root, and CI runs as root: the permission faults ru
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import json
 import os
 import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
+from seatctl.cli import main
 from seatctl.clock import format_instant, parse_instant
 from test_bad_input import assert_one_line_error, run_as_other_user
 
@@ -46,6 +56,12 @@ def files_in(folder: str) -> list[str]:
     return sorted(os.listdir(folder))
 
 
+def wal_is_empty(db: str) -> bool:
+    """Whether every commit is in the database file itself (seatctl keeps an empty -wal file
+    for readers who may not create one)."""
+    return not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0
+
+
 @pytest.fixture
 def shared_db(venue_db: str) -> Iterator[str]:
     """The venue with seat 1 booked by alice and seat 2 locked by bob for a day, in a folder
@@ -57,18 +73,21 @@ def shared_db(venue_db: str) -> Iterator[str]:
         venue.lock(["1"], user="alice")
         venue.confirm(["1"], user="alice")
         venue.lock(["2"], user="bob", ttl=86400)
-    assert files_in(folder) == ["venue.db"]
+    assert files_in(folder) == ["venue.db", "venue.db-shm", "venue.db-wal"]  # kept for readers
     yield db
     os.chmod(folder, 0o700)
     shutil.rmtree(folder)
 
 
-# (a) The database's folder is not writable: SQLite cannot make its -wal and -shm files there.
+# (a) The database's folder is not writable, and its -wal and -shm files are missing (it was
+# copied there): SQLite cannot make them.
 
 
 @pytest.fixture
 def in_unwritable_folder(shared_db: str) -> str:
     """The venue's file is writable by anyone; its folder by nobody but root."""
+    for suffix in ("-wal", "-shm"):
+        os.remove(shared_db + suffix)
     os.chmod(shared_db, 0o666)  # the file itself is writable by anyone
     os.chmod(os.path.dirname(shared_db), 0o555)
     return shared_db
@@ -115,7 +134,7 @@ def test_once_the_folder_is_writable_the_same_command_succeeds(in_unwritable_fol
         ]
 
 
-# (b) The database file is read-only (its folder is writable).
+# (b) The database file is read-only (its folder is writable): it can be read, not changed.
 
 
 @pytest.fixture
@@ -143,23 +162,31 @@ def test_changing_a_read_only_file_is_exit_6_read_only_and_loses_nothing(read_on
 
 
 @pytest.mark.parametrize("args", [["seats"], ["history"], ["check"]])
-def test_reading_a_read_only_file_is_exit_6_read_only_and_leaves_nothing_beside_it(
-    read_only_file, args
-):
-    # SQLite would make -wal and -shm files as read-only as the database, and they would go on
-    # refusing this user after the file is made writable: seatctl refuses before opening it.
+def test_reading_a_read_only_file_works_and_leaves_nothing_beside_it(read_only_file, args):
+    # The reader uses the -wal and -shm files its owner left; it never creates its own, which
+    # would be as read-only as the database and go on refusing writers.
     before = content(read_only_file)
     run = run_as_other_user(read_only_file, *args)
-    assert_one_line_error(run, 6)
-    assert "read-only" in run.err
+    assert (run.code, run.err) == (0, "")
     assert content(read_only_file) == before
-    assert files_in(os.path.dirname(read_only_file)) == ["venue.db"]
+    assert files_in(os.path.dirname(read_only_file)) == ["venue.db", "venue.db-shm", "venue.db-wal"]
 
 
-def test_once_the_file_is_writable_again_the_same_command_succeeds(read_only_file):
-    assert run_as_other_user(read_only_file, "seats").code == 6
+def test_a_file_made_writable_while_its_side_files_are_not_says_which_file_is_read_only(
+    read_only_file,
+):
+    os.chmod(read_only_file, 0o666)  # its -wal and -shm files keep the mode they were made with
+    run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
+    assert_one_line_error(run, 6)
+    assert "is read-only here (this user cannot write its -wal file)" in run.err
+
+
+def test_once_the_file_and_its_side_files_are_writable_again_the_same_command_succeeds(
+    read_only_file,
+):
     assert run_as_other_user(read_only_file, "confirm", "2", "--user", "bob").code == 6
-    os.chmod(read_only_file, 0o666)
+    for suffix in ("", "-wal", "-shm"):
+        os.chmod(read_only_file + suffix, 0o666)
     run = run_as_other_user(read_only_file, "confirm", "2", "--user", "bob")
     assert (run.code, run.err) == (0, "")
 
@@ -333,7 +360,7 @@ def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
         cli("confirm", str(n), "--user", f"user{n}")
     monkeypatch.delenv("SEATCTL_NOW")
     data = bytearray(Path(db_path).read_bytes())
-    assert not os.path.exists(db_path + "-wal")  # the last command checkpointed everything
+    assert wal_is_empty(db_path)  # the last command checkpointed everything
     page_size = int.from_bytes(data[16:18], "big")
     pages = len(data) // page_size
     first, last = pages // 3, 2 * pages // 3
@@ -375,7 +402,7 @@ def overwrite(path: str, old: bytes, new: bytes) -> None:
     fail expect an AssertionError, and must not pass as "expected failures" for a wrong reason.
     """
     data = bytearray(Path(path).read_bytes())
-    if len(old) != len(new) or os.path.exists(path + "-wal"):
+    if len(old) != len(new) or not wal_is_empty(path):
         raise ValueError("cannot overwrite in place")
     start = data.index(old)
     data[start : start + len(new)] = new
@@ -389,13 +416,21 @@ def test_garbage_in_the_stored_schema_is_exit_6_not_a_traceback(venue_db):
     assert_one_line_error(run, 6)
 
 
-@pytest.mark.parametrize("command", ["check", "history"])
-def test_garbage_that_turns_a_history_action_into_nonsense_is_exit_6(cli, venue_db, command):
+def test_garbage_that_turns_a_history_action_into_nonsense_is_exit_6(cli, venue_db):
     cli("lock", "1", "--user", "alice")
     # The record still parses; only the text of its action is wrong.
     overwrite(venue_db, b"lockalice", b"l\x0fckalice")
-    run = run_process("--db", venue_db, command)
+    run = run_process("--db", venue_db, "history")
     assert_one_line_error(run, 6)
+    assert "seat 1: history event 6: action is unknown ('l\\x0fck')" in run.err
+
+
+def test_check_describes_a_history_action_turned_into_nonsense(cli, venue_db):
+    cli("lock", "1", "--user", "alice")
+    overwrite(venue_db, b"lockalice", b"l\x0fckalice")
+    run = run_process("--db", venue_db, "check")
+    assert (run.code, run.err) == (6, "error: check found 1 problem\n")
+    assert run.out == "seat 1: history event 6: action is unknown ('l\\x0fck')\n"
 
 
 def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):
@@ -405,3 +440,253 @@ def test_garbage_that_turns_a_seat_label_into_a_number_is_exit_6(venue_db):
     overwrite(venue_db, b"\x04\x15\x0f\x0100133\x03", b"\x04\x15\x01\x0100133\x03")
     run = run_process("--db", venue_db, "seats")
     assert_one_line_error(run, 6)
+
+
+# (g) stdout closed, full, or a pipe nobody reads; stderr closed or full. A change is committed
+# before its report is written, so a lost report is exit 7 ("done, unreported"), which a script
+# can tell from every "not done" code; a read whose reader left stays quiet with 0, like `head`.
+
+
+class Refusing(io.StringIO):
+    """A stream that takes nothing, like /dev/full (ENOSPC) or a pipe whose reader left (EPIPE)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def write(self, text: str) -> int:
+        raise OSError(self.code, os.strerror(self.code))
+
+    def flush(self) -> None:
+        raise OSError(self.code, os.strerror(self.code))
+
+
+STDOUT_FAULTS = {
+    "closed": lambda: None,  # what Python makes of `>&-`
+    "full": lambda: Refusing(errno.ENOSPC),
+    "closed file": lambda: closed_file(),
+}
+
+
+def closed_file() -> io.StringIO:
+    stream = io.StringIO()
+    stream.close()
+    return stream
+
+
+# Every command, and whether it changes the database (then its lost report is "done").
+COMMANDS = [
+    (["init", "--seats", "7"], True),
+    (["lock", "3", "--user", "carol"], True),
+    (["lock", "3", "--user", "carol", "--json"], True),
+    (["confirm", "2", "--user", "bob"], True),
+    (["release", "2", "--user", "bob"], True),
+    (["backup", "DEST"], True),
+    (["batch"], True),
+    (["seats"], False),
+    (["seats", "--json"], False),
+    (["seats", "--csv"], False),
+    (["seats", "--nl"], False),
+    (["history"], False),
+    (["check"], False),
+    (["--version"], False),
+    (["--help"], False),
+]
+COMMAND_IDS = [" ".join(args) for args, _ in COMMANDS]
+
+
+def run_with_streams(db: str, args: list[str], stdout, stderr) -> tuple[int, str]:
+    """main() with these streams as stdout and stderr; stdin carries one batch line."""
+    args = [os.path.join(os.path.dirname(db), "copy.db") if a == "DEST" else a for a in args]
+    saved = sys.stdout, sys.stderr, sys.stdin
+    err = io.StringIO()
+    sys.stdout, sys.stderr = stdout, (err if stderr is None else stderr)
+    sys.stdin = io.StringIO("lock 4 --user dave\n")
+    try:
+        code = main(["--db", db, *args])
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = saved
+    return code, err.getvalue()
+
+
+def was_done(db: str, args: list[str], before: list[str]) -> bool:
+    """The command's change is there: a changed database, or for `backup`, the copy."""
+    if args[0] == "backup":
+        return os.path.exists(os.path.join(os.path.dirname(db), "copy.db"))
+    return dump(db) != before
+
+
+@pytest.fixture
+def streams_db(venue_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The venue with seat 2 locked by bob, looked at one minute after START."""
+    monkeypatch.setenv("SEATCTL_NOW", START)
+    with Venue.open(venue_db) as venue:
+        venue.lock(["2"], user="bob")
+    return venue_db
+
+
+@pytest.mark.parametrize("fault", sorted(STDOUT_FAULTS))
+@pytest.mark.parametrize(("args", "changes"), COMMANDS, ids=COMMAND_IDS)
+def test_a_report_that_cannot_be_written_is_exit_7_and_says_whether_it_was_done(
+    streams_db, args, changes, fault
+):
+    before = dump(streams_db)
+    code, err = run_with_streams(streams_db, args, STDOUT_FAULTS[fault](), None)
+    assert code == 7
+    assert err.count("\n") == 1
+    if "--json" in args or "--nl" in args:  # errors as JSON
+        assert json.loads(err)["error"] == "output_lost"
+    else:
+        assert err.startswith("error: ")
+    if changes:
+        assert "committed" in err or "the lines it ran are done" in err
+        assert was_done(streams_db, args, before)
+    else:
+        assert "nothing was changed" in err
+        assert dump(streams_db) == before
+
+
+@pytest.mark.parametrize(("args", "changes"), COMMANDS, ids=COMMAND_IDS)
+def test_a_reader_that_left_silences_a_read_but_not_a_change(streams_db, args, changes):
+    before = dump(streams_db)
+    code, err = run_with_streams(streams_db, args, Refusing(errno.EPIPE), None)
+    if changes:
+        assert code == 7
+        assert err.count("\n") == 1 and "broken pipe" in err
+        assert was_done(streams_db, args, before)
+    else:
+        assert (code, err) == (0, "")
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["lock", "9", "--user", "a"], 3),
+        (["lock", "2", "--user", "a", "--json"], 4),
+        (["confirm", "3", "--user", "a"], 5),
+        (["lock", "3", "--user", "a", "--ttl", "0"], 2),
+        (["frobnicate"], 2),
+        (["check"], 0),
+    ],
+)
+def test_an_unwritable_stderr_keeps_the_exit_code(streams_db, args, expected, stderr):
+    err = None if stderr == "closed" else Refusing(errno.ENOSPC)
+    before = dump(streams_db)
+    out = io.StringIO()
+    saved = sys.stderr
+    sys.stderr = err  # type: ignore[assignment]
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(["--db", streams_db, *args])
+    finally:
+        sys.stderr = saved
+    assert code == expected
+    assert dump(streams_db) == before
+
+
+def run_real(db: str, *args: str, **streams) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "seatctl", "--db", db, *args],
+        env={**env, "SEATCTL_NOW": LATER},
+        timeout=120,
+        **streams,
+    )
+
+
+def test_seats_with_stdout_closed_is_exit_7_in_a_real_process(streams_db):
+    done = run_real(streams_db, "seats", preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE)
+    assert done.returncode == 7
+    assert done.stderr == b"error: the output could not be written (stdout is closed);" + (
+        b" nothing was changed\n"
+    )
+
+
+def test_lock_into_a_full_stdout_is_exit_7_and_the_lock_stands(streams_db):
+    with open("/dev/full", "w") as full:
+        done = run_real(streams_db, "lock", "3", "--user", "a", stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 7
+    assert done.stderr.startswith(b"error: done, but the output could not be written (no space")
+    with Venue.open(streams_db) as venue:
+        assert venue.seats(status=Status.LOCKED)[-1].locked_by == "a"
+
+
+def test_lock_with_stderr_closed_still_exits_3_in_a_real_process(streams_db):
+    done = run_real(streams_db, "lock", "9", "--user", "a", preexec_fn=lambda: os.close(2))
+    assert done.returncode == 3
+
+
+def test_lock_whose_reader_left_is_exit_7_in_a_real_process(streams_db):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read what it prints
+    try:
+        done = run_real(streams_db, "lock", "3", "--user", "a", stdout=write_end, stderr=-1)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 7
+    assert b"broken pipe" in done.stderr and b"the change is committed" in done.stderr
+
+
+# Resource faults: input that used to cost memory per distinct value.
+
+
+def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
+    from seatctl import cli
+    from seatctl.batch import run_lines
+
+    oddities = ["", "é", "--", "\x1b", "💺", "#", ".db"]
+
+    def junk(start: int, count: int) -> Iterator[str]:
+        return (f"junk{n}{oddities[n % len(oddities)]} 1 --user a\n" for n in range(start, count))
+
+    with open(os.devnull, "w") as sink:
+        run_lines(junk(0, 200), sink, cli.Invocation(), cli._subcommand)  # warm every cache
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            run_lines(junk(200, 3000), sink, cli.Invocation(), cli._subcommand)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert grown < 256 * 1024, f"{grown} bytes kept for 2800 junk names"
+
+
+# File names that are not UTF-8: a path is bytes, and works; a URL is text, and is refused.
+
+file_names = st.binary(min_size=1, max_size=24).filter(
+    lambda name: b"/" not in name and b"\0" not in name and name not in (b".", b"..")
+)
+
+
+def quietly(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        return main(list(argv)), err.getvalue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=file_names)
+def test_any_name_the_file_system_allows_works_as_a_database_path(name):
+    with tempfile.TemporaryDirectory() as folder:
+        db = os.fsdecode(os.path.join(os.fsencode(folder), name))
+        assert quietly("--db", db, "init", "--seats", "1") == (0, "")
+        assert quietly("--db", db, "lock", "1", "--user", "a") == (0, "")
+        assert name in os.listdir(os.fsencode(folder))
+
+
+def not_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+@settings(max_examples=30, deadline=None)
+@given(junk=st.binary(min_size=1, max_size=12).filter(not_utf8), at=st.sampled_from([16, 24, 40]))
+def test_a_postgresql_url_that_is_not_utf8_is_exit_2_whatever_the_bytes(junk, at):
+    url = b"postgresql://postgres@127.0.0.1:1/test"
+    code, err = quietly("--db", os.fsdecode(url[:at] + junk + url[at:]), "seats")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -36,12 +41,13 @@ from typing import NamedTuple
 
 import pytest
 from freezegun import freeze_time
-from hypothesis import assume, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import START, dump
-from seatctl import Venue
+from seatctl import Reason, SeatctlError, Venue, clock, validate
 from seatctl.cli import main
+from seatctl.model import Action
 
 SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 FUZZ = settings(max_examples=100 * SOAK, deadline=None)
@@ -515,3 +521,538 @@ def test_output_never_carries_control_characters_or_escapes(starting_points, fuz
 def test_no_control_character_is_ever_stored(starting_points, fuzzed):
     outcome = run(starting_points, fuzzed)
     assert [text for text in outcome.stored if raw_controls(text)] == []
+
+
+# --- Damaged records ----------------------------------------------------------------------
+#
+# A record edited behind seatctl's back, on either backend: every command that reads it exits 6
+# `bad_database` with one line naming the seat, changes nothing, and `check` describes it in
+# words. SQLite stores any type in any column, so there every class of wrong value is tried;
+# PostgreSQL's columns are typed (bigint, text), so there damage is what the types allow but
+# the rules do not: instants out of range, unknown actions, bad names, a NULL where one is needed.
+
+DAMAGE = settings(
+    max_examples=30 * SOAK,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+DAMAGE_START = "2026-01-01T12:00:00Z"
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def sql_run(db: str, sql: str, *params: object) -> list[tuple]:
+    """Run one statement straight on the database (`?` placeholders), behind seatctl's back."""
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description else []
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(sql, params).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def damageable(db_path: str) -> str:
+    """Seats 1-5; seat 3 locked by alice for a day, seat 2 booked by bob: every column of a
+    seat and of a lock event holds a value."""
+    with freeze_time(DAMAGE_START):
+        Venue.init(db_path)
+        with Venue.open(db_path) as venue:
+            venue.lock(["3"], "alice", ttl=86_400)
+            venue.lock(["2"], "bob")
+            venue.confirm(["2"], "bob")
+    return db_path
+
+
+def looks_numeric(text: str) -> bool:
+    """Text SQLite's INTEGER affinity might turn into a number (then it may be no damage)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+LATEST = clock.LATEST_INSTANT
+# Wrong values each backend can hold, by the kind of value a column should have.
+instants_beyond_range = st.integers(LATEST + 1, 2**63 - 1) | st.integers(-(2**63), -1)
+bad_user_texts = st.sampled_from(["", " alice", "bob ", "x" * 65, "a\x1bb", "a\nb", "\x7f"]) | (
+    st.text(min_size=1, max_size=80).filter(
+        lambda t: "\x00" not in t and not (t == t.strip() and len(t) <= 64 and t.isprintable())
+    )
+)
+bad_label_texts = st.text(max_size=40).filter(
+    lambda t: "\x00" not in t and not validate.LABEL_PATTERN.fullmatch(t)
+)
+unknown_actions = st.text(max_size=12).filter(
+    lambda t: "\x00" not in t and t not in {a.value for a in Action}
+)
+WRONG_FOR = {
+    "postgres": {
+        "instant": instants_beyond_range,
+        "user": bad_user_texts,
+        "label": bad_label_texts,
+        "action": unknown_actions,
+    },
+    "sqlite": {
+        "instant": instants_beyond_range
+        | st.text(max_size=12).filter(lambda t: not looks_numeric(t))
+        | st.binary(max_size=12)
+        | st.floats(allow_nan=False).filter(lambda f: not f.is_integer()),
+        "user": bad_user_texts | st.binary(max_size=12),
+        "label": bad_label_texts | st.binary(max_size=12) | st.integers(),
+        "action": unknown_actions | st.binary(max_size=12) | st.integers() | st.floats(),
+    },
+}
+
+
+class Column(NamedTuple):
+    table: str
+    name: str
+    kind: str  # instant, user, label or action
+    seat: str  # the seat whose record it is
+
+
+# Seat 3's lock and seat 2's booking, and the history event of seat 3's lock.
+SEAT_COLUMNS = [
+    Column("seats", "label", "label", "3"),
+    Column("seats", "locked_by", "user", "3"),
+    Column("seats", "lock_expires", "instant", "3"),
+    Column("seats", "booked_by", "user", "2"),
+    Column("seats", "booked_at", "instant", "2"),
+]
+EVENT_COLUMNS = [
+    Column("events", "at", "instant", "3"),
+    Column("events", "seat", "label", "3"),
+    Column("events", "action", "action", "3"),
+    Column("events", "user", "user", "3"),
+    Column("events", "expires_at", "instant", "3"),
+]
+# Where a value is needed but NULL is stored: half a lock or booking, a lock event without its
+# user or deadline. (`events.at` is NOT NULL in both schemas.)
+NULLABLE = [
+    Column("seats", "locked_by", "user", "3"),
+    Column("seats", "lock_expires", "instant", "3"),
+    Column("seats", "booked_by", "user", "2"),
+    Column("seats", "booked_at", "instant", "2"),
+    Column("events", "user", "user", "3"),
+    Column("events", "expires_at", "instant", "3"),
+]
+
+
+def row_key(db: str, column: Column) -> tuple[str, object]:
+    """A WHERE clause naming the record, on a column the damage leaves alone."""
+    if column.table == "seats":
+        return "sort_key = ?", validate.natural_key(column.seat)
+    query = "SELECT id FROM events WHERE seat = ? AND action = 'lock'"
+    return "id = ?", sql_run(db, query, column.seat)[0][0]
+
+
+@contextlib.contextmanager
+def damaged(db: str, column: Column, value: object) -> Iterator[object]:
+    """`column` of its record set to `value` for the block (then put back); yields what was
+    actually stored (SQLite may convert a value to its column's type)."""
+    where, key = row_key(db, column)
+    params = (key,)
+    quoted = f'"{column.name}"'
+    original = sql_run(db, f"SELECT {quoted} FROM {column.table} WHERE {where}", *params)[0][0]
+    sql_run(db, f"UPDATE {column.table} SET {quoted} = ? WHERE {where}", value, *params)
+    try:
+        yield sql_run(db, f"SELECT {quoted} FROM {column.table} WHERE {where}", *params)[0][0]
+    finally:
+        sql_run(db, f"UPDATE {column.table} SET {quoted} = ? WHERE {where}", original, *params)
+
+
+def still_valid(kind: str, stored: object) -> bool:
+    """Whether a stored value is one the rules allow after all (SQLite converted it)."""
+    if kind == "instant":
+        return type(stored) is int and 0 <= stored <= LATEST
+    if kind == "user":
+        return (
+            isinstance(stored, str)
+            and 1 <= len(stored) <= 64
+            and stored == stored.strip()
+            and stored.isprintable()
+        )
+    if kind == "label":
+        return isinstance(stored, str) and bool(validate.LABEL_PATTERN.fullmatch(stored))
+    return stored in {a.value for a in Action}
+
+
+def run_in_process(db: str, *args: str) -> tuple[object, str, str]:
+    with captured() as (out, err):
+        try:
+            code = main(["--db", db, *args])
+        except Exception:
+            code = traceback.format_exc()
+    return code, out.getvalue(), err.getvalue()
+
+
+def commands_reading(column: Column) -> list[list[str]]:
+    """Commands that must read the damaged record."""
+    if column.table == "events":
+        return [["history"], ["history", "3"], ["history", "--json"]]
+    lister = [["seats"], ["seats", "--json"], ["seats", "--csv"], ["history"]]
+    if column.name == "label":  # seat 3 is gone; a listing still reads the damaged record
+        return lister
+    return [*lister, ["lock", column.seat, "--user", "zed"], ["lock", column.seat, "--json"]]
+
+
+def assert_damage_reported(db: str, column: Column, stored: object) -> None:
+    before = dump(db)
+    for args in commands_reading(column):
+        if args[0] == "lock" and "--user" not in args:
+            args = [*args, "--user", "zed"]
+        code, out, err = run_in_process(db, *args)
+        assert code == 6, (args, code, out, err)
+        if "--csv" not in args:  # CSV streams: the seats before the damaged one are printed
+            assert out == "", (args, out)
+        assert err.count("\n") == 1, (args, err)
+        if "--json" in args:
+            error = json.loads(err)
+            assert error["error"] == "bad_database"
+            message = error["message"]
+            if column.kind != "label":
+                assert error["seats"] == [{"seat": column.seat, "reason": "bad_database"}]
+        else:
+            assert err.startswith("error: damaged database record: ")
+            message = err
+        assert_described_in_words(message, column, stored)
+    assert dump(db) == before
+
+
+def assert_check_describes(db: str, column: Column, stored: object) -> None:
+    code, out, err = run_in_process(db, "check")
+    assert code == 6, (code, out, err)
+    assert err == "error: check found 1 problem\n"
+    assert out.count("\n") == 1
+    assert_described_in_words(out, column, stored)
+
+
+def assert_described_in_words(text: str, column: Column, stored: object) -> None:
+    """The problem names the seat, and shows no Python repr of a record, of bytes or of a
+    number, and no raw epoch number: only words, quoted text and formatted instants."""
+    if column.kind != "label":
+        assert f"seat {column.seat}: " in text
+    assert "Seat(" not in text and "Event(" not in text
+    assert not re.search(r"(?<![\w\\])b['\"]", text)  # the repr of bytes
+    if isinstance(stored, int | float) and stored is not None:
+        assert repr(stored) not in text.replace("event 1", "")
+    assert raw_controls(text) == []
+
+
+@DAMAGE
+@given(data=st.data())
+def test_a_damaged_seat_record_is_exit_6_naming_the_seat(damageable, data):
+    backend = "postgres" if is_postgres(damageable) else "sqlite"
+    column = data.draw(st.sampled_from(SEAT_COLUMNS), label="column")
+    value = data.draw(WRONG_FOR[backend][column.kind], label="value")
+    with damaged(damageable, column, value) as stored:
+        assume(not still_valid(column.kind, stored))
+        assert_damage_reported(damageable, column, stored)
+        assert_check_describes(damageable, column, stored)
+
+
+@DAMAGE
+@given(data=st.data())
+def test_a_damaged_history_event_is_exit_6_naming_the_seat(damageable, data):
+    backend = "postgres" if is_postgres(damageable) else "sqlite"
+    column = data.draw(st.sampled_from(EVENT_COLUMNS), label="column")
+    value = data.draw(WRONG_FOR[backend][column.kind], label="value")
+    with damaged(damageable, column, value) as stored:
+        assume(not still_valid(column.kind, stored))
+        assert_damage_reported(damageable, column, stored)
+        assert_check_describes(damageable, column, stored)
+
+
+@pytest.mark.parametrize("column", NULLABLE, ids=lambda c: f"{c.table}.{c.name}")
+def test_a_null_where_a_value_is_needed_is_exit_6_naming_the_seat(damageable, column):
+    with damaged(damageable, column, None) as stored:
+        assert_damage_reported(damageable, column, stored)
+        assert_check_describes(damageable, column, stored)
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "86401", "1e3", " 60"])
+def test_a_damaged_default_lock_duration_is_exit_6_and_check_describes_it(damageable, value):
+    sql_run(
+        damageable,
+        "INSERT INTO meta (key, value) VALUES ('default_ttl', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        value,
+    )
+    before = dump(damageable)
+    code, out, err = run_in_process(damageable, "lock", "4", "--user", "zed")
+    assert (code, out) == (6, "")
+    assert err.startswith("error: damaged database record: the default lock duration is not")
+    assert dump(damageable) == before
+    code, out, _ = run_in_process(damageable, "check")
+    assert code == 6
+    assert out.startswith("the default lock duration is not a whole number of seconds")
+
+
+def test_a_damaged_record_leaves_the_other_seats_usable(damageable):
+    with damaged(damageable, SEAT_COLUMNS[2], 99_999_999_999_999_999):
+        assert run_in_process(damageable, "lock", "4", "--user", "zed")[0] == 0
+        code, out, _ = run_in_process(damageable, "check")
+    assert code == 6
+    assert out == "seat 3: lock deadline is out of range (after 9999-12-30T23:59:59Z)\n"
+
+
+# --- Ctrl-C at any moment -------------------------------------------------------------------
+#
+# Real processes get SIGINT at a spread of moments, from the first instant seatctl's own code
+# runs (while it still imports Typer) to the end of the command: whenever it lands, the exit code
+# is 130 (or the command's own, if it finished first), stderr holds no traceback, and the
+# database holds all of the command's change or none of it. Which moments a run actually hits
+# depends on the machine; what is asserted holds for every one of them.
+#
+# The moments are counted from the first line `-X importtime` reports for Typer or click, which
+# only seatctl's CLI imports, after the entry point has taken over Ctrl-C. Before that the
+# interpreter is still starting (its `site` module, .pth files): a Ctrl-C there is Python's,
+# before any seatctl code exists to catch it.
+
+SIGINT_DELAYS = [0, 0.001, 0.003, 0.006, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5]
+IMPORT_LINE = re.compile(r"^import time:.*\|\s*(typer|click)(\.|$)")
+
+
+def interrupted_run(db: str, args: list[str], delay: float) -> tuple[int, str]:
+    """Run `seatctl --db DB ARGS` and send SIGINT `delay` seconds after the CLI starts loading."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "seatctl", "--db", db, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stderr is not None
+    early = []
+    for raw in proc.stderr:
+        early.append(raw.decode())
+        if IMPORT_LINE.match(early[-1]):
+            break
+    else:
+        raise AssertionError(f"the CLI never imported Typer: {''.join(early)}")
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    lines = [*early, *rest.decode().splitlines(keepends=True)]
+    return proc.returncode, "".join(line for line in lines if not line.startswith("import time:"))
+
+
+@pytest.fixture
+def hundred_seats(db_path: str) -> str:
+    Venue.init(db_path, seats=100)
+    return db_path
+
+
+@pytest.mark.parametrize("delay", SIGINT_DELAYS)
+def test_ctrl_c_during_a_lock_is_exit_130_and_all_or_nothing(hundred_seats, delay):
+    labels = [str(n) for n in range(1, 101)]
+    before = dump(hundred_seats)
+    code, err = interrupted_run(hundred_seats, ["lock", *labels, "--user", "zed"], delay)
+    assert code in (0, 130), err
+    assert "Traceback" not in err
+    assert err in ("", "\n")
+    with Venue.open(hundred_seats) as venue:
+        holders = {view.locked_by for view in venue.seats()}
+        assert venue.check() == []
+    assert holders in ({None}, {"zed"})
+    if code == 130 and holders == {None}:
+        assert dump(hundred_seats) == before
+
+
+@pytest.mark.parametrize("delay", SIGINT_DELAYS[::2])
+def test_ctrl_c_during_init_is_exit_130_and_all_or_nothing(db_path, delay):
+    code, err = interrupted_run(db_path, ["init", "--seats", "5000"], delay)
+    assert code in (0, 130), err
+    assert "Traceback" not in err
+    assert err in ("", "\n")
+    if code == 0:
+        with Venue.open(db_path) as venue:
+            assert len(venue.seats()) == 5000
+            assert venue.check() == []
+        return
+    try:
+        venue = Venue.open(db_path)
+    except SeatctlError as error:  # interrupted before the first commit: nothing to open
+        assert error.reason is Reason.NO_DATABASE
+    else:
+        with venue:
+            assert len(venue.seats()) in (0, 5000)
+            assert venue.check() == []
+
+
+@pytest.fixture(scope="module")
+def big_venue(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("big") / "venue.db")
+    Venue.init(path, seats=100_000)
+    return path
+
+
+@pytest.mark.parametrize("form", [[], ["--nl"], ["--json"], ["--csv"]], ids=str)
+def test_ctrl_c_while_seats_prints_100000_seats_is_exit_130(big_venue, form):
+    before = dump(big_venue)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seatctl", "--db", big_venue, "seats", *form],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    # Printing has begun, and cannot have ended: megabytes are left to go into a pipe that
+    # holds 64 KiB, and nothing reads it until the signal is sent.
+    assert len(proc.stdout.read(4096)) == 4096
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err in (b"", b"\n")
+    assert dump(big_venue) == before
+
+
+# --- `batch`: whatever its stdin holds, one JSON line per command line and nothing else ---
+
+BATCH_COMMANDS = sorted({*COMMANDS, "batch"} - {"backup"})  # backup would write files
+
+
+def plain_word(first: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A word a shell takes as it is (no blanks, quotes or backslashes), often holding `#`."""
+    rest = st.sampled_from(["#", "a", "2", "é", "-", "#bot"]) | st.characters(
+        blacklist_characters=" \t\r\n'\"\\", blacklist_categories=("Cs",)
+    )
+    return st.tuples(first, st.lists(rest, max_size=6)).map(lambda w: w[0] + "".join(w[1]))
+
+
+inner_hash_words = plain_word(
+    st.characters(blacklist_characters=" \t\r\n'\"\\#", blacklist_categories=("Cs",))
+)
+
+
+@FUZZ
+@given(words=st.lists(inner_hash_words, min_size=1, max_size=5))
+def test_a_hash_inside_a_word_is_part_of_the_word(words):
+    from seatctl.batch import _split
+
+    assert _split(" ".join(words)) == words
+
+
+@FUZZ
+@given(words=st.lists(inner_hash_words, max_size=5), comment=plain_word(st.just("#")))
+def test_a_hash_at_the_start_of_a_word_starts_a_comment(words, comment):
+    from seatctl.batch import _split
+
+    assert _split(" ".join([*words, comment, *words])) == words
+
+
+@FUZZ
+@given(words=st.lists(st.text().filter(lambda w: "\n" not in w and "\x00" not in w), max_size=5))
+def test_quoted_words_come_back_exactly_whatever_they_hold(words):
+    import shlex
+
+    from seatctl.batch import _split
+
+    assert _split(shlex.join(words)) == words
+
+
+def batch_run(starting_points: dict[str, Path | None], script: bytes) -> Outcome:
+    """`seatctl --db venue.db batch` on a copy of the busy venue, fed `script` as raw bytes
+    through a strict UTF-8 stdin."""
+    with tempfile.TemporaryDirectory(prefix="seatctl-fuzz-") as root, contextlib.chdir(root):
+        shutil.copy(starting_points["busy venue"], DB)
+        before = content(DB)
+        stdin = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(script), encoding="utf-8", errors="strict")
+        try:
+            with environment({"SEATCTL_NOW": START}), captured_output() as (out, err):
+                try:
+                    code, crash = main(["--db", DB, "batch"]), None
+                except Exception:
+                    code, crash = None, traceback.format_exc()
+        finally:
+            sys.stdin = stdin
+        return Outcome(code, crash, out.getvalue(), err.getvalue(), before, content(DB), [], [], [])
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield out, err
+
+
+def records(outcome: Outcome) -> list[dict]:
+    """Every stdout line, each of which must be one JSON result."""
+    import json
+
+    return [json.loads(line) for line in outcome.out.splitlines()]
+
+
+no_newline = st.binary(max_size=40).map(lambda raw: raw.replace(b"\n", b""))
+# A line that surely holds a command: a word first, then anything at all.
+command_lines = st.tuples(
+    st.sampled_from(BATCH_COMMANDS).map(str.encode)
+    | no_newline.filter(lambda raw: raw[:1] not in (b"", b" ", b"\t", b"\r", b"#")),
+    st.lists(
+        st.sampled_from([b"1", b"-h", b"--help", b"--user", b"alice#2", b"#", b"'a b'", b'"'])
+        | no_newline,
+        max_size=5,
+    ),
+).map(lambda line: b" ".join([line[0], *line[1]]))
+batch_lines = st.lists(
+    st.tuples(st.booleans(), command_lines) | st.tuples(st.just(False), no_newline), max_size=8
+).filter(lambda lines: not any(b"backup" in line for _, line in lines))
+
+
+@FUZZ
+@given(lines=batch_lines)
+def test_batch_answers_every_command_line_with_one_json_line_and_nothing_else(
+    starting_points, lines
+):
+    outcome = batch_run(starting_points, b"".join(line + b"\n" for _, line in lines))
+    assert outcome.crash is None, outcome.crash
+    assert (outcome.code, outcome.err) == (0, "")
+    numbers = [record["line"] for record in records(outcome)]
+    assert numbers == sorted(set(numbers))
+    assert set(numbers) <= set(range(1, len(lines) + 1))
+    surely_commands = {n for n, (command, line) in enumerate(lines, 1) if command}
+    assert surely_commands <= set(numbers)
+    assert all(record["exit"] in DOCUMENTED_EXIT_CODES for record in records(outcome))
+    assert raw_controls(outcome.out) == []
+
+
+@FUZZ
+@given(line=st.binary(max_size=60).filter(lambda raw: not _decodes(raw)))
+def test_a_line_that_is_not_utf8_is_one_usage_error_and_changes_nothing(starting_points, line):
+    line = line.replace(b"\n", b"")
+    assume(not _decodes(line))
+    outcome = batch_run(starting_points, line + b"\nlock 5 --user zoe\n")
+    assert [(r["line"], r["exit"]) for r in records(outcome)] == [(1, 2), (2, 0)]
+    assert records(outcome)[0]["error"] == "usage"
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_on_every_command_in_a_batch_is_one_json_line_and_nothing_else(starting_points, flag):
+    from seatctl.cli import app
+
+    names = sorted(command.callback.__name__ for command in app.registered_commands)
+    lines = [f"{name} {flag}" for name in names] + [f"{name} 1 {flag}" for name in names]
+    outcome = batch_run(starting_points, "".join(f"{line}\n" for line in lines).encode())
+    assert [(r["line"], r["exit"], r["error"]) for r in records(outcome)] == [
+        (number, 2, "usage") for number in range(1, len(lines) + 1)
+    ]
+    assert outcome.after == outcome.before

@@ -104,6 +104,105 @@ def test_init_uses_wal_mode(cli, db_path):
     conn.close()
 
 
+def journal_mode(path: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting for a lock that the test itself holds only needs to prove that it waits."""
+    from seatctl.storage import sqlite as backend
+
+    monkeypatch.setattr(backend, "BUSY_TIMEOUT_SECONDS", 0.2)
+
+
+@pytest.fixture
+def reader_at_the_switch_to_wal(db_path: str, monkeypatch: pytest.MonkeyPatch):
+    """Another process starts reading the file the moment seatctl switches it to WAL mode
+    (which needs the file to itself), and keeps reading until the test ends."""
+    from seatctl.storage import sqlite as backend
+
+    reader = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    connect = backend._connect
+
+    def start_reading(sql: str) -> None:
+        if "journal_mode" in sql.lower() and "wal" in sql.lower() and not reader.in_transaction:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+    def connect_with_a_reader(path: str, create: bool) -> sqlite3.Connection:
+        conn = connect(path, create)
+        conn.set_trace_callback(start_reading)
+        return conn
+
+    monkeypatch.setattr(backend, "_connect", connect_with_a_reader)
+    yield reader
+    reader.close()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.usefixtures("short_busy_timeout")
+def test_init_that_cannot_switch_to_wal_mode_fails_without_adding_seats(
+    cli, db_path, reader_at_the_switch_to_wal
+):
+    run = cli("init", "--seats", "3")
+    assert reader_at_the_switch_to_wal.in_transaction  # the switch did meet the reader
+    assert run.code == 6
+    assert run.err == (
+        f"error: cannot switch {db_path} to WAL mode: another process is still using it after"
+        " waiting; try again\n"
+    )
+    reader_at_the_switch_to_wal.execute("ROLLBACK")
+    assert cli("seats").code == 6  # still not initialised: nothing was committed
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seats"],
+        ["history"],
+        ["check"],
+        ["lock", "1", "--user", "alice"],
+        ["init", "--seats", "7"],
+        ["backup", "COPY"],
+    ],
+)
+def test_every_command_switches_a_database_in_rollback_mode_to_wal(cli, venue_db, tmp_path, args):
+    conn = sqlite3.connect(venue_db)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    assert journal_mode(venue_db) == "delete"
+    args = [str(tmp_path / "copy.db") if arg == "COPY" else arg for arg in args]
+    assert cli(*args).code == 0
+    assert journal_mode(venue_db) == "wal"
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.usefixtures("short_busy_timeout")
+def test_a_database_that_cannot_be_switched_to_wal_mode_is_exit_6_busy_and_unchanged(cli, venue_db):
+    conn = sqlite3.connect(venue_db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM seats").fetchone()  # another process is reading
+    before = dump(venue_db)
+    run = cli("seats", "--json")
+    conn.execute("ROLLBACK")
+    conn.close()
+    assert run.code == 6
+    assert run.error()["error"] == "busy"
+    assert run.error()["message"] == (
+        f"cannot switch {venue_db} to WAL mode: another process is still using it after"
+        " waiting; try again"
+    )
+    assert dump(venue_db) == before
+    assert journal_mode(venue_db) == "delete"
+
+
 @pytest.mark.sqlite_only
 def test_commands_other_than_init_never_create_a_database(cli, db_path, tmp_path):
     for args in (["seats"], ["lock", "1", "--user", "a"], ["confirm", "1", "--user", "a"]):

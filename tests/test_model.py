@@ -3,8 +3,9 @@
 Hypothesis drives `seatctl.Venue` with random multi-seat `lock`, `confirm`, `release` and `init`
 calls by a few users on a handful of labels (some of which do not exist, one of which is not a
 label at all), while a frozen clock moves forward, jumps to lock deadlines (and a second either
-side, so sometimes backwards) and stops at fractions of a second. `ReferenceVenue` below is the
-rules of docs/commands.md written out again, independently of `seatctl.rules`: after every
+side, so sometimes backwards, even past a seat's newest event) and stops at fractions of a
+second. `ReferenceVenue` below is the rules of docs/commands.md and docs/guarantees.md written
+out again, independently of `seatctl.rules`: after every
 step the API must give the same outcome (the views it returns, or the exact refusal: reason,
 exit code and every refused seat with its reason) and every seat must look the same, listed
 whole or filtered by state and user. At the end of every run `check()` finds nothing wrong.
@@ -49,7 +50,8 @@ NOT_A_USER = " "
 LABEL_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 DEFAULT_VENUE = ["1", "2", "3", "4", "5"]
 DEFAULT_TTL = 60
-USAGE, NOT_FOUND, LOCK_REFUSED, NOT_HOLDER = 2, 3, 4, 5
+USAGE, NOT_FOUND, LOCK_REFUSED, NOT_HOLDER, CLOCK_BEHIND = 2, 3, 4, 5, 6
+CLOCK_TOLERANCE = 5  # a write this many seconds behind a seat's newest event acts at that event
 
 
 def now_and_then(
@@ -141,7 +143,7 @@ def release_rule(seat: Record, user: str, now: int) -> Record | str:
     return "expired" if seat.holder == user else "not_holder"
 
 
-SeatRule = Callable[[Record, str], Record | str]  # the seat after, or why it is refused
+SeatRule = Callable[[Record, str, int], Record | str]  # the seat after, or why it is refused
 
 
 def valid_user(user: str) -> str | None:
@@ -159,8 +161,9 @@ class ReferenceVenue:
     seats: dict[str, Record] = field(default_factory=dict)
     default_ttl: int = DEFAULT_TTL
     exists: bool = False
+    latest: dict[str, int] = field(default_factory=dict)  # each seat's newest event instant
 
-    def init(self, count: int | None, named: list[str], ttl: int | None) -> Ok | Refused:
+    def init(self, count: int | None, named: list[str], ttl: int | None, now: int) -> Ok | Refused:
         wanted = valid_labels(named)
         if wanted is None or not (count is None or 0 <= count <= 100_000):
             return USAGE_ERROR
@@ -175,6 +178,7 @@ class ReferenceVenue:
             if label not in self.seats
         ]
         self.seats.update((label, Record()) for label in new)
+        self.latest.update((label, now) for label in new)
         if ttl is not None:
             self.default_ttl = ttl
         return Ok([(len(new), len(self.seats), self.default_ttl)])
@@ -184,14 +188,14 @@ class ReferenceVenue:
             return USAGE_ERROR
         lifetime = ttl if ttl is not None else self.default_ttl
         return self._apply(
-            named, user, now, LOCK_REFUSED, lambda s, u: lock_rule(s, u, now, lifetime)
+            named, user, now, LOCK_REFUSED, lambda s, u, at: lock_rule(s, u, at, lifetime)
         )
 
     def confirm(self, named: list[str], user: str, now: int) -> Ok | Refused:
-        return self._apply(named, user, now, NOT_HOLDER, lambda s, u: confirm_rule(s, u, now))
+        return self._apply(named, user, now, NOT_HOLDER, confirm_rule)
 
     def release(self, named: list[str], user: str, now: int) -> Ok | Refused:
-        return self._apply(named, user, now, NOT_HOLDER, lambda s, u: release_rule(s, u, now))
+        return self._apply(named, user, now, NOT_HOLDER, release_rule)
 
     def _apply(
         self, named: list[str], user: str, now: int, code: int, rule: SeatRule
@@ -200,20 +204,42 @@ class ReferenceVenue:
         name, wanted = valid_user(user), valid_labels(named)
         if name is None or not wanted:
             return USAGE_ERROR
+        # A seat's history never goes back in time: a clock a little behind a named seat's
+        # newest event acts at it; further behind, the command is refused before any rule.
+        newest = [self.latest[label] for label in wanted if label in self.latest]
+        behind = {label for label in wanted if self.latest.get(label, now) - now > CLOCK_TOLERANCE}
+        if behind:
+            return self._refused(
+                [
+                    (label, "clock_behind", CLOCK_BEHIND)
+                    if label in behind
+                    else (label, "not_found", NOT_FOUND)
+                    for label in wanted
+                    if label in behind or label not in self.seats
+                ]
+            )
+        now = max([now, *newest])
         after: dict[str, Record] = {}
         refused: list[tuple[str, str, int]] = []
         for label in wanted:
-            outcome = rule(self.seats[label], name) if label in self.seats else "not_found"
+            outcome = rule(self.seats[label], name, now) if label in self.seats else "not_found"
             if isinstance(outcome, str):
                 refused.append((label, outcome, NOT_FOUND if outcome == "not_found" else code))
             else:
                 after[label] = outcome
         if refused:
-            lowest = min(exit_code for _, _, exit_code in refused)
-            first = next(reason for _, reason, exit_code in refused if exit_code == lowest)
-            return Refused(first, lowest, [(label, reason) for label, reason, _ in refused])
+            return self._refused(refused)
+        changed = [label for label in wanted if after[label] is not self.seats[label]]
+        self.latest.update((label, now) for label in changed)  # a re-confirm writes nothing
         self.seats.update(after)
         return Ok([after[label].view(label, now) for label in wanted])
+
+    @staticmethod
+    def _refused(refused: list[tuple[str, str, int]]) -> Refused:
+        """All seats refused: the lowest exit code wins, named by the first seat that has it."""
+        lowest = min(exit_code for _, _, exit_code in refused)
+        first = next(reason for _, reason, exit_code in refused if exit_code == lowest)
+        return Refused(first, lowest, [(label, reason) for label, reason, _ in refused])
 
     def views(self, now: int) -> list[tuple]:
         return [self.seats[label].view(label, now) for label in sorted(self.seats, key=natural)]
@@ -281,7 +307,7 @@ class VenueAgainstModel(RuleBasedStateMachine):
         """A new venue: the default one (seats 1 to 5), or seats 1..count and some labels."""
         self.move_clock(self.ms + fraction_ms)
         count, named = (None, []) if default else (count, named)
-        expected = self.model.init(count, named, ttl)
+        expected = self.model.init(count, named, ttl, self.now())
         assert (
             outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
             == expected
@@ -335,7 +361,7 @@ class VenueAgainstModel(RuleBasedStateMachine):
 
     @rule(count=seat_counts, named=st.lists(label, max_size=3), ttl=ttls)
     def init_again(self, count: int | None, named: list[str], ttl: int | None) -> None:
-        expected = self.model.init(count, named, ttl)
+        expected = self.model.init(count, named, ttl, self.now())
         actual = outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
         assert actual == expected
 

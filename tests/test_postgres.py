@@ -155,6 +155,25 @@ def test_backup_is_a_usage_error_that_points_to_pg_dump(pg):
     assert "pg_dump" in run.err
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+def test_backup_onto_the_database_s_own_url_is_refused_as_the_database_itself(pg, pg_url, force):
+    pg("init")
+    before = dump_pg(pg_url)
+    run = pg("backup", pg_url, *force)
+    assert run.code == 2
+    assert run.err.count("\n") == 1
+    assert "is the database itself" in run.err
+    assert "pg_dump" in run.err
+    assert dump_pg(pg_url) == before
+
+
+@pytest.mark.sqlite_only
+def test_backup_of_a_sqlite_file_into_a_postgresql_url_is_a_usage_error(cli, venue_db, pg_url):
+    run = cli("backup", pg_url)
+    assert run.code == 2
+    assert run.err == "error: backup writes a SQLite file; DEST may not be a PostgreSQL URL\n"
+
+
 # --- the database ---
 
 

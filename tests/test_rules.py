@@ -99,3 +99,41 @@ def test_release_refusals_name_their_reason():
 def test_an_expired_lock_is_shown_as_a_plain_available_seat():
     view = LAPSED_ALICE.view(NOW)
     assert (view.status, view.locked_by, view.expires_at) == (Status.AVAILABLE, None, None)
+
+
+# --- The clock against a seat's history -------------------------------------------------------
+
+
+def clock_refusals(decision) -> list[tuple[str, Reason, ExitCode]]:
+    assert isinstance(decision, list), decision
+    return [(r.seat, r.reason, r.exit_code) for r in decision]
+
+
+def test_a_clock_at_or_after_every_seats_newest_event_acts_at_its_own_reading():
+    assert rules.acting_instant(NOW, {"1": NOW, "2": NOW - 100}) == NOW
+
+
+def test_a_clock_a_little_behind_a_seats_newest_event_acts_at_that_event():
+    tolerance = rules.CLOCK_TOLERANCE
+    assert rules.acting_instant(NOW, {"1": NOW + tolerance, "2": NOW + 1}) == NOW + tolerance
+
+
+def test_a_clock_further_behind_a_seats_newest_event_is_refused_for_that_seat():
+    newest = {"1": NOW + rules.CLOCK_TOLERANCE + 1, "2": NOW + 1, "3": NOW + 3600}
+    assert clock_refusals(rules.acting_instant(NOW, newest)) == [
+        ("1", Reason.CLOCK_BEHIND, ExitCode.DATABASE),
+        ("3", Reason.CLOCK_BEHIND, ExitCode.DATABASE),
+    ]
+
+
+def test_a_clock_refusal_names_the_seats_newest_instant_and_the_clocks():
+    [refusal] = rules.acting_instant(1_767_268_800, {"3": 1_767_269_100})
+    assert refusal.message == (
+        "seat 3 has history at 2026-01-01T12:05:00Z, more than 5 s after this clock's"
+        " 2026-01-01T12:00:00Z: a seat's history cannot go back in time"
+        " (check the clock, or SEATCTL_NOW)"
+    )
+
+
+def test_seats_without_history_leave_the_clock_alone():
+    assert rules.acting_instant(NOW, {}) == NOW

@@ -2,14 +2,16 @@
 
 Each process calls the CLI's entry point, `seatctl.cli.main`, in a loop: every call opens its
 own connection and runs its own transaction exactly as a separate `seatctl` run does, without
-paying 1,200 interpreter start-ups. Every command sets `SEATCTL_NOW` from its process's step
-counter (3 s a step) and locks last 5 to 20 s, so locks lapse and are taken over while other
-processes still try to confirm or release them; the processes' clocks also drift apart a little,
-as each advances at its own pace.
+paying 1,200 interpreter start-ups. Every command sets `SEATCTL_NOW` from a ticket drawn from a
+counter all processes share (3 s per process step, on average) and locks last 5 to 20 s, so
+locks lapse and are taken over while other processes still try to confirm or release them. A
+process that drew its ticket and then waited for the write lock acts with a clock a little
+behind the seats' history, as hosts a little out of step do: the write moves up to the seat's
+newest event, or, rarely, is refused for its clock.
 
 Afterwards `check` passes, no seat was confirmed twice, every reported booking is on the
-record, and every command ended in success or a documented refusal (exit 0, 3, 4 or 5): never
-exit 1 or 6, never a traceback or "database is locked".
+record, and every command ended in success or a documented refusal (exit 0, 3, 4 or 5, or 6
+`clock_behind`): never exit 1 or another exit 6, never a traceback or "database is locked".
 
 `SEATCTL_SOAK=N` runs N rounds, each on a fresh venue with different random choices.
 """
@@ -24,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
+from freezegun import freeze_time
 
 from conftest import run_process
 from seatctl import Venue
@@ -43,8 +46,11 @@ WORKER = """
 import contextlib, io, json, os, random, sys, traceback
 from seatctl.cli import main
 
-go, db, seed, operations, start, step_seconds, seats = sys.argv[1:8]
+go, db, seed, operations, start, step_seconds, seats, ticks, processes = sys.argv[1:10]
 operations, start, step_seconds = int(operations), int(start), int(step_seconds)
+# Each write appends a byte to one shared file; where it landed is a ticket no other process
+# holds, in the order they were drawn: one clock for all, advancing with the whole workload.
+ticket_file = os.open(ticks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 labels = [str(n) for n in range(1, int(seats) + 1)]
 missing = str(int(seats) + 1)
 rng = random.Random(seed)
@@ -54,7 +60,9 @@ os.read(int(go), 1)
 runs = []
 last_lock = None  # (user, seats) of this process's last successful lock
 for step in range(operations):
-    os.environ["SEATCTL_NOW"] = f"@{start + step_seconds * step}"
+    os.write(ticket_file, b".")
+    ticket = os.lseek(ticket_file, 0, os.SEEK_CUR)
+    os.environ["SEATCTL_NOW"] = f"@{start + step_seconds * ticket // int(processes)}"
     action = rng.choices(["lock", "release", "confirm"], weights=[10, 5, 1])[0]
     user = rng.choice(["ann", "bob", "cy", "di"])
     chosen = rng.sample(labels, rng.randint(1, 3))
@@ -93,7 +101,8 @@ class Stress:
 def run_workers(db: str, seed: int) -> list[dict]:
     go_read, go_write = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-    settings = [str(OPERATIONS), str(START), str(STEP_SECONDS), str(SEATS)]
+    ticks = os.path.join(os.path.dirname(db), "ticks")
+    settings = [str(OPERATIONS), str(START), str(STEP_SECONDS), str(SEATS), ticks, str(PROCESSES)]
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(go_read), db, f"{seed}-{n}", *settings],
@@ -123,7 +132,8 @@ def run_workers(db: str, seed: int) -> list[dict]:
 @pytest.fixture(scope="module", params=range(ROUNDS), ids=lambda n: f"round{n}")
 def stress(request, tmp_path_factory) -> Stress:
     db = str(tmp_path_factory.mktemp("stress") / "venue.db")
-    Venue.init(db, seats=SEATS)
+    with freeze_time(format_instant(START)):  # the seats' history starts before the workload
+        Venue.init(db, seats=SEATS)
     runs = run_workers(db, seed=request.param)
     after = {"SEATCTL_NOW": format_instant(START + STEP_SECONDS * OPERATIONS)}
     history = run_process("--db", db, "history", "--json", env=after)
@@ -134,8 +144,15 @@ def stress(request, tmp_path_factory) -> Stress:
 
 def test_every_command_succeeds_or_gets_a_documented_refusal(stress):
     codes = stress.codes()
-    unexpected = [run for run in stress.runs if run["code"] not in (0, 3, 4, 5)]
+    unexpected = [
+        run for run in stress.runs if run["code"] not in (0, 3, 4, 5) and not clock_behind(run)
+    ]
     assert not unexpected, f"exit codes {dict(codes)}; first: {unexpected[:3]}"
+
+
+def clock_behind(run: dict) -> bool:
+    """Refused for a clock too far behind a seat's history (exit 6 `clock_behind`)."""
+    return run["code"] == 6 and "a seat's history cannot go back in time" in run["err"]
 
 
 def test_no_command_prints_a_traceback_or_database_is_locked(stress):

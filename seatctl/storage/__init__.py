@@ -47,6 +47,10 @@ class Transaction(Protocol):
     def events(self) -> list[Event]:
         """The whole history in commit order, each event with its `id`."""
 
+    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+        """The instant of the newest recorded event of each of `labels` that has any, so that
+        a write can keep each seat's history in time order."""
+
     def seeded_through(self) -> int:
         """The id of the last event seeded by a schema upgrade rather than written by a command
         (0 if none): those describe a state, not the commands that made it."""
@@ -63,6 +67,10 @@ class Transaction(Protocol):
 
     def delete_token(self, token_id: int) -> bool:
         """Remove the token; False if there was none with that id."""
+
+    def damaged_records(self) -> list[str]:
+        """Every stored record the rules could not have written, in words (empty when none).
+        The methods above refuse such a record with `records.DamagedRecord`."""
 
 
 class Store(Protocol):

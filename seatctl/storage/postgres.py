@@ -11,17 +11,27 @@ psycopg is imported here and nowhere else: the SQLite path never pays for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+import time
+import warnings
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote
 
 from seatctl import clock
 from seatctl.clock import Instant
-from seatctl.errors import Reason, SeatctlError, database_error, usage_error
-from seatctl.model import Action, Event, Seat, Token
-from seatctl.storage import DEFAULT_TTL
+from seatctl.errors import (
+    Reason,
+    SeatctlError,
+    SeatctlWarning,
+    busy_error,
+    database_error,
+    usage_error,
+)
+from seatctl.model import Event, Seat, Token
+from seatctl.storage import DEFAULT_TTL, records
 from seatctl.validate import natural_key
 
 try:
@@ -90,6 +100,15 @@ CREATE TABLE IF NOT EXISTS tokens (
 _SEATCTL_LOCK_CLASS = 0x5EA7
 _SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
 
+_LOCK_SEATS = f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+# Which of the seats other transactions hold locked right now (a look, not a wait).
+_HELD_SEATS = """
+SELECT label FROM seats WHERE label = ANY(%(labels)s) EXCEPT
+SELECT label FROM (
+    SELECT label FROM seats WHERE label = ANY(%(labels)s) FOR UPDATE SKIP LOCKED
+) AS free
+"""
+
 _FIND_TABLES = """
 SELECT current_schema(), ARRAY(
     SELECT relname::text FROM pg_class
@@ -99,45 +118,78 @@ SELECT current_schema(), ARRAY(
 
 
 class PostgresTransaction:
-    def __init__(self, conn: Connection, write: bool, version: int = SCHEMA_VERSION) -> None:
+    def __init__(
+        self, conn: Connection, write: bool, version: int = SCHEMA_VERSION, location: str = ""
+    ) -> None:
         self._conn = conn
         self._write = write
+        self._location = location
         self._now: Instant | None = None
         self._version = version
+        self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
+        # The command's whole budget for waiting on other writers (not a booking instant, so
+        # not seatctl.clock's time).
+        self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
 
     def now(self) -> Instant:
         if self._now is None:
             override = clock.clock_override()
             # The server's clock, the same for every host; read once per transaction.
             self._now = override if override is not None else self._server_now()
+            self.overridden = override is not None and self._write
         return self._now
 
     def _server_now(self) -> Instant:
         return self._value(_SERVER_NOW)
 
     def default_ttl(self) -> int:
-        return int(self._meta("default_ttl") or DEFAULT_TTL)
+        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
+        # Like adding seats, under the schema lock: an init then waits once, for that lock.
+        self._conn.execute(_SCHEMA_LOCK)
         self._set_meta("default_ttl", str(ttl))
 
     def seats(self, labels: list[str]) -> dict[str, Seat]:
         if not labels:
             return {}
-        # Writers lock the rows, in one order for everyone, so that overlapping multi-seat
-        # commands queue instead of deadlocking; the lock lasts until commit.
-        locking = " ORDER BY label FOR UPDATE" if self._write else ""
-        rows = self._conn.execute(
-            f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s){locking}", (labels,)
-        )
-        return {row[0]: Seat(*row) for row in rows}
+        if self._write:
+            rows = self._locked(labels)
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s)", (labels,)
+            ).fetchall()
+        return {row[0]: records.seat(row) for row in rows}
+
+    def _locked(self, labels: list[str]) -> list[tuple[Any, ...]]:
+        """The rows of `labels`, locked until commit, in one order for everyone (so overlapping
+        multi-seat commands queue instead of deadlocking), waiting at most what is left of the
+        command's busy budget in all: lock_timeout bounds the wait for each row, not their
+        sum, so the statement as a whole gets the time left as its statement_timeout."""
+        left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
+        conn = self._conn
+        try:
+            with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
+                conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
+                conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
+                rows = conn.execute(_LOCK_SEATS, (labels,))
+                conn.execute("SET LOCAL statement_timeout = DEFAULT")
+            return rows.fetchall()
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
+            conn.execute("ROLLBACK TO SAVEPOINT seatctl_seats")
+            held = {row[0] for row in conn.execute(_HELD_SEATS, {"labels": labels})}
+            raise busy_error(self._location, [label for label in labels if label in held]) from None
 
     def seat_count(self) -> int:
         return int(self._value("SELECT count(*) FROM seats"))
 
     def all_seats(self) -> Iterator[Seat]:
-        rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-        return (Seat(*row) for row in rows)
+        return map(records.seat, self._seat_rows())
+
+    def _seat_rows(self) -> Iterator[tuple[Any, ...]]:
+        return iter(
+            self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
+        )
 
     def save(self, seats: list[Seat]) -> None:
         if not seats:
@@ -183,14 +235,27 @@ class PostgresTransaction:
 
     def events(self) -> list[Event]:
         rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
-        return [
-            Event(at, seat, Action(action), user, exp, id_)
-            for at, seat, action, user, exp, id_ in rows
-        ]
+        return [records.event(row) for row in rows]
+
+    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+        if not labels:
+            return {}
+        rows = self._conn.execute(  # the (seat, id) index finds each seat's events
+            "SELECT seat, max(at) FROM events WHERE seat = ANY(%s) GROUP BY seat", (labels,)
+        )
+        return {seat: records.newest_instant(seat, at) for seat, at in rows}
 
     def seeded_through(self) -> int:
         # Always 0 unless a future upgrade seeds events: PostgreSQL databases start at schema 2.
-        return int(self._meta("seeded_through") or 0)
+        return records.seeded_through(self._meta("seeded_through"))
+
+    def damaged_records(self) -> list[str]:
+        events = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+        settings = {
+            "default_ttl": self._meta("default_ttl"),
+            "seeded": self._meta("seeded_through"),
+        }
+        return records.problems(self._seat_rows(), events, settings)
 
     def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
         return int(
@@ -240,6 +305,12 @@ class PostgresTransaction:
         )
 
 
+@contextlib.contextmanager
+def _one_by_one() -> Iterator[None]:
+    """Stands in for a pipeline where libpq has none (before PostgreSQL 14's libpq)."""
+    yield
+
+
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows turned into one list per column, to bind as arrays for unnest()."""
     return [[row[i] for row in rows] for i in range(width)]
@@ -253,17 +324,25 @@ class PostgresStore:
         self.created = False
         self.version = SCHEMA_VERSION
         self._grouped = False
+        self._busy = False  # a transaction is open on this connection
+        self._spare: PostgresStore | None = None
+        self._may_create = False  # an init found no tables: its write transaction makes them
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
+        # Schemes are case-insensitive (RFC 3986), and seatctl chose this backend ignoring
+        # case; libpq only knows them in lower case.
+        scheme, sep, rest = url.partition("://")
+        url = scheme.lower() + sep + rest
         if psycopg is None:
             raise database_error(
                 Reason.BAD_DATABASE,
                 f"{redacted(url)} is a PostgreSQL URL, but PostgreSQL support is not installed:"
                 f" {INSTALL_HINT}",
             )
+        given = _parsed(url)  # a malformed URL is the caller's mistake: refused before connecting
         with translated_errors(url, stage=CONNECTING):
-            conn = _connect(url)
+            conn = _connect(url, given)
         store = cls(conn, url)
         try:
             store._check_schema(create)
@@ -278,25 +357,30 @@ class PostgresStore:
         if tables or not create:
             self._require_usable(schema, tables, version)
             return
-        with self._begun(write=True) as conn:
-            conn.execute(_SCHEMA_LOCK)  # concurrent inits queue here
-            schema, tables, version = _schema_state(conn)  # another init may have won the race
-            if tables:
-                self._require_usable(schema, tables, version)
-                return
-            if schema is None:
-                raise database_error(
-                    Reason.BAD_DATABASE,
-                    f"cannot initialise {self.location}: no schema in its search_path exists"
-                    " (create it with CREATE SCHEMA first)",
-                )
-            conn.execute(_CREATE_TABLES)
-            conn.execute(_CREATE_TOKENS)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
-                (str(SCHEMA_VERSION),),
+        # The tables are made by the first write transaction, together with the seats and
+        # settings it adds: an init that fails or loses its connection leaves nothing behind.
+        self._may_create = True
+
+    def _create_tables(self, conn: Connection) -> None:
+        """Create seatctl's tables, inside the caller's write transaction, unless another init
+        has meanwhile."""
+        conn.execute(_SCHEMA_LOCK)  # concurrent inits queue here
+        schema, tables, version = _schema_state(conn)  # another init may have won the race
+        if tables:
+            self._require_usable(schema, tables, version)
+            return
+        if schema is None:
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"cannot initialise {self.location}: no schema in its search_path exists"
+                " (create it with CREATE SCHEMA first)",
             )
-            self.created = True
+        conn.execute(_CREATE_TABLES)
+        conn.execute(_CREATE_TOKENS)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
+        )
+        self.created = True
 
     def _require_usable(self, schema: str | None, tables: list[str], version: int | None) -> None:
         """Refuse, with the right reason, anything but tables of a schema version we know."""
@@ -328,10 +412,44 @@ class PostgresStore:
             with self._savepoint(write) as tx:
                 yield tx
             return
-        with self._upgrade_undone_on_failure(), self._begun(write) as conn:
-            if write and self.version < SCHEMA_VERSION:
-                self._upgrade(conn)
-            yield PostgresTransaction(conn, write, self.version)
+        if self._busy:  # a listing (Venue.iter_seats) is still reading on this connection
+            # A BEGIN here would only be warned about, and this transaction's end would end
+            # the listing's too: use a connection of its own.
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._upgrade_undone_on_failure(), self._begun(write) as conn:
+                if write and self._may_create:
+                    self._create_tables(conn)
+                elif write and self.version < SCHEMA_VERSION:
+                    self._upgrade(conn)
+                tx = PostgresTransaction(conn, write, self.version, self.location)
+                yield tx
+        finally:
+            self._busy = False
+        self._may_create = False  # committed: the tables exist now
+        if tx.overridden:
+            self._warn_clock_overridden()
+
+    def _warn_clock_overridden(self) -> None:
+        # Unlike a SQLite file, the server is shared: other hosts now see locks and bookings
+        # made at this host's made-up time (and lapse or keep theirs by it).
+        value = os.environ.get(clock.NOW_ENV, "").strip()
+        warnings.warn(
+            f"{clock.NOW_ENV}={value} overrides the server clock for everyone sharing"
+            f" {self.location}",
+            SeatctlWarning,
+            stacklevel=4,
+        )
+
+    def _beside(self) -> PostgresStore:
+        """Another connection, kept for transactions that start while one is still open on
+        this connection."""
+        if self._spare is None:
+            self._spare = PostgresStore.open(self._url)
+        return self._spare
 
     @contextlib.contextmanager
     def _upgrade_undone_on_failure(self) -> Iterator[None]:
@@ -371,7 +489,7 @@ class PostgresStore:
         with translated_errors(self._url, write):
             self._conn.execute("SAVEPOINT seatctl_operation")
             try:
-                yield PostgresTransaction(self._conn, True, self.version)
+                yield PostgresTransaction(self._conn, True, self.version, self.location)
             except BaseException:
                 self._conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
                 self._conn.execute("RELEASE SAVEPOINT seatctl_operation")
@@ -385,13 +503,21 @@ class PostgresStore:
             with translated_errors(self._url, write):
                 self._conn.execute(_begin(write))
                 yield self._conn
+            with translated_errors(self._url, write, COMMITTING if write else WORKING):
+                self._conn.execute("COMMIT")
         except BaseException:
-            # On a lost connection ROLLBACK fails too; the error that got us here is the news.
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute("ROLLBACK")
+            # Whatever ended it, even a failed or interrupted COMMIT: a transaction left open
+            # would swallow the next one (PostgreSQL only warns about a nested BEGIN), which
+            # would then commit this one's changes too.
+            self._roll_back()
             raise
-        with translated_errors(self._url, write, COMMITTING if write else WORKING):
-            self._conn.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        if self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return  # the server already ended it (a failed COMMIT does)
+        # On a lost connection ROLLBACK fails too; the error that got us here is the news.
+        with contextlib.suppress(psycopg.Error):
+            self._conn.execute("ROLLBACK")
 
     def integrity_problems(self) -> list[str]:
         # The server has no counterpart of SQLite's integrity_check; `check` still runs the
@@ -399,20 +525,32 @@ class PostgresStore:
         return []
 
     def backup(self, dest: str, force: bool = False) -> None:
+        itself = f"{redacted(dest)} is the database itself; " if self._is_me(dest) else ""
         raise usage_error(
-            f"backup copies SQLite files; to back up {self.location} use pg_dump"
-            " (for example: pg_dump --schema=SCHEMA DBNAME > venue.sql)"
+            f"{itself}backup copies SQLite files; to back up {self.location} use"
+            " pg_dump (for example: pg_dump --schema=SCHEMA DBNAME > venue.sql)"
         )
 
+    def _is_me(self, url: str) -> bool:
+        """Whether `url` names this database, however its parameters are spelt or ordered."""
+        parse = psycopg.conninfo.conninfo_to_dict
+        try:
+            return parse(url) == parse(self._url)
+        except psycopg.Error:  # not a connection string at all: a file name
+            return False
+
     def close(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
         self._conn.close()
 
 
 def _begin(write: bool) -> str:
     # Writers: READ COMMITTED whatever the server's default, so that FOR UPDATE waits for a
     # row and then reads its latest version instead of failing to serialise. Readers: one
-    # snapshot for the whole command. lock_timeout is the busy timeout; SET LOCAL ends with the
-    # transaction, which also suits transaction-pooling proxies such as PgBouncer.
+    # snapshot for the whole command. lock_timeout is the busy timeout for a single lock (the
+    # schema lock, a meta row); the seats' rows are bounded together (see `_locked`). SET LOCAL
+    # ends with the transaction, which also suits transaction-pooling proxies such as PgBouncer.
     isolation = "READ COMMITTED" if write else "REPEATABLE READ, READ ONLY"
     timeout_ms = max(1, round(BUSY_TIMEOUT_SECONDS * 1000))  # 0 would mean "wait forever"
     return f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
@@ -436,8 +574,28 @@ def _schema_state(conn: Connection) -> tuple[str | None, list[str], int | None]:
     return schema, tables, int(value) if value and value.isdigit() else None
 
 
-def _connect(url: str) -> Connection:
-    given = psycopg.conninfo.conninfo_to_dict(url)
+def _parsed(url: str) -> dict[str, Any]:
+    """The connection parameters in `url`, read by libpq itself; a usage error if it cannot,
+    or if it reads part of the user name or password as a host or port."""
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        # libpq's reason ends by quoting the whole URL, which the error already shows.
+        reason = _one_line(str(exc).strip().removesuffix(f': "{url}"'), url)
+        raise usage_error(f"invalid PostgreSQL URL {redacted(url)}: {reason}") from None
+    # libpq ends the user part at the first "@" (or at a "/"), so a password with "@" or "/"
+    # in it spills into the host or port, and the driver would quote those pieces of it.
+    hosts = str(given.get("host", "")).split(",")
+    ports = str(given.get("port", "")).split(",")
+    if any("@" in host for host in hosts) or not all(p.isdigit() for p in ports if p):
+        raise usage_error(
+            f'invalid PostgreSQL URL {redacted(url)}: it has a host with an "@" or a port that'
+            " is not a number; percent-encode @ : / ? in a user name or password (%40 %3A %2F %3F)"
+        )
+    return given
+
+
+def _connect(url: str, given: dict[str, Any]) -> Connection:
     defaults = {
         # Without it an unreachable host can hang for minutes.
         "connect_timeout": (CONNECT_TIMEOUT_SECONDS, "PGCONNECT_TIMEOUT"),
@@ -453,26 +611,81 @@ def _connect(url: str) -> Connection:
     return psycopg.connect(url, autocommit=True, prepare_threshold=None, **extra)
 
 
+# libpq's connection parameters that carry secrets: those PQconndefaults marks as passwords
+# (dispchar "*"), and the SCRAM keys, which log in as well as the password does. Names are
+# compared case-insensitively and after percent-decoding, as libpq decodes them.
+_SECRET_PARAMETERS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+
+
+@functools.cache
+def _secret_parameters() -> frozenset[str]:
+    """_SECRET_PARAMETERS and any other the installed libpq marks as a password."""
+    if psycopg is None:
+        return _SECRET_PARAMETERS
+    marked = psycopg.pq.Conninfo.get_defaults()
+    return _SECRET_PARAMETERS | {o.keyword.decode().lower() for o in marked if o.dispchar == b"*"}
+
+
+class _UrlParts(NamedTuple):
+    """A PostgreSQL URL cut where libpq cuts it, reading it generously where a password may
+    hide: the user part runs to the last `@` before the query (libpq stops at the first `@`,
+    so an unencoded `@` in a password would otherwise show the rest of it), and a `:` starts
+    the password. Never fails, so malformed URLs can be shown too."""
+
+    scheme: str  # "postgresql://"
+    user: str | None  # None without an `@`
+    passwords: list[str]  # the password in the user part, as each reading finds it
+    place: str  # hosts, ports and the database name
+    parameters: list[str]  # the query's `key=value` items, as written
+
+
+def _url_parts(url: str) -> _UrlParts:
+    scheme, sep, rest = url.partition("://")
+    rest, _, query = rest.partition("?")
+    userinfo, at, place = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    passwords = [password] if colon else []
+    # libpq's own reading: the user part ends at the first `@` unless a `/` comes first.
+    strict = url[len(scheme + sep) :]
+    first_at = strict.find("@")
+    if first_at >= 0 and "/" not in strict[:first_at] and ":" in strict[:first_at]:
+        passwords.append(strict[:first_at].partition(":")[2])
+    return _UrlParts(scheme + sep, user if at else None, passwords, place, query.split("&"))
+
+
+def _parameter_name(item: str) -> str:
+    return unquote(item.partition("=")[0]).strip().lower()
+
+
 def redacted(url: str) -> str:
-    """`url` without its password (in the user part or a `password=` parameter)."""
-    parts = urlsplit(url)
-    user, at, hosts = parts.netloc.rpartition("@")
-    netloc = f"{user.partition(':')[0]}@{hosts}" if at else hosts
-    query = "&".join(
-        p for p in parts.query.split("&") if p and not p.lower().startswith("password=")
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """`url` as seatctl shows it: without any password or other secret it carries, in the
+    user part or in a query parameter; the rest as written."""
+    parts = _url_parts(url)
+    hidden = _secret_parameters()
+    kept = [p for p in parts.parameters if p and _parameter_name(p) not in hidden]
+    user = f"{parts.user}@" if parts.user is not None else ""
+    shown = user + parts.place + ("?" + "&".join(kept) if kept else "")
+    # Whatever a strange URL slipped past the cuts above (or a user named like the password)
+    # is scrubbed as well; the scheme is kept, so the message still says what this is.
+    return parts.scheme + _scrubbed(shown, url)
 
 
 def _secrets(url: str) -> list[str]:
-    """The password in `url`, as written and decoded, to scrub from driver messages."""
-    parts = urlsplit(url)
-    user = parts.netloc.rpartition("@")[0]
-    found = [user.partition(":")[2]] if ":" in user else []
-    found += [
-        p.partition("=")[2] for p in parts.query.split("&") if p.lower().startswith("password=")
-    ]
+    """Every secret in `url`, as written and percent-decoded, longest first: what must be
+    scrubbed from anything shown, such as the driver's messages, which may quote them."""
+    parts = _url_parts(url)
+    hidden = _secret_parameters()
+    found = list(parts.passwords)
+    found += [p.partition("=")[2] for p in parts.parameters if _parameter_name(p) in hidden]
     return sorted({s for raw in found if raw for s in (raw, unquote(raw))}, key=len, reverse=True)
+
+
+def _scrubbed(text: str, url: str) -> str:
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -512,7 +725,7 @@ def _database_error(exc: psycopg.Error, url: str, write: bool, stage: str) -> Se
             )
         return database_error(Reason.BAD_DATABASE, f"cannot connect to {where}: {detail}")
     if exc.sqlstate in _BUSY_STATES:
-        return database_error(Reason.BUSY, f"{where} is still busy after waiting; try again")
+        return busy_error(where, [])
     if exc.sqlstate in _READ_ONLY_STATES and write:
         return database_error(
             Reason.READ_ONLY,
@@ -538,7 +751,7 @@ def _connection_lost(exc: psycopg.Error) -> bool:
 
 
 def _one_line(text: str, url: str) -> str:
-    """The driver's message on one line, without any password it might quote."""
-    for secret in _secrets(url):
-        text = text.replace(secret, "***")
+    """The driver's message on one line, without any secret it might quote (libpq quotes the
+    whole URL when it cannot parse it: that is shown redacted)."""
+    text = _scrubbed(text.replace(url, redacted(url)), url)
     return " ".join(text.split())

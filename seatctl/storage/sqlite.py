@@ -15,8 +15,9 @@ from urllib.parse import quote
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import Action, Event, Seat, Token
-from seatctl.storage import DEFAULT_TTL
+from seatctl.model import Event, Seat, Token
+from seatctl.storage import DEFAULT_TTL, records
+from seatctl.storage import sqlite_access as access
 from seatctl.validate import natural_key
 
 # 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`
@@ -40,7 +41,7 @@ class SqliteTransaction:
         return self._now
 
     def default_ttl(self) -> int:
-        return int(self._meta("default_ttl") or DEFAULT_TTL)
+        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
 
     def set_default_ttl(self, ttl: int) -> None:
         self._set_meta("default_ttl", str(ttl))
@@ -53,20 +54,17 @@ class SqliteTransaction:
             rows = self._conn.execute(
                 f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})", chunk
             )
-            found.update((row[0], self._seat(row)) for row in rows)
+            found.update((row[0], records.seat(row)) for row in rows)
         return found
 
     def seat_count(self) -> int:
         return self._conn.execute("SELECT count(*) FROM seats").fetchone()[0]
 
     def all_seats(self) -> Iterator[Seat]:
-        rows = self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-        return (self._seat(row) for row in rows)
+        return map(records.seat, self._seat_rows())
 
-    def _seat(self, row: tuple) -> Seat:
-        if type(row[0]) is not str:  # only a damaged file stores anything else
-            raise database_error(Reason.BAD_DATABASE, f"damaged seat record {row!r}")
-        return Seat(*row)
+    def _seat_rows(self) -> Iterator[tuple]:
+        return self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
 
     def save(self, seats: list[Seat]) -> None:
         self._conn.executemany(
@@ -95,16 +93,35 @@ class SqliteTransaction:
             from seatctl.history import seed_events
 
             return seed_events(self.all_seats(), self.now())
-        rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
-        return [
-            Event(at, seat, _action(action), user, exp, id_)
-            for at, seat, action, user, exp, id_ in rows
-        ]
+        return [records.event(row) for row in self._event_rows()]
+
+    def _event_rows(self) -> Iterator[tuple]:
+        return self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+
+    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+        if self._version < 2:  # no history yet: a write upgrades the schema before asking
+            return {}
+        latest: dict[str, Instant] = {}
+        for start in range(0, len(labels), _CHUNK):
+            chunk = labels[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(  # the (seat, id) index finds each seat's events
+                f"SELECT seat, max(at) FROM events WHERE seat IN ({marks}) GROUP BY seat", chunk
+            )
+            latest.update((seat, records.newest_instant(seat, at)) for seat, at in rows)
+        return latest
 
     def seeded_through(self) -> int:
         if self._version < 2:
             return len(self.events())
-        return int(self._meta("seeded_through") or 0)
+        return records.seeded_through(self._meta("seeded_through"))
+
+    def damaged_records(self) -> list[str]:
+        events = self._event_rows() if self._version >= 2 else ()
+        settings = {"default_ttl": self._meta("default_ttl")}
+        if self._version >= 2:
+            settings["seeded"] = self._meta("seeded_through")
+        return records.problems(self._seat_rows(), events, settings)
 
     def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
         cursor = self._conn.execute(
@@ -161,28 +178,29 @@ class SqliteTransaction:
         )
 
 
-def _action(name: str) -> Action:
-    try:
-        return Action(name)
-    except ValueError:
-        raise database_error(Reason.BAD_DATABASE, f"damaged history: action {name!r}") from None
-
-
 class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, location: str) -> None:
         self._conn = conn
         self.location = location
         self.created = False
         self._may_create = False
-        self._needs_wal = False
         self._closed = False
         self._group_version: int | None = None  # set while `group()` holds a transaction open
+        self._busy = False  # a transaction is open on this connection
+        self._spare: SqliteStore | None = None
+        # The file `init` is about to fill, which holds no database yet: (device, inode) to
+        # undo it by if `init` never commits, and whether this store created it.
+        self._unfilled: tuple[tuple[int, int], bool] | None = None
+        self.read_only: str | None = None  # why this user may only read it
+        self._usable = False  # opened as a seatctl database this version can use
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
         if os.path.isdir(path):
             raise database_error(Reason.BAD_DATABASE, f"{path} is a directory, not a database")
-        if not os.path.exists(path):
+        new_file = not os.path.exists(path)
+        empty_file = not new_file and create and os.path.getsize(path) == 0
+        if new_file:
             if not create:
                 raise database_error(
                     Reason.NO_DATABASE, f"no database at {path}: run 'seatctl init' first"
@@ -192,18 +210,21 @@ class SqliteStore:
                 raise database_error(
                     Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
                 )
-        elif not os.access(path, os.R_OK | os.W_OK):
-            # Even a read would leave -wal and -shm files behind that are as read-only as the
-            # database, and would keep refusing this user after the file is made writable.
-            raise _read_only(path)
+        read_only = _read_only_reason(path, create) if os.path.exists(path) else None
         with translated_errors(path):
-            conn = _connect(path, create)
+            conn = _connect_read_only(path) if read_only else _connect(path, create)
             store = cls(conn, path)
+            store.read_only = read_only
             try:
+                if new_file or empty_file:
+                    store._unfilled = (_identity(path), new_file)
                 store._check_schema(create)
+                if not read_only:  # a reader cannot switch it; it reads it in any mode
+                    store._switch_to_wal()
             except BaseException:
-                conn.close()
+                store.close()
                 raise
+        store._usable = True
         return store
 
     def _version(self) -> int:
@@ -230,8 +251,34 @@ class SqliteStore:
                 f"{self.location} is not initialised: run 'seatctl init' first",
             )
         # The tables are made by the first write transaction, together with what it adds, so
-        # a failed `init` leaves an empty file exactly as empty as it was.
+        # a failed `init` leaves a file without any table, as uninitialised as it was.
         self._may_create = True
+
+    def _switch_to_wal(self) -> None:
+        """Put the database in WAL mode, where readers never block the one writer.
+
+        A new database is switched before the transaction that creates it, so that `init`
+        cannot commit and then fail; one found in another mode (switched by another tool, or
+        left so by an older seatctl) is switched before any command uses it. The switch needs
+        the file to itself: while others still read it after the busy timeout, say so.
+        """
+        if self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if _error_code(exc) not in (_BUSY, _LOCKED):
+                raise
+            raise database_error(
+                Reason.BUSY,
+                f"cannot switch {self.location} to WAL mode: another process is still using it"
+                " after waiting; try again",
+            ) from exc
+        if mode != "wal":
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"cannot switch {self.location} to WAL mode: SQLite left it in {mode} mode",
+            )
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqliteTransaction]:
@@ -239,23 +286,49 @@ class SqliteStore:
             with self._savepoint(self._group_version) as tx:
                 yield tx
             return
+        if write and self.read_only:
+            raise _read_only(self.location, self.read_only)
+        if self._busy:  # a listing (Venue.iter_seats) is still reading on this connection
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._transaction(write) as tx:
+                yield tx
+        finally:
+            self._busy = False
+
+    def _beside(self) -> SqliteStore:
+        """Another connection to the database, kept for transactions that start while one is
+        still open on this connection: in WAL mode they neither wait for nor disturb it."""
+        if self._spare is None:
+            self._spare = SqliteStore.open(self.location)
+        return self._spare
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
+                self._conn.execute("COMMIT")
             except BaseException:
-                # A listing abandoned midway (`seatctl seats | head`) may be finalised after
-                # the store was closed, which already ended its transaction.
-                if not self._closed and self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                # Also when COMMIT itself failed: SQLite then keeps the transaction (and the
+                # write lock) open, and every later transaction here would fail to begin.
+                self._roll_back()
                 raise
-            self._conn.execute("COMMIT")
-            if self._needs_wal:
-                # WAL lets readers run beside the one writer; it is switched outside a
-                # transaction, once the new database exists.
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._needs_wal = False
+            if self.created:
+                self._unfilled = None  # the database exists now: the file is here to stay
+
+    def _roll_back(self) -> None:
+        # A listing abandoned midway (`seatctl seats | head`) may be finalised after the store
+        # was closed, which already ended its transaction; SQLite itself ends some on error.
+        if not self._closed and self._conn.in_transaction:
+            # If even ROLLBACK fails, the error that got us here is the one to report.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def group(self) -> Iterator[None]:
@@ -286,7 +359,7 @@ class SqliteStore:
         version = self._version()
         if write and version == 0 and self._may_create:  # else another init won the race
             _create_tables(self._conn)
-            self.created = self._needs_wal = True
+            self.created = True
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
@@ -299,11 +372,49 @@ class SqliteStore:
         return [] if rows == [("ok",)] else [f"integrity_check: {row[0]}" for row in rows]
 
     def backup(self, dest: str, force: bool = False) -> None:
-        _backup(self._conn, self.location, dest, force)
+        from seatctl.storage.sqlite_backup import backup
+
+        backup(self._conn, self.location, dest, force)
 
     def close(self) -> None:
         self._closed = True
-        self._conn.close()
+        if self._spare is not None:
+            self._spare.close()
+        try:
+            if self._unfilled is not None:
+                self._undo_unfinished_file(*self._unfilled)
+        finally:
+            self._conn.close()
+        if self._usable and not self.read_only:  # never a file it refused, or one it undid
+            access.keep_side_files(self.location)  # for readers who may not make them
+
+    def _undo_unfinished_file(self, identity: tuple[int, int], created: bool) -> None:
+        """Put the file back as `init` found it if no database was ever committed into it (an
+        `init` that failed or was interrupted): remove the file this store created, so that
+        commands go on saying "no database", or empty again the empty file it was given.
+
+        Under the write lock no other `init` can be filling it; if another one already did,
+        the file is kept. One that opened the file but has not written yet cannot write into
+        a removed file (SQLite refuses), so its failure is loud, never a lost database.
+        """
+        self._unfilled = None
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if _identity(self.location) == identity and self._holds_nothing():
+                    for suffix in access.SIDE_FILES:  # switching to WAL mode made these
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(self.location + suffix)
+                    if created:
+                        os.remove(self.location)
+                    else:
+                        os.truncate(self.location, 0)
+            finally:
+                self._conn.execute("ROLLBACK")
+
+    def _holds_nothing(self) -> bool:
+        count = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return self._version() == 0 and count == 0
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
@@ -358,7 +469,8 @@ def _create_tokens_table(conn: sqlite3.Connection) -> None:
 def _connect(path: str, create: bool) -> sqlite3.Connection:
     mode = "rwc" if create else "rw"
     conn = sqlite3.connect(
-        f"file:{quote(os.path.abspath(path))}?mode={mode}",
+        # As bytes: a file name need not be valid UTF-8 (undecodable bytes are surrogates here).
+        f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}",
         uri=True,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
@@ -368,58 +480,60 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def _read_only(location: str) -> SeatctlError:
-    return database_error(
-        Reason.READ_ONLY,
-        f"{location} is read-only here: seatctl needs write access to it and its directory",
+def _identity(path: str) -> tuple[int, int]:
+    """Which file `path` names now: the same name may be given to a new file."""
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def _read_only_reason(path: str, create: bool) -> str | None:
+    """Why this user may only read the existing file at `path`; raises if it may not even
+    read it the safe way (or wants to change it with `init`)."""
+    if not os.access(path, os.R_OK):
+        raise database_error(Reason.READ_ONLY, f"{path} cannot be read by this user")
+    why = access.why_read_only(path)
+    if why and create:
+        raise _read_only(path, why)
+    if why and _reader_would_create_side_files(path):
+        raise database_error(
+            Reason.READ_ONLY,
+            f"{path} is read-only here ({why}) and has no -wal and -shm files, which a"
+            " reader needs and may not create: run any seatctl command on it once as a"
+            " user who can write it (seatctl then keeps them)",
+        )
+    return why
+
+
+def _reader_would_create_side_files(path: str) -> bool:
+    """Whether SQLite would make -wal and -shm files to read `path`: they would belong to this
+    user, with the database's mode, and refuse the owner's later writes. On a read-only
+    filesystem it makes nothing (see _connect_read_only)."""
+    return (
+        access.in_wal_mode(path)
+        and not access.has_side_files(path)
+        and not access.on_read_only_filesystem(path)
     )
 
 
-def _backup(conn: sqlite3.Connection, location: str, dest: str, force: bool) -> None:
-    """Copy through SQLite's online backup API into a temporary file beside `dest`, then
-    rename it into place: `dest` is either the whole consistent copy or untouched."""
-    if os.path.exists(dest) and not force:
-        raise database_error(Reason.BACKUP_FAILED, f"{dest} exists: use --force to overwrite it")
-    if os.path.isdir(dest):
-        raise database_error(Reason.BACKUP_FAILED, f"{dest} is a directory")
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(dest))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".seatctl-backup-", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise database_error(
-            Reason.BACKUP_FAILED, f"cannot write a backup to {dest}: {exc.strerror}"
-        ) from exc
-    try:
-        target = sqlite3.connect(temporary, isolation_level=None)
-        try:
-            conn.backup(target)  # all pages in one step: one consistent snapshot
-        finally:
-            target.close()
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, dest)
-        _fsync_folder(folder)
-    except (OSError, sqlite3.Error) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise database_error(
-            Reason.BACKUP_FAILED, f"backup of {location} to {dest} failed: {reason}"
-        ) from exc
-    finally:
-        for leftover in (temporary, temporary + "-wal", temporary + "-shm", temporary + "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(leftover)
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    # On a read-only filesystem nothing can change the file while it is read, so SQLite may
+    # skip locking and the missing -wal and -shm files (`immutable`).
+    immutable = not access.has_side_files(path) and access.on_read_only_filesystem(path)
+    return sqlite3.connect(
+        f"file:{quote(os.path.abspath(path))}?mode=ro{'&immutable=1' if immutable else ''}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_SECONDS,
+        isolation_level=None,
+    )
 
 
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _read_only(location: str, why: str | None = None) -> SeatctlError:
+    because = f" ({why})" if why else ""
+    return database_error(
+        Reason.READ_ONLY,
+        f"{location} is read-only here{because}: changing it needs write access to it, its"
+        " folder and its -wal and -shm files",
+    )
 
 
 def _toolkit(conn: sqlite3.Connection):  # -> sqlite_utils.Database, imported only when used
@@ -445,8 +559,13 @@ def translated_errors(location: str) -> Iterator[None]:
         ) from exc
 
 
+def _error_code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code behind `exc`."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
 def _database_error(exc: sqlite3.Error, location: str) -> SeatctlError:
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    code = _error_code(exc)
     if code in (_BUSY, _LOCKED):
         return database_error(Reason.BUSY, f"{location} is still busy after waiting; try again")
     if code == _READONLY:

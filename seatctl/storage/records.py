@@ -1,0 +1,214 @@
+"""Stored records, checked as they are read: one decoder for every backend.
+
+A database can be edited behind seatctl's back, or damaged. Every seat, history event and
+setting is checked here as it is read, so that a value no seatctl command could have written
+(text or bytes where an instant belongs, an instant outside what the clock can print, an
+unknown action, a missing user) becomes one clear exit-6 error naming the seat, instead of a
+crash wherever the value is first used. `check` describes the same problems in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from seatctl.clock import LATEST_INSTANT, format_instant
+from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
+from seatctl.model import Action, Event, Seat
+from seatctl.validate import LABEL_PATTERN, MAX_TTL, MAX_USER_LENGTH, MIN_TTL
+
+_ACTIONS = {action.value: action for action in Action}
+# Events that name the user who made them (`add` has none), and those that carry a deadline.
+_WITH_USER = frozenset(_ACTIONS) - {Action.ADD.value}
+_WITH_DEADLINE = frozenset({Action.LOCK.value, Action.EXTEND.value, Action.EXPIRE.value})
+
+
+class DamagedRecord(SeatctlError):
+    """A stored record that the booking rules could not have written; `problem` says what,
+    in the words `check` uses."""
+
+    def __init__(self, problem: str, label: Any = None) -> None:
+        message = f"damaged database record: {problem} (run 'seatctl check' to list every problem)"
+        # The seat is named in --json's `seats` too, when its label is one.
+        named = [SeatRefusal(label, Reason.BAD_DATABASE, ExitCode.DATABASE, problem)]
+        super().__init__(
+            Reason.BAD_DATABASE, message, ExitCode.DATABASE, named if _is_label(label) else []
+        )
+        self.problem = problem
+
+
+def seat(row: tuple[Any, ...]) -> Seat:
+    """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at)."""
+    # Inline checks first: a listing decodes 100,000 of these; `seat_problem` says what is wrong.
+    label, locked_by, lock_expires, booked_by, booked_at = row
+    if (
+        type(label) is str
+        and _label_match(label)
+        and (
+            (locked_by is None and lock_expires is None)
+            or (_good_instant(lock_expires) and _good_user(locked_by))
+        )
+        and (
+            (booked_by is None and booked_at is None)
+            or (_good_instant(booked_at) and _good_user(booked_by))
+        )
+    ):
+        return _new_seat(Seat, row)
+    raise DamagedRecord(seat_problem(row) or "seat record is damaged", label)
+
+
+_label_match = LABEL_PATTERN.fullmatch
+_new_seat = tuple.__new__  # what Seat(*row) does, without its argument handling
+
+
+def _good_instant(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= LATEST_INSTANT
+
+
+def _good_user(value: Any) -> bool:
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_USER_LENGTH
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+def event(row: tuple[Any, ...]) -> Event:
+    """The event stored in `row` (at, seat, action, user, expires_at, id)."""
+    problem = event_problem(row)
+    if problem:
+        raise DamagedRecord(problem, row[1])
+    at, label, action, user, expires_at, id_ = row
+    return Event(at, label, _ACTIONS[action], user, expires_at, id_)
+
+
+def newest_instant(label: Any, at: Any) -> int:
+    """The instant of `label`'s newest history event, as a backend's `latest_event_at` finds
+    it (the greatest stored value: a damaged one, text included, sorts there too)."""
+    problem = _instant_problem("time", at, required=True)
+    if problem:
+        raise DamagedRecord(f"seat {label}: a history event's {problem}", label)
+    return int(at)
+
+
+def default_ttl(stored: Any, default: int) -> int:
+    problem = _ttl_problem(stored)
+    if problem:
+        raise DamagedRecord(problem)
+    return int(stored) if stored is not None else default
+
+
+def seeded_through(stored: Any) -> int:
+    problem = _seeded_problem(stored)
+    if problem:
+        raise DamagedRecord(problem)
+    return int(stored) if stored is not None else 0
+
+
+def problems(
+    seat_rows: Iterable[tuple[Any, ...]],
+    event_rows: Iterable[tuple[Any, ...]],
+    settings: dict[str, Any],
+) -> list[str]:
+    """Every damaged record, described in words (empty when there is none)."""
+    found = [_ttl_problem(settings.get("default_ttl")), _seeded_problem(settings.get("seeded"))]
+    found += (seat_problem(row) for row in seat_rows)
+    found += (event_problem(row) for row in event_rows)
+    return [problem for problem in found if problem]
+
+
+def seat_problem(row: tuple[Any, ...]) -> str | None:
+    label, locked_by, lock_expires, booked_by, booked_at = row
+    if not _is_label(label):
+        return f"a seat's label is not a valid seat label ({_shown(label)})"
+    problem = (
+        _user_problem("lock holder", locked_by)
+        or _instant_problem("lock deadline", lock_expires)
+        or _user_problem("booker", booked_by)
+        or _instant_problem("booking instant", booked_at)
+    )
+    # A lock or booking is always written whole: one half alone would be shown as "None".
+    if not problem and (locked_by is None) != (lock_expires is None):
+        problem = "lock lacks its holder or its deadline"
+    if not problem and (booked_by is None) != (booked_at is None):
+        problem = "booking lacks its booker or its instant"
+    return f"seat {label}: {problem}" if problem else None
+
+
+def event_problem(row: tuple[Any, ...]) -> str | None:
+    at, label, action, user, expires_at, id_ = row
+    if not _is_label(label):
+        return f"history event {id_}: its seat is not a valid seat label ({_shown(label)})"
+    if type(action) is not str or action not in _ACTIONS:
+        problem: str | None = f"action is unknown ({_shown(action)})"
+    else:
+        problem = (
+            _instant_problem("time", at, required=True)
+            or _user_problem("user", user, required=action in _WITH_USER)
+            or _instant_problem("lock deadline", expires_at, required=action in _WITH_DEADLINE)
+        )
+    return f"seat {label}: history event {id_}: {problem}" if problem else None
+
+
+def _is_label(value: Any) -> bool:
+    return type(value) is str and LABEL_PATTERN.fullmatch(value) is not None
+
+
+def _user_problem(what: str, value: Any, required: bool = False) -> str | None:
+    if value is None:
+        return f"{what} is missing" if required else None
+    if type(value) is not str:
+        return f"{what} is not text ({_shown(value)})"
+    # What `validate.user` lets through: stripped, 1 to 64 printable characters.
+    if not value or value != value.strip() or len(value) > MAX_USER_LENGTH:
+        return f"{what} is not a valid user name ({_shown(value)})"
+    if not value.isprintable():
+        return f"{what} is not a valid user name ({_shown(value)})"
+    return None
+
+
+def _instant_problem(what: str, value: Any, required: bool = False) -> str | None:
+    if value is None:
+        return f"{what} is missing" if required else None
+    if type(value) is not int:
+        return f"{what} is not an instant ({_shown(value)})"
+    # Described by the bound it breaks: a raw epoch number means nothing to a reader.
+    if value < 0:
+        return f"{what} is out of range (before {format_instant(0)})"
+    if value > LATEST_INSTANT:
+        return f"{what} is out of range (after {format_instant(LATEST_INSTANT)})"
+    return None
+
+
+def _ttl_problem(stored: Any) -> str | None:
+    if stored is None or (_is_digits(stored) and MIN_TTL <= int(stored) <= MAX_TTL):
+        return None
+    return (
+        f"the default lock duration is not a whole number of seconds from {MIN_TTL}"
+        f" to {MAX_TTL} ({_shown(stored)})"
+    )
+
+
+def _seeded_problem(stored: Any) -> str | None:
+    if stored is None or _is_digits(stored):
+        return None
+    return f"the history's upgrade mark is not a whole number ({_shown(stored)})"
+
+
+def _is_digits(value: Any) -> bool:
+    return type(value) is str and value.isascii() and value.isdigit() and len(value) <= 18
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A stored value as words or quoted text, never as a Python repr of bytes or numbers."""
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes of binary data"
+    if type(value) is float:
+        return "a floating-point number"
+    if type(value) is int:
+        return "a number"
+    if not isinstance(value, str):
+        return f"a value of type {type(value).__name__}"
+    text = value if len(value) <= limit else value[:limit] + "..."
+    return repr(text) if text.isprintable() else ascii(text)
