@@ -57,7 +57,8 @@ def history_problems(
             problems.append(f"seat {seat.label}: exists but its history never added it")
         elif expected.seat != seat:
             problems.append(
-                f"seat {seat.label}: stored {seat} but history replays to {expected.seat}"
+                f"seat {seat.label}: stored as {_described(seat)},"
+                f" but its history replays to {_described(expected.seat)}"
             )
     problems += [f"seat {label}: in the history but not stored" for label in replayed]
     return problems
@@ -156,6 +157,16 @@ def _applied(seat: Seat, event: Event) -> Seat:
 
 
 _PAST = {Action.EXTEND: "extended", Action.RELEASE: "released", Action.CONFIRM: "confirmed"}
+
+
+def _described(seat: Seat) -> str:
+    """A seat record in words, with formatted instants (whatever its state at any instant)."""
+    parts = []
+    if seat.booked_by is not None or seat.booked_at is not None:
+        parts.append(f"booked by {seat.booked_by} at {format_instant(seat.booked_at or 0)}")
+    if seat.locked_by is not None or seat.lock_expires is not None:
+        parts.append(f"locked by {seat.locked_by} until {_deadline(seat)}")
+    return " and ".join(parts) or "available"
 
 
 def _deadline(seat: Seat) -> str:

@@ -114,3 +114,35 @@ def test_listing_reads_seats_in_index_order_without_sorting(venue_db, monkeypatc
     listing = next(sql for sql in statements if "ORDER BY" in sql)
     assert "TEMP B-TREE" not in plan(venue_db, listing)
     assert "USING INDEX" in plan(venue_db, listing)
+
+
+def test_ctrl_c_that_python_wraps_in_another_error_is_still_exit_130():
+    # Python wraps an exception raised while a class body is set up (Ctrl-C landing in
+    # `platform`'s uname_result during Typer's import, say) in a RuntimeError.
+    script = (
+        "import sys, types\n"
+        "cli = types.ModuleType('seatctl.cli')\n"
+        "def main():\n"
+        "    try:\n"
+        "        raise KeyboardInterrupt\n"
+        "    except KeyboardInterrupt as exc:\n"
+        "        raise RuntimeError('Error calling __set_name__') from exc\n"
+        "cli.main = main\n"
+        "sys.modules['seatctl.cli'] = cli\n"
+        "from seatctl.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (130, "")
+
+
+def test_warnings_psycopg_logs_never_reach_stderr():
+    # psycopg logs one when a failed pipeline cannot be ended cleanly; the error itself is
+    # reported by seatctl on its one line.
+    pytest.importorskip("psycopg")
+    script = (
+        "import logging, seatctl.storage.postgres\n"
+        "logging.getLogger('psycopg').warning('error ignored terminating <psycopg.Pipeline>')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
