@@ -392,6 +392,14 @@ def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
     assert (wrong.status_code, wrong.json()["error"]) == (405, "usage")
 
 
+def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(api, alice):
+    # As /openapi.json documents it: a prototype client reads `error` as a sentence.
+    answer = api.get("/lock", headers=alice)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.json() == {"error": "GET is not allowed on /lock", "reason": "usage"}
+
+
 def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
     from seatctl.errors import Reason, database_error
     from seatctl.venue import Venue as VenueClass

@@ -328,6 +328,9 @@ def _error_response(error: SeatctlError, prototype: bool) -> Response:
     return _json(fields, status, headers)
 
 
+PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})
+
+
 def _guarded(
     handler: Callable[[Request], Awaitable[Response]], prototype: bool
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -355,7 +358,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         reason, message = Reason.USAGE, f"{request.method} is not allowed on {request.url.path}"
     else:
         reason, message = Reason.USAGE, str(exc.detail)
-    body = {"error": reason.value, "message": message, "seats": []}
+    if request.url.path in PROTOTYPE_PATHS:  # a prototype client reads `error` as a sentence
+        body: dict[str, Any] = {"error": message, "reason": reason.value}
+    else:
+        body = {"error": reason.value, "message": message, "seats": []}
     return _json(body, exc.status_code, dict(exc.headers or {}))
 
 
