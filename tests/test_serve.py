@@ -3,6 +3,7 @@ and authentication case. tests/test_serve_process.py runs the real server proces
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from collections.abc import Iterator
 
@@ -435,6 +436,35 @@ def test_a_bug_in_a_request_is_a_500_and_the_next_request_is_served(api, alice, 
     assert answer.status_code == 500
     assert "Traceback" not in answer.text
     assert api.get("/v1/seats", headers=alice).status_code == 200
+
+
+def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
+    """A restarted or failed-over PostgreSQL server (here: its backend terminated) costs the
+    request that met the lost connection a 500; the next requests are served again."""
+    import psycopg
+
+    Venue.init(pg_url)
+    name = f"seatctl_serve_{secrets.token_hex(4)}"  # finds this server's connection only
+    url = f"{pg_url}&application_name={name}"
+    headers = token_for(url, "alice")
+    running = Worker(url)
+    running.start()
+    try:
+        api = TestClient(create_app(running))
+        assert api.get("/v1/seats", headers=headers).status_code == 200
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (name,),
+            )
+        lost = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
+        assert (lost.status_code, lost.json()["error"]) == (500, "bad_database")
+        again = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
+        assert again.status_code == 200
+        assert api.get("/seats", headers=headers).json()["1"]["lockedBy"] == "alice"
+    finally:
+        running.stop()
 
 
 # --- group commit -------------------------------------------------------------------------
