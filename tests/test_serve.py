@@ -94,22 +94,29 @@ def test_get_seats_with_user_id_lists_only_that_users_seats(api, alice, venue_db
     }
 
 
-def test_prototype_lock_confirm_release_answer_message_and_seat(api, alice):
-    locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
-    assert locked.status_code == 200
-    assert locked.json() == {
-        "message": "Seat 3 locked by alice",
-        "seat": {"status": "locked", "lockedBy": "alice"},
-    }
-    booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
-    assert booked.json() == {
-        "message": "Seat 3 booked by alice",
-        "seat": {"status": "booked", "lockedBy": None},
-    }
-    api.post("/lock", json={"seatId": 4}, headers=alice)
-    released = api.post("/release", json={"seatId": 4}, headers=alice)
+def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(api, alice, cli):
+    # `seat` is the seat object of `seats --json` (the prototype answered `message` alone).
+    with freeze_time(START):
+        locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
+        assert locked.status_code == 200
+        assert locked.json() == {
+            "message": "Seat 3 locked by alice",
+            "seat": {
+                "seat": "3",
+                "status": "locked",
+                "locked_by": "alice",
+                "expires_at": "2026-01-01T12:01:00Z",
+                "booked_by": None,
+                "booked_at": None,
+            },
+        }
+        booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
+        assert booked.json()["message"] == "Seat 3 booked by alice"
+        assert booked.json()["seat"] == cli("seats", "--json").json()[2]
+        api.post("/lock", json={"seatId": 4}, headers=alice)
+        released = api.post("/release", json={"seatId": 4}, headers=alice)
     assert released.json()["message"] == "Seat 4 released by alice"
-    assert released.json()["seat"] == {"status": "available", "lockedBy": None}
+    assert released.json()["seat"]["status"] == "available"
 
 
 @pytest.mark.parametrize("seat_id", [3, "3", 3.0])
@@ -312,7 +319,7 @@ def test_naming_ones_own_user_is_allowed(api, alice):
 
 def test_the_acting_user_is_the_tokens_user(api, bob):
     answer = api.post("/lock", json={"seatId": 2}, headers=bob)
-    assert answer.json()["seat"] == {"status": "locked", "lockedBy": "bob"}
+    assert answer.json()["seat"]["locked_by"] == "bob"
 
 
 def test_using_a_token_records_when_it_was_last_used(api, alice, venue_db):

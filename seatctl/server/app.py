@@ -85,7 +85,7 @@ class Api:
             view = _CHANGES[verb](venue, [label], user, None)[0]
             return {
                 "message": f"Seat {label} {_DONE[verb]} by {user}",
-                "seat": _proto_seat(view),
+                "seat": render.seat_object(view),  # the seat object, as `seats --json`
             }
 
         return _json(await self.worker.write(work))

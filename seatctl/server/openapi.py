@@ -121,7 +121,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["message", "seat"],
         "properties": {
             "message": {"type": "string", "examples": ["Seat 3 locked by alice"]},
-            "seat": {"$ref": "#/components/schemas/PrototypeSeat"},
+            "seat": {"$ref": "#/components/schemas/Seat"},
         },
     },
     "PrototypeError": {
