@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -56,6 +57,42 @@ def test_no_auth_serves_without_tokens_on_loopback(venue_db):
         status, answer = server.request("POST", "/lock", {"seatId": 1, "userId": "carol"})
         assert (status, answer["message"]) == (200, "Seat 1 locked by carol")
         assert server.stop() == 0
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_request_in_flight_when_the_signal_comes_is_answered_then_exit_0(venue_db, alice, sig):
+    body = b'{"seats": ["5"]}'
+    with ServerProcess(venue_db) as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        client.sendall(
+            b"POST /v1/lock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + alice.encode() + b"\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        # "100 Continue" comes when the route starts reading the body: the request is in flight.
+        assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        server.proc.send_signal(sig)
+        deadline = time.monotonic() + 60
+        while not refuses_connections(server.port):  # shutting down: no new connections
+            assert time.monotonic() < deadline, "the server never began to shut down"
+            time.sleep(0.02)  # polling for the state above, not waiting out a race
+        client.sendall(body)
+        answer = client.makefile("rb").read()  # the whole answer, then the server closes
+        client.close()
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+        assert b'"locked_by":"alice"' in answer
+        assert server.stop() == 0
+        assert server.all_stderr() == server.ready_line
+    with Venue.open(venue_db) as venue:
+        assert venue.seats()[4].locked_by == "alice"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.com", "::"])
