@@ -129,6 +129,34 @@ def test_without_the_server_extra_serve_names_it_and_exits_2(venue_db):
     )
 
 
+LOG_PROBE = """
+import logging, threading
+from seatctl.server import _quiet_logging
+_quiet_logging()
+try:
+    1 / 0
+except ZeroDivisionError:  # as the event loop reports a failed callback
+    logging.getLogger("asyncio").exception("Exception in callback %s", "cb")
+logging.getLogger("some.library").warning("a warning\\nover two lines")
+worker = threading.Thread(target=lambda: 1 / 0, name="seatctl-db")
+worker.start()
+worker.join()
+"""
+
+
+def test_the_server_log_has_one_line_per_problem_and_never_a_traceback():
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_PROBE], capture_output=True, text=True, timeout=60
+    )
+    lines = done.stderr.splitlines()
+    assert len(lines) == 3, done.stderr
+    assert all(line.startswith("seatctl serve: ") for line in lines), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ZeroDivisionError" in lines[2]  # what failed, still named
+
+
 def test_serve_on_a_missing_database_is_exit_6_before_listening(db_path):
     run = run_process("--db", db_path, "serve", "--port", "0")
     assert run.code == 6

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import sys
+import threading
 
 from seatctl.errors import ExitCode, usage_error
 
@@ -116,14 +117,28 @@ class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.exc_text = None
         text = super().format(record)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:  # name what failed, on the same line
+            text += f": {type(error).__name__}: {error}"
         return text.replace("\n", " ")
 
 
 def _quiet_logging() -> None:
+    """One line per problem on stderr, whoever reports it: seatctl, uvicorn, the event loop
+    (the `asyncio` logger), any library (the root logger), or a thread that died."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine("seatctl serve: %(message)s"))
-    for name, level in (("seatctl", logging.INFO), ("uvicorn", logging.ERROR)):
+    levels = (("seatctl", logging.INFO), ("uvicorn", logging.ERROR), ("", logging.WARNING))
+    for name, level in levels:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    threading.excepthook = _thread_died
+
+
+def _thread_died(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    log.error("thread %s stopped: %s: %s", name, args.exc_type.__name__, args.exc_value)
