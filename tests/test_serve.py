@@ -393,6 +393,43 @@ def test_a_streamed_body_over_the_limit_is_413(api, alice):
     assert answer.status_code == 413
 
 
+def test_a_body_that_stalls_past_the_time_limit_is_400_and_changes_nothing(
+    worker, alice, venue_db, monkeypatch
+):
+    import asyncio
+    import json
+
+    from seatctl.server import app as served
+
+    monkeypatch.setattr(served, "BODY_TIMEOUT", 0.05)
+    before = booking_state(venue_db)
+    sent: list[dict] = []
+    parts = [{"type": "http.request", "body": b'{"seats": ["1"', "more_body": True}]
+
+    async def receive() -> dict:
+        if parts:
+            return parts.pop()
+        await asyncio.Event().wait()  # the rest of the body never comes
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/lock",
+        "raw_path": b"/v1/lock",
+        "query_string": b"",
+        "headers": [(b"authorization", alice["Authorization"].encode())],
+    }
+    asyncio.run(create_app(worker)(scope, receive, send))
+    assert sent[0]["status"] == 400
+    answer = json.loads(sent[1]["body"])
+    assert answer["error"] == "usage" and "longer than" in answer["message"]
+    assert booking_state(venue_db) == before
+
+
 def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
     missing = api.get("/v2/seats", headers=alice)
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")

@@ -197,7 +197,8 @@ async def _body(
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large()
     try:
-        raw = await asyncio.wait_for(_read_limited(request), BODY_TIMEOUT)
+        async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
+            raw = await _read_limited(request)
     except TimeoutError:
         raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
     try:
