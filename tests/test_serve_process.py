@@ -105,6 +105,34 @@ def test_no_auth_is_refused_unless_the_host_is_loopback(venue_db, host):
     assert dump(venue_db) == before
 
 
+LOCALHOST_ELSEWHERE = """
+import socket, sys
+create = socket.create_server
+def misconfigured(address, *args, **kwargs):  # as if a hosts file mapped localhost to 0.0.0.0
+    host, port = address
+    return create(("0.0.0.0" if host == "localhost" else host, port), *args, **kwargs)
+socket.create_server = misconfigured
+from seatctl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.sqlite_only
+def test_no_auth_is_refused_when_localhost_does_not_resolve_to_loopback(venue_db):
+    import subprocess
+
+    serve = ["serve", "--no-auth", "--host", "localhost", "--port", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", LOCALHOST_ELSEWHERE, "--db", venue_db, *serve],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --no-auth") and "0.0.0.0" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
 MISSING_EXTRA = """
 import sys
 sys.modules["starlette"] = None  # as if the server extra were not installed

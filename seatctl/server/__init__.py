@@ -41,6 +41,12 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
     try:
         listener = _listen(host, port)
         try:
+            bound = listener.getsockname()[0]
+            if not auth and not is_loopback(bound):  # e.g. a hosts file mapping localhost
+                raise usage_error(
+                    f"--no-auth serves only a loopback address, but {host!r} resolves to"
+                    f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
+                )
             _run(create_app(worker, auth=auth), listener, worker.location, auth)
         finally:
             listener.close()
