@@ -296,7 +296,9 @@ def test_an_expired_token_is_401(api, venue_db):
     [
         ("POST", "/lock", {"seatId": 1, "userId": "bob"}, None),
         ("POST", "/confirm", {"seatId": 1, "userId": "bob"}, None),
+        ("POST", "/release", {"seatId": 1, "userId": "bob"}, None),
         ("POST", "/v1/lock", {"seats": ["1"], "user": "bob"}, None),
+        ("POST", "/v1/confirm", {"seats": ["1"], "user": "bob"}, None),
         ("POST", "/v1/release", {"seats": ["1"], "user": "bob"}, None),
         ("GET", "/seats", None, {"userId": "bob"}),
         ("GET", "/v1/seats", None, {"user": "bob"}),
