@@ -38,6 +38,9 @@ _BY_REASON: dict[str, tuple[int, int]] = {
     Reason.UNAUTHORIZED: (401, 401),
     Reason.FORBIDDEN: (403, 403),
     Reason.BUSY: (503, 503),
+    # The server's clock reads before a seat's newest event (it was stepped back): retrying
+    # succeeds once it has caught up, so this is "try again", not a broken database.
+    Reason.CLOCK_BEHIND: (503, 503),
     Reason.TOO_LARGE: (413, 413),
 }
 _BY_EXIT_CODE: dict[int, tuple[int, int]] = {
