@@ -460,9 +460,7 @@ def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
     assert answer.headers["Retry-After"] == "1"
 
 
-def test_a_clock_behind_the_seats_history_is_503_with_retry_after(
-    api, alice, bob, monkeypatch
-):
+def test_a_clock_behind_the_seats_history_is_503_with_retry_after(api, alice, bob, monkeypatch):
     monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T13:00:00Z")
     assert api.post("/v1/lock", json={"seats": ["1"]}, headers=alice).status_code == 200
     monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:30:00Z")
