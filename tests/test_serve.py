@@ -439,6 +439,17 @@ def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
     assert (wrong.status_code, wrong.json()["error"]) == (405, "usage")
 
 
+def test_requests_off_the_direct_routes_still_take_starlettes_way(api, alice):
+    # The API's own method+path pairs skip Starlette's middleware; HEAD, a trailing slash
+    # and unknown paths must still get Starlette's answers, not a shortcut's.
+    direct = api.get("/v1/seats", headers=alice)
+    head = api.head("/v1/seats", headers=alice)
+    assert (direct.status_code, head.status_code) == (200, 200)
+    assert head.headers["content-type"] == direct.headers["content-type"] == "application/json"
+    slashed = api.get("/v1/seats/", headers=alice, follow_redirects=False)
+    assert slashed.status_code == 307
+
+
 def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(api, alice):
     # As /openapi.json documents it: a prototype client reads `error` as a sentence.
     answer = api.get("/lock", headers=alice)
