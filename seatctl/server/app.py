@@ -279,6 +279,8 @@ def _text(body: dict[str, Any], key: str) -> str | None:
 
 
 def _one_query(request: Request, key: str) -> str | None:
+    if not request.scope.get("query_string"):  # the usual case: skip parsing nothing
+        return None
     values = request.query_params.getlist(key)
     if len(values) > 1:
         raise usage_error(f"give {key} at most once")
