@@ -102,13 +102,15 @@ class SqliteTransaction:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
         latest: dict[str, Instant] = {}
-        for start in range(0, len(labels), _CHUNK):
-            chunk = labels[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._conn.execute(  # the (seat, id) index finds each seat's events
-                f"SELECT seat, max(at) FROM events WHERE seat IN ({marks}) GROUP BY seat", chunk
-            )
-            latest.update((seat, records.newest_instant(seat, at)) for seat, at in rows)
+        for label in labels:
+            # One seat at a time: with the (seat, at) index SQLite reads max(at) off the
+            # index's end, where `GROUP BY seat` would read every event of the seat (a cost
+            # that grew with each write). Still the greatest stored value, damaged ones too.
+            at = self._conn.execute(
+                "SELECT max(at) FROM events WHERE seat = ?", (label,)
+            ).fetchone()[0]
+            if at is not None:
+                latest[label] = records.newest_instant(label, at)
         return latest
 
     def seeded_through(self) -> int:
@@ -162,6 +164,7 @@ class SqliteTransaction:
             seeds = seed_events(self.all_seats(), self.now())
             self.append_events(seeds)
             self._set_meta("seeded_through", str(len(seeds)))
+        _create_events_seat_at_index(self._conn)
         _create_tokens_table(self._conn)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._version = SCHEMA_VERSION
@@ -193,6 +196,7 @@ class SqliteStore:
         self._unfilled: tuple[tuple[int, int], bool] | None = None
         self.read_only: str | None = None  # why this user may only read it
         self._usable = False  # opened as a seatctl database this version can use
+        self._indexed = False  # this connection has made sure of the (seat, at) index
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -363,7 +367,11 @@ class SqliteStore:
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
+            if write and not self._indexed and version >= 2:
+                _create_events_seat_at_index(self._conn)  # a no-op once it exists
+                self._indexed = True
             return version
+        self._indexed = True  # created with the events table, or already there
         return SCHEMA_VERSION
 
     def integrity_problems(self) -> list[str]:
@@ -455,6 +463,14 @@ def _create_events_table(conn: sqlite3.Connection) -> None:
         if_not_exists=True,
     )
     db["events"].create_index(["seat", "id"], if_not_exists=True)
+    _create_events_seat_at_index(conn)
+
+
+def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
+    """The index a write's clock check reads each seat's newest instant from. Not part of
+    the data model (older seatctl versions use such a database unchanged), so it carries no
+    schema version: a database from before it gets it with the first write of a connection."""
+    conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
 
 
 def _create_tokens_table(conn: sqlite3.Connection) -> None:
