@@ -386,11 +386,14 @@ def stored_text(path: str) -> list[str]:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         texts = []
         for table, columns in (
-            ("seats", "label, locked_by, booked_by"),
-            ("events", "seat, action, user"),
+            ("seats", "label, locked_by, booked_by, section, seat_row, category"),
+            ("seat_states", "show, seat, locked_by, booked_by, block_reason"),
+            ("events", "seat, action, user, show, reason"),
         ):
             if table in tables:
-                rows = conn.execute(f"SELECT {columns} FROM {table}")
+                present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                wanted = ", ".join(c for c in columns.split(", ") if c in present)
+                rows = conn.execute(f"SELECT {wanted} FROM {table}")
                 texts += [value for row in rows for value in row if isinstance(value, str)]
         return texts
     finally:
@@ -609,8 +612,11 @@ WRONG_FOR = {
         | st.binary(max_size=12)
         | st.floats(allow_nan=False).filter(lambda f: not f.is_integer()),
         "user": bad_user_texts | st.binary(max_size=12),
-        "label": bad_label_texts | st.binary(max_size=12) | st.integers(),
-        "action": unknown_actions | st.binary(max_size=12) | st.integers() | st.floats(),
+        "label": bad_label_texts | st.binary(max_size=12) | st.integers(-(2**63), 2**63 - 1),
+        "action": unknown_actions
+        | st.binary(max_size=12)
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(),
     },
 }
 
@@ -625,10 +631,10 @@ class Column(NamedTuple):
 # Seat 3's lock and seat 2's booking, and the history event of seat 3's lock.
 SEAT_COLUMNS = [
     Column("seats", "label", "label", "3"),
-    Column("seats", "locked_by", "user", "3"),
-    Column("seats", "lock_expires", "instant", "3"),
-    Column("seats", "booked_by", "user", "2"),
-    Column("seats", "booked_at", "instant", "2"),
+    Column("seat_states", "locked_by", "user", "3"),
+    Column("seat_states", "lock_expires", "instant", "3"),
+    Column("seat_states", "booked_by", "user", "2"),
+    Column("seat_states", "booked_at", "instant", "2"),
 ]
 EVENT_COLUMNS = [
     Column("events", "at", "instant", "3"),
@@ -640,10 +646,10 @@ EVENT_COLUMNS = [
 # Where a value is needed but NULL is stored: half a lock or booking, a lock event without its
 # user or deadline. (`events.at` is NOT NULL in both schemas.)
 NULLABLE = [
-    Column("seats", "locked_by", "user", "3"),
-    Column("seats", "lock_expires", "instant", "3"),
-    Column("seats", "booked_by", "user", "2"),
-    Column("seats", "booked_at", "instant", "2"),
+    Column("seat_states", "locked_by", "user", "3"),
+    Column("seat_states", "lock_expires", "instant", "3"),
+    Column("seat_states", "booked_by", "user", "2"),
+    Column("seat_states", "booked_at", "instant", "2"),
     Column("events", "user", "user", "3"),
     Column("events", "expires_at", "instant", "3"),
 ]
@@ -653,6 +659,8 @@ def row_key(db: str, column: Column) -> tuple[str, object]:
     """A WHERE clause naming the record, on a column the damage leaves alone."""
     if column.table == "seats":
         return "sort_key = ?", validate.natural_key(column.seat)
+    if column.table == "seat_states":  # the state of the seat in the event `default`
+        return "seat = ?", column.seat
     query = "SELECT id FROM events WHERE seat = ? AND action = 'lock'"
     return "id = ?", sql_run(db, query, column.seat)[0][0]
 

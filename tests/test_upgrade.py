@@ -60,7 +60,7 @@ def test_a_refused_write_does_not_upgrade(cli, v1_db):
 
 def test_the_first_write_upgrades_and_seeds_the_history(cli, v1_db):
     assert cli("lock", "4", "--user", "dave").code == 0
-    assert version(v1_db) == 3  # through 2 (history) to 3 (tokens)
+    assert version(v1_db) == 4  # through 2 (history), 3 (tokens) to 4 (map and events)
     history = cli("history", "--json").json()
     seeded = [(e["seat"], e["action"], e["user"]) for e in history]
     assert seeded[:8] == [
@@ -107,4 +107,4 @@ def test_the_python_api_upgrades_too(v1_db):
     with Venue.open(v1_db) as venue:
         venue.release(["1"], user="alice")
         assert venue.check() == []
-    assert version(v1_db) == 3
+    assert version(v1_db) == 4

@@ -96,7 +96,9 @@ class Api:
         status = _one_query(request, "status")
         named = _one_query(request, "user")
         if status is not None and status not in Status.__members__.values():
-            raise usage_error(f"invalid status {status!r}: use available, locked or booked")
+            raise usage_error(
+                f"invalid status {status!r}: use available, locked, booked or blocked"
+            )
         token = self._token(request)
 
         def work(venue: Venue) -> list[dict[str, Any]]:

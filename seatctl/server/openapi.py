@@ -27,13 +27,25 @@ SINCE = {
 INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-01-01T12:00:00Z"]}
 NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
-STATUS = {"type": "string", "enum": ["available", "locked", "booked"]}
+STATUS = {"type": "string", "enum": ["available", "locked", "booked", "blocked"]}
+NULLABLE_TEXT = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Seat": {
         "type": "object",
         "description": "A seat as `seatctl seats --json` shows it.",
-        "required": ["seat", "status", "locked_by", "expires_at", "booked_by", "booked_at"],
+        "required": [
+            "seat",
+            "status",
+            "locked_by",
+            "expires_at",
+            "booked_by",
+            "booked_at",
+            "section",
+            "row",
+            "number",
+            "category",
+        ],
         "properties": {
             "seat": {"type": "string"},
             "status": STATUS,
@@ -41,21 +53,36 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": NULLABLE_INSTANT,
             "booked_by": NULLABLE_USER,
             "booked_at": NULLABLE_INSTANT,
+            "section": NULLABLE_TEXT,
+            "row": NULLABLE_TEXT,
+            "number": {"type": ["integer", "null"]},
+            "category": NULLABLE_TEXT,
         },
     },
     "Event": {
         "type": "object",
         "description": "One history event as `seatctl history --json` shows it.",
-        "required": ["at", "seat", "action", "user", "expires_at"],
+        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason"],
         "properties": {
             "at": INSTANT,
             "seat": {"type": "string"},
             "action": {
                 "type": "string",
-                "enum": ["add", "lock", "extend", "release", "confirm", "expire"],
+                "enum": [
+                    "add",
+                    "lock",
+                    "extend",
+                    "release",
+                    "confirm",
+                    "expire",
+                    "block",
+                    "unblock",
+                ],
             },
             "user": NULLABLE_USER,
             "expires_at": NULLABLE_INSTANT,
+            "event": NULLABLE_TEXT,
+            "reason": NULLABLE_TEXT,
         },
     },
     "Error": {
