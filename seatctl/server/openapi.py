@@ -111,6 +111,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
         },
     },
     "LockChange": {
@@ -122,6 +123,7 @@ SCHEMAS: dict[str, Any] = {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
             "ttl": {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
         },
     },
     "Changed": {
@@ -241,6 +243,7 @@ def _prototype_change(verb: str, done: str) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     user_query = _query("user", USER, "Only the seats this user holds a live lock on or booked.")
+    event_query = _query("event", LABEL, "The event (show); default: `default`.")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -285,10 +288,11 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         _query("status", STATUS, "Only seats in this state."),
                         user_query,
+                        event_query,
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Seat")}, "The seats."),
-                        **_errors(_READ_ERRORS),
+                        **_errors([*_READ_ERRORS, "404"]),
                     },
                 }
             },
@@ -318,6 +322,7 @@ def document() -> dict[str, Any]:
                             {"type": "integer", "minimum": 0, "maximum": 999_999_999},
                             "Only the last N events.",
                         ),
+                        event_query,
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Event")}, "The events."),
