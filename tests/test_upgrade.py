@@ -108,3 +108,30 @@ def test_the_python_api_upgrades_too(v1_db):
         venue.release(["1"], user="alice")
         assert venue.check() == []
     assert version(v1_db) == 4
+
+
+# --- to schema 4: the event `default` ----------------------------------------------------
+
+
+def test_the_upgrade_from_1_keeps_every_state_in_the_event_default(cli, v1_db):
+    before = cli("seats", "--json").json()
+    assert cli("lock", "4", "--user", "dave").code == 0
+    after = {s["seat"]: s for s in cli("seats", "--event", "default", "--json").json()}
+    for seat in before:
+        if seat["seat"] != "4":
+            assert after[seat["seat"]] == seat
+    assert after["4"]["status"] == "locked"
+
+
+def test_the_seeded_history_belongs_to_the_event_default(cli, v1_db):
+    assert cli("lock", "4", "--user", "dave").code == 0
+    history = cli("history", "--json").json()
+    assert {e["event"] for e in history} == {"default"}
+    assert cli("check").out == "ok\n"
+
+
+def test_a_new_event_on_an_upgraded_0_1_database_has_every_seat_available(cli, v1_db):
+    assert cli("event", "add", "gala").code == 0
+    assert {s["status"] for s in cli("seats", "--event", "gala", "--json").json()} == {"available"}
+    assert cli("lock", "2", "--user", "eve", "--event", "gala").code == 0  # booked in default
+    assert cli("check").out == "ok\n"

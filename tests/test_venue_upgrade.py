@@ -114,3 +114,17 @@ def test_the_old_databases_token_still_works_after_the_upgrade(cli, db_path):
     old_database(db_path, 3)
     assert cli("lock", "5", "--user", "zoe").code == 0
     assert [t["user"] for t in cli("token", "list", "--json").json()] == ["eve"]
+
+
+def test_the_fixture_really_is_a_schema_3_database_with_history():
+    from old_schemas import FIXTURE_V3
+
+    conn = sqlite3.connect(f"file:{FIXTURE_V3}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        actions = {row[0] for row in conn.execute("SELECT action FROM events")}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(seats)")}
+    finally:
+        conn.close()
+    assert {"add", "lock", "confirm", "release", "expire"} <= actions
+    assert {"locked_by", "booked_by"} <= columns
