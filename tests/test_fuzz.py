@@ -172,7 +172,9 @@ seat_counts = now_and_then(
     st.sampled_from(["-1", "100001", "1e3", "٣"]) | st.integers(-(2**70), 2**70).map(str) | nasty,
     3,
 ).filter(lambda text: not 12 < as_int(text) <= 100_000)
-statuses = st.sampled_from(["available", "locked", "booked", "AVAILABLE", "lost"]) | nasty
+statuses = (
+    st.sampled_from(["available", "locked", "booked", "blocked", "AVAILABLE", "lost"]) | nasty
+)
 # `backup` destinations: relative, and never climbing out of the run's working directory.
 destinations = now_and_then(
     st.sampled_from(["copy.db", "ü.db", "copy\x1b[31m.db", DB, "missing/copy.db", "."]),
@@ -203,14 +205,21 @@ def positional(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
 
 USER, TTL, JSON = option("--user", users), option("--ttl", numbers), flag("--json")
 SEATS = positional(labels)
+EVENT = option("--event", now_and_then(st.sampled_from(["default", "gala"]), labels, 3))
+REASON = option("--reason", now_and_then(st.sampled_from(["camera", "", " "]), nasty, 3))
 # Each command's arguments: the ones it needs, then any number of the ones it takes.
 COMMANDS = {
     "init": ([], [SEATS, option("--seats", seat_counts), TTL]),
-    "seats": ([], [option("--status", statuses), USER, JSON, flag("--csv"), flag("--nl")]),
-    "lock": ([SEATS, USER], [SEATS, USER, TTL, JSON]),
-    "confirm": ([SEATS, USER], [SEATS, USER, JSON]),
-    "release": ([SEATS, USER], [SEATS, USER, JSON]),
-    "history": ([], [SEATS, USER, option("--since", instants), option("--limit", numbers), JSON]),
+    "seats": ([], [option("--status", statuses), USER, JSON, flag("--csv"), flag("--nl"), EVENT]),
+    "lock": ([SEATS, USER], [SEATS, USER, TTL, JSON, EVENT]),
+    "confirm": ([SEATS, USER], [SEATS, USER, JSON, EVENT]),
+    "release": ([SEATS, USER], [SEATS, USER, JSON, EVENT]),
+    "block": ([SEATS], [SEATS, REASON, JSON, EVENT]),
+    "unblock": ([SEATS], [SEATS, JSON, EVENT]),
+    "history": (
+        [],
+        [SEATS, USER, option("--since", instants), option("--limit", numbers), JSON, EVENT],
+    ),
     "check": ([], [JSON]),
     # DEST always comes from `destinations`: no other argument may become a path.
     "backup": ([positional(destinations)], [flag("--force")]),
