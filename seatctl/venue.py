@@ -94,7 +94,8 @@ class Venue:
                 wanted = list(places)
             elif count is None and not named and venue._store.created:
                 wanted = DEFAULT_VENUE
-            new = tx.add_seats(list(dict.fromkeys(wanted)), places)
+            unique = list(dict.fromkeys(wanted))
+            new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
             tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
             if ttl is not None:
                 tx.set_default_ttl(ttl)
