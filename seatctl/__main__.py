@@ -33,7 +33,22 @@ def run() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         code = INTERRUPTED  # transactions were rolled back as the exception unwound them
+    except BaseException as exc:
+        # Python wraps an exception raised while setting up a class body (which Ctrl-C may
+        # land in, during an import) in a RuntimeError.
+        if not _caused_by_ctrl_c(exc):
+            raise
+        code = INTERRUPTED
     os._exit(code)
+
+
+def _caused_by_ctrl_c(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 100:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _take_ctrl_c() -> None:

@@ -97,8 +97,8 @@ def history_problems(
             continue  # reported above
         if expected.state() != found:
             problems.append(
-                f"{_seat_in(label, show)}: stored {_shown(found)}"
-                f" but history replays to {_shown(expected.state())}"
+                f"{_seat_in(label, show)}: stored as {_described(found)},"
+                f" but its history replays to {_described(expected.state())}"
             )
     problems += [
         f"seat {label}: in the history but not stored" for label in added if label not in labels
@@ -108,18 +108,6 @@ def history_problems(
 
 def _seat_in(label: str, show: str) -> str:
     return f"seat {label}" if show == DEFAULT_SHOW else f"seat {label} in event {show}"
-
-
-def _shown(seat: Seat) -> str:
-    """A state as the messages of schema 3 showed it (without the map's place), plus a block."""
-    text = (
-        f"Seat(label={seat.label!r}, locked_by={seat.locked_by!r},"
-        f" lock_expires={seat.lock_expires!r}, booked_by={seat.booked_by!r},"
-        f" booked_at={seat.booked_at!r}"
-    )
-    if seat.blocked_at is not None:
-        text += f", blocked_at={seat.blocked_at!r}, block_reason={seat.block_reason!r}"
-    return text + ")"
 
 
 def _step(
@@ -231,6 +219,19 @@ def _applied(seat: Seat, event: Event) -> Seat:
 
 
 _PAST = {Action.EXTEND: "extended", Action.RELEASE: "released", Action.CONFIRM: "confirmed"}
+
+
+def _described(seat: Seat) -> str:
+    """A seat record in words, with formatted instants (whatever its state at any instant)."""
+    parts = []
+    if seat.booked_by is not None or seat.booked_at is not None:
+        parts.append(f"booked by {seat.booked_by} at {format_instant(seat.booked_at or 0)}")
+    if seat.locked_by is not None or seat.lock_expires is not None:
+        parts.append(f"locked by {seat.locked_by} until {_deadline(seat)}")
+    if seat.blocked_at is not None:
+        because = f" ({seat.block_reason})" if seat.block_reason else ""
+        parts.append(f"blocked at {format_instant(seat.blocked_at)}{because}")
+    return " and ".join(parts) or "available"
 
 
 def _deadline(seat: Seat) -> str:

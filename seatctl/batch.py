@@ -127,7 +127,11 @@ def _run(args: list[str], invocation: Any, lookup: Lookup) -> tuple[dict, Seatct
         # Whatever the parser itself prints (the help text) would come between the JSON lines.
         with contextlib.redirect_stdout(io.StringIO()):
             output = command.main(
-                args=args[1:], prog_name=f"seatctl {args[0]}", obj=invocation, standalone_mode=False
+                args=args[1:],
+                prog_name=f"seatctl {args[0]}",
+                obj=invocation,
+                standalone_mode=False,
+                help_option_names=_HELP_OPTIONS,  # as on the command line: -h is help too
             )
         if isinstance(output, int):  # --help
             return {}, usage_error("--help is not available in a batch")
@@ -135,4 +139,9 @@ def _run(args: list[str], invocation: Any, lookup: Lookup) -> tuple[dict, Seatct
     except SeatctlError as error:
         return {}, error
     except typer.TyperException as error:
-        return {}, usage_error(f"{error.format_message()}")
+        from seatctl.cli import parser_message
+
+        return {}, usage_error(parser_message(error))
+
+
+_HELP_OPTIONS = ["-h", "--help"]

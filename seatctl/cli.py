@@ -586,7 +586,17 @@ def _unreported(lost: OutputLost, result: Output | None, argv: list[str]) -> Sea
 
 
 def usage_message(error: typer.TyperException) -> str:
-    return f"{error.format_message()} (see 'seatctl --help')"
+    return f"{parser_message(error)} (see 'seatctl --help')"
+
+
+def parser_message(error: typer.TyperException) -> str:
+    """What the option parser found wrong, on one line. A group named without one of its
+    commands (`seatctl token`) would otherwise answer with its whole help as the message."""
+    ctx = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:  # Typer's own click
+        names = ", ".join(ctx.command.list_commands(ctx))  # type: ignore[attr-defined]
+        return f"'{ctx.command_path}' needs a command: {names}"
+    return error.format_message()
 
 
 def run() -> None:

@@ -86,6 +86,8 @@ class ErrorStream:
 
 
 def _lost(exc: OSError | ValueError) -> OutputLost:
+    if isinstance(exc, UnicodeEncodeError):  # e.g. PYTHONIOENCODING=ascii:strict
+        return OutputLost(f"stdout's encoding, {exc.encoding}, cannot show it", reader_left=False)
     if isinstance(exc, ValueError):  # "I/O operation on closed file"
         return OutputLost("stdout is closed", reader_left=False)
     reader_left = exc.errno == errno.EPIPE

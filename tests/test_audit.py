@@ -170,3 +170,31 @@ def test_a_seeded_lapsed_lock_may_be_expired_at_its_earlier_deadline():
         seeded_through=2,
     )
     assert problems == []
+
+
+def test_a_stored_lock_the_history_does_not_explain_is_described_in_words():
+    problems = replay(
+        lock("alice", 0, 60), stored=Seat("1", locked_by="mallory", lock_expires=T + 90)
+    )
+    assert problems == [
+        "seat 1: stored as locked by mallory until 2026-01-01T12:01:30Z, but its history"
+        " replays to locked by alice until 2026-01-01T12:01:00Z"
+    ]
+
+
+def test_a_stored_booking_the_history_does_not_explain_is_described_in_words():
+    problems = replay(lock("alice", 0, 60), confirm("alice", 30), stored=booked("bob", 30))
+    assert problems == [
+        "seat 1: stored as booked by bob at 2026-01-01T12:00:30Z, but its history"
+        " replays to booked by alice at 2026-01-01T12:00:30Z"
+    ]
+
+
+def test_a_stored_seat_that_should_be_free_is_described_in_words():
+    problems = replay(
+        stored=Seat("1", locked_by="bob", lock_expires=T + 60, booked_by="bob", booked_at=T)
+    )
+    assert problems == [
+        "seat 1: stored as booked by bob at 2026-01-01T12:00:00Z and locked by bob until"
+        " 2026-01-01T12:01:00Z, but its history replays to available"
+    ]

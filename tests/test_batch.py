@@ -199,6 +199,19 @@ def test_help_in_a_batch_prints_one_json_line_and_nothing_else(db_path, flag):
     assert [(r["exit"], r["error"]) for r in results] == [(2, "usage")] * 3
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+@pytest.mark.parametrize("line", ["lock 1", "token", "token add bob"])
+def test_help_in_a_batch_is_refused_the_same_way_by_either_name(db_path, line, flag):
+    _, [result] = batch(db_path, f"{line} {flag}\n")
+    assert result["message"] == "--help is not available in a batch"
+
+
+def test_a_command_group_without_its_command_is_one_short_usage_line(db_path):
+    _, [result] = batch(db_path, "token\n")
+    assert (result["exit"], result["error"]) == (2, "usage")
+    assert result["message"] == "'seatctl token' needs a command: add, list, revoke"
+
+
 def test_unknown_command_names_do_not_each_keep_a_parser():
     from seatctl import cli
     from seatctl.batch import run_lines

@@ -30,3 +30,11 @@ def test_no_command_prints_help_and_exits_2():
     run = run_process()
     assert run.code == 2
     assert "Commands" in run.out
+
+
+def test_a_command_group_without_its_command_is_one_usage_line_naming_its_commands():
+    run = run_process("token")
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "error: 'seatctl token' needs a command: add, list, revoke (see 'seatctl --help')\n"
+    )

@@ -205,6 +205,15 @@ def test_hold_then_book_recipe_stops_at_once_when_the_lock_expired(folder):
     assert seat(db, "12").booked_by is None
 
 
+def test_hold_then_book_recipe_counts_a_booking_whose_report_was_lost_as_booked(folder):
+    db = venue(folder, seats=12)
+    # From here on stdout is full: confirm books the seat but cannot say so (exit 7).
+    full = "run_the_payment_step() { exec > /dev/full; }"
+    ran = run("hold-then-book", folder, full, JOB)
+    assert (ran.code, ran.sleeps) == (0, [])
+    assert seat(db, "12").booked_by == "job-7"
+
+
 def test_hold_then_book_recipe_does_not_retry_a_seat_that_does_not_exist(folder):
     db = venue(folder, seats=12)
     # The seat disappears behind seatctl's back (an old backup restored, say): exit 3 can

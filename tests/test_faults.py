@@ -585,11 +585,13 @@ def test_an_unwritable_stderr_keeps_the_exit_code(streams_db, args, expected, st
     assert dump(streams_db) == before
 
 
-def run_real(db: str, *args: str, **streams) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+def run_real(
+    db: str, *args: str, env: dict[str, str] | None = None, **streams
+) -> subprocess.CompletedProcess:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
     return subprocess.run(
         [sys.executable, "-m", "seatctl", "--db", db, *args],
-        env={**env, "SEATCTL_NOW": LATER},
+        env={**inherited, "SEATCTL_NOW": LATER, **(env or {})},
         timeout=120,
         **streams,
     )
@@ -610,6 +612,16 @@ def test_lock_into_a_full_stdout_is_exit_7_and_the_lock_stands(streams_db):
     assert done.stderr.startswith(b"error: done, but the output could not be written (no space")
     with Venue.open(streams_db) as venue:
         assert venue.seats(status=Status.LOCKED)[-1].locked_by == "a"
+
+
+def test_a_stdout_that_cannot_encode_the_output_is_exit_7_and_says_so(streams_db):
+    env = {"PYTHONIOENCODING": "ascii:strict"}
+    done = run_real(streams_db, "lock", "3", "--user", "Jos\u00e9", capture_output=True, env=env)
+    assert done.returncode == 7
+    assert done.stderr == (
+        b"error: done, but the output could not be written (stdout's encoding, ascii,"
+        b" cannot show it): the change is committed\n"
+    )
 
 
 def test_lock_with_stderr_closed_still_exits_3_in_a_real_process(streams_db):

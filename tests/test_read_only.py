@@ -111,6 +111,16 @@ def test_a_reader_who_cannot_write_the_database_can_back_it_up(owned_by_daemon):
         shutil.rmtree(backups)
 
 
+def test_a_reader_reads_a_database_whose_name_is_not_utf8(owned_by_daemon):
+    db = owned_by_daemon.replace("venue.db", "v\udcff.db")  # the file name b"v\xff.db"
+    for suffix in ("", "-wal", "-shm"):
+        os.rename(owned_by_daemon + suffix, db + suffix)
+    owner = run_as(DAEMON, db, "seats", "--json")
+    reader = run_as(NOBODY, db, "seats", "--json")
+    assert (reader.code, reader.err) == (0, "")
+    assert reader.out == owner.out
+
+
 @pytest.mark.parametrize("args", WRITES, ids=lambda args: args[0])
 def test_a_reader_who_cannot_write_the_database_still_cannot_change_it(owned_by_daemon, args):
     before = dump(owned_by_daemon)

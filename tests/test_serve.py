@@ -3,6 +3,7 @@ and authentication case. tests/test_serve_process.py runs the real server proces
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from collections.abc import Iterator
 
@@ -93,22 +94,29 @@ def test_get_seats_with_user_id_lists_only_that_users_seats(api, alice, venue_db
     }
 
 
-def test_prototype_lock_confirm_release_answer_message_and_seat(api, alice):
-    locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
-    assert locked.status_code == 200
-    assert locked.json() == {
-        "message": "Seat 3 locked by alice",
-        "seat": {"status": "locked", "lockedBy": "alice"},
-    }
-    booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
-    assert booked.json() == {
-        "message": "Seat 3 booked by alice",
-        "seat": {"status": "booked", "lockedBy": None},
-    }
-    api.post("/lock", json={"seatId": 4}, headers=alice)
-    released = api.post("/release", json={"seatId": 4}, headers=alice)
+def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(api, alice, cli):
+    # `seat` is the seat object of `seats --json` (the prototype answered `message` alone).
+    with freeze_time(START):
+        locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
+        assert locked.status_code == 200
+        assert locked.json() == {
+            "message": "Seat 3 locked by alice",
+            "seat": {
+                "seat": "3",
+                "status": "locked",
+                "locked_by": "alice",
+                "expires_at": "2026-01-01T12:01:00Z",
+                "booked_by": None,
+                "booked_at": None,
+            },
+        }
+        booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
+        assert booked.json()["message"] == "Seat 3 booked by alice"
+        assert booked.json()["seat"] == cli("seats", "--json").json()[2]
+        api.post("/lock", json={"seatId": 4}, headers=alice)
+        released = api.post("/release", json={"seatId": 4}, headers=alice)
     assert released.json()["message"] == "Seat 4 released by alice"
-    assert released.json()["seat"] == {"status": "available", "lockedBy": None}
+    assert released.json()["seat"]["status"] == "available"
 
 
 @pytest.mark.parametrize("seat_id", [3, "3", 3.0])
@@ -288,7 +296,9 @@ def test_an_expired_token_is_401(api, venue_db):
     [
         ("POST", "/lock", {"seatId": 1, "userId": "bob"}, None),
         ("POST", "/confirm", {"seatId": 1, "userId": "bob"}, None),
+        ("POST", "/release", {"seatId": 1, "userId": "bob"}, None),
         ("POST", "/v1/lock", {"seats": ["1"], "user": "bob"}, None),
+        ("POST", "/v1/confirm", {"seats": ["1"], "user": "bob"}, None),
         ("POST", "/v1/release", {"seats": ["1"], "user": "bob"}, None),
         ("GET", "/seats", None, {"userId": "bob"}),
         ("GET", "/v1/seats", None, {"user": "bob"}),
@@ -311,7 +321,7 @@ def test_naming_ones_own_user_is_allowed(api, alice):
 
 def test_the_acting_user_is_the_tokens_user(api, bob):
     answer = api.post("/lock", json={"seatId": 2}, headers=bob)
-    assert answer.json()["seat"] == {"status": "locked", "lockedBy": "bob"}
+    assert answer.json()["seat"]["locked_by"] == "bob"
 
 
 def test_using_a_token_records_when_it_was_last_used(api, alice, venue_db):
@@ -385,11 +395,56 @@ def test_a_streamed_body_over_the_limit_is_413(api, alice):
     assert answer.status_code == 413
 
 
+def test_a_body_that_stalls_past_the_time_limit_is_400_and_changes_nothing(
+    worker, alice, venue_db, monkeypatch
+):
+    import asyncio
+    import json
+
+    from seatctl.server import app as served
+
+    monkeypatch.setattr(served, "BODY_TIMEOUT", 0.05)
+    before = booking_state(venue_db)
+    sent: list[dict] = []
+    parts = [{"type": "http.request", "body": b'{"seats": ["1"', "more_body": True}]
+
+    async def receive() -> dict:
+        if parts:
+            return parts.pop()
+        await asyncio.Event().wait()  # the rest of the body never comes
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/lock",
+        "raw_path": b"/v1/lock",
+        "query_string": b"",
+        "headers": [(b"authorization", alice["Authorization"].encode())],
+    }
+    asyncio.run(create_app(worker)(scope, receive, send))
+    assert sent[0]["status"] == 400
+    answer = json.loads(sent[1]["body"])
+    assert answer["error"] == "usage" and "longer than" in answer["message"]
+    assert booking_state(venue_db) == before
+
+
 def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
     missing = api.get("/v2/seats", headers=alice)
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     wrong = api.delete("/v1/seats", headers=alice)
     assert (wrong.status_code, wrong.json()["error"]) == (405, "usage")
+
+
+def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(api, alice):
+    # As /openapi.json documents it: a prototype client reads `error` as a sentence.
+    answer = api.get("/lock", headers=alice)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.json() == {"error": "GET is not allowed on /lock", "reason": "usage"}
 
 
 def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
@@ -402,6 +457,15 @@ def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
     monkeypatch.setattr(VenueClass, "lock", busy)
     answer = api.post("/v1/lock", json={"seats": ["1"]}, headers=alice)
     assert (answer.status_code, answer.json()["error"]) == (503, "busy")
+    assert answer.headers["Retry-After"] == "1"
+
+
+def test_a_clock_behind_the_seats_history_is_503_with_retry_after(api, alice, bob, monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T13:00:00Z")
+    assert api.post("/v1/lock", json={"seats": ["1"]}, headers=alice).status_code == 200
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:30:00Z")
+    answer = api.post("/v1/lock", json={"seats": ["1"]}, headers=bob)
+    assert (answer.status_code, answer.json()["error"]) == (503, "clock_behind")
     assert answer.headers["Retry-After"] == "1"
 
 
@@ -427,6 +491,35 @@ def test_a_bug_in_a_request_is_a_500_and_the_next_request_is_served(api, alice, 
     assert answer.status_code == 500
     assert "Traceback" not in answer.text
     assert api.get("/v1/seats", headers=alice).status_code == 200
+
+
+def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
+    """A restarted or failed-over PostgreSQL server (here: its backend terminated) costs the
+    request that met the lost connection a 500; the next requests are served again."""
+    import psycopg
+
+    Venue.init(pg_url)
+    name = f"seatctl_serve_{secrets.token_hex(4)}"  # finds this server's connection only
+    url = f"{pg_url}&application_name={name}"
+    headers = token_for(url, "alice")
+    running = Worker(url)
+    running.start()
+    try:
+        api = TestClient(create_app(running))
+        assert api.get("/v1/seats", headers=headers).status_code == 200
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (name,),
+            )
+        lost = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
+        assert (lost.status_code, lost.json()["error"]) == (500, "bad_database")
+        again = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
+        assert again.status_code == 200
+        assert api.get("/seats", headers=headers).json()["1"]["lockedBy"] == "alice"
+    finally:
+        running.stop()
 
 
 # --- group commit -------------------------------------------------------------------------

@@ -3,11 +3,13 @@ races with CLI processes, SIGKILL in the middle of a load, and clients that misb
 
 from __future__ import annotations
 
+import http.client
 import random
 import signal
 import socket
 import sys
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -58,6 +60,42 @@ def test_no_auth_serves_without_tokens_on_loopback(venue_db):
         assert server.stop() == 0
 
 
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_request_in_flight_when_the_signal_comes_is_answered_then_exit_0(venue_db, alice, sig):
+    body = b'{"seats": ["5"]}'
+    with ServerProcess(venue_db) as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        client.sendall(
+            b"POST /v1/lock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + alice.encode() + b"\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        # "100 Continue" comes when the route starts reading the body: the request is in flight.
+        assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        server.proc.send_signal(sig)
+        deadline = time.monotonic() + 60
+        while not refuses_connections(server.port):  # shutting down: no new connections
+            assert time.monotonic() < deadline, "the server never began to shut down"
+            time.sleep(0.02)  # polling for the state above, not waiting out a race
+        client.sendall(body)
+        answer = client.makefile("rb").read()  # the whole answer, then the server closes
+        client.close()
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+        assert b'"locked_by":"alice"' in answer
+        assert server.stop() == 0
+        assert server.all_stderr() == server.ready_line
+    with Venue.open(venue_db) as venue:
+        assert venue.seats()[4].locked_by == "alice"
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.com", "::"])
 def test_no_auth_is_refused_unless_the_host_is_loopback(venue_db, host):
     before = dump(venue_db)
@@ -66,6 +104,34 @@ def test_no_auth_is_refused_unless_the_host_is_loopback(venue_db, host):
     assert run.err.startswith("error: --no-auth") and "loopback" in run.err
     assert len(run.err.splitlines()) == 1
     assert dump(venue_db) == before
+
+
+LOCALHOST_ELSEWHERE = """
+import socket, sys
+create = socket.create_server
+def misconfigured(address, *args, **kwargs):  # as if a hosts file mapped localhost to 0.0.0.0
+    host, port = address
+    return create(("0.0.0.0" if host == "localhost" else host, port), *args, **kwargs)
+socket.create_server = misconfigured
+from seatctl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.sqlite_only
+def test_no_auth_is_refused_when_localhost_does_not_resolve_to_loopback(venue_db):
+    import subprocess
+
+    serve = ["serve", "--no-auth", "--host", "localhost", "--port", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", LOCALHOST_ELSEWHERE, "--db", venue_db, *serve],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --no-auth") and "0.0.0.0" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
 
 
 MISSING_EXTRA = """
@@ -90,6 +156,34 @@ def test_without_the_server_extra_serve_names_it_and_exits_2(venue_db):
     assert done.stderr == (
         "error: serve needs the server extra (starlette): pip install 'seatctl[server]'\n"
     )
+
+
+LOG_PROBE = """
+import logging, threading
+from seatctl.server import _quiet_logging
+_quiet_logging()
+try:
+    1 / 0
+except ZeroDivisionError:  # as the event loop reports a failed callback
+    logging.getLogger("asyncio").exception("Exception in callback %s", "cb")
+logging.getLogger("some.library").warning("a warning\\nover two lines")
+worker = threading.Thread(target=lambda: 1 / 0, name="seatctl-db")
+worker.start()
+worker.join()
+"""
+
+
+def test_the_server_log_has_one_line_per_problem_and_never_a_traceback():
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_PROBE], capture_output=True, text=True, timeout=60
+    )
+    lines = done.stderr.splitlines()
+    assert len(lines) == 3, done.stderr
+    assert all(line.startswith("seatctl serve: ") for line in lines), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ZeroDivisionError" in lines[2]  # what failed, still named
 
 
 def test_serve_on_a_missing_database_is_exit_6_before_listening(db_path):
@@ -200,8 +294,8 @@ def test_every_write_answered_2xx_survives_sigkill(db_path):
                             answered.append((verb, str(seat), user))
                             if len(answered) >= 120:
                                 enough.set()
-                except OSError:  # the server is gone
-                    return
+                except (OSError, http.client.HTTPException):  # the server is gone, perhaps
+                    return  # mid-answer (IncompleteRead): such a write does not count
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
         for thread in threads:

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import sys
+import threading
 
 from seatctl.errors import ExitCode, usage_error
 
@@ -40,6 +41,12 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
     try:
         listener = _listen(host, port)
         try:
+            bound = listener.getsockname()[0]
+            if not auth and not is_loopback(bound):  # e.g. a hosts file mapping localhost
+                raise usage_error(
+                    f"--no-auth serves only a loopback address, but {host!r} resolves to"
+                    f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
+                )
             _run(create_app(worker, auth=auth), listener, worker.location, auth)
         finally:
             listener.close()
@@ -116,14 +123,28 @@ class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.exc_text = None
         text = super().format(record)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:  # name what failed, on the same line
+            text += f": {type(error).__name__}: {error}"
         return text.replace("\n", " ")
 
 
 def _quiet_logging() -> None:
+    """One line per problem on stderr, whoever reports it: seatctl, uvicorn, the event loop
+    (the `asyncio` logger), any library (the root logger), or a thread that died."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine("seatctl serve: %(message)s"))
-    for name, level in (("seatctl", logging.INFO), ("uvicorn", logging.ERROR)):
+    levels = (("seatctl", logging.INFO), ("uvicorn", logging.ERROR), ("", logging.WARNING))
+    for name, level in levels:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    threading.excepthook = _thread_died
+
+
+def _thread_died(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    log.error("thread %s stopped: %s: %s", name, args.exc_type.__name__, args.exc_value)

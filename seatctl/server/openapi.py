@@ -150,7 +150,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["message", "seat"],
         "properties": {
             "message": {"type": "string", "examples": ["Seat 3 locked by alice"]},
-            "seat": {"$ref": "#/components/schemas/PrototypeSeat"},
+            "seat": {"$ref": "#/components/schemas/Seat"},
         },
     },
     "PrototypeError": {
@@ -187,6 +187,11 @@ def _ref(name: str) -> dict[str, Any]:
 def _errors(codes: list[str], prototype: bool = False) -> dict[str, Any]:
     schema = _ref("PrototypeError" if prototype else "Error")
     answers = {code: _json(schema, _WHY[code]) for code in codes}
+    if prototype and "400" in answers:  # the prototype's status for refusals too
+        answers["400"]["description"] = (
+            f"{_WHY['400']} Also, as the prototype answered them, refusals: a seat is booked"
+            " or locked by another user, or not locked by you."
+        )
     if "401" in answers:
         answers["401"]["headers"] = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
     if "503" in answers:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
-from seatctl.errors import SeatctlError
+from seatctl.errors import ExitCode, Reason, SeatctlError
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
@@ -62,21 +62,45 @@ class Worker:
 
     def _main(self) -> None:
         try:
-            venue = Venue.open(self._db)
+            venue: Venue | None = Venue.open(self._db)
         except BaseException as exc:
             self._ready.set_exception(exc)
             return
         self._ready.set_result(venue.location)
         try:
             while (batch := self._next_batch()) is not None:
-                writes = [job for job in batch if job.write]
-                for job in batch:
-                    if not job.write:
-                        _settle(job, *_attempt(job.work, venue))
-                if writes:
-                    self._commit_group(venue, writes)
+                if venue is None:  # the last connection broke: a new one for this batch
+                    venue = self._reopen(batch)
+                    if venue is None:
+                        continue
+                if not self._run(venue, batch):
+                    _close_quietly(venue)
+                    venue = None
         finally:
-            venue.close()
+            if venue is not None:
+                venue.close()
+
+    def _run(self, venue: Venue, batch: list[Job]) -> bool:
+        """Do a batch's reads, then commit its writes together; False if the database
+        connection may be broken (a PostgreSQL server restarted, a connection dropped)."""
+        healthy = True
+        writes = [job for job in batch if job.write]
+        for job in batch:
+            if not job.write:
+                outcome = _attempt(job.work, venue)
+                healthy = healthy and not _broken(outcome[1])
+                _settle(job, *outcome)
+        if writes:
+            healthy = self._commit_group(venue, writes) and healthy
+        return healthy
+
+    def _reopen(self, batch: list[Job]) -> Venue | None:
+        try:
+            return Venue.open(self._db)
+        except Exception as exc:  # still unreachable: this batch fails, the next one retries
+            for job in batch:
+                _settle(job, None, exc)
+            return None
 
     def _next_batch(self) -> list[Job] | None:
         """The next job and every job queued behind it (up to MAX_GROUP); None to stop."""
@@ -95,7 +119,7 @@ class Worker:
             batch.append(job)
         return batch
 
-    def _commit_group(self, venue: Venue, writes: list[Job]) -> None:
+    def _commit_group(self, venue: Venue, writes: list[Job]) -> bool:
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             with venue.grouped():
@@ -103,9 +127,10 @@ class Worker:
         except BaseException as exc:  # BEGIN or COMMIT failed: none of the group happened
             for job in writes:
                 _settle(job, None, exc)
-            return
+            return not _broken(exc)
         for job, (result, error) in zip(writes, outcomes, strict=True):
             _settle(job, result, error)
+        return not any(_broken(error) for _, error in outcomes)
 
 
 def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
@@ -116,6 +141,27 @@ def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
     except Exception as exc:  # a bug: this request fails with a 500, the server goes on
         log.error("internal error: %s: %s", type(exc).__name__, exc)
         return None, exc
+
+
+def _broken(error: BaseException | None) -> bool:
+    """A failure after which the connection is not to be trusted: any database problem but
+    a busy database or a clock behind the records (those are about the data, not the link),
+    and any bug."""
+    if error is None:
+        return False
+    if isinstance(error, SeatctlError):
+        return error.exit_code == ExitCode.DATABASE and error.reason not in _NOT_THE_LINK
+    return True
+
+
+_NOT_THE_LINK = frozenset({Reason.BUSY, Reason.CLOCK_BEHIND, Reason.INCONSISTENT})
+
+
+def _close_quietly(venue: Venue) -> None:
+    try:
+        venue.close()
+    except Exception as exc:
+        log.error("closing the broken database connection: %s", exc)
 
 
 def _settle(job: Job, result: Any, error: BaseException | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import time
@@ -54,6 +55,11 @@ try:
     import psycopg
 except ImportError:  # the optional extra is not installed; `PostgresStore.open` says how to fix it
     psycopg = None  # type: ignore[assignment]
+
+# psycopg logs a warning when a failed pipeline cannot be ended cleanly; with no logging set
+# up, Python would print it on stderr beside seatctl's one error line, which already says what
+# went wrong. A program that configures logging still receives it.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]

@@ -713,8 +713,9 @@ def _connect_read_only(path: str) -> sqlite3.Connection:
     # On a read-only filesystem nothing can change the file while it is read, so SQLite may
     # skip locking and the missing -wal and -shm files (`immutable`).
     immutable = not access.has_side_files(path) and access.on_read_only_filesystem(path)
+    name = quote(os.fsencode(os.path.abspath(path)))  # as in _connect: any bytes a name may hold
     return sqlite3.connect(
-        f"file:{quote(os.path.abspath(path))}?mode=ro{'&immutable=1' if immutable else ''}",
+        f"file:{name}?mode=ro{'&immutable=1' if immutable else ''}",
         uri=True,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,
