@@ -108,6 +108,10 @@ def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(a
                 "expires_at": "2026-01-01T12:01:00Z",
                 "booked_by": None,
                 "booked_at": None,
+                "section": None,
+                "row": None,
+                "number": None,
+                "category": None,
             },
         }
         booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
