@@ -19,8 +19,11 @@ _EXPORTS = {
     "Reason": "seatctl.errors",
     "SeatRefusal": "seatctl.errors",
     "SeatctlError": "seatctl.errors",
+    "Place": "seatctl.model",
     "SeatView": "seatctl.model",
+    "Show": "seatctl.model",
     "Status": "seatctl.model",
+    "StatusCounts": "seatctl.model",
     "InitResult": "seatctl.venue",
     "Venue": "seatctl.venue",
 }

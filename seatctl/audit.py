@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from seatctl.clock import Instant, format_instant
-from seatctl.model import Action, Event, Seat, Status
+from seatctl.model import DEFAULT_SHOW, Action, Event, Seat, Status
 
 
 def record_problems(seats: Iterable[Seat]) -> list[str]:
@@ -33,7 +33,11 @@ class _Replayed(NamedTuple):
 
 
 def history_problems(
-    seats: Iterable[Seat], events: Iterable[Event], seeded_through: int
+    seats: Iterable[Seat],
+    events: Iterable[Event],
+    seeded_through: int,
+    states: Iterable[tuple[str, Seat]] | None = None,
+    shows: Iterable[str] = (DEFAULT_SHOW,),
 ) -> list[str]:
     """Replay `events` in commit order; report illegal steps and seats the replay gets wrong.
 
@@ -41,27 +45,69 @@ def history_problems(
     events must never go back in time. Events up to `seeded_through` were seeded by a schema
     upgrade from the state they describe, so a seeded booking need not follow a lock, and
     their instants (the upgrade's) do not order the events after them.
+
+    `seats` are the seat map; `states` the stored state of each (event, seat) that has one
+    (by default the seats' own, all in the event `default`). A seat's `add` puts it in the
+    map, and so in every event; every other event replays one (event, seat).
     """
-    replayed: dict[str, _Replayed] = {}
+    seats = list(seats)
+    if states is None:
+        states = [(DEFAULT_SHOW, seat) for seat in seats]
+    known_shows = set(shows)
+    added: dict[str, _Replayed] = {}
+    replayed: dict[tuple[str, str], _Replayed] = {}
     problems = []
     for event in events:
         seeded = (event.id or 0) <= seeded_through
-        after, problem = _step(replayed.get(event.seat), event, seeded)
+        if event.action is Action.ADD:
+            after, problem = _step(added.get(event.seat), event, seeded)
+            if after is not None and event.seat not in added:
+                added[event.seat] = after
+            where = _seat_in(event.seat, DEFAULT_SHOW)
+        else:
+            show = event.show or DEFAULT_SHOW
+            key = (show, event.seat)
+            before = replayed.get(key) or added.get(event.seat)
+            after, problem = _step(before, event, seeded)
+            if after is not None:
+                replayed[key] = after
+            if problem is None and show not in known_shows:
+                problem = f"{event.action} in event {show}, which does not exist"
+            where = _seat_in(event.seat, show)
         if problem:
-            problems.append(f"seat {event.seat}: {problem} (event {event.id}, {_at(event)})")
-        if after is not None:
-            replayed[event.seat] = after
-    for seat in seats:
-        expected = replayed.pop(seat.label, None)
-        if expected is None:
-            problems.append(f"seat {seat.label}: exists but its history never added it")
-        elif expected.seat != seat:
+            problems.append(f"{where}: {problem} (event {event.id}, {_at(event)})")
+    labels = {seat.label for seat in seats}
+    problems += [
+        f"seat {label}: exists but its history never added it"
+        for label in (seat.label for seat in seats)
+        if label not in added
+    ]
+    stored = {(show, seat.label): seat.state() for show, seat in states}
+    for key in sorted(stored.keys() | replayed.keys()):
+        show, label = key
+        if label not in labels:
+            if key in replayed:
+                problems.append(f"{_seat_in(label, show)}: in the history but not stored")
+            else:
+                problems.append(f"{_seat_in(label, show)}: has a state but is not in the map")
+            continue
+        expected = replayed[key].seat if key in replayed else Seat(label)
+        found = stored.get(key, Seat(label))
+        if label not in added:
+            continue  # reported above
+        if expected.state() != found:
             problems.append(
-                f"seat {seat.label}: stored as {_described(seat)},"
-                f" but its history replays to {_described(expected.seat)}"
+                f"{_seat_in(label, show)}: stored as {_described(found)},"
+                f" but its history replays to {_described(expected.state())}"
             )
-    problems += [f"seat {label}: in the history but not stored" for label in replayed]
+    problems += [
+        f"seat {label}: in the history but not stored" for label in added if label not in labels
+    ]
     return problems
+
+
+def _seat_in(label: str, show: str) -> str:
+    return f"seat {label}" if show == DEFAULT_SHOW else f"seat {label} in event {show}"
 
 
 def _step(
@@ -109,6 +155,16 @@ def _illegal(seat: Seat, event: Event, seeded: bool) -> str | None:
         if seat.locked_by != user or seat.lock_expires != at:
             return f"expiry of a lock {user} did not hold until then"
         return None
+    if action is Action.BLOCK:
+        if seat.booked_by is not None:
+            return f"blocked while booked by {seat.booked_by}"
+        if seat.blocked_at is not None:
+            return "blocked while already blocked"
+        if seat.status(at) is Status.LOCKED:
+            return f"blocked while the lock of {seat.locked_by} stood until {_deadline(seat)}"
+        return None
+    if action is Action.UNBLOCK:
+        return None if seat.blocked_at is not None else "unblocked but not blocked"
     if action is Action.CONFIRM and seat.booked_by is not None:
         return f"confirmed by {user} but already booked by {seat.booked_by}"
     if action is Action.LOCK:
@@ -127,6 +183,8 @@ def _illegal(seat: Seat, event: Event, seeded: bool) -> str | None:
 def _illegal_lock(seat: Seat, user: str, at: Instant) -> str | None:
     if seat.booked_by is not None:
         return f"locked by {user} while booked by {seat.booked_by}"
+    if seat.blocked_at is not None:
+        return f"locked by {user} while blocked"
     if seat.locked_by is None:
         return None
     if seat.status(at) is Status.LOCKED:
@@ -147,6 +205,10 @@ def _illegal_deadline(event: Event) -> str | None:
 def _applied(seat: Seat, event: Event) -> Seat:
     """The seat after `event`, applied even if it was illegal, so one bad step is one problem."""
     action, user = event.action, event.user or ""
+    if action is Action.BLOCK:
+        return seat if seat.booked_by is not None else seat.blocked(event.at, event.reason)
+    if action is Action.UNBLOCK:
+        return seat.freed() if seat.blocked_at is not None else seat
     if action in (Action.LOCK, Action.EXTEND):
         return seat.locked(user, event.expires_at or 0)
     if action is Action.CONFIRM:
@@ -166,6 +228,9 @@ def _described(seat: Seat) -> str:
         parts.append(f"booked by {seat.booked_by} at {format_instant(seat.booked_at or 0)}")
     if seat.locked_by is not None or seat.lock_expires is not None:
         parts.append(f"locked by {seat.locked_by} until {_deadline(seat)}")
+    if seat.blocked_at is not None:
+        because = f" ({seat.block_reason})" if seat.block_reason else ""
+        parts.append(f"blocked at {format_instant(seat.blocked_at)}{because}")
     return " and ".join(parts) or "available"
 
 

@@ -17,7 +17,7 @@ import typer
 from seatctl import __version__, render
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
-from seatctl.model import Status
+from seatctl.model import DEFAULT_SHOW, Status
 from seatctl.render import Output
 from seatctl.streams import ErrorStream, OutputLost, ReportStream
 from seatctl.venue import Venue
@@ -26,8 +26,9 @@ EXIT_CODES = """\b
 Exit codes:
   0  success
   2  usage error: bad option, label, user, ttl or SEATCTL_NOW
-  3  a named seat does not exist
-  4  lock refused: seat booked, or locked by another user
+  3  a named seat or event does not exist
+  4  lock refused: seat booked, blocked, or locked by another
+     user; block refused: seat booked or locked
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
@@ -52,6 +53,7 @@ class StatusChoice(StrEnum):
     available = "available"
     locked = "locked"
     booked = "booked"
+    blocked = "blocked"
 
 
 class Invocation:
@@ -91,6 +93,16 @@ UserOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (errors go to stderr as JSON).")]
+EventOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--event",
+        metavar="NAME",
+        envvar="SEATCTL_EVENT",
+        show_envvar=True,
+        help="The event (show) to act on (default: the event named 'default').",
+    ),
+]
 TtlOpt = Annotated[
     int | None,
     typer.Option("--ttl", metavar="SECONDS", help="Lock duration, 1 to 86400 seconds."),
@@ -141,10 +153,25 @@ def init(
         int | None,
         typer.Option("--ttl", metavar="SECONDS", help="Set the default lock duration (60)."),
     ] = None,
+    seat_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            metavar="FILE",
+            help="Add the seats of a seat-map file (CSV with a header row, or JSON lines):"
+            " label, section, row, number, category; best sections and rows first.",
+        ),
+    ] = None,
 ) -> Output:
     """Create the database if missing and add seats; never changes existing seats."""
     ctx.obj.close()  # init opens the database its own way: it may create it
-    result = Venue.init(ctx.obj.database(creating=True), seats=seats, labels=labels or [], ttl=ttl)
+    result = Venue.init(
+        ctx.obj.database(creating=True),
+        seats=seats,
+        labels=labels or [],
+        ttl=ttl,
+        seat_map=seat_map,
+    )
     seats_word = "seat" if result.added == 1 else "seats"
     return render.Message(
         f"initialised {result.location}: added {result.added} {seats_word}"
@@ -168,12 +195,13 @@ def seats(
     nl: Annotated[
         bool, typer.Option("--nl", help="Print one JSON seat object per line (streamed).")
     ] = False,
+    event: EventOpt = None,
 ) -> Output:
     """List every seat and its state."""
     if json + csv + nl > 1:
         raise usage_error("choose one of --json, --csv and --nl")
     views = ctx.obj.venue(json or nl).iter_seats(
-        status=Status(status.value) if status else None, user=user
+        status=Status(status.value) if status else None, user=user, event=_event(event)
     )
     return render.SeatList(views, "csv" if csv else "nl" if nl else "table")
 
@@ -185,26 +213,62 @@ def lock(
     user: UserOpt = None,
     ttl: TtlOpt = None,
     json: JsonOpt = False,
+    event: EventOpt = None,
 ) -> Output:
     """Hold seats for a user until the lock expires; the holder may lock again to extend."""
-    views = ctx.obj.venue(json).lock(seat, _required(user), ttl=ttl)
+    views = ctx.obj.venue(json).lock(seat, _required(user), ttl=ttl, event=_event(event))
     return render.SeatChange("locked", views)
 
 
 @app.command()
 def confirm(
-    ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False
+    ctx: typer.Context,
+    seat: SeatsArg,
+    user: UserOpt = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
 ) -> Output:
     """Turn the user's live locks into bookings."""
-    return render.SeatChange("booked", ctx.obj.venue(json).confirm(seat, _required(user)))
+    views = ctx.obj.venue(json).confirm(seat, _required(user), event=_event(event))
+    return render.SeatChange("booked", views)
 
 
 @app.command()
 def release(
-    ctx: typer.Context, seat: SeatsArg, user: UserOpt = None, json: JsonOpt = False
+    ctx: typer.Context,
+    seat: SeatsArg,
+    user: UserOpt = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
 ) -> Output:
     """Give up the user's live locks; the seats are available at once."""
-    return render.SeatChange("released", ctx.obj.venue(json).release(seat, _required(user)))
+    views = ctx.obj.venue(json).release(seat, _required(user), event=_event(event))
+    return render.SeatChange("released", views)
+
+
+@app.command()
+def block(
+    ctx: typer.Context,
+    seat: SeatsArg,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why (kept in the history)."),
+    ] = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
+) -> Output:
+    """Take seats off sale in an event (all or nothing); refused for locked or booked seats."""
+    views = ctx.obj.venue(json).block(seat, reason=reason, event=_event(event))
+    return render.SeatChange("blocked", views)
+
+
+@app.command()
+def unblock(
+    ctx: typer.Context, seat: SeatsArg, json: JsonOpt = False, event: EventOpt = None
+) -> Output:
+    """Put blocked seats back on sale in an event (all or nothing)."""
+    views = ctx.obj.venue(json).unblock(seat, event=_event(event))
+    return render.SeatChange("unblocked", views)
 
 
 @app.command()
@@ -222,10 +286,12 @@ def history(
         int | None, typer.Option("--limit", metavar="N", help="Only the last N matching events.")
     ] = None,
     json: JsonOpt = False,
+    event: EventOpt = None,
 ) -> Output:
-    """Show the audit history, oldest first."""
+    """Show the audit history of an event, oldest first."""
     venue = ctx.obj.venue(json)
-    return render.EventList(venue.history(seat or [], user, _instant(since), limit))
+    events = venue.history(seat or [], user, _instant(since), limit, event=_event(event))
+    return render.EventList(events)
 
 
 @app.command()
@@ -324,6 +390,44 @@ def token_revoke(
     return render.Message(f"revoked token {token_id}", {"id": token_id})
 
 
+event_app = typer.Typer(
+    name="event",
+    help="Manage the events (shows): each has its own seat states and history.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
+app.add_typer(event_app)
+
+
+@event_app.command("add")
+def event_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", show_default=False)],
+    title: Annotated[
+        str | None, typer.Option("--title", metavar="TEXT", help="What the event is called.")
+    ] = None,
+    starts: Annotated[
+        str | None,
+        typer.Option("--starts", metavar="INSTANT", help="When it starts (an ISO 8601 instant)."),
+    ] = None,
+    json: JsonOpt = False,
+) -> Output:
+    """Add an event: every seat of the map is available in it."""
+    starts_at = _instant(starts, "--starts")
+    show = ctx.obj.venue(json).add_event(name, title=title, starts_at=starts_at)
+    return render.Message(f"added event {show.name}", render.show_object(show))
+
+
+@event_app.command("list")
+def event_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
+    """List the events, in the order added, with their seats counted by status."""
+    return render.ShowList(ctx.obj.venue(json).events())
+
+
+def _event(name: str | None) -> str:
+    return name if name is not None else DEFAULT_SHOW
+
+
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
     """A command for a `batch` line (batches do not nest, nor serve)."""
     if name in ("batch", "serve") or name not in _COMMAND_NAMES:
@@ -331,13 +435,13 @@ def _subcommand(name: str) -> typer.core.TyperCommand | None:
     return _command_for(name).commands.get(name)
 
 
-def _instant(text: str | None) -> int | None:
+def _instant(text: str | None, option: str = "--since") -> int | None:
     if text is None:
         return None
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise usage_error(f"--since: {exc}") from None
+        raise usage_error(f"{option}: {exc}") from None
 
 
 def _required(user: str | None) -> str:

@@ -24,6 +24,7 @@ class Reason(StrEnum):
     NOT_FOUND = "not_found"
     BOOKED = "booked"
     LOCKED = "locked"
+    BLOCKED = "blocked"
     NOT_HOLDER = "not_holder"
     EXPIRED = "expired"
     NO_DATABASE = "no_database"

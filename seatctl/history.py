@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Iterable
 
 from seatctl.clock import Instant
-from seatctl.model import Action, Event, Seat
+from seatctl.model import DEFAULT_SHOW, Action, Event, Seat
 
 
 def seed_events(seats: Iterable[Seat], now: Instant) -> list[Event]:
@@ -19,7 +19,11 @@ def seed_events(seats: Iterable[Seat], now: Instant) -> list[Event]:
             events.append(Event(now, seat.label, Action.LOCK, seat.locked_by, seat.lock_expires))
         if seat.booked_by is not None:
             events.append(Event(seat.booked_at or now, seat.label, Action.CONFIRM, seat.booked_by))
-    return [Event(e.at, e.seat, e.action, e.user, e.expires_at, n) for n, e in enumerate(events, 1)]
+    # Everything but the adds (which are the map's) happened in the one event there was.
+    return [
+        e._replace(id=n, show=None if e.action is Action.ADD else DEFAULT_SHOW)
+        for n, e in enumerate(events, 1)
+    ]
 
 
 def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Instant) -> list[Event]:
@@ -47,6 +51,11 @@ def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Insta
 
 def _expiry(deadline: Instant, _after: int, label: str, holder: str | None) -> Event:
     return Event(deadline, label, Action.EXPIRE, holder, deadline)
+
+
+def of_show(events: Iterable[Event], show: str) -> list[Event]:
+    """The history of one event as shown: the map's adds count as its own."""
+    return [e if e.show == show else e._replace(show=show) for e in events]
 
 
 def select(

@@ -12,6 +12,7 @@ class Status(StrEnum):
     AVAILABLE = "available"
     LOCKED = "locked"
     BOOKED = "booked"
+    BLOCKED = "blocked"  # kept off sale in one event
 
 
 class Action(StrEnum):
@@ -23,25 +24,45 @@ class Action(StrEnum):
     RELEASE = "release"
     CONFIRM = "confirm"
     EXPIRE = "expire"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
 
 
 # Records are NamedTuples rather than dataclasses: just as immutable and typed, and several
 # times cheaper to define, which every short-lived CLI process pays at start-up.
 
 
+class Place(NamedTuple):
+    """Where a seat is in the hall (from the seat map); every part is None when not set."""
+
+    section: str | None = None
+    row: str | None = None
+    number: int | None = None
+    category: str | None = None
+
+
+NO_PLACE = Place()
+
+
 class Seat(NamedTuple):
-    """A seat as stored. A lapsed lock stays in the record until something replaces it;
-    only `status(now)` and `view(now)` say what it means."""
+    """A seat as stored for one event. A lapsed lock stays in the record until something
+    replaces it; only `status(now)` and `view(now)` say what it means. `place` belongs to the
+    seat map (the same in every event), not to the event's state."""
 
     label: str
     locked_by: str | None = None
     lock_expires: Instant | None = None
     booked_by: str | None = None
     booked_at: Instant | None = None
+    blocked_at: Instant | None = None
+    block_reason: str | None = None
+    place: Place = NO_PLACE
 
     def status(self, now: Instant) -> Status:
         if self.booked_by is not None:
             return Status.BOOKED
+        if self.blocked_at is not None:
+            return Status.BLOCKED
         if self.lock_expires is not None and self.lock_expires > now:
             return Status.LOCKED
         return Status.AVAILABLE
@@ -65,10 +86,17 @@ class Seat(NamedTuple):
         return self._replace(locked_by=user, lock_expires=until)
 
     def booked(self, user: str, at: Instant) -> Seat:
-        return Seat(self.label, booked_by=user, booked_at=at)
+        return Seat(self.label, booked_by=user, booked_at=at, place=self.place)
 
     def freed(self) -> Seat:
-        return Seat(self.label)
+        return Seat(self.label, place=self.place)
+
+    def blocked(self, at: Instant, reason: str | None) -> Seat:
+        return Seat(self.label, blocked_at=at, block_reason=reason, place=self.place)
+
+    def state(self) -> Seat:
+        """The record without its place: what the event's history determines."""
+        return self._replace(place=NO_PLACE)
 
     def view(self, now: Instant) -> SeatView:
         status = self.status(now)
@@ -80,6 +108,10 @@ class Seat(NamedTuple):
             expires_at=self.lock_expires if live_lock else None,
             booked_by=self.booked_by,
             booked_at=self.booked_at,
+            section=self.place.section,
+            row=self.place.row,
+            number=self.place.number,
+            category=self.place.category,
         )
 
 
@@ -92,6 +124,10 @@ class SeatView(NamedTuple):
     expires_at: Instant | None
     booked_by: str | None
     booked_at: Instant | None
+    section: str | None = None
+    row: str | None = None
+    number: int | None = None
+    category: str | None = None
 
     def belongs_to(self, user: str) -> bool:
         return user in (self.locked_by, self.booked_by)
@@ -99,7 +135,9 @@ class SeatView(NamedTuple):
 
 class Event(NamedTuple):
     """One line of a seat's history. `expires_at` is the deadline of the lock the event made
-    (lock, extend) or ended (expire); `id` orders events as they were committed."""
+    (lock, extend) or ended (expire); `id` orders events as they were committed. `show` is the
+    event (show) it happened in: None for `add`, which adds the seat to the map (every show);
+    `reason` is a block's."""
 
     at: Instant
     seat: str
@@ -107,6 +145,32 @@ class Event(NamedTuple):
     user: str | None = None
     expires_at: Instant | None = None
     id: int | None = None
+    show: str | None = None
+    reason: str | None = None
+
+
+DEFAULT_SHOW = "default"
+
+
+class Show(NamedTuple):
+    """An event (a show) held in the venue: its own seat states and history over the map."""
+
+    name: str
+    title: str | None = None
+    starts_at: Instant | None = None
+
+
+class StatusCounts(NamedTuple):
+    """How many seats of an event are in each state."""
+
+    available: int = 0
+    locked: int = 0
+    booked: int = 0
+    blocked: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.available + self.locked + self.booked + self.blocked
 
 
 class Token(NamedTuple):

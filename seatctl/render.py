@@ -12,10 +12,26 @@ from typing import Any, NamedTuple, Protocol, TextIO
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.model import Event, SeatView, Status, Token
+from seatctl.model import Event, SeatView, Show, Status, StatusCounts, Token
 
-_STATUS_COLOURS = {Status.AVAILABLE: "green", Status.LOCKED: "yellow", Status.BOOKED: "red"}
-_SEAT_FIELDS = ("seat", "status", "locked_by", "expires_at", "booked_by", "booked_at")
+_STATUS_COLOURS = {
+    Status.AVAILABLE: "green",
+    Status.LOCKED: "yellow",
+    Status.BOOKED: "red",
+    Status.BLOCKED: "blue",
+}
+_SEAT_FIELDS = (
+    "seat",
+    "status",
+    "locked_by",
+    "expires_at",
+    "booked_by",
+    "booked_at",
+    "section",
+    "row",
+    "number",
+    "category",
+)
 
 
 class Output(Protocol):
@@ -44,7 +60,7 @@ def _instant(value: Instant | None) -> str | None:
     return None if value is None else format_instant(value)
 
 
-def seat_object(view: SeatView) -> dict[str, str | None]:
+def seat_object(view: SeatView) -> dict[str, str | int | None]:
     return {
         "seat": view.seat,
         "status": view.status.value,
@@ -52,6 +68,10 @@ def seat_object(view: SeatView) -> dict[str, str | None]:
         "expires_at": _instant(view.expires_at),
         "booked_by": view.booked_by,
         "booked_at": _instant(view.booked_at),
+        "section": view.section,
+        "row": view.row,
+        "number": view.number,
+        "category": view.category,
     }
 
 
@@ -62,7 +82,58 @@ def event_object(event: Event) -> dict[str, str | None]:
         "action": event.action.value,
         "user": event.user,
         "expires_at": _instant(event.expires_at),
+        "event": event.show,
+        "reason": event.reason,
     }
+
+
+def counts_object(counts: StatusCounts) -> dict[str, int]:
+    """The count fields of `event list` (and `summary`)."""
+    return {
+        "available": counts.available,
+        "locked": counts.locked,
+        "booked": counts.booked,
+        "blocked": counts.blocked,
+        "total": counts.total,
+    }
+
+
+def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "event": show.name,
+        "title": show.title,
+        "starts_at": _instant(show.starts_at),
+    }
+    return shown | (counts_object(counts) if counts is not None else {})
+
+
+class ShowList(NamedTuple):
+    """`event list`: every event with its seats counted by status."""
+
+    shows: Sequence[tuple[Show, StatusCounts]]
+    committed = False
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        rows = [("EVENT", "STARTS", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "TOTAL", "TITLE")]
+        for show, counts in self.shows:
+            rows.append(
+                (
+                    show.name,
+                    _instant(show.starts_at) or "",
+                    *(str(n) for n in counts_object(counts).values()),
+                    printable(show.title or ""),
+                )
+            )
+        out.write(_aligned(rows) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json([show_object(s, c) for s, c in self.shows]) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return {"events": [show_object(s, c) for s, c in self.shows]}
+
+    def error(self) -> SeatctlError | None:
+        return None
 
 
 class SeatList(NamedTuple):
@@ -117,9 +188,18 @@ class EventList(NamedTuple):
     committed = False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES")]
+        # A REASON column only when some event has one (blocks): other listings look as before.
+        reasons = any(e.reason for e in self.events)
+        rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES", *(("REASON",) if reasons else ()))]
         rows += [
-            (format_instant(e.at), e.seat, e.action, e.user or "", _instant(e.expires_at) or "")
+            (
+                format_instant(e.at),
+                e.seat,
+                e.action,
+                e.user or "",
+                _instant(e.expires_at) or "",
+                *((printable(e.reason or ""),) if reasons else ()),
+            )
             for e in self.events
         ]
         out.write(_aligned(rows) + "\n")
@@ -196,6 +276,8 @@ def _change_line(verb: str, view: SeatView) -> str:
         return f"locked seat {view.seat} for {view.locked_by} until {_instant(view.expires_at)}"
     if view.status is Status.BOOKED:
         return f"booked seat {view.seat} for {view.booked_by} at {_instant(view.booked_at)}"
+    if view.status is Status.BLOCKED:
+        return f"blocked seat {view.seat}"
     return f"{verb} seat {view.seat}"
 
 

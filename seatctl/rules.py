@@ -30,7 +30,8 @@ class Change(NamedTuple):
                 Event(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
             )
         made = self.after.lock_expires if self.action in (Action.LOCK, Action.EXTEND) else None
-        events.append(Event(now, before.label, self.action, user, made))
+        reason = self.after.block_reason if self.action is Action.BLOCK else None
+        events.append(Event(now, before.label, self.action, user, made, reason=reason))
         return events
 
 
@@ -68,6 +69,8 @@ def lock(seat: Seat, user: str, now: Instant, ttl: int) -> Decision:
     status = seat.status(now)
     if status is Status.BOOKED:
         return _refuse(seat, Reason.BOOKED, ExitCode.LOCK_REFUSED, f"is booked by {seat.booked_by}")
+    if status is Status.BLOCKED:
+        return _refuse(seat, Reason.BLOCKED, ExitCode.LOCK_REFUSED, _blocked(seat))
     if status is Status.LOCKED and seat.locked_by != user:
         return _refuse(seat, Reason.LOCKED, ExitCode.LOCK_REFUSED, _locked_by(seat))
     action = Action.EXTEND if status is Status.LOCKED else Action.LOCK
@@ -93,6 +96,8 @@ def _unless_holder(seat: Seat, user: str, now: Instant) -> SeatRefusal | None:
     code = ExitCode.NOT_HOLDER
     if seat.status(now) is Status.BOOKED:
         return _refuse(seat, Reason.BOOKED, code, f"is booked by {seat.booked_by}")
+    if seat.status(now) is Status.BLOCKED:
+        return _refuse(seat, Reason.BLOCKED, code, _blocked(seat))
     if seat.lapsed_lock_of(user, now):
         expired_at = format_instant(seat.lock_expires or 0)
         what = f"is no longer locked by {user}: the lock expired at {expired_at}"
@@ -100,6 +105,30 @@ def _unless_holder(seat: Seat, user: str, now: Instant) -> SeatRefusal | None:
     if seat.status(now) is Status.LOCKED:
         return _refuse(seat, Reason.NOT_HOLDER, code, _locked_by(seat))
     return _refuse(seat, Reason.NOT_HOLDER, code, f"is not locked by {user}")
+
+
+def block(seat: Seat, now: Instant, reason: str | None) -> Decision:
+    """Take the seat off sale in its event: only an available one (a blocked one stays so)."""
+    status = seat.status(now)
+    if status is Status.BOOKED:
+        return _refuse(seat, Reason.BOOKED, ExitCode.LOCK_REFUSED, f"is booked by {seat.booked_by}")
+    if status is Status.LOCKED:
+        return _refuse(seat, Reason.LOCKED, ExitCode.LOCK_REFUSED, _locked_by(seat))
+    if status is Status.BLOCKED:
+        return Change(seat, None)  # scripts retry: blocking a blocked seat again is fine
+    return Change(seat.blocked(now, reason), Action.BLOCK)
+
+
+def unblock(seat: Seat, now: Instant) -> Decision:
+    """Put a blocked seat back on sale; a seat that is not blocked is left as it is."""
+    if seat.status(now) is not Status.BLOCKED:
+        return Change(seat, None)
+    return Change(seat.freed(), Action.UNBLOCK)
+
+
+def _blocked(seat: Seat) -> str:
+    because = f" ({seat.block_reason})" if seat.block_reason else ""
+    return f"is blocked{because}"
 
 
 def _locked_by(seat: Seat) -> str:

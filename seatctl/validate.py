@@ -34,6 +34,46 @@ def labels(raw: Iterable[str]) -> list[str]:
     return unique
 
 
+def event_name(raw: str) -> str:
+    """An event (show) name: the seat label rules."""
+    if not isinstance(raw, str):
+        raise TypeError(f"expected an event name, not a {type(raw).__name__}")
+    name = _label(raw)
+    if not LABEL_PATTERN.fullmatch(name):
+        raise usage_error(
+            f"invalid event name {_shown(name)}: use 1 to 32 characters from A-Z a-z 0-9 . _ -,"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+MAX_REASON_LENGTH = 200
+
+
+def reason(raw: str | None) -> str | None:
+    """A block's reason: printable text of up to 200 characters (None or blank: no reason)."""
+    if raw is None or not raw.strip():
+        return None
+    text = _nfc(raw.strip())
+    if len(text) > MAX_REASON_LENGTH or not text.isprintable():
+        raise usage_error(
+            f"invalid --reason {_shown(text)}: use up to {MAX_REASON_LENGTH} printable characters"
+        )
+    return text
+
+
+def title(raw: str | None) -> str | None:
+    """An event's title: printable text of up to 200 characters (None or blank: no title)."""
+    if raw is None or not raw.strip():
+        return None
+    text = _nfc(raw.strip())
+    if len(text) > MAX_REASON_LENGTH or not text.isprintable():
+        raise usage_error(
+            f"invalid --title {_shown(text)}: use up to {MAX_REASON_LENGTH} printable characters"
+        )
+    return text
+
+
 def database(raw: str) -> str:
     """`raw` if it can name a database. A SQLite path may hold any bytes a file name can (the
     undecodable ones arrive from argv as surrogate escapes); a PostgreSQL URL is text."""

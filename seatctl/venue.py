@@ -24,7 +24,18 @@ from seatctl.errors import (
     refused,
     usage_error,
 )
-from seatctl.model import Action, Event, Seat, SeatView, Status, Token
+from seatctl.model import (
+    DEFAULT_SHOW,
+    Action,
+    Event,
+    Place,
+    Seat,
+    SeatView,
+    Show,
+    Status,
+    StatusCounts,
+    Token,
+)
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 Rule = Callable[[Seat], rules.Decision]
@@ -58,44 +69,60 @@ class Venue:
         seats: int | None = None,
         labels: Iterable[str] = (),
         ttl: int | None = None,
+        seat_map: str | None = None,
     ) -> InitResult:
         """Create the database if missing and add the seats it lacks; never change existing ones.
 
-        With neither `seats` nor `labels`, a new database gets seats 1 to 5.
+        With neither `seats` nor `labels` (nor `seat_map`), a new database gets seats 1 to 5.
+        `seat_map` is a seat-map file (CSV or JSON lines, see `seatctl.seatmap`): its seats are
+        added in file order with their places, all or none; a seat of the file that conflicts
+        with a stored one refuses the whole file, naming the line of every such seat.
         """
         db = validate.database(db)
         count = validate.seat_count(seats)
         named = validate.labels(labels)
         ttl = validate.ttl(ttl)
+        if seat_map is not None and (count is not None or named):
+            raise usage_error("give either --map or seat labels and --seats, not both")
         clock.clock_override()  # a bad SEATCTL_NOW is refused before a file is created
+        mapped = _parsed_map(seat_map) if seat_map is not None else None
         wanted = [str(n) for n in range(1, (count or 0) + 1)] + named
         with cls(open_store(db, create=True)) as venue, venue._store.transaction() as tx:
-            if count is None and not named and venue._store.created:
+            places: dict[str, Place] | None = None
+            if mapped is not None:
+                places = _new_places(tx, mapped, seat_map or "")
+                wanted = list(places)
+            elif count is None and not named and venue._store.created:
                 wanted = DEFAULT_VENUE
-            new = tx.add_seats(list(dict.fromkeys(wanted)))
+            unique = list(dict.fromkeys(wanted))
+            new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
             tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
             if ttl is not None:
                 tx.set_default_ttl(ttl)
             return InitResult(venue._store.location, len(new), tx.seat_count(), tx.default_ttl())
 
-    def seats(self, status: Status | None = None, user: str | None = None) -> list[SeatView]:
-        """Every seat as it is now, in natural label order; optionally only one status,
-        or only the seats `user` holds a live lock on or has booked."""
-        return list(self.iter_seats(status, user))
+    def seats(
+        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Every seat as it is now in `event`, in natural label order; optionally only one
+        status, or only the seats `user` holds a live lock on or has booked."""
+        return list(self.iter_seats(status, user, event))
 
     def iter_seats(
-        self, status: Status | None = None, user: str | None = None
+        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
     ) -> Iterator[SeatView]:
         """`seats()` one at a time, read inside one transaction as they are consumed: the seats
         as they were when it began. Other calls on this Venue may run meanwhile (the store
         gives them a connection of their own)."""
         name = validate.user(user) if user is not None else None
+        show = validate.event_name(event)
 
         def views() -> Iterator[SeatView | None]:
             with self._store.transaction(write=False) as tx:
+                _existing(tx, show)
                 now = tx.now()
                 yield None  # ready: the transaction is open and the clock has been read
-                for seat in tx.all_seats():
+                for seat in tx.all_seats(show):
                     view = seat.view(now)
                     if (status is None or view.status is status) and (
                         name is None or view.belongs_to(name)
@@ -106,7 +133,13 @@ class Venue:
         next(listing)  # a database or clock problem surfaces now, before anything is printed
         return cast(Iterator[SeatView], listing)
 
-    def lock(self, labels: Iterable[str], user: str, ttl: int | None = None) -> list[SeatView]:
+    def lock(
+        self,
+        labels: Iterable[str],
+        user: str,
+        ttl: int | None = None,
+        event: str = DEFAULT_SHOW,
+    ) -> list[SeatView]:
         """Hold every seat for `user` until now + ttl (the database's default if None)."""
         name = validate.user(user)
         ttl = validate.ttl(ttl)
@@ -115,31 +148,70 @@ class Venue:
             lifetime = ttl if ttl is not None else tx.default_ttl()
             return partial(rules.lock, user=name, now=now, ttl=lifetime)
 
-        return self._apply(labels, name, rule_for)
+        return self._apply(labels, name, rule_for, event)
 
-    def confirm(self, labels: Iterable[str], user: str) -> list[SeatView]:
+    def confirm(
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now))
+        return self._apply(
+            labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now), event
+        )
 
-    def release(self, labels: Iterable[str], user: str) -> list[SeatView]:
+    def release(
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(labels, name, lambda tx, now: partial(rules.release, user=name, now=now))
+        return self._apply(
+            labels, name, lambda tx, now: partial(rules.release, user=name, now=now), event
+        )
+
+    def block(
+        self, labels: Iterable[str], reason: str | None = None, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Take every seat off sale in `event` (refused for a live-locked or booked one)."""
+        why = validate.reason(reason)
+        return self._apply(
+            labels, None, lambda tx, now: partial(rules.block, now=now, reason=why), event
+        )
+
+    def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
+        """Put every seat back on sale in `event`."""
+        return self._apply(labels, None, lambda tx, now: partial(rules.unblock, now=now), event)
+
+    def add_event(
+        self, name: str, title: str | None = None, starts_at: Instant | None = None
+    ) -> Show:
+        """Add an event (a show): every seat of the map is available in it."""
+        show = Show(validate.event_name(name), validate.title(title), starts_at)
+        with self._store.transaction() as tx:
+            if not tx.add_show(show):
+                raise usage_error(f"event {show.name} already exists")
+        return show
+
+    def events(self) -> list[tuple[Show, StatusCounts]]:
+        """Every event, in the order added, with its seats counted by status now."""
+        with self._store.transaction(write=False) as tx:
+            return tx.show_counts(tx.now())
 
     def _apply(
         self,
         labels: Iterable[str],
-        user: str,
+        user: str | None,
         rule_for: RuleAt,
+        event: str = DEFAULT_SHOW,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
+        show = validate.event_name(event)
         if not wanted:
             raise usage_error("name at least one seat")
         with _naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
-            stored = tx.seats(wanted)  # first: a backend that locks rows waits here, not later
-            now = self._acting_instant(tx, wanted, stored)
+            _existing(tx, show)
+            stored = tx.seats(wanted, show)  # first: a backend that locks rows waits here
+            now = self._acting_instant(tx, wanted, stored, show)
             decide = rule_for(tx, now)
             refusals: list[SeatRefusal] = []
             after: list[Seat] = []
@@ -157,15 +229,17 @@ class Venue:
                     events += decision.events(seat, user, now)
             if refusals:
                 raise refused(refusals)
-            tx.save(changed)
-            tx.append_events(events)
+            tx.save(changed, show)
+            tx.append_events([e._replace(show=show) for e in events])
             return [seat.view(now) for seat in after]
 
     @staticmethod
-    def _acting_instant(tx: Transaction, wanted: list[str], stored: dict[str, Seat]) -> Instant:
+    def _acting_instant(
+        tx: Transaction, wanted: list[str], stored: dict[str, Seat], show: str
+    ) -> Instant:
         """The transaction's clock, moved up to the named seats' newest events if it is a
         little behind them; refused (with the unknown seats) if it is further behind."""
-        latest = tx.latest_event_at([label for label in wanted if label in stored])
+        latest = tx.latest_event_at([label for label in wanted if label in stored], show)
         newest = {label: latest[label] for label in wanted if label in latest}
         acting = rules.acting_instant(tx.now(), newest)
         if isinstance(acting, list):
@@ -187,23 +261,27 @@ class Venue:
         user: str | None = None,
         since: Instant | None = None,
         limit: int | None = None,
+        event: str = DEFAULT_SHOW,
     ) -> list[Event]:
-        """Committed events, oldest first, with lapsed locks nobody touched yet shown as
-        `expire` events at their deadline. Every filter given must match."""
+        """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
+        nobody touched yet shown as `expire` events at their deadline. Every filter given
+        must match."""
         wanted = validate.labels(labels)
+        show = validate.event_name(event)
         user = validate.user(user) if user is not None else None
         if limit is not None and limit < 0:
             raise usage_error(f"invalid --limit {limit}: use a whole number from 0")
         from seatctl import history
 
         with self._store.transaction(write=False) as tx:
-            found = tx.seats(wanted)
+            _existing(tx, show)
+            found = tx.seats(wanted, show)
             missing = [label for label in wanted if label not in found]
             if missing:
                 raise refused([rules.not_found(label) for label in missing])
             now = tx.now()
-            events = history.with_pending_expiries(tx.events(), tx.all_seats(), now)
-        return history.select(events, wanted, user, since, limit)
+            events = history.with_pending_expiries(tx.events(show), tx.all_seats(show), now)
+        return history.select(history.of_show(events, show), wanted, user, since, limit)
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
@@ -217,9 +295,13 @@ class Venue:
             if damaged:
                 return damaged  # a replay around damaged records would only echo them
             seats = list(tx.all_seats())
+            states = list(tx.seat_states())
+            shows = [show.name for show, _ in tx.show_counts(tx.now())]
             events = tx.events()
             seeded = tx.seeded_through()
-        return audit.record_problems(seats) + audit.history_problems(seats, events, seeded)
+        return audit.record_problems(seat for _, seat in states) + audit.history_problems(
+            seats, events, seeded, states, shows
+        )
 
     def backup(self, dest: str, force: bool = False) -> None:
         """A consistent copy of the database at `dest`, safe while others keep writing."""
@@ -292,6 +374,80 @@ class Venue:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _parsed_map(path: str) -> list:
+    """The seats of the map file (`seatctl.seatmap.parse_map`: every bad line is exit 2)."""
+    try:
+        from seatctl.seatmap import parse_map
+    except ImportError:  # the seat-map reader ships with the seat-map work; until it is merged
+        raise usage_error("init --map needs seatctl.seatmap, which this build lacks") from None
+    return parse_map(path)
+
+
+def _new_places(tx: Transaction, mapped: list, path: str) -> dict[str, Place]:
+    """The places of the map's seats, in file order, if none conflicts with a stored seat:
+    a stored seat must be in the file with the place it has (existing seats never change),
+    and no new seat may take the (section, row, number) of a stored one."""
+    stored = tx.places()
+    taken = {
+        (place.section, place.row, place.number): label
+        for label, (place, _) in stored.items()
+        if place.number is not None
+    }
+    problems = []
+    places: dict[str, Place] = {}
+    for seat in mapped:
+        place = Place(seat.section, seat.row, seat.number, seat.category)
+        if seat.label in stored:
+            have = stored[seat.label][0]
+            if have != place:
+                problems.append(
+                    f"line {seat.line}: seat {seat.label} is stored {_where(have)},"
+                    f" not {_where(place)}"
+                )
+            continue
+        other = taken.get((place.section, place.row, place.number))
+        if place.number is not None and other is not None:
+            problems.append(
+                f"line {seat.line}: seat {seat.label} is {_where(place)}, where stored seat"
+                f" {other} is"
+            )
+            continue
+        places[seat.label] = place
+    if problems:
+        shown = path if path.isprintable() else repr(path)
+        raise usage_error(
+            f"map {shown} conflicts with the stored seats, nothing was added: "
+            + "; ".join(problems)
+        )
+    return places
+
+
+def _where(place: Place) -> str:
+    parts = [
+        f"{what} {value}"
+        for what, value in (
+            ("section", place.section),
+            ("row", place.row),
+            ("number", place.number),
+            ("category", place.category),
+        )
+        if value is not None
+    ]
+    return "at " + ", ".join(parts) if parts else "without a place"
+
+
+def _existing(tx: Transaction, show: str) -> Show:
+    """The event named `show`; exit 3 `not_found` naming it if there is none."""
+    found = tx.show(show)
+    if found is None:
+        raise SeatctlError(
+            Reason.NOT_FOUND,
+            f"event {show} does not exist (see 'seatctl event list')",
+            ExitCode.NOT_FOUND,
+        )
+    return found
 
 
 @contextlib.contextmanager

@@ -180,7 +180,15 @@ def dump_pg(url: str) -> dict[str, list[tuple]]:
     import psycopg
 
     with psycopg.connect(url) as conn:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT relname::text FROM pg_class"
+                " WHERE relnamespace = to_regnamespace(current_schema())"
+            )
+        }
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
-            for table in ("meta", "seats", "events")
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("meta", "seats", "events", "shows", "seat_states")
+            if table in present
         }

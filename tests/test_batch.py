@@ -38,6 +38,10 @@ def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
                     "expires_at": "2026-01-01T12:00:30Z",
                     "booked_by": None,
                     "booked_at": None,
+                    "section": None,
+                    "row": None,
+                    "number": None,
+                    "category": None,
                 }
             ],
         },
@@ -52,6 +56,10 @@ def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
                     "expires_at": None,
                     "booked_by": "alice",
                     "booked_at": "2026-01-01T12:00:00Z",
+                    "section": None,
+                    "row": None,
+                    "number": None,
+                    "category": None,
                 }
             ],
         },

@@ -67,6 +67,10 @@ def test_lock_is_available_again_exactly_at_its_deadline(cli):
             "expires_at": None,
             "booked_by": None,
             "booked_at": None,
+            "section": None,
+            "row": None,
+            "number": None,
+            "category": None,
         }
         assert cli("lock", "3", "--user", "bob").code == 0
 
@@ -85,6 +89,10 @@ def test_confirm_turns_the_holders_lock_into_a_booking(cli):
                 "expires_at": None,
                 "booked_by": "alice",
                 "booked_at": "2026-01-01T12:00:00Z",
+                "section": None,
+                "row": None,
+                "number": None,
+                "category": None,
             }
         ]
     }

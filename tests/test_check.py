@@ -43,7 +43,7 @@ def test_check_passes_with_lapsed_locks_nobody_touched(cli, busy_history):
 
 @pytest.mark.sqlite_only
 def test_a_booking_changed_behind_seatctls_back_fails_the_replay(cli, busy_history, db_path):
-    tamper(db_path, "UPDATE seats SET booked_by = 'mallory' WHERE label = '1'")
+    tamper(db_path, "UPDATE seat_states SET booked_by = 'mallory' WHERE seat = '1'")
     run = cli("check")
     assert run.code == 6
     assert "seat 1: stored" in run.out
@@ -68,7 +68,11 @@ def test_a_confirm_without_a_live_lock_is_reported(cli, busy_history, db_path):
         "INSERT INTO events (at, seat, action, user) VALUES (?, '4', 'confirm', 'eve')",
         1767268900,
     )
-    tamper(db_path, "UPDATE seats SET booked_by = 'eve', booked_at = 1767268900 WHERE label = '4'")
+    tamper(
+        db_path,
+        "INSERT OR REPLACE INTO seat_states (show, seat, booked_by, booked_at)"
+        " VALUES ('default', '4', 'eve', 1767268900)",
+    )
     run = cli("check", "--json")
     assert run.code == 6
     assert run.json()["problems"] == [
@@ -91,7 +95,7 @@ def test_a_lock_taken_over_a_live_lock_is_reported(cli, busy_history, db_path):
 
 @pytest.mark.sqlite_only
 def test_impossible_seat_records_are_reported(cli, busy_history, db_path):
-    tamper(db_path, "UPDATE seats SET lock_expires = NULL WHERE label = '3'")
+    tamper(db_path, "UPDATE seat_states SET lock_expires = NULL WHERE seat = '3'")
     problems = cli("check", "--json").json()["problems"]
     assert "seat 3: lock lacks its holder or its deadline" in problems
 

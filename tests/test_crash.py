@@ -172,7 +172,10 @@ def events_by_user(crashes) -> dict[str, list[dict]]:
 def seats_table(crashes) -> list[tuple[str, str | None, str | None]]:
     conn = sqlite3.connect(crashes.db)
     try:
-        return conn.execute("SELECT label, locked_by, booked_by FROM seats").fetchall()
+        return conn.execute(
+            "SELECT s.label, st.locked_by, st.booked_by FROM seats AS s"
+            " LEFT JOIN seat_states AS st ON st.show = 'default' AND st.seat = s.label"
+        ).fetchall()
     finally:
         conn.close()
 

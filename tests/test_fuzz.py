@@ -172,7 +172,9 @@ seat_counts = now_and_then(
     st.sampled_from(["-1", "100001", "1e3", "٣"]) | st.integers(-(2**70), 2**70).map(str) | nasty,
     3,
 ).filter(lambda text: not 12 < as_int(text) <= 100_000)
-statuses = st.sampled_from(["available", "locked", "booked", "AVAILABLE", "lost"]) | nasty
+statuses = (
+    st.sampled_from(["available", "locked", "booked", "blocked", "AVAILABLE", "lost"]) | nasty
+)
 # `backup` destinations: relative, and never climbing out of the run's working directory.
 destinations = now_and_then(
     st.sampled_from(["copy.db", "ü.db", "copy\x1b[31m.db", DB, "missing/copy.db", "."]),
@@ -203,14 +205,21 @@ def positional(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
 
 USER, TTL, JSON = option("--user", users), option("--ttl", numbers), flag("--json")
 SEATS = positional(labels)
+EVENT = option("--event", now_and_then(st.sampled_from(["default", "gala"]), labels, 3))
+REASON = option("--reason", now_and_then(st.sampled_from(["camera", "", " "]), nasty, 3))
 # Each command's arguments: the ones it needs, then any number of the ones it takes.
 COMMANDS = {
     "init": ([], [SEATS, option("--seats", seat_counts), TTL]),
-    "seats": ([], [option("--status", statuses), USER, JSON, flag("--csv"), flag("--nl")]),
-    "lock": ([SEATS, USER], [SEATS, USER, TTL, JSON]),
-    "confirm": ([SEATS, USER], [SEATS, USER, JSON]),
-    "release": ([SEATS, USER], [SEATS, USER, JSON]),
-    "history": ([], [SEATS, USER, option("--since", instants), option("--limit", numbers), JSON]),
+    "seats": ([], [option("--status", statuses), USER, JSON, flag("--csv"), flag("--nl"), EVENT]),
+    "lock": ([SEATS, USER], [SEATS, USER, TTL, JSON, EVENT]),
+    "confirm": ([SEATS, USER], [SEATS, USER, JSON, EVENT]),
+    "release": ([SEATS, USER], [SEATS, USER, JSON, EVENT]),
+    "block": ([SEATS], [SEATS, REASON, JSON, EVENT]),
+    "unblock": ([SEATS], [SEATS, JSON, EVENT]),
+    "history": (
+        [],
+        [SEATS, USER, option("--since", instants), option("--limit", numbers), JSON, EVENT],
+    ),
     "check": ([], [JSON]),
     # DEST always comes from `destinations`: no other argument may become a path.
     "backup": ([positional(destinations)], [flag("--force")]),
@@ -386,11 +395,14 @@ def stored_text(path: str) -> list[str]:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         texts = []
         for table, columns in (
-            ("seats", "label, locked_by, booked_by"),
-            ("events", "seat, action, user"),
+            ("seats", "label, locked_by, booked_by, section, seat_row, category"),
+            ("seat_states", "show, seat, locked_by, booked_by, block_reason"),
+            ("events", "seat, action, user, show, reason"),
         ):
             if table in tables:
-                rows = conn.execute(f"SELECT {columns} FROM {table}")
+                present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                wanted = ", ".join(c for c in columns.split(", ") if c in present)
+                rows = conn.execute(f"SELECT {wanted} FROM {table}")
                 texts += [value for row in rows for value in row if isinstance(value, str)]
         return texts
     finally:
@@ -609,8 +621,11 @@ WRONG_FOR = {
         | st.binary(max_size=12)
         | st.floats(allow_nan=False).filter(lambda f: not f.is_integer()),
         "user": bad_user_texts | st.binary(max_size=12),
-        "label": bad_label_texts | st.binary(max_size=12) | st.integers(),
-        "action": unknown_actions | st.binary(max_size=12) | st.integers() | st.floats(),
+        "label": bad_label_texts | st.binary(max_size=12) | st.integers(-(2**63), 2**63 - 1),
+        "action": unknown_actions
+        | st.binary(max_size=12)
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=False),  # SQLite stores NaN as NULL, refused by NOT NULL
     },
 }
 
@@ -625,10 +640,10 @@ class Column(NamedTuple):
 # Seat 3's lock and seat 2's booking, and the history event of seat 3's lock.
 SEAT_COLUMNS = [
     Column("seats", "label", "label", "3"),
-    Column("seats", "locked_by", "user", "3"),
-    Column("seats", "lock_expires", "instant", "3"),
-    Column("seats", "booked_by", "user", "2"),
-    Column("seats", "booked_at", "instant", "2"),
+    Column("seat_states", "locked_by", "user", "3"),
+    Column("seat_states", "lock_expires", "instant", "3"),
+    Column("seat_states", "booked_by", "user", "2"),
+    Column("seat_states", "booked_at", "instant", "2"),
 ]
 EVENT_COLUMNS = [
     Column("events", "at", "instant", "3"),
@@ -640,10 +655,10 @@ EVENT_COLUMNS = [
 # Where a value is needed but NULL is stored: half a lock or booking, a lock event without its
 # user or deadline. (`events.at` is NOT NULL in both schemas.)
 NULLABLE = [
-    Column("seats", "locked_by", "user", "3"),
-    Column("seats", "lock_expires", "instant", "3"),
-    Column("seats", "booked_by", "user", "2"),
-    Column("seats", "booked_at", "instant", "2"),
+    Column("seat_states", "locked_by", "user", "3"),
+    Column("seat_states", "lock_expires", "instant", "3"),
+    Column("seat_states", "booked_by", "user", "2"),
+    Column("seat_states", "booked_at", "instant", "2"),
     Column("events", "user", "user", "3"),
     Column("events", "expires_at", "instant", "3"),
 ]
@@ -653,6 +668,8 @@ def row_key(db: str, column: Column) -> tuple[str, object]:
     """A WHERE clause naming the record, on a column the damage leaves alone."""
     if column.table == "seats":
         return "sort_key = ?", validate.natural_key(column.seat)
+    if column.table == "seat_states":  # the state of the seat in the event `default`
+        return "seat = ?", column.seat
     query = "SELECT id FROM events WHERE seat = ? AND action = 'lock'"
     return "id = ?", sql_run(db, query, column.seat)[0][0]
 

@@ -51,6 +51,8 @@ def test_history_json_shape(cli):
             "action": "add",
             "user": None,
             "expires_at": None,
+            "event": "default",
+            "reason": None,
         },
         {
             "at": "2026-01-01T12:00:00Z",
@@ -58,6 +60,8 @@ def test_history_json_shape(cli):
             "action": "lock",
             "user": "alice",
             "expires_at": "2026-01-01T12:00:30Z",
+            "event": "default",
+            "reason": None,
         },
     ]
 

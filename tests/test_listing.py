@@ -28,6 +28,10 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "expires_at": "2026-01-01T12:01:00Z",
             "booked_by": None,
             "booked_at": None,
+            "section": None,
+            "row": None,
+            "number": None,
+            "category": None,
         },
         {
             "seat": "2",
@@ -36,6 +40,10 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "expires_at": None,
             "booked_by": "alice",
             "booked_at": "2026-01-01T12:00:00Z",
+            "section": None,
+            "row": None,
+            "number": None,
+            "category": None,
         },
         {
             "seat": "3",
@@ -44,6 +52,10 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "expires_at": "2026-01-01T12:00:30Z",
             "booked_by": None,
             "booked_at": None,
+            "section": None,
+            "row": None,
+            "number": None,
+            "category": None,
         },
         *(
             {
@@ -53,6 +65,10 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
                 "expires_at": None,
                 "booked_by": None,
                 "booked_at": None,
+                "section": None,
+                "row": None,
+                "number": None,
+                "category": None,
             }
             for n in ("4", "5")
         ),
@@ -146,9 +162,11 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
 @freeze_time(START)
 def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
     lines = cli("seats", "--csv").out.splitlines()
-    assert lines[0] == "seat,status,locked_by,expires_at,booked_by,booked_at"
-    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,"
-    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z"
+    assert lines[0] == (
+        "seat,status,locked_by,expires_at,booked_by,booked_at,section,row,number,category"
+    )
+    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,,,,,"
+    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z,,,,"
     assert len(lines) == 6
 
 

@@ -1,14 +1,16 @@
 """The Python API against a small reference model of the booking rules.
 
-Hypothesis drives `seatctl.Venue` with random multi-seat `lock`, `confirm`, `release` and `init`
-calls by a few users on a handful of labels (some of which do not exist, one of which is not a
-label at all), while a frozen clock moves forward, jumps to lock deadlines (and a second either
-side, so sometimes backwards, even past a seat's newest event) and stops at fractions of a
-second. `ReferenceVenue` below is the rules of docs/commands.md and docs/guarantees.md written
-out again, independently of `seatctl.rules`: after every
-step the API must give the same outcome (the views it returns, or the exact refusal: reason,
-exit code and every refused seat with its reason) and every seat must look the same, listed
-whole or filtered by state and user. At the end of every run `check()` finds nothing wrong.
+Hypothesis drives `seatctl.Venue` with random multi-seat `lock`, `confirm`, `release`, `block`,
+`unblock` and `init` calls by a few users on a handful of labels (some of which do not exist,
+one of which is not a label at all), in the event `default` and in events it adds (one of
+which may not exist yet), while a frozen clock moves forward, jumps to lock deadlines (and a
+second either side, so sometimes backwards, even past a seat's newest event) and stops at
+fractions of a second. `ReferenceVenue` below is the rules of docs/commands.md and
+docs/guarantees.md written out again, independently of `seatctl.rules`: after every step the
+API must give the same outcome (the views it returns, or the exact refusal: reason, exit code
+and every refused seat with its reason) and every seat of every event must look the same,
+listed whole or filtered by state and user. At the end of every run `check()` finds nothing
+wrong.
 
 `SEATCTL_SOAK=N` runs N times as many examples, each twice as long, for a long local run.
 """
@@ -69,6 +71,10 @@ other_label = now_and_then(st.sampled_from(["4", "5", "A2", "A10", "Z9"]), st.ju
 label = now_and_then(st.sampled_from(["1", "2", "3"]), other_label, 4)
 labels = st.lists(label, min_size=1, max_size=3)
 users = now_and_then(st.sampled_from(USERS), st.just(NOT_A_USER), 20)
+# Every venue has the event `default`; `gala` and `matinee` exist once added ("no show" never).
+EVENTS = ["default", "gala", "matinee"]
+events = now_and_then(st.sampled_from(EVENTS), st.just("no show"), 10)
+reasons = st.none() | st.sampled_from(["camera", "broken"])
 ttls = st.none() | now_and_then(st.integers(1, 10), st.just(0), 20) | st.integers(11, 90)
 seat_counts = st.none() | now_and_then(st.integers(0, 5), st.just(-1), 10)
 # Mostly short steps, so that a lapsed lock is often still there for its former holder to meet.
@@ -101,6 +107,7 @@ class Record:
     deadline: int | None = None
     booker: str | None = None
     booked_at: int | None = None
+    blocked: bool = False
 
     def live_lock(self, now: int) -> bool:
         """A lock whose deadline is at or before now is no lock at all."""
@@ -112,6 +119,8 @@ class Record:
     def view(self, label: str, now: int) -> tuple:
         if self.booker is not None:
             return (label, "booked", None, None, self.booker, self.booked_at)
+        if self.blocked:
+            return (label, "blocked", None, None, None, None)
         if self.live_lock(now):
             return (label, "locked", self.holder, self.deadline, None, None)
         return (label, "available", None, None, None, None)
@@ -120,6 +129,8 @@ class Record:
 def lock_rule(seat: Record, user: str, now: int, ttl: int) -> Record | str:
     if seat.booker is not None:
         return "booked"
+    if seat.blocked:
+        return "blocked"
     if seat.live_lock(now) and seat.holder != user:
         return "locked"
     return Record(holder=user, deadline=now + ttl)
@@ -130,6 +141,8 @@ def confirm_rule(seat: Record, user: str, now: int) -> Record | str:
         return seat
     if seat.booker is not None:
         return "booked"
+    if seat.blocked:
+        return "blocked"
     if seat.live_lock_of(user, now):
         return Record(booker=user, booked_at=now)
     return "expired" if seat.holder == user else "not_holder"
@@ -138,9 +151,24 @@ def confirm_rule(seat: Record, user: str, now: int) -> Record | str:
 def release_rule(seat: Record, user: str, now: int) -> Record | str:
     if seat.booker is not None:
         return "booked"
+    if seat.blocked:
+        return "blocked"
     if seat.live_lock_of(user, now):
         return Record()
     return "expired" if seat.holder == user else "not_holder"
+
+
+def block_rule(seat: Record, user: str, now: int) -> Record | str:
+    """Only an available seat is blocked; a blocked one stays as it is."""
+    if seat.booker is not None:
+        return "booked"
+    if seat.live_lock(now):
+        return "locked"
+    return seat if seat.blocked else Record(blocked=True)
+
+
+def unblock_rule(seat: Record, user: str, now: int) -> Record | str:
+    return Record() if seat.blocked else seat
 
 
 SeatRule = Callable[[Record, str, int], Record | str]  # the seat after, or why it is refused
@@ -158,10 +186,36 @@ def valid_labels(raw: list[str]) -> list[str] | None:
 
 @dataclass
 class ReferenceVenue:
-    seats: dict[str, Record] = field(default_factory=dict)
+    """One seat map (`added`: each seat's add instant) and each event's seat records (a seat
+    an event has no record of is available there)."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    shows: dict[str, dict[str, Record]] = field(default_factory=lambda: {"default": {}})
     default_ttl: int = DEFAULT_TTL
     exists: bool = False
-    latest: dict[str, int] = field(default_factory=dict)  # each seat's newest event instant
+    # Each (event, seat)'s newest change instant; a seat's add counts in every event.
+    latest: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def seats(self) -> dict[str, Record]:
+        """The records of the event `default`, every seat of the map included."""
+        return self.records("default")
+
+    def records(self, show: str) -> dict[str, Record]:
+        known = self.shows[show]
+        return {label: known.get(label, Record()) for label in self.added}
+
+    def newest(self, show: str, label: str) -> int | None:
+        times = [
+            t for t in (self.added.get(label), self.latest.get((show, label))) if t is not None
+        ]
+        return max(times) if times else None
+
+    def add_event(self, name: str) -> Ok | Refused:
+        if not LABEL_RULE.fullmatch(name) or name in self.shows:
+            return USAGE_ERROR
+        self.shows[name] = {}
+        return Ok([])
 
     def init(self, count: int | None, named: list[str], ttl: int | None, now: int) -> Ok | Refused:
         wanted = valid_labels(named)
@@ -177,37 +231,48 @@ class ReferenceVenue:
             for label in dict.fromkeys([str(n) for n in range(1, (count or 0) + 1)] + wanted)
             if label not in self.seats
         ]
-        self.seats.update((label, Record()) for label in new)
-        self.latest.update((label, now) for label in new)
+        self.added.update((label, now) for label in new)
         if ttl is not None:
             self.default_ttl = ttl
         return Ok([(len(new), len(self.seats), self.default_ttl)])
 
-    def lock(self, named: list[str], user: str, ttl: int | None, now: int) -> Ok | Refused:
+    def lock(
+        self, named: list[str], user: str, ttl: int | None, now: int, show: str = "default"
+    ) -> Ok | Refused:
         if ttl is not None and not 1 <= ttl <= 86_400:
             return USAGE_ERROR
         lifetime = ttl if ttl is not None else self.default_ttl
         return self._apply(
-            named, user, now, LOCK_REFUSED, lambda s, u, at: lock_rule(s, u, at, lifetime)
+            named, user, now, LOCK_REFUSED, lambda s, u, at: lock_rule(s, u, at, lifetime), show
         )
 
-    def confirm(self, named: list[str], user: str, now: int) -> Ok | Refused:
-        return self._apply(named, user, now, NOT_HOLDER, confirm_rule)
+    def confirm(self, named: list[str], user: str, now: int, show: str = "default") -> Ok | Refused:
+        return self._apply(named, user, now, NOT_HOLDER, confirm_rule, show)
 
-    def release(self, named: list[str], user: str, now: int) -> Ok | Refused:
-        return self._apply(named, user, now, NOT_HOLDER, release_rule)
+    def release(self, named: list[str], user: str, now: int, show: str = "default") -> Ok | Refused:
+        return self._apply(named, user, now, NOT_HOLDER, release_rule, show)
+
+    def block(self, named: list[str], now: int, show: str) -> Ok | Refused:
+        return self._apply(named, "nobody", now, LOCK_REFUSED, block_rule, show)
+
+    def unblock(self, named: list[str], now: int, show: str) -> Ok | Refused:
+        return self._apply(named, "nobody", now, LOCK_REFUSED, unblock_rule, show)
 
     def _apply(
-        self, named: list[str], user: str, now: int, code: int, rule: SeatRule
+        self, named: list[str], user: str, now: int, code: int, rule: SeatRule, show: str
     ) -> Ok | Refused:
         """All or nothing; the lowest exit code wins, named by the first seat that has it."""
         name, wanted = valid_user(user), valid_labels(named)
-        if name is None or not wanted:
+        if name is None or not wanted or not LABEL_RULE.fullmatch(show):
             return USAGE_ERROR
+        if show not in self.shows:
+            return Refused("not_found", NOT_FOUND, [])
+        seats = self.records(show)
         # A seat's history never goes back in time: a clock a little behind a named seat's
         # newest event acts at it; further behind, the command is refused before any rule.
-        newest = [self.latest[label] for label in wanted if label in self.latest]
-        behind = {label for label in wanted if self.latest.get(label, now) - now > CLOCK_TOLERANCE}
+        latest = {label: self.newest(show, label) for label in wanted if label in self.added}
+        newest = list(latest.values())
+        behind = {label for label in wanted if latest.get(label, now) - now > CLOCK_TOLERANCE}
         if behind:
             return self._refused(
                 [
@@ -215,23 +280,23 @@ class ReferenceVenue:
                     if label in behind
                     else (label, "not_found", NOT_FOUND)
                     for label in wanted
-                    if label in behind or label not in self.seats
+                    if label in behind or label not in seats
                 ]
             )
         now = max([now, *newest])
         after: dict[str, Record] = {}
         refused: list[tuple[str, str, int]] = []
         for label in wanted:
-            outcome = rule(self.seats[label], name, now) if label in self.seats else "not_found"
+            outcome = rule(seats[label], name, now) if label in seats else "not_found"
             if isinstance(outcome, str):
                 refused.append((label, outcome, NOT_FOUND if outcome == "not_found" else code))
             else:
                 after[label] = outcome
         if refused:
             return self._refused(refused)
-        changed = [label for label in wanted if after[label] is not self.seats[label]]
-        self.latest.update((label, now) for label in changed)  # a re-confirm writes nothing
-        self.seats.update(after)
+        changed = [label for label in wanted if after[label] is not seats[label]]
+        self.latest.update(((show, label), now) for label in changed)  # a re-confirm: nothing
+        self.shows[show].update(after)
         return Ok([after[label].view(label, now) for label in wanted])
 
     @staticmethod
@@ -241,8 +306,9 @@ class ReferenceVenue:
         first = next(reason for _, reason, exit_code in refused if exit_code == lowest)
         return Refused(first, lowest, [(label, reason) for label, reason, _ in refused])
 
-    def views(self, now: int) -> list[tuple]:
-        return [self.seats[label].view(label, now) for label in sorted(self.seats, key=natural)]
+    def views(self, now: int, show: str = "default") -> list[tuple]:
+        seats = self.records(show)
+        return [seats[label].view(label, now) for label in sorted(seats, key=natural)]
 
 
 def natural(label: str) -> list:
@@ -333,6 +399,33 @@ class VenueAgainstModel(RuleBasedStateMachine):
         expected = self.model.release(named, user, self.now())
         assert outcome_of(lambda: self.venue.release(named, user)) == expected
 
+    @rule(name=now_and_then(st.sampled_from(["gala", "matinee"]), st.just("no show"), 8))
+    def add_event(self, name: str) -> None:
+        expected = self.model.add_event(name)
+        actual = outcome_of(lambda: self.venue.add_event(name) and [])
+        assert actual == expected
+
+    @rule(named=labels, user=users, ttl=ttls, show=events)
+    def lock_in_an_event(self, named: list[str], user: str, ttl: int | None, show: str) -> None:
+        expected = self.model.lock(named, user, ttl, self.now(), show)
+        assert outcome_of(lambda: self.venue.lock(named, user, ttl=ttl, event=show)) == expected
+
+    @rule(named=labels, user=users, show=events)
+    def confirm_in_an_event(self, named: list[str], user: str, show: str) -> None:
+        expected = self.model.confirm(named, user, self.now(), show)
+        assert outcome_of(lambda: self.venue.confirm(named, user, event=show)) == expected
+
+    @rule(named=labels, reason=reasons, show=events)
+    def block(self, named: list[str], reason: str | None, show: str) -> None:
+        expected = self.model.block(named, self.now(), show)
+        actual = outcome_of(lambda: self.venue.block(named, reason=reason, event=show))
+        assert actual == expected
+
+    @rule(named=labels, show=events)
+    def unblock(self, named: list[str], show: str) -> None:
+        expected = self.model.unblock(named, self.now(), show)
+        assert outcome_of(lambda: self.venue.unblock(named, event=show)) == expected
+
     @precondition(lambda self: self.claimants())
     @rule(data=st.data())
     def confirm_own_seats(self, data: st.DataObject) -> None:
@@ -402,7 +495,9 @@ class VenueAgainstModel(RuleBasedStateMachine):
     @invariant()
     def every_seat_looks_as_the_model_says(self) -> None:
         if self.venue is not None:
-            assert [seen(view) for view in self.venue.seats()] == self.model.views(self.now())
+            for show in self.model.shows:
+                seats = [seen(view) for view in self.venue.seats(event=show)]
+                assert seats == self.model.views(self.now(), show), show
 
     def teardown(self) -> None:
         try:

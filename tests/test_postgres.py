@@ -142,7 +142,11 @@ def test_seats_sort_exactly_as_with_sqlite(pg, db_path):
 
 def test_check_finds_a_record_its_history_does_not_explain(pg, pg_url):
     pg("init", "--seats", "2")
-    sql(pg_url, "UPDATE seats SET booked_by = 'mallory', booked_at = 1 WHERE label = '2'")
+    sql(
+        pg_url,
+        "INSERT INTO seat_states (show, seat, booked_by, booked_at)"
+        " VALUES ('default', '2', 'mallory', 1)",
+    )
     run = pg("check")
     assert run.code == 6
     assert "seat 2: stored" in run.out
@@ -189,15 +193,15 @@ def test_commands_other_than_init_need_an_initialised_schema_and_create_nothing(
 
 def test_the_schema_version_is_recorded_and_a_newer_one_refused_untouched(pg, pg_url):
     pg("init")
-    assert sql(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
-    sql(pg_url, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    assert sql(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    sql(pg_url, "UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     before = dump_pg(pg_url)
     for args in (["seats"], ["lock", "1", "--user", "a"]):
         run = pg(*args, "--json")
         assert (run.code, run.error()["error"]) == (6, "newer_schema")
     run = pg("init")
     assert run.code == 6
-    assert "written by a newer seatctl (schema 4)" in run.err
+    assert "written by a newer seatctl (schema 5)" in run.err
     assert dump_pg(pg_url) == before
 
 

@@ -111,6 +111,10 @@ def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(a
                 "expires_at": "2026-01-01T12:01:00Z",
                 "booked_by": None,
                 "booked_at": None,
+                "section": None,
+                "row": None,
+                "number": None,
+                "category": None,
             },
         }
         booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
@@ -595,3 +599,39 @@ def test_a_request_cancelled_while_its_work_runs_leaves_the_worker_serving(worke
         return await worker.read(lambda venue: "next")
 
     assert asyncio.run(scenario()) == "next"
+
+
+# --- /v1 and events -----------------------------------------------------------------------
+
+
+def test_v1_lock_takes_an_event_and_other_events_are_untouched(api, alice, venue_db):
+    with Venue.open(venue_db) as venue:
+        venue.add_event("gala")
+    locked = api.post("/v1/lock", json={"seats": ["2"], "event": "gala"}, headers=alice)
+    assert locked.status_code == 200
+    gala = api.get("/v1/seats", params={"event": "gala", "status": "locked"}, headers=alice)
+    assert [s["seat"] for s in gala.json()] == ["2"]
+    default = api.get("/v1/seats", params={"status": "locked"}, headers=alice)
+    assert default.json() == []
+
+
+def test_v1_history_takes_an_event(api, alice, venue_db):
+    with Venue.open(venue_db) as venue:
+        venue.add_event("gala")
+    api.post("/v1/lock", json={"seats": ["2"], "event": "gala"}, headers=alice)
+    events = api.get("/v1/history", params={"event": "gala", "seat": "2"}, headers=alice).json()
+    assert [(e["action"], e["event"]) for e in events] == [("add", "gala"), ("lock", "gala")]
+
+
+def test_v1_unknown_event_is_404_and_changes_nothing(api, alice, venue_db):
+    before = booking_state(venue_db)
+    answer = api.post("/v1/lock", json={"seats": ["1"], "event": "nope"}, headers=alice)
+    assert (answer.status_code, answer.json()["error"]) == (404, "not_found")
+    listing = api.get("/v1/seats", params={"event": "nope"}, headers=alice)
+    assert listing.status_code == 404
+    assert booking_state(venue_db) == before
+
+
+def test_v1_seat_objects_carry_the_map_fields(api, alice):
+    seat = api.get("/v1/seats", headers=alice).json()[0]
+    assert list(seat)[-4:] == ["section", "row", "number", "category"]

@@ -1,4 +1,5 @@
-"""Stress: 8 processes run 150 random lock/confirm/release commands each on a 6-seat venue.
+"""Stress: 8 processes run 150 random lock/confirm/release/block/unblock commands each on a
+6-seat venue with two events, on SQLite and on PostgreSQL.
 
 Each process calls the CLI's entry point, `seatctl.cli.main`, in a loop: every call opens its
 own connection and runs its own transaction exactly as a separate `seatctl` run does, without
@@ -9,26 +10,31 @@ process that drew its ticket and then waited for the write lock acts with a cloc
 behind the seats' history, as hosts a little out of step do: the write moves up to the seat's
 newest event, or, rarely, is refused for its clock.
 
-Afterwards `check` passes, no seat was confirmed twice, every reported booking is on the
-record, and every command ended in success or a documented refusal (exit 0, 3, 4 or 5, or 6
-`clock_behind`): never exit 1 or another exit 6, never a traceback or "database is locked".
+Afterwards `check` passes, no seat was confirmed twice in an event, every reported booking is
+on the record of its event, and every command ended in success or a documented refusal (exit
+0, 3, 4 or 5, or 6 `clock_behind`): never exit 1 or another exit 6, never a traceback or
+"database is locked".
 
 `SEATCTL_SOAK=N` runs N rounds, each on a fresh venue with different random choices.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
+import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from freezegun import freeze_time
 
-from conftest import run_process
+from conftest import PG_ENV, run_process, with_search_path
 from seatctl import Venue
 from seatctl.clock import format_instant, parse_instant
 
@@ -38,6 +44,7 @@ SEATS = 6
 STEP_SECONDS = 3
 START = parse_instant("2026-01-01T12:00:00Z")
 ROUNDS = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+EVENTS = ("default", "gala")
 
 # One stressing process: it imports everything, says it is ready and waits for the starting
 # pipe to close, so that all of them begin together. Then it runs its commands through the CLI
@@ -52,6 +59,7 @@ operations, start, step_seconds = int(operations), int(start), int(step_seconds)
 # holds, in the order they were drawn: one clock for all, advancing with the whole workload.
 ticket_file = os.open(ticks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 labels = [str(n) for n in range(1, int(seats) + 1)]
+events = ["default", "gala"]
 missing = str(int(seats) + 1)
 rng = random.Random(seed)
 print("ready", flush=True)
@@ -63,14 +71,20 @@ for step in range(operations):
     os.write(ticket_file, b".")
     ticket = os.lseek(ticket_file, 0, os.SEEK_CUR)
     os.environ["SEATCTL_NOW"] = f"@{start + step_seconds * ticket // int(processes)}"
-    action = rng.choices(["lock", "release", "confirm"], weights=[10, 5, 1])[0]
+    action = rng.choices(
+        ["lock", "release", "confirm", "block", "unblock"], weights=[10, 5, 1, 1, 1]
+    )[0]
     user = rng.choice(["ann", "bob", "cy", "di"])
     chosen = rng.sample(labels, rng.randint(1, 3))
-    if last_lock and rng.random() < {"lock": 0, "release": 0.3, "confirm": 0.1}[action]:
-        user, chosen = last_lock  # give up or book what this process held last
+    event = rng.choice(events)
+    again = {"lock": 0, "release": 0.3, "confirm": 0.1, "block": 0, "unblock": 0}[action]
+    if last_lock and rng.random() < again:
+        user, chosen, event = last_lock  # give up or book what this process held last
     elif rng.random() < 0.03:
         chosen.append(missing)
-    args = [action, *chosen, "--user", user]
+    args = [action, *chosen, "--event", event]
+    if action in ("lock", "release", "confirm"):
+        args += ["--user", user]
     if action == "lock":
         args += ["--ttl", str(rng.randint(5, 20))]
     err = io.StringIO()
@@ -81,7 +95,7 @@ for step in range(operations):
             traceback.print_exc()
             code = None
     if action == "lock" and code == 0:
-        last_lock = (user, chosen)
+        last_lock = (user, chosen, event)
     runs.append({"step": step, "args": args, "code": code, "err": err.getvalue()})
 json.dump(runs, sys.stdout)
 """
@@ -91,17 +105,17 @@ json.dump(runs, sys.stdout)
 class Stress:
     db: str
     runs: list[dict]  # every command: step, args, code, err
-    history: list[dict]  # `seatctl history --json` afterwards
-    seats: list[dict]  # `seatctl seats --json` afterwards
+    history: dict[str, list[dict]]  # each event's `seatctl history --json` afterwards
+    seats: dict[str, list[dict]]  # each event's `seatctl seats --json` afterwards
 
     def codes(self) -> Counter:
         return Counter(run["code"] for run in self.runs)
 
 
-def run_workers(db: str, seed: int) -> list[dict]:
+def run_workers(db: str, seed: str, folder: str) -> list[dict]:
     go_read, go_write = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-    ticks = os.path.join(os.path.dirname(db), "ticks")
+    ticks = os.path.join(folder, "ticks")
     settings = [str(OPERATIONS), str(START), str(STEP_SECONDS), str(SEATS), ticks, str(PROCESSES)]
     workers = [
         subprocess.Popen(
@@ -129,17 +143,65 @@ def run_workers(db: str, seed: int) -> list[dict]:
     return runs
 
 
-@pytest.fixture(scope="module", params=range(ROUNDS), ids=lambda n: f"round{n}")
-def stress(request, tmp_path_factory) -> Stress:
-    db = str(tmp_path_factory.mktemp("stress") / "venue.db")
-    with freeze_time(format_instant(START)):  # the seats' history starts before the workload
-        Venue.init(db, seats=SEATS)
-    runs = run_workers(db, seed=request.param)
-    after = {"SEATCTL_NOW": format_instant(START + STEP_SECONDS * OPERATIONS)}
-    history = run_process("--db", db, "history", "--json", env=after)
-    seats = run_process("--db", db, "seats", "--json", env=after)
-    assert (history.code, seats.code) == (0, 0), history.err + seats.err
-    return Stress(db, runs, history.json(), seats.json())
+@pytest.fixture(
+    scope="module",
+    params=[(backend, n) for backend in ("sqlite", "postgres") for n in range(ROUNDS)],
+    ids=lambda param: f"{param[0]}-round{param[1]}",
+)
+def stress(request, tmp_path_factory) -> Iterator[Stress]:
+    backend, seed = request.param
+    folder = tmp_path_factory.mktemp("stress")
+    with _database(backend, folder) as db:
+        # The seats' history starts before the workload (on PostgreSQL "now" is the server's
+        # clock unless SEATCTL_NOW says otherwise).
+        with freeze_time(format_instant(START)), _now(format_instant(START)):
+            Venue.init(db, seats=SEATS)
+            with Venue.open(db) as venue:
+                venue.add_event("gala")
+        runs = run_workers(db, seed=f"{backend}-{seed}", folder=str(folder))
+        after = {"SEATCTL_NOW": format_instant(START + STEP_SECONDS * OPERATIONS)}
+        history, seats = {}, {}
+        for event in EVENTS:
+            listed = run_process("--db", db, "history", "--json", "--event", event, env=after)
+            now = run_process("--db", db, "seats", "--json", "--event", event, env=after)
+            assert (listed.code, now.code) == (0, 0), listed.err + now.err
+            history[event], seats[event] = listed.json(), now.json()
+        yield Stress(db, runs, history, seats)
+
+
+@contextlib.contextmanager
+def _database(backend: str, folder) -> Iterator[str]:
+    """A new database: a SQLite file, or a fresh PostgreSQL schema (skipped without a server)."""
+    if backend == "sqlite":
+        yield str(folder / "venue.db")
+        return
+    server = os.environ.get(PG_ENV)
+    if not server:
+        pytest.skip(f"set {PG_ENV} to a PostgreSQL URL to run the PostgreSQL tests")
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"seatctl_stress_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_search_path(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextlib.contextmanager
+def _now(value: str) -> Iterator[None]:
+    before = os.environ.get("SEATCTL_NOW")
+    os.environ["SEATCTL_NOW"] = value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PostgreSQL's "overrides the server clock"
+            yield
+    finally:
+        if before is None:
+            del os.environ["SEATCTL_NOW"]
+        else:
+            os.environ["SEATCTL_NOW"] = before
 
 
 def test_every_command_succeeds_or_gets_a_documented_refusal(stress):
@@ -163,11 +225,18 @@ def test_no_command_prints_a_traceback_or_database_is_locked(stress):
 
 def test_success_is_silent_on_stderr_and_a_refusal_is_one_error_line(stress):
     for run in stress.runs:
+        err = errors(run)
         if run["code"] == 0:
-            assert run["err"] == "", run
+            assert err == "", run
         else:
-            assert run["err"].startswith("error: seat "), run
-            assert run["err"].count("\n") == 1, run
+            assert err.startswith("error: seat "), run
+            assert err.count("\n") == 1, run
+
+
+def errors(run: dict) -> str:
+    """stderr without PostgreSQL's warning that SEATCTL_NOW overrides the server clock."""
+    lines = run["err"].splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith("warning: SEATCTL_NOW="))
 
 
 def test_check_passes_afterwards(stress):
@@ -175,26 +244,42 @@ def test_check_passes_afterwards(stress):
     assert (run.code, run.out, run.err) == (0, "ok\n", "")
 
 
-def test_no_seat_is_confirmed_twice(stress):
-    confirmed = Counter(e["seat"] for e in stress.history if e["action"] == "confirm")
+def test_no_seat_is_confirmed_twice_in_an_event(stress):
+    confirmed = Counter(
+        (event, e["seat"])
+        for event, history in stress.history.items()
+        for e in history
+        if e["action"] == "confirm"
+    )
     assert confirmed, "no confirm succeeded: the workload proves nothing"
     assert max(confirmed.values()) == 1, confirmed
 
 
-def test_every_reported_booking_is_in_the_history_and_in_the_seats(stress):
+def test_every_reported_booking_is_in_its_events_history_and_seats(stress):
     reported = {
-        (seat, run["args"][-1])
+        (run["args"][run["args"].index("--event") + 1], seat, run["args"][-1])
         for run in stress.runs
         if run["args"][0] == "confirm" and run["code"] == 0
-        for seat in run["args"][1:-2]
+        for seat in run["args"][1 : run["args"].index("--event")]
     }
-    recorded = {(e["seat"], e["user"]) for e in stress.history if e["action"] == "confirm"}
-    booked = {(s["seat"], s["booked_by"]) for s in stress.seats if s["status"] == "booked"}
+    recorded = {
+        (event, e["seat"], e["user"])
+        for event, history in stress.history.items()
+        for e in history
+        if e["action"] == "confirm"
+    }
+    booked = {
+        (event, s["seat"], s["booked_by"])
+        for event, seats in stress.seats.items()
+        for s in seats
+        if s["status"] == "booked"
+    }
     assert reported == recorded == booked
 
 
 def test_the_workload_reaches_every_outcome(stress):
     """A guard on the test itself: the random commands really did contend and expire."""
     assert {0, 3, 4, 5} <= set(stress.codes())
-    actions = Counter(e["action"] for e in stress.history)
-    assert {"add", "lock", "extend", "expire", "release", "confirm"} <= set(actions), actions
+    actions = Counter(e["action"] for history in stress.history.values() for e in history)
+    expected = {"add", "lock", "extend", "expire", "release", "confirm", "block", "unblock"}
+    assert expected <= set(actions), actions

@@ -154,14 +154,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "v1-venue.db"
 
 def schema_2_sqlite(path: str) -> str:
     """A version-2 database, as seatctl 0.2 made it: no tokens table."""
-    with freeze_time(START):
-        Venue.init(path)
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE tokens")
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
-    return path
+    from old_schemas import sqlite_v2
+
+    return sqlite_v2(path)
 
 
 @pytest.mark.sqlite_only
@@ -172,7 +167,7 @@ def test_a_schema_2_sqlite_database_gains_tokens_in_its_first_write(cli, db_path
     assert dump(db_path) == before  # reading does not upgrade
     assert cli("token", "add", "alice").code == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     conn.close()
     assert cli("check").out == "ok\n"
 
@@ -189,15 +184,14 @@ def test_a_schema_1_database_upgrades_to_3_with_its_history(cli, db_path, monkey
 def test_a_schema_2_postgres_database_gains_tokens_in_its_first_write(pg_url, cli_pg):
     import psycopg
 
-    cli_pg("init")
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE tokens")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    from old_schemas import postgres_v3
+
+    postgres_v3(pg_url, version=2)
     assert cli_pg("token", "list", "--json").json() == []
-    assert cli_pg("lock", "1", "--user", "bob").code == 0
+    assert cli_pg("lock", "5", "--user", "bob").code == 0
     with psycopg.connect(pg_url) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("3",)
+    assert version == ("4",)
     assert cli_pg("token", "add", "alice").code == 0
     assert cli_pg("check").out == "ok\n"
 

@@ -56,8 +56,10 @@ def _refuse_seat_3_at_commit_on_sqlite(path: str, monkeypatch: pytest.MonkeyPatc
         CREATE TABLE commit_guard (
             seat TEXT REFERENCES commit_guard_parent (label) DEFERRABLE INITIALLY DEFERRED
         );
-        CREATE TRIGGER fail_commit_of_seat_3 AFTER UPDATE ON seats WHEN NEW.label = '3'
-        BEGIN INSERT INTO commit_guard VALUES (NEW.label); END;
+        CREATE TRIGGER fail_commit_of_seat_3 AFTER INSERT ON seat_states WHEN NEW.seat = '3'
+        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
+        CREATE TRIGGER fail_commit_of_seat_3_again AFTER UPDATE ON seat_states
+        WHEN NEW.seat = '3' BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
         """
     )
     conn.close()
@@ -79,12 +81,12 @@ def _refuse_seat_3_at_commit_on_postgres(url: str, sqlstate: str = "P0001") -> N
             f"""
             CREATE FUNCTION refuse_seat_3() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF NEW.label = '3' THEN
+                IF NEW.seat = '3' THEN
                     RAISE EXCEPTION 'seat 3 refused at commit' USING ERRCODE = '{sqlstate}';
                 END IF;
                 RETURN NULL;
             END $$;
-            CREATE CONSTRAINT TRIGGER fail_commit_of_seat_3 AFTER UPDATE ON seats
+            CREATE CONSTRAINT TRIGGER fail_commit_of_seat_3 AFTER INSERT OR UPDATE ON seat_states
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_seat_3();
             """
         )
@@ -145,8 +147,10 @@ def commit_busy_for_seat_3(venue_db: str, monkeypatch: pytest.MonkeyPatch) -> st
     conn.executescript(
         """
         CREATE TABLE commit_guard (seat TEXT);
-        CREATE TRIGGER mark_seat_3 AFTER UPDATE ON seats WHEN NEW.label = '3'
-        BEGIN INSERT INTO commit_guard VALUES (NEW.label); END;
+        CREATE TRIGGER mark_seat_3 AFTER INSERT ON seat_states WHEN NEW.seat = '3'
+        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
+        CREATE TRIGGER mark_seat_3_again AFTER UPDATE ON seat_states WHEN NEW.seat = '3'
+        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
         """
     )
     conn.close()

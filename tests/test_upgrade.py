@@ -60,7 +60,7 @@ def test_a_refused_write_does_not_upgrade(cli, v1_db):
 
 def test_the_first_write_upgrades_and_seeds_the_history(cli, v1_db):
     assert cli("lock", "4", "--user", "dave").code == 0
-    assert version(v1_db) == 3  # through 2 (history) to 3 (tokens)
+    assert version(v1_db) == 4  # through 2 (history), 3 (tokens) to 4 (map and events)
     history = cli("history", "--json").json()
     seeded = [(e["seat"], e["action"], e["user"]) for e in history]
     assert seeded[:8] == [
@@ -107,7 +107,7 @@ def test_the_python_api_upgrades_too(v1_db):
     with Venue.open(v1_db) as venue:
         venue.release(["1"], user="alice")
         assert venue.check() == []
-    assert version(v1_db) == 3
+    assert version(v1_db) == 4
 
 
 def _indexes(path: str) -> set[str]:
@@ -121,7 +121,7 @@ def _indexes(path: str) -> set[str]:
 
 def test_new_and_upgraded_databases_get_the_seat_instant_index(cli, db_path, v1_db):
     assert "events_seat_at" not in _indexes(v1_db)
-    assert cli("lock", "4", "--user", "dan").code == 0  # upgrades 1 -> 3
+    assert cli("lock", "4", "--user", "dan").code == 0  # upgrades 1 -> 4
     assert "events_seat_at" in _indexes(v1_db)
 
 
@@ -147,3 +147,30 @@ def test_a_writes_clock_check_reads_each_seats_newest_instant_off_the_index(cli,
     ).fetchall()
     conn.close()
     assert any("events_seat_at" in str(row[-1]) for row in plan), plan
+
+
+# --- to schema 4: the event `default` ----------------------------------------------------
+
+
+def test_the_upgrade_from_1_keeps_every_state_in_the_event_default(cli, v1_db):
+    before = cli("seats", "--json").json()
+    assert cli("lock", "4", "--user", "dave").code == 0
+    after = {s["seat"]: s for s in cli("seats", "--event", "default", "--json").json()}
+    for seat in before:
+        if seat["seat"] != "4":
+            assert after[seat["seat"]] == seat
+    assert after["4"]["status"] == "locked"
+
+
+def test_the_seeded_history_belongs_to_the_event_default(cli, v1_db):
+    assert cli("lock", "4", "--user", "dave").code == 0
+    history = cli("history", "--json").json()
+    assert {e["event"] for e in history} == {"default"}
+    assert cli("check").out == "ok\n"
+
+
+def test_a_new_event_on_an_upgraded_0_1_database_has_every_seat_available(cli, v1_db):
+    assert cli("event", "add", "gala").code == 0
+    assert {s["status"] for s in cli("seats", "--event", "gala", "--json").json()} == {"available"}
+    assert cli("lock", "2", "--user", "eve", "--event", "gala").code == 0  # booked in default
+    assert cli("check").out == "ok\n"

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from seatctl import __version__, render, validate
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
-from seatctl.model import SeatView, Status
+from seatctl.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.server.worker import Worker
 from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
@@ -86,7 +86,7 @@ class Api:
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
-            view = _CHANGES[verb](venue, [label], user, None)[0]
+            view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
             return {
                 "message": f"Seat {label} {_DONE[verb]} by {user}",
                 "seat": render.seat_object(view),  # the seat object, as `seats --json`
@@ -99,28 +99,32 @@ class Api:
     async def seats(self, request: Request) -> Response:
         status = _one_query(request, "status")
         named = _one_query(request, "user")
+        event = _event(_one_query(request, "event"))
         if status is not None and status not in Status.__members__.values():
-            raise usage_error(f"invalid status {status!r}: use available, locked or booked")
+            raise usage_error(
+                f"invalid status {status!r}: use available, locked, booked or blocked"
+            )
         token = self._token(request)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
-            views = venue.iter_seats(Status(status) if status else None, user)
+            views = venue.iter_seats(Status(status) if status else None, user, event)
             return [render.seat_object(v) for v in views]
 
         return _json(await self.worker.read(work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        optional = ("user", "ttl") if verb == "lock" else ("user",)
+        optional = ("user", "ttl", "event") if verb == "lock" else ("user", "event")
         body = await _body(request, required=("seats",), optional=optional)
         labels = _labels(body["seats"])
         ttl = _ttl(body.get("ttl"))
         named = _text(body, "user")
+        event = _event(_text(body, "event"))
         token = self._token(request)
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
-            views = _CHANGES[verb](venue, labels, user, ttl)
+            views = _CHANGES[verb](venue, labels, user, ttl, event)
             return {"seats": [render.seat_object(v) for v in views]}
 
         return _json(await self.worker.write(work))
@@ -130,11 +134,12 @@ class Api:
         named = _one_query(request, "user")
         since = _since(_one_query(request, "since"))
         limit = _limit(_one_query(request, "limit"))
+        event = _event(_one_query(request, "event"))
         token = self._token(request)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
-            events = venue.history(labels, user, since, limit)
+            events = venue.history(labels, user, since, limit, event)
             return [render.event_object(e) for e in events]
 
         return _json(await self.worker.read(work))
@@ -177,11 +182,11 @@ class Api:
 
 
 _DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
-Change = Callable[[Venue, list[str], str, int | None], list[SeatView]]
+Change = Callable[[Venue, list[str], str, int | None, str], list[SeatView]]
 _CHANGES: dict[str, Change] = {
-    "lock": lambda venue, labels, user, ttl: venue.lock(labels, user, ttl=ttl),
-    "confirm": lambda venue, labels, user, ttl: venue.confirm(labels, user),
-    "release": lambda venue, labels, user, ttl: venue.release(labels, user),
+    "lock": lambda venue, labels, user, ttl, event: venue.lock(labels, user, ttl, event),
+    "confirm": lambda venue, labels, user, ttl, event: venue.confirm(labels, user, event),
+    "release": lambda venue, labels, user, ttl, event: venue.release(labels, user, event),
 }
 
 
@@ -269,6 +274,11 @@ def _whole_number(value: Any) -> int | None:
     if isinstance(value, float) and not value.is_integer():
         return None
     return int(value)
+
+
+def _event(name: str | None) -> str:
+    """The event a request names, else `default` (checked by the API: exit 2 or 3 there)."""
+    return name if name is not None else DEFAULT_SHOW
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:

@@ -27,13 +27,25 @@ SINCE = {
 INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-01-01T12:00:00Z"]}
 NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
-STATUS = {"type": "string", "enum": ["available", "locked", "booked"]}
+STATUS = {"type": "string", "enum": ["available", "locked", "booked", "blocked"]}
+NULLABLE_TEXT = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Seat": {
         "type": "object",
         "description": "A seat as `seatctl seats --json` shows it.",
-        "required": ["seat", "status", "locked_by", "expires_at", "booked_by", "booked_at"],
+        "required": [
+            "seat",
+            "status",
+            "locked_by",
+            "expires_at",
+            "booked_by",
+            "booked_at",
+            "section",
+            "row",
+            "number",
+            "category",
+        ],
         "properties": {
             "seat": {"type": "string"},
             "status": STATUS,
@@ -41,21 +53,36 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": NULLABLE_INSTANT,
             "booked_by": NULLABLE_USER,
             "booked_at": NULLABLE_INSTANT,
+            "section": NULLABLE_TEXT,
+            "row": NULLABLE_TEXT,
+            "number": {"type": ["integer", "null"]},
+            "category": NULLABLE_TEXT,
         },
     },
     "Event": {
         "type": "object",
         "description": "One history event as `seatctl history --json` shows it.",
-        "required": ["at", "seat", "action", "user", "expires_at"],
+        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason"],
         "properties": {
             "at": INSTANT,
             "seat": {"type": "string"},
             "action": {
                 "type": "string",
-                "enum": ["add", "lock", "extend", "release", "confirm", "expire"],
+                "enum": [
+                    "add",
+                    "lock",
+                    "extend",
+                    "release",
+                    "confirm",
+                    "expire",
+                    "block",
+                    "unblock",
+                ],
             },
             "user": NULLABLE_USER,
             "expires_at": NULLABLE_INSTANT,
+            "event": NULLABLE_TEXT,
+            "reason": NULLABLE_TEXT,
         },
     },
     "Error": {
@@ -84,6 +111,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
         },
     },
     "LockChange": {
@@ -95,6 +123,7 @@ SCHEMAS: dict[str, Any] = {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
             "ttl": {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
         },
     },
     "Changed": {
@@ -219,6 +248,7 @@ def _prototype_change(verb: str, done: str) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     user_query = _query("user", USER, "Only the seats this user holds a live lock on or booked.")
+    event_query = _query("event", LABEL, "The event (show); default: `default`.")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -263,10 +293,11 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         _query("status", STATUS, "Only seats in this state."),
                         user_query,
+                        event_query,
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Seat")}, "The seats."),
-                        **_errors(_READ_ERRORS),
+                        **_errors([*_READ_ERRORS, "404"]),
                     },
                 }
             },
@@ -296,6 +327,7 @@ def document() -> dict[str, Any]:
                             {"type": "integer", "minimum": 0, "maximum": 999_999_999},
                             "Only the last N events.",
                         ),
+                        event_query,
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Event")}, "The events."),

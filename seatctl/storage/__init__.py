@@ -6,15 +6,45 @@ A `Store` hands out transactions; a `Transaction` loads and saves seat records a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from seatctl.clock import Instant
-from seatctl.model import Event, Seat, Token
+from seatctl.model import DEFAULT_SHOW, Event, Place, Seat, Show, Status, StatusCounts, Token
 
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
+
+# Both backends (placeholders %s; SQLite's replaces them): every event, as added, with the
+# counts of its state rows by status (a seat without a state row is available).
+SHOW_COUNTS = """
+SELECT sh.name, sh.title, sh.starts_at,
+    count(st.seat) FILTER (WHERE st.booked_by IS NOT NULL),
+    count(st.seat) FILTER (WHERE st.booked_by IS NULL AND st.blocked_at IS NOT NULL),
+    count(st.seat) FILTER (
+        WHERE st.booked_by IS NULL AND st.blocked_at IS NULL AND st.lock_expires > %s
+    )
+FROM shows AS sh LEFT JOIN seat_states AS st ON st.show = sh.name
+GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
+"""
+# Schema 4's upgrade: the seats of an older database are in the map in natural label order.
+MAP_ORDER_BY_LABEL = """
+UPDATE seats SET map_order = ordered.n FROM (
+    SELECT label, row_number() OVER (ORDER BY sort_key, label) AS n FROM seats
+) AS ordered WHERE ordered.label = seats.label
+"""
+
+
+def status_counts(total: int, booked: int, blocked: int, locked: int) -> StatusCounts:
+    return StatusCounts(total - booked - blocked - locked, locked, booked, blocked)
+
+
+def count_statuses(statuses: Iterable[Status]) -> StatusCounts:
+    tally = dict.fromkeys(Status, 0)
+    for status in statuses:
+        tally[status] += 1
+    return StatusCounts(*(tally[s] for s in Status))
 
 
 class Transaction(Protocol):
@@ -25,31 +55,48 @@ class Transaction(Protocol):
 
     def set_default_ttl(self, ttl: int) -> None: ...
 
-    def seats(self, labels: list[str]) -> dict[str, Seat]:
-        """The stored records of those of `labels` that exist. In a write transaction they stay
-        locked against other writers until it ends (a backend that locks rows one by one takes
-        them in label order, so that two multi-seat commands cannot deadlock)."""
+    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+        """The stored records in event `show` of those of `labels` that exist. In a write
+        transaction they stay locked against other writers until it ends (a backend that locks
+        rows one by one takes them in label order, so that two multi-seat commands cannot
+        deadlock)."""
 
     def seat_count(self) -> int: ...
 
-    def all_seats(self) -> Iterator[Seat]:
-        """Every seat, in natural label order."""
+    def all_seats(self, show: str = DEFAULT_SHOW) -> Iterator[Seat]:
+        """Every seat as it is in event `show`, in natural label order."""
 
-    def save(self, seats: list[Seat]) -> None:
-        """Overwrite the records of existing seats."""
+    def seat_states(self) -> Iterator[tuple[str, Seat]]:
+        """Every stored state row: (event, its seat record without the place)."""
 
-    def add_seats(self, labels: list[str]) -> list[str]:
-        """Create those of these seats that do not exist yet; return the ones it created."""
+    def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
+        """Overwrite the states of existing seats in event `show`."""
+
+    def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
+        """Create those of these seats that do not exist yet, at the end of the map, with
+        their places if given; return the ones it created."""
+
+    def places(self) -> dict[str, tuple[Place, int]]:
+        """Every seat's place and map order."""
+
+    def show(self, name: str) -> Show | None: ...
+
+    def add_show(self, show: Show) -> bool:
+        """Add the event; False if there is one of that name already."""
+
+    def show_counts(self, now: Instant) -> list[tuple[Show, StatusCounts]]:
+        """Every event, in the order they were added, with its seats counted by status."""
 
     def append_events(self, events: list[Event]) -> None:
         """Add to the history, in order, in this transaction."""
 
-    def events(self) -> list[Event]:
-        """The whole history in commit order, each event with its `id`."""
+    def events(self, show: str | None = None) -> list[Event]:
+        """The history in commit order, each event with its `id`: all of it, or that of one
+        event (its changes and the seats' adds)."""
 
-    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
-        """The instant of the newest recorded event of each of `labels` that has any, so that
-        a write can keep each seat's history in time order."""
+    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
+        """The instant of the newest recorded event of each of `labels` in event `show` (the
+        map's adds included), so that a write can keep each seat's history in time order."""
 
     def seeded_through(self) -> int:
         """The id of the last event seeded by a schema upgrade rather than written by a command

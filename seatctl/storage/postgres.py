@@ -31,8 +31,24 @@ from seatctl.errors import (
     database_error,
     usage_error,
 )
-from seatctl.model import Event, Seat, Token
-from seatctl.storage import DEFAULT_TTL, records
+from seatctl.model import (
+    DEFAULT_SHOW,
+    NO_PLACE,
+    Event,
+    Place,
+    Seat,
+    Show,
+    StatusCounts,
+    Token,
+)
+from seatctl.storage import (
+    DEFAULT_TTL,
+    MAP_ORDER_BY_LABEL,
+    SHOW_COUNTS,
+    count_statuses,
+    records,
+    status_counts,
+)
 from seatctl.validate import natural_key
 
 try:
@@ -49,17 +65,28 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
 
 # The same number as SQLite's SCHEMA_VERSION: it numbers the data model (2: seats, meta and the
-# events history; 3: the tokens of `seatctl serve`), which both backends share. PostgreSQL
-# databases started at 2; a version-2 database gains the tokens table in its first write.
-SCHEMA_VERSION = 3
+# events history; 3: the tokens of `seatctl serve`; 4: the seat map, events (shows) and their
+# seat states), which both backends share. PostgreSQL databases started at 2; an older one is
+# upgraded in its first write.
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10
 INSTALL_HINT = "pip install 'seatctl[postgres]'"
 
-_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
-_EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id'  # `user` is reserved in SQL
+_OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
+# A seat of one event: the map's row, and the event's state row if it has one (else available).
+_SEAT_COLUMNS = (
+    "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at, st.blocked_at,"
+    " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
+)
+_SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label"
+_EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason'  # `user` is reserved
+_OLD_EVENT_COLUMNS = (
+    'at, seat, action, "user", expires_at, id,'
+    " CASE WHEN action = 'add' THEN NULL ELSE 'default' END, NULL"
+)
 _TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash'
-_TABLES = ("meta", "seats", "events", "tokens")
+_TABLES = ("meta", "seats", "events", "tokens", "shows", "seat_states")
 # The server's clock when first asked in a transaction (after the command has locked its seats,
 # so a command that queued behind another acts at the time it got them), truncated to the
 # second like the local clock. The transaction caches it: one "now" per transaction.
@@ -72,10 +99,11 @@ CREATE TABLE meta (key text PRIMARY KEY, value text);
 CREATE TABLE seats (
     label text COLLATE "C" PRIMARY KEY,
     sort_key text COLLATE "C" NOT NULL,
-    locked_by text,
-    lock_expires bigint,
-    booked_by text,
-    booked_at bigint
+    section text,
+    seat_row text,
+    seat_number bigint,
+    category text,
+    map_order bigint
 );
 CREATE INDEX seats_sort_key_label ON seats (sort_key, label);
 CREATE TABLE events (
@@ -84,7 +112,9 @@ CREATE TABLE events (
     seat text COLLATE "C" NOT NULL,
     action text NOT NULL,
     "user" text,
-    expires_at bigint
+    expires_at bigint,
+    show text COLLATE "C",
+    reason text
 );
 CREATE INDEX events_seat_id ON events (seat, id);
 CREATE INDEX events_seat_at ON events (seat, at);
@@ -94,6 +124,41 @@ CREATE INDEX events_seat_at ON events (seat, at);
 # a schema from before it gets it with the first write of a connection.
 _CREATE_SEAT_AT_INDEX = "CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)"
 _HAS_SEAT_AT_INDEX = "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at')"
+# `shows` holds the events (shows): `events` is the history's name since schema 2. A seat without
+# a row in `seat_states` for an event is available in it, so adding an event is one row.
+_CREATE_SHOW_TABLES = """
+CREATE TABLE IF NOT EXISTS shows (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text COLLATE "C" NOT NULL UNIQUE,
+    title text,
+    starts_at bigint
+);
+CREATE TABLE IF NOT EXISTS seat_states (
+    show text COLLATE "C" NOT NULL,
+    seat text COLLATE "C" NOT NULL,
+    locked_by text,
+    lock_expires bigint,
+    booked_by text,
+    booked_at bigint,
+    blocked_at bigint,
+    block_reason text,
+    PRIMARY KEY (show, seat)
+);
+INSERT INTO shows (name) VALUES ('default') ON CONFLICT (name) DO NOTHING;
+"""
+# Schema 2 or 3 -> 4, losslessly: the seats' states become those of the event `default`, and so
+# does every change in the history (a seat's `add` belongs to the map, so to every event).
+_UPGRADE_TO_4 = """
+INSERT INTO seat_states (show, seat, locked_by, lock_expires, booked_by, booked_at)
+    SELECT 'default', label, locked_by, lock_expires, booked_by, booked_at FROM seats
+    WHERE locked_by IS NOT NULL OR lock_expires IS NOT NULL OR booked_by IS NOT NULL
+        OR booked_at IS NOT NULL;
+ALTER TABLE seats DROP COLUMN locked_by, DROP COLUMN lock_expires, DROP COLUMN booked_by,
+    DROP COLUMN booked_at, ADD COLUMN section text, ADD COLUMN seat_row text,
+    ADD COLUMN seat_number bigint, ADD COLUMN category text, ADD COLUMN map_order bigint;
+ALTER TABLE events ADD COLUMN show text COLLATE "C", ADD COLUMN reason text;
+UPDATE events SET show = 'default' WHERE action != 'add';
+"""
 # Only a hash of each token is stored; a token is found by its (unique) hash.
 _CREATE_TOKENS = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -112,7 +177,15 @@ CREATE TABLE IF NOT EXISTS tokens (
 _SEATCTL_LOCK_CLASS = 0x5EA7
 _SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
 
-_LOCK_SEATS = f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+# The map's rows are locked (a state row may not exist yet): one event's writers on a seat queue,
+# as do those of different events on it, which is rare and brief. The states are read by a
+# second statement, after the wait: at READ COMMITTED it sees what the writers it waited for
+# committed (a locking join would recheck only the locked rows, not a state row inserted since).
+_LOCK_SEATS = "SELECT label FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+_READ_SEATS = f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)"
+_LOCK_OLD_SEATS = (
+    f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+)
 # Which of the seats other transactions hold locked right now (a look, not a wait).
 _HELD_SEATS = """
 SELECT label FROM seats WHERE label = ANY(%(labels)s) EXCEPT
@@ -162,18 +235,23 @@ class PostgresTransaction:
         self._conn.execute(_SCHEMA_LOCK)
         self._set_meta("default_ttl", str(ttl))
 
-    def seats(self, labels: list[str]) -> dict[str, Seat]:
+    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         if not labels:
             return {}
         if self._write:
-            rows = self._locked(labels)
+            rows = self._locked(labels, show)
+        elif self._version < 4:
+            rows = self._conn.execute(
+                f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s)", (labels,)
+            ).fetchall()
         else:
             rows = self._conn.execute(
-                f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s)", (labels,)
+                f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)",
+                (show, labels),
             ).fetchall()
         return {row[0]: records.seat(row) for row in rows}
 
-    def _locked(self, labels: list[str]) -> list[tuple[Any, ...]]:
+    def _locked(self, labels: list[str], show: str = DEFAULT_SHOW) -> list[tuple[Any, ...]]:
         """The rows of `labels`, locked until commit, in one order for everyone (so overlapping
         multi-seat commands queue instead of deadlocking), waiting at most what is left of the
         command's busy budget in all: lock_timeout bounds the wait for each row, not their
@@ -184,7 +262,11 @@ class PostgresTransaction:
             with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
                 conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
-                rows = conn.execute(_LOCK_SEATS, (labels,))
+                if self._version < 4:
+                    rows = conn.execute(_LOCK_OLD_SEATS, (labels,))
+                else:
+                    conn.execute(_LOCK_SEATS, (labels,))
+                    rows = conn.execute(_READ_SEATS, (show, labels))
                 conn.execute("SET LOCAL statement_timeout = DEFAULT")
             return rows.fetchall()
         except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
@@ -195,70 +277,172 @@ class PostgresTransaction:
     def seat_count(self) -> int:
         return int(self._value("SELECT count(*) FROM seats"))
 
-    def all_seats(self) -> Iterator[Seat]:
-        return map(records.seat, self._seat_rows())
+    def all_seats(self, show: str = DEFAULT_SHOW) -> Iterator[Seat]:
+        return map(records.seat, self._seat_rows(show))
 
-    def _seat_rows(self) -> Iterator[tuple[Any, ...]]:
+    def _seat_rows(self, show: str = DEFAULT_SHOW) -> Iterator[tuple[Any, ...]]:
+        if self._version < 4:
+            return iter(
+                self._conn.execute(
+                    f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label"
+                )
+            )
         return iter(
-            self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
+            self._conn.execute(
+                f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label",
+                (show,),
+            )
         )
 
-    def save(self, seats: list[Seat]) -> None:
+    def seat_states(self) -> Iterator[tuple[str, Seat]]:
+        if self._version < 4:
+            return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
+        rows = self._conn.execute(
+            "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
+            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+        )
+        return ((row[0], records.seat(row[1:])) for row in rows)
+
+    def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
         if not seats:
             return
         # One statement for any number of seats: a round trip per seat adds up across hosts.
         self._conn.execute(
-            "UPDATE seats AS s SET locked_by = v.locked_by, lock_expires = v.lock_expires,"
-            " booked_by = v.booked_by, booked_at = v.booked_at"
-            " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::bigint[])"
-            " AS v(label, locked_by, lock_expires, booked_by, booked_at)"
-            " WHERE s.label = v.label",
-            _columns(
-                [(s.label, s.locked_by, s.lock_expires, s.booked_by, s.booked_at) for s in seats], 5
-            ),
+            "INSERT INTO seat_states AS st (show, seat, locked_by, lock_expires, booked_by,"
+            " booked_at, blocked_at, block_reason)"
+            " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[],"
+            " %s::bigint[], %s::bigint[], %s::text[])"
+            " ON CONFLICT (show, seat) DO UPDATE SET locked_by = excluded.locked_by,"
+            " lock_expires = excluded.lock_expires, booked_by = excluded.booked_by,"
+            " booked_at = excluded.booked_at, blocked_at = excluded.blocked_at,"
+            " block_reason = excluded.block_reason",
+            [
+                show,
+                *_columns(
+                    [
+                        (
+                            s.label,
+                            s.locked_by,
+                            s.lock_expires,
+                            s.booked_by,
+                            s.booked_at,
+                            s.blocked_at,
+                            s.block_reason,
+                        )
+                        for s in seats
+                    ],
+                    7,
+                ),
+            ],
         )
 
-    def add_seats(self, labels: list[str]) -> list[str]:
+    def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
         if not labels:
             return []
         self._conn.execute(_SCHEMA_LOCK)
+        places = places or {}
+        given = [places.get(label, NO_PLACE) for label in labels]
         # Another writer may add some of these seats meanwhile (one that started before the
         # advisory lock existed, or a future command): ON CONFLICT skips them, and RETURNING
-        # names only the rows this insert really created.
+        # names only the rows this insert really created. The map order goes on from the
+        # last seat's (under the schema lock, no other adder runs meanwhile).
         rows = self._conn.execute(
-            "INSERT INTO seats (label, sort_key) SELECT * FROM unnest(%s::text[], %s::text[])"
+            "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
+            " map_order) SELECT label, sort_key, section, seat_row, seat_number, category,"
+            " (SELECT coalesce(max(map_order), 0) FROM seats) + position FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
+            " WITH ORDINALITY AS v(label, sort_key, section, seat_row, seat_number, category,"
+            " position) ORDER BY position"
             " ON CONFLICT (label) DO NOTHING RETURNING label",
-            (labels, [natural_key(label) for label in labels]),
+            (
+                labels,
+                [natural_key(label) for label in labels],
+                [p.section for p in given],
+                [p.row for p in given],
+                [p.number for p in given],
+                [p.category for p in given],
+            ),
         )
         created = {row[0] for row in rows}
         return [label for label in labels if label in created]
+
+    def places(self) -> dict[str, tuple[Place, int]]:
+        if self._version < 4:
+            return {}
+        rows = self._conn.execute(
+            "SELECT label, section, seat_row, seat_number, category, map_order FROM seats"
+        )
+        return {row[0]: (Place(*row[1:5]), row[5]) for row in rows}
+
+    def show(self, name: str) -> Show | None:
+        if self._version < 4:
+            return Show(DEFAULT_SHOW) if name == DEFAULT_SHOW else None
+        row = self._conn.execute(
+            "SELECT name, title, starts_at FROM shows WHERE name = %s", (name,)
+        ).fetchone()
+        return Show(*row) if row else None
+
+    def add_show(self, show: Show) -> bool:
+        cursor = self._conn.execute(
+            "INSERT INTO shows (name, title, starts_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (name) DO NOTHING",
+            tuple(show),
+        )
+        return cursor.rowcount > 0
+
+    def show_counts(self, now: Instant) -> list[tuple[Show, StatusCounts]]:
+        total = self.seat_count()
+        if self._version < 4:
+            counts = count_statuses(seat.status(now) for seat in self.all_seats())
+            return [(Show(DEFAULT_SHOW), counts)]
+        rows = self._conn.execute(SHOW_COUNTS, (now,)).fetchall()
+        return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
 
     def append_events(self, events: list[Event]) -> None:
         if not events:
             return
         # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
         self._conn.execute(
-            'INSERT INTO events (at, seat, action, "user", expires_at)'
-            " SELECT at, seat, action, usr, expires_at FROM unnest("
-            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]"
-            ") WITH ORDINALITY AS e(at, seat, action, usr, expires_at, position) ORDER BY position",
-            _columns([(e.at, e.seat, e.action.value, e.user, e.expires_at) for e in events], 5),
+            'INSERT INTO events (at, seat, action, "user", expires_at, show, reason)'
+            " SELECT at, seat, action, usr, expires_at, show, reason FROM unnest("
+            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+            " %s::text[]) WITH ORDINALITY"
+            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position",
+            _columns(
+                [
+                    (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
+                    for e in events
+                ],
+                7,
+            ),
         )
 
-    def events(self) -> list[Event]:
-        rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
-        return [records.event(row) for row in rows]
+    def events(self, show: str | None = None) -> list[Event]:
+        return [records.event(row) for row in self._event_rows(show)]
 
-    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+    def _event_rows(self, show: str | None = None) -> Iterator[tuple[Any, ...]]:
+        if self._version < 4:
+            return iter(self._conn.execute(f"SELECT {_OLD_EVENT_COLUMNS} FROM events ORDER BY id"))
+        if show is None:
+            return iter(self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id"))
+        return iter(
+            self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE show = %s OR show IS NULL ORDER BY id",
+                (show,),
+            )
+        )
+
+    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
             return {}
-        # A max(at) per seat: with the (seat, at) index each is read off the index's end,
-        # where `GROUP BY seat` would read every event of the seat (a cost that grew with
-        # each write). Still the greatest stored value.
+        # A max(at) per seat, each read through the (seat, at) index; an event's changes are
+        # its own, and a seat's `add` (no event) belongs to every event.
+        condition = "" if self._version < 4 else " AND (show = %s OR show IS NULL)"
+        params: tuple[Any, ...] = (labels,) if self._version < 4 else (show, labels)
         rows = self._conn.execute(
-            'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C")'
-            " FROM unnest(%s::text[]) AS label",
-            (labels,),
+            'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C"'
+            f"{condition}) FROM unnest(%s::text[]) AS label",
+            params,
         )
         return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
 
@@ -267,12 +451,22 @@ class PostgresTransaction:
         return records.seeded_through(self._meta("seeded_through"))
 
     def damaged_records(self) -> list[str]:
-        events = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
         settings = {
             "default_ttl": self._meta("default_ttl"),
             "seeded": self._meta("seeded_through"),
         }
-        return records.problems(self._seat_rows(), events, settings)
+        events = self._event_rows()
+        if self._version < 4:
+            return records.problems(self._seat_rows(), events, settings)
+        map_rows = self._conn.execute(
+            "SELECT label, NULL, NULL::bigint, NULL, NULL::bigint, NULL::bigint, NULL, section,"
+            " seat_row, seat_number, category FROM seats ORDER BY sort_key, label"
+        ).fetchall()
+        state_rows = self._conn.execute(
+            "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
+            " block_reason, NULL, NULL, NULL::bigint, NULL FROM seat_states ORDER BY show, seat"
+        ).fetchall()
+        return records.problems(map_rows + state_rows, events, settings)
 
     def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
         return int(
@@ -395,6 +589,7 @@ class PostgresStore:
             )
         conn.execute(_CREATE_TABLES)
         conn.execute(_CREATE_TOKENS)
+        conn.execute(_CREATE_SHOW_TABLES)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
         )
@@ -482,9 +677,17 @@ class PostgresStore:
             raise
 
     def _upgrade(self, conn: Connection) -> None:
-        """Version 2 -> 3 inside the caller's write transaction: add the tokens table."""
+        """Versions 2 and 3 -> 4 inside the caller's write transaction: add the tokens table,
+        then move the seats' states to the event `default` and add the seat map."""
         conn.execute(_SCHEMA_LOCK)  # another host may be upgrading the same schema
+        _, _, version = _schema_state(conn)
+        if version is not None and version >= SCHEMA_VERSION:  # another host just did
+            self.version = version
+            return
         conn.execute(_CREATE_TOKENS)
+        conn.execute(_CREATE_SHOW_TABLES)
+        conn.execute(_UPGRADE_TO_4)
+        conn.execute(MAP_ORDER_BY_LABEL)
         conn.execute(
             "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
         )

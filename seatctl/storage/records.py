@@ -14,12 +14,12 @@ from typing import Any
 
 from seatctl.clock import LATEST_INSTANT, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
-from seatctl.model import Action, Event, Seat
+from seatctl.model import NO_PLACE, Action, Event, Place, Seat
 from seatctl.validate import LABEL_PATTERN, MAX_TTL, MAX_USER_LENGTH, MIN_TTL
 
 _ACTIONS = {action.value: action for action in Action}
 # Events that name the user who made them (`add` has none), and those that carry a deadline.
-_WITH_USER = frozenset(_ACTIONS) - {Action.ADD.value}
+_WITH_USER = frozenset(_ACTIONS) - {Action.ADD.value, Action.BLOCK.value, Action.UNBLOCK.value}
 _WITH_DEADLINE = frozenset({Action.LOCK.value, Action.EXTEND.value, Action.EXPIRE.value})
 
 
@@ -38,9 +38,12 @@ class DamagedRecord(SeatctlError):
 
 
 def seat(row: tuple[Any, ...]) -> Seat:
-    """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at)."""
+    """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at, and from
+    schema 4 blocked_at, block_reason, section, row, number, category)."""
     # Inline checks first: a listing decodes 100,000 of these; `seat_problem` says what is wrong.
-    label, locked_by, lock_expires, booked_by, booked_at = row
+    label, locked_by, lock_expires, booked_by, booked_at = row[:5]
+    if len(row) > 5 and not _good_extra(row):
+        raise DamagedRecord(seat_problem(row) or "seat record is damaged", label)
     if (
         type(label) is str
         and _label_match(label)
@@ -53,8 +56,26 @@ def seat(row: tuple[Any, ...]) -> Seat:
             or (_good_instant(booked_at) and _good_user(booked_by))
         )
     ):
-        return _new_seat(Seat, row)
+        if len(row) == 5:
+            return _new_seat(Seat, (*row, None, None, NO_PLACE))
+        place = NO_PLACE if row[7:] == _NO_PLACE_ROW else Place(*row[7:])
+        return _new_seat(Seat, (*row[:7], place))
     raise DamagedRecord(seat_problem(row) or "seat record is damaged", label)
+
+
+_NO_PLACE_ROW = (None, None, None, None)
+
+
+def _good_extra(row: tuple[Any, ...]) -> bool:
+    """The block and the place of a schema-4 seat row are of the kinds seatctl writes."""
+    blocked_at, reason, section, seat_row, number, category = row[5:]
+    return (
+        (blocked_at is None and reason is None)
+        or (_good_instant(blocked_at) and (reason is None or type(reason) is str))
+    ) and (
+        all(part is None or type(part) is str for part in (section, seat_row, category))
+        and (number is None or type(number) is int)
+    )
 
 
 _label_match = LABEL_PATTERN.fullmatch
@@ -75,12 +96,12 @@ def _good_user(value: Any) -> bool:
 
 
 def event(row: tuple[Any, ...]) -> Event:
-    """The event stored in `row` (at, seat, action, user, expires_at, id)."""
+    """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason)."""
     problem = event_problem(row)
     if problem:
         raise DamagedRecord(problem, row[1])
-    at, label, action, user, expires_at, id_ = row
-    return Event(at, label, _ACTIONS[action], user, expires_at, id_)
+    at, label, action, user, expires_at, id_, show, reason = row
+    return Event(at, label, _ACTIONS[action], user, expires_at, id_, show, reason)
 
 
 def newest_instant(label: Any, at: Any) -> int:
@@ -119,7 +140,7 @@ def problems(
 
 
 def seat_problem(row: tuple[Any, ...]) -> str | None:
-    label, locked_by, lock_expires, booked_by, booked_at = row
+    label, locked_by, lock_expires, booked_by, booked_at = row[:5]
     if not _is_label(label):
         return f"a seat's label is not a valid seat label ({_shown(label)})"
     problem = (
@@ -133,11 +154,13 @@ def seat_problem(row: tuple[Any, ...]) -> str | None:
         problem = "lock lacks its holder or its deadline"
     if not problem and (booked_by is None) != (booked_at is None):
         problem = "booking lacks its booker or its instant"
+    if not problem and len(row) > 5 and not _good_extra(row):
+        problem = "its block or its place in the seat map is not of the right kind"
     return f"seat {label}: {problem}" if problem else None
 
 
 def event_problem(row: tuple[Any, ...]) -> str | None:
-    at, label, action, user, expires_at, id_ = row
+    at, label, action, user, expires_at, id_, show, reason = row
     if not _is_label(label):
         return f"history event {id_}: its seat is not a valid seat label ({_shown(label)})"
     if type(action) is not str or action not in _ACTIONS:
@@ -148,6 +171,10 @@ def event_problem(row: tuple[Any, ...]) -> str | None:
             or _user_problem("user", user, required=action in _WITH_USER)
             or _instant_problem("lock deadline", expires_at, required=action in _WITH_DEADLINE)
         )
+        if not problem and not (show is None or _is_label(show)):
+            problem = f"its event is not a valid event name ({_shown(show)})"
+        if not problem and not (reason is None or type(reason) is str):
+            problem = f"its reason is not text ({_shown(reason)})"
     return f"seat {label}: history event {id_}: {problem}" if problem else None
 
 

@@ -7,6 +7,7 @@ a database is created or seats are added.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -15,16 +16,45 @@ from urllib.parse import quote
 from seatctl import clock
 from seatctl.clock import Instant
 from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import Event, Seat, Token
-from seatctl.storage import DEFAULT_TTL, records
+from seatctl.model import (
+    DEFAULT_SHOW,
+    NO_PLACE,
+    Event,
+    Place,
+    Seat,
+    Show,
+    StatusCounts,
+    Token,
+)
+from seatctl.storage import (
+    DEFAULT_TTL,
+    MAP_ORDER_BY_LABEL,
+    SHOW_COUNTS,
+    count_statuses,
+    records,
+    status_counts,
+)
 from seatctl.storage import sqlite_access as access
 from seatctl.validate import natural_key
 
-# 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`
-SCHEMA_VERSION = 3
+# 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`;
+# 4: the seat map (section, row, number, category, map order), events (shows) and their own
+# seat states (`seat_states`, blocks included); the history names each change's event.
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_SECONDS = 10.0
-_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
-_EVENT_COLUMNS = "at, seat, action, user, expires_at, id"
+_OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
+# A seat of one event: the map's row, and the event's state row if it has one (else available).
+_SEAT_COLUMNS = (
+    "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at, st.blocked_at,"
+    " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
+)
+_SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = ? AND st.seat = s.label"
+_EVENT_COLUMNS = "at, seat, action, user, expires_at, id, show, reason"
+# Before schema 4 every change belonged to the one event there was.
+_OLD_EVENT_COLUMNS = (
+    "at, seat, action, user, expires_at, id,"
+    " CASE WHEN action = 'add' THEN NULL ELSE 'default' END, NULL"
+)
 _TOKEN_COLUMNS = "id, user, created_at, expires_at, last_used_at, hash"
 _CHUNK = 500  # well under SQLite's limit on bound parameters
 
@@ -46,68 +76,166 @@ class SqliteTransaction:
     def set_default_ttl(self, ttl: int) -> None:
         self._set_meta("default_ttl", str(ttl))
 
-    def seats(self, labels: list[str]) -> dict[str, Seat]:
+    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT {_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})", chunk
-            )
+            if self._version < 4:
+                rows = self._conn.execute(
+                    f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})", chunk
+                )
+            else:
+                rows = self._conn.execute(
+                    f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label IN ({marks})",
+                    [show, *chunk],
+                )
             found.update((row[0], records.seat(row)) for row in rows)
         return found
 
     def seat_count(self) -> int:
         return self._conn.execute("SELECT count(*) FROM seats").fetchone()[0]
 
-    def all_seats(self) -> Iterator[Seat]:
-        return map(records.seat, self._seat_rows())
+    def all_seats(self, show: str = DEFAULT_SHOW) -> Iterator[Seat]:
+        return map(records.seat, self._seat_rows(show))
 
-    def _seat_rows(self) -> Iterator[tuple]:
-        return self._conn.execute(f"SELECT {_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
-
-    def save(self, seats: list[Seat]) -> None:
-        self._conn.executemany(
-            "UPDATE seats SET locked_by = ?, lock_expires = ?, booked_by = ?, booked_at = ?"
-            " WHERE label = ?",
-            [(s.locked_by, s.lock_expires, s.booked_by, s.booked_at, s.label) for s in seats],
+    def _seat_rows(self, show: str = DEFAULT_SHOW) -> Iterator[tuple]:
+        if self._version < 4:
+            return self._conn.execute(
+                f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label"
+            )
+        return self._conn.execute(
+            f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label", (show,)
         )
 
-    def add_seats(self, labels: list[str]) -> list[str]:
+    def seat_states(self) -> Iterator[tuple[str, Seat]]:
+        """Every stored state row (event, seat record without its place), for `check`."""
+        if self._version < 4:
+            return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
+        rows = self._conn.execute(
+            "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
+            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+        )
+        return ((row[0], records.seat(row[1:])) for row in rows)
+
+    def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
+        self._conn.executemany(
+            "INSERT INTO seat_states (show, seat, locked_by, lock_expires, booked_by, booked_at,"
+            " blocked_at, block_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (show, seat) DO UPDATE SET locked_by = excluded.locked_by,"
+            " lock_expires = excluded.lock_expires, booked_by = excluded.booked_by,"
+            " booked_at = excluded.booked_at, blocked_at = excluded.blocked_at,"
+            " block_reason = excluded.block_reason",
+            [
+                (
+                    show,
+                    s.label,
+                    s.locked_by,
+                    s.lock_expires,
+                    s.booked_by,
+                    s.booked_at,
+                    s.blocked_at,
+                    s.block_reason,
+                )
+                for s in seats
+            ],
+        )
+
+    def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
         # Under BEGIN IMMEDIATE nobody else can add seats meanwhile: all of `labels` that are
         # missing now are created by this insert.
         existing = self.seats(labels)
         new = [label for label in labels if label not in existing]
-        rows = ({"label": label, "sort_key": natural_key(label)} for label in new)
+        first = self._conn.execute("SELECT coalesce(max(map_order), 0) FROM seats").fetchone()[0]
+        places = places or {}
+        rows = (
+            {
+                "label": label,
+                "sort_key": natural_key(label),
+                "section": place.section,
+                "seat_row": place.row,
+                "seat_number": place.number,
+                "category": place.category,
+                "map_order": first + n,
+            }
+            for n, (label, place) in enumerate(
+                ((label, places.get(label, NO_PLACE)) for label in new), 1
+            )
+        )
         _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
         return new
 
+    def places(self) -> dict[str, tuple[Place, int]]:
+        """Every seat's place in the map and its map order (for `init --map`'s conflicts)."""
+        if self._version < 4:
+            return {}
+        rows = self._conn.execute(
+            "SELECT label, section, seat_row, seat_number, category, map_order FROM seats"
+        )
+        return {row[0]: (Place(*row[1:5]), row[5]) for row in rows}
+
+    def show(self, name: str) -> Show | None:
+        if self._version < 4:
+            return Show(DEFAULT_SHOW) if name == DEFAULT_SHOW else None
+        row = self._conn.execute(
+            "SELECT name, title, starts_at FROM shows WHERE name = ?", (name,)
+        ).fetchone()
+        return Show(*row) if row else None
+
+    def add_show(self, show: Show) -> bool:
+        """Add the event; False if there is one of that name already."""
+        cursor = self._conn.execute(
+            "INSERT INTO shows (name, title, starts_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO NOTHING",
+            show,
+        )
+        return cursor.rowcount > 0
+
+    def show_counts(self, now: Instant) -> list[tuple[Show, StatusCounts]]:
+        """Every event, in the order they were added, with its seats counted by status."""
+        total = self.seat_count()
+        if self._version < 4:
+            counts = count_statuses(seat.status(now) for seat in self.all_seats())
+            return [(Show(DEFAULT_SHOW), counts)]
+        rows = self._conn.execute(SHOW_COUNTS.replace("%s", "?"), (now,))
+        return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
+
     def append_events(self, events: list[Event]) -> None:
         self._conn.executemany(
-            "INSERT INTO events (at, seat, action, user, expires_at) VALUES (?, ?, ?, ?, ?)",
-            [(e.at, e.seat, e.action.value, e.user, e.expires_at) for e in events],
+            "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
+                for e in events
+            ],
         )
 
-    def events(self) -> list[Event]:
+    def events(self, show: str | None = None) -> list[Event]:
+        """The history in commit order: all of it, or that of one event (with the seats' adds)."""
         if self._version < 2:  # read before the first write upgraded it: what it would seed
             from seatctl.history import seed_events
 
             return seed_events(self.all_seats(), self.now())
-        return [records.event(row) for row in self._event_rows()]
+        return [records.event(row) for row in self._event_rows(show)]
 
-    def _event_rows(self) -> Iterator[tuple]:
-        return self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id")
+    def _event_rows(self, show: str | None = None) -> Iterator[tuple]:
+        columns = _EVENT_COLUMNS if self._version >= 4 else _OLD_EVENT_COLUMNS
+        if show is None or self._version < 4:
+            return self._conn.execute(f"SELECT {columns} FROM events ORDER BY id")
+        return self._conn.execute(
+            f"SELECT {columns} FROM events WHERE show = ? OR show IS NULL ORDER BY id", (show,)
+        )
 
-    def latest_event_at(self, labels: list[str]) -> dict[str, Instant]:
+    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
         latest: dict[str, Instant] = {}
         for label in labels:
-            # One seat at a time: with the (seat, at) index SQLite reads max(at) off the
-            # index's end, where `GROUP BY seat` would read every event of the seat (a cost
-            # that grew with each write). Still the greatest stored value, damaged ones too.
+            # One seat at a time, read through the (seat, at) index; an event's changes are
+            # its own, and a seat's `add` (no event) belongs to every event.
             at = self._conn.execute(
-                "SELECT max(at) FROM events WHERE seat = ?", (label,)
+                "SELECT max(at) FROM events WHERE seat = ? AND (show = ? OR show IS NULL)",
+                (label, show),
             ).fetchone()[0]
             if at is not None:
                 latest[label] = records.newest_instant(label, at)
@@ -123,7 +251,17 @@ class SqliteTransaction:
         settings = {"default_ttl": self._meta("default_ttl")}
         if self._version >= 2:
             settings["seeded"] = self._meta("seeded_through")
-        return records.problems(self._seat_rows(), events, settings)
+        if self._version < 4:
+            return records.problems(self._seat_rows(), events, settings)
+        map_rows = self._conn.execute(
+            "SELECT label, NULL, NULL, NULL, NULL, NULL, NULL, section, seat_row, seat_number,"
+            " category FROM seats ORDER BY sort_key, label"
+        )
+        state_rows = self._conn.execute(
+            "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
+            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+        )
+        return records.problems(itertools.chain(map_rows, state_rows), events, settings)
 
     def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
         cursor = self._conn.execute(
@@ -156,18 +294,22 @@ class SqliteTransaction:
 
     def upgrade(self) -> None:
         """Bring an older database to the current version, inside the caller's write
-        transaction: 1 -> 2 seeds the history from the seats, 2 -> 3 adds the tokens table."""
+        transaction: 1 -> 2 seeds the history from the seats, 2 -> 3 adds the tokens table,
+        3 -> 4 moves the seats' states to the event `default` and adds the seat map."""
+        seeds: list[Event] = []
         if self._version < 2:
             from seatctl.history import seed_events
 
-            _create_events_table(self._conn)
+            _create_events_table(self._conn, with_shows=False)
             seeds = seed_events(self.all_seats(), self.now())
-            self.append_events(seeds)
             self._set_meta("seeded_through", str(len(seeds)))
         _create_events_seat_at_index(self._conn)
         _create_tokens_table(self._conn)
+        if self._version < 4:
+            _upgrade_to_4(self._conn)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._version = SCHEMA_VERSION
+        self.append_events(seeds)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -432,36 +574,36 @@ def _create_tables(conn: sqlite3.Connection) -> None:
         {
             "label": str,
             "sort_key": str,
-            "locked_by": str,
-            "lock_expires": int,
-            "booked_by": str,
-            "booked_at": int,
+            "section": str,
+            "seat_row": str,
+            "seat_number": int,
+            "category": str,
+            "map_order": int,
         },
         pk="label",
         not_null={"sort_key"},
         if_not_exists=True,
     )
     db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
-    _create_events_table(conn)
+    _create_events_table(conn, with_shows=True)
     _create_tokens_table(conn)
+    _create_show_tables(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _create_events_table(conn: sqlite3.Connection) -> None:
+def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
     db = _toolkit(conn)
-    db["events"].create(
-        {
-            "id": int,
-            "at": int,
-            "seat": str,
-            "action": str,
-            "user": str,
-            "expires_at": int,
-        },
-        pk="id",
-        not_null={"at", "seat", "action"},
-        if_not_exists=True,
-    )
+    columns: dict[str, type] = {
+        "id": int,
+        "at": int,
+        "seat": str,
+        "action": str,
+        "user": str,
+        "expires_at": int,
+    }
+    if with_shows:
+        columns |= {"show": str, "reason": str}
+    db["events"].create(columns, pk="id", not_null={"at", "seat", "action"}, if_not_exists=True)
     db["events"].create_index(["seat", "id"], if_not_exists=True)
     _create_events_seat_at_index(conn)
 
@@ -471,6 +613,56 @@ def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
     the data model (older seatctl versions use such a database unchanged), so it carries no
     schema version: a database from before it gets it with the first write of a connection."""
     conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
+
+
+# `shows` holds the events (shows): the name `events` is the history's, since schema 2. A seat
+# without a row in `seat_states` for an event is available in it, so adding an event is one row.
+_CREATE_SHOW_TABLES = """
+CREATE TABLE IF NOT EXISTS shows (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, title TEXT, starts_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS seat_states (
+    show TEXT NOT NULL, seat TEXT NOT NULL, locked_by TEXT, lock_expires INTEGER,
+    booked_by TEXT, booked_at INTEGER, blocked_at INTEGER, block_reason TEXT,
+    PRIMARY KEY (show, seat)
+);
+INSERT INTO shows (name) VALUES ('default') ON CONFLICT (name) DO NOTHING;
+"""
+
+
+def _create_show_tables(conn: sqlite3.Connection) -> None:
+    for statement in _CREATE_SHOW_TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _upgrade_to_4(conn: sqlite3.Connection) -> None:
+    """Schema 3 -> 4, losslessly: the seats' states become those of the event `default`, and
+    so does every change in the history (a seat's `add` belongs to the map, every event)."""
+    _create_show_tables(conn)
+    conn.execute(
+        "INSERT INTO seat_states (show, seat, locked_by, lock_expires, booked_by, booked_at)"
+        " SELECT 'default', label, locked_by, lock_expires, booked_by, booked_at FROM seats"
+        " WHERE locked_by IS NOT NULL OR lock_expires IS NOT NULL OR booked_by IS NOT NULL"
+        " OR booked_at IS NOT NULL"
+    )
+    for column in ("locked_by", "lock_expires", "booked_by", "booked_at"):
+        conn.execute(f"ALTER TABLE seats DROP COLUMN {column}")
+    for column, kind in _MAP_COLUMNS:
+        conn.execute(f"ALTER TABLE seats ADD COLUMN {column} {kind}")
+    conn.execute(MAP_ORDER_BY_LABEL)
+    conn.execute("ALTER TABLE events ADD COLUMN show TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN reason TEXT")
+    conn.execute("UPDATE events SET show = 'default' WHERE action != 'add'")
+
+
+_MAP_COLUMNS = (
+    ("section", "TEXT"),
+    ("seat_row", "TEXT"),
+    ("seat_number", "INTEGER"),
+    ("category", "TEXT"),
+    ("map_order", "INTEGER"),
+)
 
 
 def _create_tokens_table(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,130 @@
+"""Schema 4: a real 0.2 database (schema 3, and 2) upgrades in place, losslessly, on both
+backends; its seats, states and history become those of the event `default`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from freezegun import freeze_time
+
+from conftest import dump
+from old_schemas import old_database
+
+LATER = "2026-01-01T13:00:00Z"  # carol's locks on 4 and A1 still stand
+NEW_SEAT_FIELDS = ("section", "row", "number", "category")
+NEW_EVENT_FIELDS = ("event", "reason")
+
+
+def without(objects: list[dict], fields: tuple[str, ...]) -> list[dict]:
+    return [{k: v for k, v in o.items() if k not in fields} for o in objects]
+
+
+def schema_version(db_path: str) -> int:
+    if db_path.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_path) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=[3, 2])
+def old_db(request, db_path: str) -> str:
+    return old_database(db_path, request.param)
+
+
+@freeze_time(LATER)
+def test_reading_an_old_database_works_and_changes_nothing(cli, old_db):
+    before = dump(old_db)
+    seats = {s["seat"]: s["status"] for s in cli("seats", "--json").json()}
+    assert seats == {
+        "1": "booked",
+        "2": "available",
+        "3": "booked",
+        "4": "locked",
+        "5": "available",
+        "6": "available",
+        "A1": "locked",
+        "B2": "available",
+    }
+    assert cli("history").code == 0
+    assert [e["event"] for e in cli("event", "list", "--json").json()] == ["default"]
+    assert cli("check").out == "ok\n"
+    assert dump(old_db) == before
+
+
+@freeze_time(LATER)
+def test_the_first_write_upgrades_to_4_keeping_every_state_and_event(cli, old_db):
+    seats_before = cli("seats", "--json").json()
+    history_before = cli("history", "--json").json()
+    assert cli("lock", "5", "--user", "zoe").code == 0
+    assert schema_version(old_db) == 4
+    seats_after = cli("seats", "--json").json()
+    history_after = cli("history", "--json").json()
+    expected = [s if s["seat"] != "5" else seats_after[4] for s in seats_before]
+    assert seats_after == expected
+    assert all(s[f] is None for s in seats_after for f in NEW_SEAT_FIELDS)
+    assert without(history_after, NEW_EVENT_FIELDS)[:-1] == without(
+        history_before, NEW_EVENT_FIELDS
+    )
+    assert {e["event"] for e in history_after} == {"default"}
+    assert (history_after[-1]["seat"], history_after[-1]["action"]) == ("5", "lock")
+
+
+@freeze_time(LATER)
+def test_an_upgraded_database_passes_check_and_keeps_its_locks_holders(cli, old_db):
+    assert cli("lock", "5", "--user", "zoe").code == 0
+    assert cli("check").out == "ok\n"
+    run = cli("lock", "4", "--user", "zoe", "--json")
+    assert (run.code, run.error()["error"]) == (4, "locked")
+    assert cli("confirm", "4", "A1", "--user", "carol").code == 0
+    assert cli("check").out == "ok\n"
+
+
+@freeze_time(LATER)
+def test_a_refused_write_does_not_upgrade(cli, old_db):
+    before = dump(old_db)
+    assert cli("lock", "1", "--user", "zoe").code == 4
+    assert dump(old_db) == before
+
+
+@freeze_time(LATER)
+def test_an_unknown_event_on_an_old_database_is_not_found(cli, old_db):
+    run = cli("seats", "--event", "gala", "--json")
+    assert (run.code, run.error()["error"]) == (3, "not_found")
+
+
+@freeze_time(LATER)
+def test_event_add_upgrades_and_the_new_event_has_every_seat_available(cli, old_db):
+    assert cli("event", "add", "gala").code == 0
+    statuses = {s["status"] for s in cli("seats", "--event", "gala", "--json").json()}
+    assert statuses == {"available"}
+    assert cli("check").out == "ok\n"
+
+
+@pytest.mark.sqlite_only
+@freeze_time(LATER)
+def test_the_old_databases_token_still_works_after_the_upgrade(cli, db_path):
+    old_database(db_path, 3)
+    assert cli("lock", "5", "--user", "zoe").code == 0
+    assert [t["user"] for t in cli("token", "list", "--json").json()] == ["eve"]
+
+
+def test_the_fixture_really_is_a_schema_3_database_with_history():
+    from old_schemas import FIXTURE_V3
+
+    conn = sqlite3.connect(f"file:{FIXTURE_V3}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        actions = {row[0] for row in conn.execute("SELECT action FROM events")}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(seats)")}
+    finally:
+        conn.close()
+    assert {"add", "lock", "confirm", "release", "expire"} <= actions
+    assert {"locked_by", "booked_by"} <= columns
