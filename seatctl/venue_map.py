@@ -14,8 +14,9 @@ drawn as one more row of their section, marked `*`, in natural label order.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from seatctl.validate import natural_key
 
@@ -45,12 +46,14 @@ class Counts(NamedTuple):
 
 def count(statuses: Iterable[str]) -> Counts:
     """The counts of seats with these statuses; an unknown status is a ValueError."""
-    tally = dict.fromkeys(STATUSES, 0)
-    for status in statuses:
-        if status not in tally:
-            raise ValueError(f"unknown seat status {status!r}")
-        tally[status] += 1
-    return _counts(tally)
+    return _counts(_tally(Counter(statuses)))
+
+
+def _tally(counted: Mapping[str, int]) -> dict[str, int]:
+    unknown = [status for status in counted if status not in STATUSES]
+    if unknown:
+        raise ValueError(f"unknown seat status {unknown[0]!r}")
+    return {status: counted.get(status, 0) for status in STATUSES}
 
 
 def _counts(tally: Mapping[str, int]) -> Counts:
@@ -87,19 +90,22 @@ def summary_groups(
     fields = _GROUP_FIELDS.get(by)
     if fields is None:
         raise ValueError(f"cannot group by {by!r}: use {', '.join(GROUPINGS)}")
-    tallies: dict[tuple[str | None, ...], dict[str, int]] = {}
-    for seat, status in rows:
-        key = tuple(seat.get(field) for field in fields)
-        tally = tallies.get(key)
-        if tally is None:
-            tally = tallies[key] = dict.fromkeys(STATUSES, 0)
-        if status not in tally:
-            raise ValueError(f"unknown seat status {status!r}")
-        tally[status] += 1
+    counted = _counted(rows, by)
+    by_group: dict[tuple[str | None, ...], dict[str, int]] = {}
+    for (key, status), number in counted.items():
+        by_group.setdefault(key if by == "row" else (key,), {})[status] = number
     return [
-        {**dict(zip(fields, key, strict=True)), **_counts(tally).as_dict()}
-        for key, tally in tallies.items()
+        {**dict(zip(fields, key, strict=True)), **_counts(_tally(tally)).as_dict()}
+        for key, tally in by_group.items()
     ]
+
+
+def _counted(rows: Iterable[tuple[Mapping[str, str | None], str]], by: str) -> Counter[Any]:
+    """(group key, status) -> seats. One plain generator per grouping: the cheapest way to
+    count 100,000 seats in Python. A Counter keeps keys in order of first appearance."""
+    if by == "row":
+        return Counter(((seat.get("section"), seat.get("row")), status) for seat, status in rows)
+    return Counter((seat.get(by), status) for seat, status in rows)
 
 
 class MapCell(NamedTuple):
