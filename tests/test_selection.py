@@ -457,3 +457,51 @@ def test_largest_block_and_available_count_match_a_brute_force(spots, sections, 
 @given(cases(), st.integers(1, 4))
 def test_a_block_exists_exactly_when_the_largest_block_is_long_enough(spots, count):
     assert (choose_best(spots, count) is not None) == (largest_block(spots) >= count)
+
+
+# The worked example of docs/best-available.md
+
+
+def worked_example() -> Venue:
+    venue = Venue().row("Stalls", "A", "XX.......X", "premium")
+    venue.row("Stalls", "B", ".X...X__....", "premium")
+    return venue.row("Circle", "A", "........", "standard")
+
+
+def labels(first: str, numbers: range | list[int]) -> list[str]:
+    return [f"{first}-{number}" for number in numbers]
+
+
+@pytest.mark.parametrize(
+    ("count", "options", "expected"),
+    [
+        (4, {}, labels("StallsA", range(3, 7))),
+        (3, {}, labels("StallsA", range(5, 8))),
+        (3, {"sections": ["Stalls"], "categories": ["premium"]}, labels("StallsA", range(5, 8))),
+        (6, {}, labels("CircleA", range(1, 7))),
+        (6, {"categories": ["premium"]}, labels("StallsA", range(3, 9))),
+        (8, {"categories": ["premium"]}, None),
+        (
+            8,
+            {"categories": ["premium"], "split": True},
+            [*labels("StallsA", range(3, 10)), "StallsB-5"],
+        ),
+        (4, {"sections": ["Circle"]}, labels("CircleA", range(3, 7))),
+    ],
+)
+def test_the_worked_example_in_the_docs(count, options, expected):
+    assert best(worked_example(), count, **options) == expected
+
+
+def test_the_worked_example_gap_row_blocks():
+    venue = Venue().row("Stalls", "B", ".X...X__....")
+    assert best(venue, 3) == labels("StallsB", range(3, 6))
+    # Without SB3-SB5, both blocks beyond the gap strand one seat; the nearer the centre wins.
+    taken = Venue().row("Stalls", "B", ".XXXXX__....")
+    assert best(taken, 3) == labels("StallsB", range(9, 12))
+
+
+def test_the_worked_example_not_enough_numbers():
+    spots = worked_example().spots
+    assert available_count(spots, categories=["premium"]) == 15
+    assert largest_block(spots, categories=["premium"]) == 7
