@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import json
 import re
 import unicodedata
@@ -135,7 +136,9 @@ _Raw = tuple[Any, Any, Any, Any, Any]
 
 
 def _csv_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    # newline="": csv itself splits records, so quoted newlines stay in their field and
+    # only \n, \r\n and \r end lines (str.splitlines would also split on U+2028 and others).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     pick, width, header_line, end = None, 0, 1, 0
     try:
         for fields in reader:
@@ -183,7 +186,7 @@ def _listed(names: Iterable[str]) -> str:
 
 
 def _json_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
-    for line, content in enumerate(text.splitlines(), 1):
+    for line, content in enumerate(text.split("\n"), 1):  # a line is what ends in \n
         if not content.strip():
             continue
         try:

@@ -42,7 +42,6 @@ can beat it.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator, Sequence
 from itertools import groupby
 from operator import attrgetter
@@ -72,10 +71,11 @@ def choose_best(
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
     allowed = _Allowed(categories)
-    block = _best_block(_rows(spots, sections), count, allowed)
+    groups = _groups(spots, sections)
+    block = _best_block(map(_row, groups), count, allowed)
     if block is not None or not split:
         return block
-    return _best_singles(_rows(spots, sections), count, allowed)
+    return _best_singles(map(_row, groups), count, allowed)
 
 
 def largest_block(
@@ -86,7 +86,7 @@ def largest_block(
     return max(
         (
             end - start
-            for row in _rows(spots, sections)
+            for row in map(_row, _groups(spots, sections))
             for start, end in _runs(row, allowed.flags(row.spots))
         ),
         default=0,
@@ -141,52 +141,60 @@ class _Group(NamedTuple):
 
 
 _MAP_ORDER = attrgetter("map_order")
-_PLACE = attrgetter("section", "row")
+_ROW = attrgetter("row")
 _NUMBER = attrgetter("number")
 _SECTION = attrgetter("section")
 
 
-def _rows(spots: Sequence[SeatSpot], sections: Sequence[str]) -> Iterator[_Row]:
-    """The rows of the allowed sections in rank order (ranks count every section)."""
-    for group in _groups(spots, sections):
-        yield _row(group)
-
-
 def _groups(spots: Sequence[SeatSpot], sections: Sequence[str]) -> list[_Group]:
+    """The rows of the allowed sections in rank order (ranks count every section); each
+    becomes a `_Row` only when a scan reaches it."""
     ordered = sorted(spots, key=_MAP_ORDER)
+    numbered, loose = _split_unnumbered(ordered)
     # Sections rank by their first seat of any kind; rows by their first numbered seat (a
     # seat without a number is not in its named row but in its section's unnumbered row).
-    section_ranks = {
-        section: rank for rank, section in enumerate(dict.fromkeys(map(_SECTION, ordered)))
-    }
-    loose: dict[str | None, list[SeatSpot]] = {}
-    if None in map(_NUMBER, ordered):  # at C speed: most maps number every seat
-        for spot in ordered:
-            if spot.number is None:
-                loose.setdefault(spot.section, []).append(spot)
-        ordered = [spot for spot in ordered if spot.number is not None]
-    rows_so_far: dict[str | None, int] = dict.fromkeys(section_ranks, 0)
+    section_ranks: dict[str | None, int] = {}
+    if loose:
+        section_ranks = {s: rank for rank, s in enumerate(dict.fromkeys(map(_SECTION, ordered)))}
+    rows_so_far: dict[str | None, int] = {}
     rows: dict[tuple[str | None, str | None], _Group] = {}
-    # A map lists a row's seats together: grouping runs of one place costs one step per row.
-    for place, run in groupby(ordered, key=_PLACE):
-        group = rows.get(place)
-        if group is None:
-            section = place[0]
-            rank = (section_ranks[section], rows_so_far[section])
-            rows_so_far[section] += 1
-            rows[place] = group = _Group(rank, [], True)
-        group.spots.extend(run)
+    # A map lists a row's seats together: grouping runs of one place costs one step per row
+    # (two nested C-level groupbys, with no key tuple built per seat).
+    for section, in_section in groupby(numbered, key=_SECTION):
+        for row, run in groupby(in_section, key=_ROW):
+            group = rows.get((section, row))
+            if group is None:
+                rank = (
+                    section_ranks.setdefault(section, len(section_ranks)),
+                    rows_so_far.get(section, 0),
+                )
+                rows_so_far[section] = rank[1] + 1
+                rows[section, row] = group = _Group(rank, [], True)
+            group.spots.extend(run)
     groups = list(rows.values())
     # Seats without a number: after every numbered row of their section.
     groups += [
-        _Group((section_ranks[section], rows_so_far[section]), seats, False)
+        _Group((section_ranks[section], rows_so_far.get(section, 0)), seats, False)
         for section, seats in loose.items()
     ]
-    wanted = {section_ranks[section] for section in sections if section in section_ranks}
     if sections:
+        wanted = {section_ranks[section] for section in sections if section in section_ranks}
         groups = [group for group in groups if group.rank[0] in wanted]
     groups.sort(key=_rank)
     return groups
+
+
+def _split_unnumbered(
+    ordered: list[SeatSpot],
+) -> tuple[list[SeatSpot], dict[str | None, list[SeatSpot]]]:
+    """The numbered seats, and each section's seats without a number."""
+    if None not in map(_NUMBER, ordered):  # at C speed: most maps number every seat
+        return ordered, {}
+    loose: dict[str | None, list[SeatSpot]] = {}
+    for spot in ordered:
+        if spot.number is None:
+            loose.setdefault(spot.section, []).append(spot)
+    return [spot for spot in ordered if spot.number is not None], loose
 
 
 def _rank(group: _Group) -> tuple[int, int]:
@@ -255,17 +263,24 @@ def _orphans(free: dict[int, bool], first: int, last: int) -> int:
 
 
 def _best_singles(rows: Iterator[_Row], count: int, allowed: _Allowed) -> list[str] | None:
-    singles = [
-        (*row.rank, abs(2 * number - row.centre2), number, spot.label)
-        for row in rows
-        for number, spot, ok in zip(row.numbers, row.spots, allowed.flags(row.spots), strict=True)
-        if ok
-    ]
-    if len(singles) < count:
-        return None
-    chosen = heapq.nsmallest(count, singles)
-    chosen.sort(key=lambda single: (single[0], single[1], single[3]))  # back to seat order
-    return [single[4] for single in chosen]
+    """Every seat of an earlier row beats every seat of a later one, so rows are taken in
+    rank order, each one's seats by distance from its centre, until there are enough."""
+    chosen: list[tuple[tuple[int, int], int, str]] = []  # (rank, number, label)
+    for row in rows:
+        candidates = sorted(
+            (abs(2 * number - row.centre2), number, spot.label)
+            for number, spot, ok in zip(
+                row.numbers, row.spots, allowed.flags(row.spots), strict=True
+            )
+            if ok
+        )
+        chosen += [
+            (row.rank, number, label) for _, number, label in candidates[: count - len(chosen)]
+        ]
+        if len(chosen) == count:
+            chosen.sort()  # back to seat order: by row, then number
+            return [label for _, _, label in chosen]
+    return None
 
 
 __all__ = ["SeatSpot", "available_count", "choose_best", "largest_block"]
