@@ -271,3 +271,20 @@ def test_a_large_map_parses(tmp_path):
     seats = parse_map(path)
     assert len(seats) == 2700
     assert seats[-1] == MapSeat("S2R29N29", "S2", "29", 29, "c", 2701)
+
+
+def test_a_unicode_line_separator_inside_a_field_is_not_a_new_line(tmp_path):
+    path = write(tmp_path, "label,section\nA1,Grand\u2028Circle\nA2,x\n")
+    error = error_of(path)  # not printable, so refused, but on its own line 2
+    assert "line 2: invalid section" in error.message
+    assert "line 3" not in error.message
+
+
+def test_json_lines_with_windows_line_endings(tmp_path):
+    path = write(tmp_path, b'{"label": "A1"}\r\n\r\n{"label": "A2"}\r\n', "v.jsonl")
+    assert [(seat.label, seat.line) for seat in parse_map(path)] == [("A1", 1), ("A2", 3)]
+
+
+def test_old_mac_line_endings_are_read(tmp_path):
+    path = write(tmp_path, b"label\rA1\rA2\r")
+    assert [(seat.label, seat.line) for seat in parse_map(path)] == [("A1", 2), ("A2", 3)]
