@@ -152,9 +152,8 @@ def _csv_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
                 pick, width, header_line = _picker(header), len(header), start
                 continue
             if len(fields) != width:
-                problems.add(
-                    start, f"{len(fields)} fields, but the header on line {header_line} has {width}"
-                )
+                found = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
+                problems.add(start, f"{found}, but the header on line {header_line} has {width}")
                 continue
             fields.append("")  # what a column the header does not have reads as
             yield pick(fields), start
@@ -200,7 +199,8 @@ def _json_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
         if unknown:
             problems.add(line, f"unknown key {_listed(unknown)}: use {', '.join(COLUMNS)}")
             continue
-        yield tuple(_scalar(value.get(column)) for column in COLUMNS), line  # type: ignore[misc]
+        label, section, row, number, category = (_scalar(value.get(c)) for c in COLUMNS)
+        yield (label, section, row, number, category), line
 
 
 def _scalar(value: Any) -> Any:

@@ -3,12 +3,12 @@
 The rule (issue 10), read precisely:
 
 Rows. Seats are grouped into rows by (section, row). Sections are ranked by the first
-appearance of any of their seats in map order (`SeatSpot.map_order`), and rows within a
-section the same way. Seats without a number have no position: within each section they
-form one extra row of their own, ranked after that section's numbered rows, where they are
-numbered 1, 2, 3... in natural label order (`validate.natural_key`, so A2 before A10). A map
-with no sections, rows or numbers at all (every database made without a map) is therefore
-one row of every seat in natural label order.
+appearance of any of their seats in map order (`SeatSpot.map_order`); rows within a section
+by the first appearance of any of their numbered seats. Seats without a number have no
+position: within each section they form one extra row of their own, ranked after that
+section's numbered rows, where they are numbered 1, 2, 3... in natural label order
+(`validate.natural_key`, so A2 before A10). A map with no sections, rows or numbers at all
+(every database made without a map) is therefore one row of every seat in label order.
 
 Blocks. A block of N is N seats of one row with consecutive numbers n, n+1, ..., n+N-1,
 each of them present in the row, available, in an allowed section and of an allowed
@@ -35,9 +35,15 @@ Split. With `split=True` and no block of N anywhere, the N best single seats tha
 available, allowed and by (section rank, row rank, |number - row centre|, number). If a
 block exists, `split` changes nothing. Fewer than N allowed available seats: None.
 
-Cost: one pass grouping the spots by row and one linear scan of each row; the scan stops
-after the first row (in rank order) that holds a block with no orphans, since no later row
-can beat it.
+Inputs. `spots` are every seat of the map with its state in one event (all of them: row
+centres and orphans depend on seats the filters exclude), in any order; labels are unique
+and so are numbers within a row (the map guarantees both). `sections` and `categories` are
+lists of names; empty means all.
+
+Cost: one pass grouping the spots by row (C-level groupby: one Python step per row when the
+map lists each row's seats together), then each row is scanned once, in rank order, and the
+scan stops after the first row that holds a block with no orphans, since no later row can
+beat it. Split stops at the first rows that hold enough seats.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ def choose_best(
     """The labels of the best `count` seats by the rule above, in seat order, or None."""
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
+    _names(sections, categories)
     allowed = _Allowed(categories)
     groups = _groups(spots, sections)
     block = _best_block(map(_row, groups), count, allowed)
@@ -82,6 +89,7 @@ def largest_block(
     spots: Sequence[SeatSpot], sections: Sequence[str] = (), categories: Sequence[str] = ()
 ) -> int:
     """The most allowed available seats with consecutive numbers in one row (0 if none)."""
+    _names(sections, categories)
     allowed = _Allowed(categories)
     return max(
         (
@@ -97,6 +105,7 @@ def available_count(
     spots: Sequence[SeatSpot], sections: Sequence[str] = (), categories: Sequence[str] = ()
 ) -> int:
     """How many available seats the section and category filters allow."""
+    _names(sections, categories)
     wanted_sections, allowed = set(sections), _Allowed(categories)
     return sum(
         1
@@ -105,6 +114,13 @@ def available_count(
         and (not wanted_sections or spot.section in wanted_sections)
         and allowed(spot)
     )
+
+
+def _names(*lists: Sequence[str]) -> None:
+    for names in lists:
+        if isinstance(names, str):
+            # Iterating it would filter by its characters: "Stalls" as S, t, a, l, s.
+            raise TypeError(f"expected a list of names, not a str: write [{names!r}]")
 
 
 class _Allowed:

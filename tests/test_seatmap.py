@@ -186,7 +186,7 @@ def test_a_name_that_is_too_long_is_an_error(tmp_path):
 def test_a_row_with_the_wrong_number_of_fields_is_an_error(tmp_path):
     error = error_of(write(tmp_path, "label,row\nA1,1,extra\nA2\n"))
     assert "line 2: 3 fields, but the header on line 1 has 2" in error.message
-    assert "line 3: 1 fields, but the header on line 1 has 2" in error.message
+    assert "line 3: 1 field, but the header on line 1 has 2" in error.message
 
 
 def test_malformed_csv_is_an_error_with_its_line(tmp_path):

@@ -505,3 +505,9 @@ def test_the_worked_example_not_enough_numbers():
     spots = worked_example().spots
     assert available_count(spots, categories=["premium"]) == 15
     assert largest_block(spots, categories=["premium"]) == 7
+
+
+@pytest.mark.parametrize("option", ["sections", "categories"])
+def test_a_single_name_instead_of_a_list_is_a_type_error(option):
+    with pytest.raises(TypeError, match="list of names"):
+        best(Venue().row("A", "1", "."), 1, **{option: "A"})
