@@ -6,8 +6,18 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from seatctl.venue_map import Counts, MapCell, count, occupancy, render_map, summary_groups
+from seatctl.venue_map import (
+    CHARACTERS,
+    Counts,
+    MapCell,
+    count,
+    occupancy,
+    render_map,
+    summary_groups,
+)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -315,3 +325,50 @@ def test_two_thousand_seats_render_fast():
     start = time.perf_counter()
     render_map(hall.cells, colour=True)
     assert time.perf_counter() - start < 0.5
+
+
+hall_seats = st.lists(
+    st.tuples(
+        st.sampled_from(["S", "T"]),
+        st.sampled_from(["A", "BB", "C"]),
+        st.integers(1, 30),
+        st.sampled_from(list(STATUS.values())),
+    ),
+    min_size=1,
+    max_size=60,
+    unique_by=lambda seat: seat[:3],
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hall_seats, st.integers(10, 120))
+def test_every_seat_is_drawn_in_its_rows_line_at_its_numbers_column(seats, width):
+    cells = [
+        MapCell(f"{section}{row}-{number}", section, row, number, status, order)
+        for order, (section, row, number, status) in enumerate(seats)
+    ]
+    lines = render_map(cells, colour=False, width=width).split("\n")
+    drawn: dict[tuple[str, str, int], str] = {}
+    section, first = None, None
+    for line in lines:
+        if line.startswith("Section "):
+            section, first = line.removeprefix("Section "), None
+        elif match := re.fullmatch(r" +seats (\d+)-\d+:", line):
+            first = int(match[1])
+        elif re.fullmatch(r"[\d ]+", line):
+            continue  # the ruler
+        elif match := re.fullmatch(r" *(\w+)  (.*)", line):
+            if first is None:  # a grid that fits: it starts at the section's lowest number
+                first = min(n for s, _, n, _ in seats if s == section)
+            for column, character in enumerate(match[2]):
+                if character != " ":
+                    drawn[section, match[1], first + column] = character
+    assert drawn == {
+        (section, row, number): CHARACTERS[status] for section, row, number, status in seats
+    }
+    # Rulers and rows fit the width (or the narrowest panel: 10 seats after "BB  ").
+    grid = [line for line in lines if not re.match(r"Section |\. available| +seats ", line)]
+    assert all(len(line) <= max(width, 2 + 2 + 10) for line in grid)
+    assert render_map(cells, colour=False, width=width) == ANSI.sub(
+        "", render_map(cells, colour=True, width=width)
+    )
