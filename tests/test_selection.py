@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -46,7 +47,7 @@ class Venue:
         return self
 
 
-def best(venue: Venue, count: int, **options) -> list[str] | None:
+def best(venue: Venue, count: int, **options: Any) -> list[str] | None:
     return choose_best(venue.spots, count, **options)
 
 
@@ -331,11 +332,17 @@ def reference_rows(spots: Sequence[SeatSpot]) -> dict[tuple, tuple[int, int, dic
     return rows
 
 
-def reference(spots, count, sections=(), categories=(), split=False):
-    def ok(spot):
+def reference(
+    spots: Sequence[SeatSpot],
+    count: int,
+    sections: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    split: bool = False,
+) -> list[str] | None:
+    def ok(spot: SeatSpot) -> bool:
         return spot.available and (not categories or spot.category in categories)
 
-    def free(seats, n):
+    def free(seats: dict[int, SeatSpot], n: int) -> bool:
         return n in seats and seats[n].available
 
     rows = [
@@ -377,7 +384,9 @@ def reference(spots, count, sections=(), categories=(), split=False):
     return [s.label for _, s in chosen]
 
 
-def reference_largest(spots, sections=(), categories=()):
+def reference_largest(
+    spots: Sequence[SeatSpot], sections: Sequence[str] = (), categories: Sequence[str] = ()
+) -> int:
     largest = 0
     for (section, _), (_, _, seats) in reference_rows(spots).items():
         if sections and section not in sections:
@@ -409,7 +418,7 @@ venues = st.lists(
 
 
 @st.composite
-def cases(draw):
+def cases(draw: st.DrawFn) -> list[SeatSpot]:
     seats = draw(venues)
     order = draw(st.permutations(range(len(seats))))
     spots = [

@@ -154,7 +154,9 @@ class Hall:
                 self.add(f"{section}{row}-{number}", section, row, number, STATUS[mark])
         return self
 
-    def add(self, label, section, row, number, status) -> Hall:
+    def add(
+        self, label: str, section: str | None, row: str | None, number: int | None, status: str
+    ) -> Hall:
         self.cells.append(MapCell(label, section, row, number, status, len(self.cells)))
         return self
 
