@@ -288,3 +288,13 @@ def test_json_lines_with_windows_line_endings(tmp_path):
 def test_old_mac_line_endings_are_read(tmp_path):
     path = write(tmp_path, b"label\rA1\rA2\r")
     assert [(seat.label, seat.line) for seat in parse_map(path)] == [("A1", 2), ("A2", 3)]
+
+
+def test_two_json_objects_on_one_line_are_an_error(tmp_path):
+    error = error_of(write(tmp_path, '{"label": "A1"} {"label": "A2"}\n', "v.jsonl"))
+    assert "line 1: not a JSON object" in error.message
+
+
+def test_json_whole_numbers_are_read_like_csv_digits(tmp_path):
+    path = write(tmp_path, '{"label": "A1", "section": 2, "number": 7}\n', "v.jsonl")
+    assert parse_map(path) == [MapSeat("A1", "2", None, 7, None, 1)]
