@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.seatmap import MapSeat, parse_map
+from seatctl.seatmap import COLUMNS, MapSeat, parse_map
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "venue.csv") -> str:
@@ -298,3 +303,54 @@ def test_two_json_objects_on_one_line_are_an_error(tmp_path):
 def test_json_whole_numbers_are_read_like_csv_digits(tmp_path):
     path = write(tmp_path, '{"label": "A1", "section": 2, "number": 7}\n', "v.jsonl")
     assert parse_map(path) == [MapSeat("A1", "2", None, 7, None, 1)]
+
+
+names = st.one_of(
+    st.none(),
+    st.text(
+        st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Cf", "Co", "Cn", "Zs")),
+        min_size=1,
+        max_size=10,
+    ).map(lambda text: unicodedata.normalize("NFC", text)),
+)
+map_rows = st.lists(
+    st.tuples(
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", fullmatch=True),
+        names,
+        names,
+        st.one_of(st.none(), st.integers(0, 999_999)),
+        names,
+    ),
+    min_size=1,
+    max_size=30,
+    unique_by=(
+        lambda seat: seat[0],
+        lambda seat: (seat[1], seat[2], seat[3]) if seat[3] is not None else object(),
+    ),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(map_rows, st.booleans())
+def test_any_valid_map_written_as_csv_or_json_lines_reads_back(tmp_path, rows, as_json):
+    if as_json:
+        text = "".join(json.dumps(dict(zip(COLUMNS, row, strict=True))) + "\n" for row in rows)
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        writer.writerows(["" if field is None else field for field in row] for row in rows)
+        text = out.getvalue()
+    path = write(tmp_path, text, "venue.jsonl" if as_json else "venue.csv")
+    seats = parse_map(path)
+    assert [seat[:5] for seat in seats] == [
+        (label, *(_stripped(name) for name in (section, row)), number, _stripped(category))
+        for label, section, row, number, category in rows
+    ]
+
+
+def _stripped(name: str | None) -> str | None:
+    # Surrounding whitespace is not part of a name, and a name of only whitespace is no name.
+    return (name.strip() or None) if name is not None else None
