@@ -30,6 +30,8 @@ from seatctl.storage import (
     DEFAULT_TTL,
     MAP_ORDER_BY_LABEL,
     SHOW_COUNTS,
+    STATUS_AT,
+    PlacedState,
     count_statuses,
     records,
     status_counts,
@@ -49,6 +51,12 @@ _SEAT_COLUMNS = (
     " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
 )
 _SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = ? AND st.seat = s.label"
+# Every seat of the map with its place and its status in one event at an instant, map order.
+_PLACED_STATES = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {STATUS_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label
+ORDER BY s.map_order
+"""
 _EVENT_COLUMNS = "at, seat, action, user, expires_at, id, show, reason"
 # Before schema 4 every change belonged to the one event there was.
 _OLD_EVENT_COLUMNS = (
@@ -107,6 +115,17 @@ class SqliteTransaction:
         return self._conn.execute(
             f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label", (show,)
         )
+
+    def serialise_show(self, show: str) -> None:
+        pass  # BEGIN IMMEDIATE already serialises every writer
+
+    def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
+        if self._version < 4:  # before the map: one row of seats in label order
+            return (
+                (seat.label, None, None, None, None, seat.status(now).value, n)
+                for n, seat in enumerate(self.all_seats(), 1)
+            )
+        return iter(self._conn.execute(_PLACED_STATES.replace("%s", "?"), (now, show)))
 
     def seat_states(self) -> Iterator[tuple[str, Seat]]:
         """Every stored state row (event, seat record without its place), for `check`."""
