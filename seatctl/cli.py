@@ -338,6 +338,43 @@ def history(
     return render.EventList(events)
 
 
+class Grouping(StrEnum):
+    section = "section"
+    row = "row"
+    category = "category"
+
+
+@app.command()
+def summary(
+    ctx: typer.Context,
+    by: Annotated[
+        Grouping | None, typer.Option("--by", help="Also count each section, row or category.")
+    ] = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
+) -> Output:
+    """Count an event's seats by status, with its occupancy (booked / total)."""
+    show = _event(event)
+    counts, groups = ctx.obj.venue(json).summary(show, by.value if by else None)
+    return render.Summary(show, counts, by.value if by else None, groups)
+
+
+@app.command("map")
+def seat_map(
+    ctx: typer.Context,
+    section: Annotated[
+        str | None, typer.Option("--section", metavar="S", help="Only this section.")
+    ] = None,
+    event: EventOpt = None,
+) -> Output:
+    """Draw an event's seats, row by row: . available, L locked, B booked, X blocked."""
+    import shutil
+
+    cells = ctx.obj.venue(False).map_cells(_event(event), section)
+    # The terminal's width ($COLUMNS first), else 80.
+    return render.SeatMap(cells, shutil.get_terminal_size((80, 24)).columns)
+
+
 @app.command()
 def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
     """Verify the database: its integrity check and every booking invariant."""
@@ -518,6 +555,8 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
 
 
 def _name(command: typer.models.CommandInfo) -> str | None:
+    if command.name:  # a command named other than its function (map)
+        return command.name
     return command.callback.__name__ if command.callback else None
 
 
