@@ -468,7 +468,7 @@ def test_a_block_exists_exactly_when_the_largest_block_is_long_enough(spots, cou
     assert (choose_best(spots, count) is not None) == (largest_block(spots) >= count)
 
 
-# The worked example of docs/best-available.md
+# The worked example of docs/commands.md (lock --best)
 
 
 def worked_example() -> Venue:
