@@ -182,12 +182,7 @@ class Venue:
         with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             _existing(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
-            spots = [
-                selection.SeatSpot(label, section, row, number, category, status == "available", n)
-                for label, section, row, number, category, status, n in tx.placed_states(
-                    show, tx.now()
-                )
-            ]
+            spots = list(map(selection.SeatSpot._make, tx.seat_spots(show, tx.now())))
             chosen = selection.choose_best(
                 spots, count, wanted_sections, wanted_categories, split=split
             )

@@ -31,6 +31,13 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
 # A seat of the map in one event, as `placed_states` reads it: label, section, row, number,
 # category, status ("available", "locked", "booked" or "blocked"), map order.
 PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
+# A seat as `seat_spots` reads it, in the fields' order of `seatctl.selection.SeatSpot`.
+SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
+# Both backends: whether a seat is available (as `Seat.status` decides) from its state row.
+# Without a state row every column is NULL: available.
+AVAILABLE_AT = (
+    "(st.booked_by IS NULL AND st.blocked_at IS NULL AND coalesce(st.lock_expires, 0) <= %s)"
+)
 # Both backends: the status of a seat, as `Seat.status` decides it, from its event's state row.
 STATUS_AT = """CASE WHEN st.booked_by IS NOT NULL THEN 'booked'
     WHEN st.blocked_at IS NOT NULL THEN 'blocked'
@@ -76,6 +83,11 @@ class Transaction(Protocol):
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         """Every seat of the map with its place, its status in event `show` at `now` and its
         map order, in map order (one query joining the map and the event's states)."""
+
+    def seat_spots(self, show: str, now: Instant) -> Iterator[SpotRow]:
+        """Every seat of the map as `lock --best` weighs it: label, section, row, number,
+        category, whether it is available in event `show` at `now` (truthy), map order; in
+        any order (one query joining the map and the event's states)."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the
