@@ -180,3 +180,15 @@ def test_map_fits_the_terminal_width(db_path, cli, tmp_path, monkeypatch):
     out = cli("map").out
     assert max(len(line) for line in out.splitlines()) <= 60
     assert out.count(".") >= 200
+
+
+@freeze_time(LATER)
+def test_summary_and_map_work_inside_a_batch(hall, cli, monkeypatch):
+    import io
+    import json
+
+    lines = b"summary --by section\nmap --section Circle\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines)))
+    summary, drawn = (json.loads(line) for line in cli("batch").out.splitlines())
+    assert (summary["exit"], summary["booked"], len(summary["groups"])) == (0, 1, 2)
+    assert (drawn["exit"], drawn["map"].splitlines()[0]) == (0, "Section Circle")
