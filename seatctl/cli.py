@@ -367,7 +367,9 @@ def seat_map(
     ] = None,
     event: EventOpt = None,
 ) -> Output:
-    """Draw an event's seats, row by row: . available, L locked, B booked, X blocked."""
+    """Draw an event's seats in the terminal, one line per row, one character per seat.
+
+    . available, L locked, B booked, X blocked; coloured on a terminal unless NO_COLOR."""
     import shutil
 
     cells = ctx.obj.venue(False).map_cells(_event(event), section)
