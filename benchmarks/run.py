@@ -797,6 +797,120 @@ def case_batch_mode(bench: Bench) -> list[Row]:
     ]
 
 
+# --- case 8: a real venue (issue 10) ------------------------------------------------------
+
+VENUE = "8 venue"
+VENUE_EVENTS = 5
+
+
+def venue_map_csv(path: Path, sections: int, rows: int, seats: int) -> list[str]:
+    """A seat-map file: sections x rows x seats, best first; returns the labels."""
+    labels, lines = [], ["label,section,row,number,category"]
+    for section in range(1, sections + 1):
+        for row in range(1, rows + 1):
+            category = "premium" if row <= rows // 5 else "standard"
+            for number in range(1, seats + 1):
+                label = f"S{section}R{row}N{number}"
+                labels.append(label)
+                lines.append(f"{label},S{section},R{row},{number},{category}")
+    path.write_text("\n".join(lines) + "\n")
+    return labels
+
+
+def venue_database(
+    bench: Bench, csv: Path, labels: list[str], events: int, stem: str
+) -> tuple[str, list[str]]:
+    """`init --map`, 60% of the seats booked at random (the same ones every time) in the
+    event default, and more events; returns the database and its free seats in map order."""
+    import random
+
+    db = bench.path(stem)
+    bench.succeed(bench.cli(db, "init", "--map", str(csv)))
+    booked = random.Random(10).sample(labels, len(labels) * 6 // 10)
+    named = " ".join(booked)
+    lines = [f"lock {named} --user box --ttl 86400", f"confirm {named} --user box"]
+    lines += [f"event add e{n}" for n in range(2, events + 1)]
+    bench.succeed(bench.cli(db, "batch"), ("\n".join(lines) + "\n").encode())
+    _fsync(Path(db))
+    taken = set(booked)
+    return db, [label for label in labels if label not in taken]
+
+
+def case_venue(bench: Bench) -> list[Row]:
+    """A 100,000-seat map (10 sections x 100 rows x 100 seats), 60% booked, 5 events."""
+    reps = bench.settings.scale_op_reps
+    csv = bench.workdir / "venue.csv"
+    side = 100 if bench.settings.scale_seats >= 100_000 else 30
+    labels = venue_map_csv(csv, 10, side, side)
+    rows = [venue_init(bench, csv, len(labels))]
+    one, _ = venue_database(bench, csv, labels, 1, "venue-1")
+    five, free_seats = venue_database(bench, csv, labels, VENUE_EVENTS, "venue-5")
+    free = iter(reversed(free_seats))  # from the back: lock --best takes seats at the front
+
+    def single(db: str, seats: Any) -> Callable[[], Run]:
+        return lambda: bench.succeed(bench.cli(db, "lock", next(seats), "--user", "x"))
+
+    best, lock1 = interleaved(
+        reps,
+        lambda: bench.succeed(bench.cli(five, "lock", "--best", "4", "--user", "b")),
+        single(five, free),
+    )
+    rows.append(
+        ratio_row("lock --best 4 vs lock 1 (5 events)", best, lock1, 2.5, "lock 1 in the same run")
+    )
+    summary, listing = interleaved(
+        max(3, reps // 3),
+        lambda: bench.succeed(bench.cli(five, "summary", "--by", "section")),
+        lambda: bench.succeed(bench.cli(five, "seats", "--json")).slim(),
+    )
+    rows.append(ratio_row("summary --by section vs seats --json", summary, listing, 0.5, ""))
+    small_csv = bench.workdir / "small.csv"
+    small_labels = venue_map_csv(small_csv, 2, 20, 50)
+    small, _ = venue_database(bench, small_csv, small_labels, 1, "venue-small")
+    drawn, small_listing = interleaved(
+        reps,
+        lambda: bench.succeed(bench.cli(small, "map")),
+        lambda: bench.succeed(bench.cli(small, "seats", "--json")),
+    )
+    rows.append(ratio_row("map vs seats --json, 2,000 seats", drawn, small_listing, 1.5, ""))
+    with_five, with_one = interleaved(reps, single(five, free), single(one, free))
+    rows.append(ratio_row("lock 1 with 5 events vs with 1", with_five, with_one, 1.1, ""))
+    return rows
+
+
+def venue_init(bench: Bench, csv: Path, seats: int) -> Row:
+    """`init --map` of the venue's CSV on a new file; target: 3 s."""
+
+    def action() -> Run:
+        db = bench.path("venue-init")
+        run = bench.succeed(bench.cli(db, "init", "--map", str(csv)))
+        remove_db(db)
+        return run
+
+    [runs] = interleaved(bench.settings.init_reps, action)
+    value = median([r.seconds for r in runs])
+    return Row(
+        VENUE,
+        f"init --map, {seats:,} seats",
+        "s",
+        value,
+        None,
+        "<= 3 s",
+        value <= 3.0,
+        "",
+        [r.seconds for r in runs],
+    )
+
+
+def ratio_row(measure: str, mine: list[Run], base: list[Run], limit: float, note: str) -> Row:
+    """Two seatctl commands measured in the same run: passes when the first's median is at
+    most `limit` times the second's (shown in the floor column)."""
+    row = time_row(VENUE, measure, [r.seconds for r in mine], [r.seconds for r in base], limit)
+    row.target = f"<= {limit}x"
+    row.note = note
+    return row
+
+
 CASES: dict[int, Callable[[Bench], list[Row]]] = {
     1: case_startup,
     2: case_batch,
@@ -805,6 +919,7 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     5: case_api,
     6: case_batch_mode,
     7: lambda bench: __import__("http_case").case_http(bench),
+    8: case_venue,
 }
 
 

@@ -28,7 +28,8 @@ Exit codes:
   2  usage error: bad option, label, user, ttl or SEATCTL_NOW
   3  a named seat or event does not exist
   4  lock refused: seat booked, blocked, or locked by another
-     user; block refused: seat booked or locked
+     user; lock --best: not enough seats; block refused: seat
+     booked or locked
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
@@ -209,14 +210,57 @@ def seats(
 @app.command()
 def lock(
     ctx: typer.Context,
-    seat: SeatsArg,
+    seat: Annotated[
+        list[str] | None, typer.Argument(metavar="[SEAT...]", show_default=False)
+    ] = None,
     user: UserOpt = None,
     ttl: TtlOpt = None,
     json: JsonOpt = False,
     event: EventOpt = None,
+    best: Annotated[
+        int | None,
+        typer.Option(
+            "--best",
+            metavar="N",
+            help="Choose the best N available seats together (instead of naming seats).",
+        ),
+    ] = None,
+    section: Annotated[
+        list[str] | None,
+        typer.Option("--section", metavar="S", help="With --best: only this section (repeatable)."),
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", metavar="C", help="With --best: only this category (repeatable)."
+        ),
+    ] = None,
+    split: Annotated[
+        bool,
+        typer.Option("--split", help="With --best: take single seats if no block is together."),
+    ] = False,
 ) -> Output:
-    """Hold seats for a user until the lock expires; the holder may lock again to extend."""
-    views = ctx.obj.venue(json).lock(seat, _required(user), ttl=ttl, event=_event(event))
+    """Hold seats for a user until the lock expires; the holder may lock again to extend.
+    With --best N, choose the best N available seats and lock them in one transaction."""
+    ctx.obj.json = json  # the usage errors below are reported as JSON with --json too
+    if best is None:
+        if section or category or split:
+            raise usage_error("--section, --category and --split go with --best N")
+        views = ctx.obj.venue(json).lock(seat or [], _required(user), ttl=ttl, event=_event(event))
+        return render.SeatChange("locked", views)
+    if seat:
+        raise usage_error("give either seat labels or --best N, not both")
+    if best < 1:
+        raise usage_error(f"invalid --best {best}: use a whole number from 1")
+    views = ctx.obj.venue(json).lock_best(
+        best,
+        _required(user),
+        sections=section or [],
+        categories=category or [],
+        split=split,
+        ttl=ttl,
+        event=_event(event),
+    )
     return render.SeatChange("locked", views)
 
 
@@ -292,6 +336,45 @@ def history(
     venue = ctx.obj.venue(json)
     events = venue.history(seat or [], user, _instant(since), limit, event=_event(event))
     return render.EventList(events)
+
+
+class Grouping(StrEnum):
+    section = "section"
+    row = "row"
+    category = "category"
+
+
+@app.command()
+def summary(
+    ctx: typer.Context,
+    by: Annotated[
+        Grouping | None, typer.Option("--by", help="Also count each section, row or category.")
+    ] = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
+) -> Output:
+    """Count an event's seats by status, with its occupancy (booked / total)."""
+    show = _event(event)
+    counts, groups = ctx.obj.venue(json).summary(show, by.value if by else None)
+    return render.Summary(show, counts, by.value if by else None, groups)
+
+
+@app.command("map")
+def seat_map(
+    ctx: typer.Context,
+    section: Annotated[
+        str | None, typer.Option("--section", metavar="S", help="Only this section.")
+    ] = None,
+    event: EventOpt = None,
+) -> Output:
+    """Draw an event's seats in the terminal, one line per row, one character per seat.
+
+    . available, L locked, B booked, X blocked; coloured on a terminal unless NO_COLOR."""
+    import shutil
+
+    cells = ctx.obj.venue(False).map_cells(_event(event), section)
+    # The terminal's width ($COLUMNS first), else 80.
+    return render.SeatMap(cells, shutil.get_terminal_size((80, 24)).columns)
 
 
 @app.command()
@@ -474,6 +557,8 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
 
 
 def _name(command: typer.models.CommandInfo) -> str | None:
+    if command.name:  # a command named other than its function (map)
+        return command.name
     return command.callback.__name__ if command.callback else None
 
 

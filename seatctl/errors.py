@@ -40,6 +40,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"  # a request body over the server's limit
     OUTPUT_LOST = "output_lost"
     CLOCK_BEHIND = "clock_behind"
+    NOT_ENOUGH = "not_enough"  # lock --best: no N seats to be had (together, unless --split)
 
 
 class SeatRefusal(NamedTuple):

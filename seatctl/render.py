@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any, NamedTuple, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError
 from seatctl.model import Event, SeatView, Show, Status, StatusCounts, Token
+
+if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.venue_map import Counts, MapCell
 
 _STATUS_COLOURS = {
     Status.AVAILABLE: "green",
@@ -104,7 +107,90 @@ def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any
         "title": show.title,
         "starts_at": _instant(show.starts_at),
     }
-    return shown | (counts_object(counts) if counts is not None else {})
+    return shown | (_summary_counts(counts).as_dict() if counts is not None else {})
+
+
+def _summary_counts(counts: StatusCounts) -> Counts:
+    """The counts as `summary` gives them (occupancy included), so both always agree."""
+    from seatctl.venue_map import Counts, occupancy
+
+    return Counts(
+        counts.available,
+        counts.locked,
+        counts.booked,
+        counts.blocked,
+        counts.total,
+        occupancy(counts.booked, counts.total),
+    )
+
+
+_GROUP_HEADINGS = {"section": ("SECTION",), "row": ("SECTION", "ROW"), "category": ("CATEGORY",)}
+_COUNT_HEADINGS = ("TOTAL", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "OCCUPANCY")
+
+
+class Summary(NamedTuple):
+    """`summary`: an event's seats counted by status, and by group with `--by`."""
+
+    event: str
+    counts: Counts
+    by: str | None = None
+    groups: Sequence[dict[str, Any]] | None = None
+    committed = False
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        """An aligned table: one line per group (a missing name shown as -), then the
+        event's own line (`(all)` under the groups)."""
+        names = _GROUP_HEADINGS.get(self.by or "", ())
+        rows = [(*(names or ("EVENT",)), *_COUNT_HEADINGS)]
+        for group in self.groups or ():
+            shown = tuple(printable(str(group[name.lower()] or "-")) for name in names)
+            rows.append((*shown, *_count_cells(group)))
+        first = ("(all)", *([""] * (len(names) - 1))) if names else (printable(self.event),)
+        rows.append((*first, *_count_cells(self.counts.as_dict())))
+        out.write(_aligned(rows) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"event": self.event, **self.counts.as_dict()}
+        if self.groups is not None:
+            shown["groups"] = list(self.groups)
+        return shown
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+def _count_cells(counts: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        *(str(counts[k]) for k in ("total", "available", "locked", "booked", "blocked")),
+        f"{counts['occupancy']:.1f}%",
+    )
+
+
+class SeatMap(NamedTuple):
+    """`map`: the event's seats drawn for a terminal (`seatctl.venue_map.render_map`)."""
+
+    cells: Sequence[MapCell]
+    width: int
+    committed = False
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        from seatctl.venue_map import render_map
+
+        out.write(render_map(self.cells, colour, self.width) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        from seatctl.venue_map import render_map
+
+        return {"map": render_map(self.cells, False, self.width)}
+
+    def error(self) -> SeatctlError | None:
+        return None
 
 
 class ShowList(NamedTuple):

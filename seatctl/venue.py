@@ -7,11 +7,11 @@ one of them, and write all the changes or none.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from types import TracebackType
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from seatctl import clock, rules, validate
 from seatctl.clock import Instant
@@ -37,6 +37,9 @@ from seatctl.model import (
     Token,
 )
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
+
+if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.venue_map import Counts, MapCell
 
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
@@ -150,6 +153,90 @@ class Venue:
 
         return self._apply(labels, name, rule_for, event)
 
+    def lock_best(
+        self,
+        count: int,
+        user: str,
+        sections: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        split: bool = False,
+        ttl: int | None = None,
+        event: str = DEFAULT_SHOW,
+    ) -> list[SeatView]:
+        """Choose the best `count` available seats (`seatctl.selection`: a block together in
+        one row, or with `split` single seats if no block exists) within the sections and
+        categories given (empty: all), and lock them for `user`, all in one transaction: the
+        choice and the lock are atomic. Exit 4 `not_enough` when there is no such choice."""
+        name = validate.user(user)
+        ttl = validate.ttl(ttl)
+        show = validate.event_name(event)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise usage_error(f"invalid --best {count!r}: use a whole number from 1")
+        wanted_sections = _names("--section", sections)
+        wanted_categories = _names("--category", categories)
+        from seatctl import selection
+
+        def rule_for(tx: Transaction, now: Instant) -> Rule:
+            lifetime = ttl if ttl is not None else tx.default_ttl()
+            return partial(rules.lock, user=name, now=now, ttl=lifetime)
+
+        with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
+            _existing(tx, show)
+            tx.serialise_show(show)  # writers choosing seats in this event queue here
+            # tuple.__new__ makes each SeatSpot at C speed (`_make` is a Python call per seat).
+            make_spot = partial(tuple.__new__, selection.SeatSpot)
+            spots = list(map(make_spot, tx.seat_spots(show, tx.now())))
+            chosen = selection.choose_best(
+                spots, count, wanted_sections, wanted_categories, split=split
+            )
+            if chosen is None:
+                raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
+            return self._decide(tx, chosen, name, rule_for, show)
+
+    def summary(
+        self, event: str = DEFAULT_SHOW, by: str | None = None
+    ) -> tuple[Counts, list[dict[str, str | int | float | None]] | None]:
+        """The event's seats counted by status now, and with `by` (section, row or category)
+        the counts of each group, in map order."""
+        from seatctl import venue_map
+
+        show = validate.event_name(event)
+        if by is not None and by not in venue_map.GROUPINGS:
+            raise usage_error(f"invalid --by {by!r}: use {', '.join(venue_map.GROUPINGS)}")
+        with self._store.transaction(write=False) as tx:
+            _existing(tx, show)
+            rows = list(tx.placed_states(show, tx.now()))
+        counts = venue_map.count(row[5] for row in rows)
+        if by is None:
+            return counts, None
+        seats = (
+            ({"section": section, "row": row, "category": category}, status)
+            for _, section, row, _, category, status, _ in rows
+        )
+        return counts, venue_map.summary_groups(seats, by)
+
+    def map_cells(self, event: str = DEFAULT_SHOW, section: str | None = None) -> list[MapCell]:
+        """The event's seats as the terminal map draws them, in map order; only one section's
+        if `section` is given (exit 3 `not_found` if the map has no such section)."""
+        from seatctl import venue_map
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            _existing(tx, show)
+            cells = [
+                venue_map.MapCell(label, sec, row, number, status, n)
+                for label, sec, row, number, _, status, n in tx.placed_states(show, tx.now())
+            ]
+        if section is not None:
+            cells = [cell for cell in cells if cell.section == section]
+            if not cells:
+                raise SeatctlError(
+                    Reason.NOT_FOUND,
+                    f"section {_shown(section)} does not exist in the seat map",
+                    ExitCode.NOT_FOUND,
+                )
+        return cells
+
     def confirm(
         self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
     ) -> list[SeatView]:
@@ -210,28 +297,35 @@ class Venue:
             raise usage_error("name at least one seat")
         with _naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             _existing(tx, show)
-            stored = tx.seats(wanted, show)  # first: a backend that locks rows waits here
-            now = self._acting_instant(tx, wanted, stored, show)
-            decide = rule_for(tx, now)
-            refusals: list[SeatRefusal] = []
-            after: list[Seat] = []
-            changed: list[Seat] = []
-            events: list[Event] = []
-            for label in wanted:
-                seat = stored.get(label)
-                decision = decide(seat) if seat else rules.not_found(label)
-                if isinstance(decision, SeatRefusal):
-                    refusals.append(decision)
-                    continue
-                after.append(decision.after)
-                if decision.action is not None:
-                    changed.append(decision.after)
-                    events += decision.events(seat, user, now)
-            if refusals:
-                raise refused(refusals)
-            tx.save(changed, show)
-            tx.append_events([e._replace(show=show) for e in events])
-            return [seat.view(now) for seat in after]
+            return self._decide(tx, wanted, user, rule_for, show)
+
+    def _decide(
+        self, tx: Transaction, wanted: list[str], user: str | None, rule_for: RuleAt, show: str
+    ) -> list[SeatView]:
+        """Inside a write transaction: decide for every seat, then write all changes or raise
+        every refusal."""
+        stored = tx.seats(wanted, show)  # first: a backend that locks rows waits here
+        now = self._acting_instant(tx, wanted, stored, show)
+        decide = rule_for(tx, now)
+        refusals: list[SeatRefusal] = []
+        after: list[Seat] = []
+        changed: list[Seat] = []
+        events: list[Event] = []
+        for label in wanted:
+            seat = stored.get(label)
+            decision = decide(seat) if seat else rules.not_found(label)
+            if isinstance(decision, SeatRefusal):
+                refusals.append(decision)
+                continue
+            after.append(decision.after)
+            if decision.action is not None:
+                changed.append(decision.after)
+                events += decision.events(seat, user, now)
+        if refusals:
+            raise refused(refusals)
+        tx.save(changed, show)
+        tx.append_events([e._replace(show=show) for e in events])
+        return [seat.view(now) for seat in after]
 
     @staticmethod
     def _acting_instant(
@@ -436,6 +530,45 @@ def _where(place: Place) -> str:
         if value is not None
     ]
     return "at " + ", ".join(parts) if parts else "without a place"
+
+
+def _names(option: str, names: Sequence[str]) -> list[str]:
+    if isinstance(names, str):
+        raise usage_error(f"{option}: expected a list of names, not the string {names!r}")
+    listed = list(names)
+    for name in listed:
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise usage_error(f"invalid {option} {name!r}")
+    return listed
+
+
+def _shown(text: str) -> str:
+    return text if text.isprintable() else repr(text)
+
+
+def _not_enough(
+    spots: list, count: int, sections: list[str], categories: list[str], split: bool
+) -> SeatctlError:
+    """Exit 4 `not_enough`: how many seats are available and the largest block together,
+    within the filters."""
+    from seatctl import selection
+
+    available = selection.available_count(spots, sections, categories)
+    largest = selection.largest_block(spots, sections, categories)
+    within = [
+        f"{what} {', '.join(map(_shown, names))}"
+        for what, names in (("section", sections), ("category", categories))
+        if names
+    ]
+    where = f" in {' and '.join(within)}" if within else ""
+    seats = "seat" if available == 1 else "seats"
+    what = (
+        f"no {count} seats {'to be had' if split else 'together'}{where}: {available} {seats}"
+        f" available, the largest block together is {largest}"
+    )
+    if not split and available >= count:
+        what += " (--split takes seats apart)"
+    return SeatctlError(Reason.NOT_ENOUGH, what, ExitCode.LOCK_REFUSED)
 
 
 def _existing(tx: Transaction, show: str) -> Show:

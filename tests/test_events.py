@@ -120,6 +120,7 @@ def test_event_list_counts_each_events_seats_by_status(cli):
             "booked": 0,
             "blocked": 0,
             "total": 5,
+            "occupancy": 0.0,
         },
         {
             "event": "gala",
@@ -130,6 +131,7 @@ def test_event_list_counts_each_events_seats_by_status(cli):
             "booked": 1,
             "blocked": 1,
             "total": 5,
+            "occupancy": 20.0,
         },
     ]
 

@@ -28,6 +28,20 @@ SELECT sh.name, sh.title, sh.starts_at,
 FROM shows AS sh LEFT JOIN seat_states AS st ON st.show = sh.name
 GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
 """
+# A seat of the map in one event, as `placed_states` reads it: label, section, row, number,
+# category, status ("available", "locked", "booked" or "blocked"), map order.
+PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
+# A seat as `seat_spots` reads it, in the fields' order of `seatctl.selection.SeatSpot`.
+SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
+# Both backends: whether a seat is available (as `Seat.status` decides) from its state row.
+# Without a state row every column is NULL: available.
+AVAILABLE_AT = (
+    "(st.booked_by IS NULL AND st.blocked_at IS NULL AND coalesce(st.lock_expires, 0) <= %s)"
+)
+# Both backends: the status of a seat, as `Seat.status` decides it, from its event's state row.
+STATUS_AT = """CASE WHEN st.booked_by IS NOT NULL THEN 'booked'
+    WHEN st.blocked_at IS NOT NULL THEN 'blocked'
+    WHEN st.lock_expires > %s THEN 'locked' ELSE 'available' END"""
 # Schema 4's upgrade: the seats of an older database are in the map in natural label order.
 MAP_ORDER_BY_LABEL = """
 UPDATE seats SET map_order = ordered.n FROM (
@@ -65,6 +79,20 @@ class Transaction(Protocol):
 
     def all_seats(self, show: str = DEFAULT_SHOW) -> Iterator[Seat]:
         """Every seat as it is in event `show`, in natural label order."""
+
+    def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
+        """Every seat of the map with its place, its status in event `show` at `now` and its
+        map order, in map order (one query joining the map and the event's states)."""
+
+    def seat_spots(self, show: str, now: Instant) -> Iterator[SpotRow]:
+        """Every seat of the map as `lock --best` weighs it: label, section, row, number,
+        category, whether it is available in event `show` at `now` (truthy), map order; in
+        any order (one query joining the map and the event's states)."""
+
+    def serialise_show(self, show: str) -> None:
+        """In a write transaction: wait until no other transaction that called this for the
+        same event is open, and keep them waiting until this one ends (`lock --best` reads
+        the whole event before it locks seats). A no-op where writers are serialised anyway."""
 
     def seat_states(self) -> Iterator[tuple[str, Seat]]:
         """Every stored state row: (event, its seat record without the place)."""

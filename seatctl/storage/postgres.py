@@ -42,9 +42,13 @@ from seatctl.model import (
     Token,
 )
 from seatctl.storage import (
+    AVAILABLE_AT,
     DEFAULT_TTL,
     MAP_ORDER_BY_LABEL,
     SHOW_COUNTS,
+    STATUS_AT,
+    PlacedState,
+    SpotRow,
     count_statuses,
     records,
     status_counts,
@@ -181,6 +185,22 @@ _SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(cu
 # as do those of different events on it, which is rare and brief. The states are read by a
 # second statement, after the wait: at READ COMMITTED it sees what the writers it waited for
 # committed (a locking join would recheck only the locked rows, not a state row inserted since).
+# Every seat of the map with its place and whether it is available in one event at an instant.
+# No ORDER BY: the selection sorts by map order itself, and sorting here would cost more.
+_SEAT_SPOTS = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {AVAILABLE_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label
+"""
+# Every seat of the map with its place and its status in one event at an instant, map order.
+_PLACED_STATES = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {STATUS_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label
+ORDER BY s.map_order
+"""
+_SHOW_LOCK = (
+    f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 1},"
+    " hashtext(current_schema() || '/' || %s))"
+)
 _LOCK_SEATS = "SELECT label FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
 _READ_SEATS = f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)"
 _LOCK_OLD_SEATS = (
@@ -293,6 +313,29 @@ class PostgresTransaction:
                 (show,),
             )
         )
+
+    def serialise_show(self, show: str) -> None:
+        # Writers that read a whole event before locking seats (lock --best) queue on one
+        # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
+        # queue, not contention on the seats: the seats' own budget starts once it is over.
+        self._conn.execute(_SHOW_LOCK, (show,))
+        self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+
+    def seat_spots(self, show: str, now: Instant) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return (
+                (label, None, None, None, None, status == "available", n)
+                for label, _, _, _, _, status, n in self.placed_states(show, now)
+            )
+        return iter(self._conn.execute(_SEAT_SPOTS, (now, show)))
+
+    def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
+        if self._version < 4:  # before the map: one row of seats in label order
+            return (
+                (seat.label, None, None, None, None, seat.status(now).value, n)
+                for n, seat in enumerate(self.all_seats(), 1)
+            )
+        return iter(self._conn.execute(_PLACED_STATES, (now, show)))
 
     def seat_states(self) -> Iterator[tuple[str, Seat]]:
         if self._version < 4:

@@ -27,9 +27,13 @@ from seatctl.model import (
     Token,
 )
 from seatctl.storage import (
+    AVAILABLE_AT,
     DEFAULT_TTL,
     MAP_ORDER_BY_LABEL,
     SHOW_COUNTS,
+    STATUS_AT,
+    PlacedState,
+    SpotRow,
     count_statuses,
     records,
     status_counts,
@@ -49,6 +53,18 @@ _SEAT_COLUMNS = (
     " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
 )
 _SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = ? AND st.seat = s.label"
+# Every seat of the map with its place and whether it is available in one event at an instant.
+# No ORDER BY: the selection sorts by map order itself, and sorting here would cost more.
+_SEAT_SPOTS = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {AVAILABLE_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label
+"""
+# Every seat of the map with its place and its status in one event at an instant, map order.
+_PLACED_STATES = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {STATUS_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label
+ORDER BY s.map_order
+"""
 _EVENT_COLUMNS = "at, seat, action, user, expires_at, id, show, reason"
 # Before schema 4 every change belonged to the one event there was.
 _OLD_EVENT_COLUMNS = (
@@ -107,6 +123,25 @@ class SqliteTransaction:
         return self._conn.execute(
             f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label", (show,)
         )
+
+    def serialise_show(self, show: str) -> None:
+        pass  # BEGIN IMMEDIATE already serialises every writer
+
+    def seat_spots(self, show: str, now: Instant) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return (
+                (label, None, None, None, None, status == "available", n)
+                for label, _, _, _, _, status, n in self.placed_states(show, now)
+            )
+        return iter(self._conn.execute(_SEAT_SPOTS.replace("%s", "?"), (now, show)))
+
+    def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
+        if self._version < 4:  # before the map: one row of seats in label order
+            return (
+                (seat.label, None, None, None, None, seat.status(now).value, n)
+                for n, seat in enumerate(self.all_seats(), 1)
+            )
+        return iter(self._conn.execute(_PLACED_STATES.replace("%s", "?"), (now, show)))
 
     def seat_states(self) -> Iterator[tuple[str, Seat]]:
         """Every stored state row (event, seat record without its place), for `check`."""
