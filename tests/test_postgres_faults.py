@@ -237,11 +237,11 @@ def terminated_init(pg_url: str, capsys: pytest.CaptureFixture[str]) -> Run:
 
     adding = PostgresTransaction.add_seats
 
-    def terminated_first(self: PostgresTransaction, labels: list[str]) -> list[str]:
+    def terminated_first(self: PostgresTransaction, labels: list[str], *rest: object) -> list[str]:
         # The timeout makes pg_terminate_backend wait until the session is really gone, so
         # the next statement meets a closed connection.
         sql(pg_url, "SELECT pg_terminate_backend(%s, 10000)", self._conn.info.backend_pid)
-        return adding(self, labels)
+        return adding(self, labels, *rest)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PostgresTransaction, "add_seats", terminated_first)
@@ -270,7 +270,7 @@ def test_an_init_that_fails_after_starting_leaves_no_database_to_half_use(db_pat
     # undoes the tables too, so the next init starts afresh.
     from seatctl.storage import postgres, sqlite
 
-    def failing(self, labels: list[str]) -> list[str]:
+    def failing(self, labels: list[str], *rest: object) -> list[str]:
         raise SeatctlError(Reason.BAD_DATABASE, "injected failure", ExitCode.DATABASE)
 
     with pytest.MonkeyPatch.context() as patch:
