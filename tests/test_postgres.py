@@ -249,6 +249,42 @@ def test_a_role_that_may_only_read_gets_read_only(pg, pg_url):
         sql(pg_url, f"DROP ROLE {role}")
 
 
+def _has_seat_at_index(url: str) -> bool:
+    found = "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at')"
+    return sql(url, found)[0][0] is not None
+
+
+def test_a_schema_without_the_seat_instant_index_gets_it_with_its_next_write(pg, pg_url):
+    pg("init", "--seats", "3")
+    assert _has_seat_at_index(pg_url)
+    sql(pg_url, "DROP INDEX events_seat_at")  # a schema from before the index existed
+    assert pg("seats").code == 0
+    assert not _has_seat_at_index(pg_url)  # a read changes nothing
+    assert pg("lock", "1", "--user", "alice").code == 0
+    assert _has_seat_at_index(pg_url)
+    assert pg("check").out == "ok\n"
+
+
+def test_a_writer_that_may_not_index_the_table_still_writes(pg, pg_url):
+    # Only the owner may create the index; another role with the rights to write writes on.
+    pg("init", "--seats", "3")
+    sql(pg_url, "DROP INDEX events_seat_at")
+    role = f"seatctl_test_writer_{secrets.token_hex(4)}"
+    schema = sql(pg_url, "SELECT current_schema()")[0][0]
+    sql(pg_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(pg_url, f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(pg_url, f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        writer = with_user(pg_url, role)
+        run = run_process("--db", writer, "lock", "1", "--user", "alice")
+        assert run.code == 0, run.err
+        assert not _has_seat_at_index(pg_url)
+        assert run_process("--db", writer, "lock", "1", "--user", "alice").code == 0
+    finally:
+        sql(pg_url, f"DROP OWNED BY {role}")
+        sql(pg_url, f"DROP ROLE {role}")
+
+
 # --- the clock ---
 
 

@@ -3,9 +3,12 @@ and authentication case. tests/test_serve_process.py runs the real server proces
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from freezegun import freeze_time
@@ -443,6 +446,17 @@ def test_unknown_paths_are_404_and_wrong_methods_405(api, alice):
     assert (wrong.status_code, wrong.json()["error"]) == (405, "usage")
 
 
+def test_requests_off_the_direct_routes_still_take_starlettes_way(api, alice):
+    # The API's own method+path pairs skip Starlette's middleware; HEAD, a trailing slash
+    # and unknown paths must still get Starlette's answers, not a shortcut's.
+    direct = api.get("/v1/seats", headers=alice)
+    head = api.head("/v1/seats", headers=alice)
+    assert (direct.status_code, head.status_code) == (200, 200)
+    assert head.headers["content-type"] == direct.headers["content-type"] == "application/json"
+    slashed = api.get("/v1/seats/", headers=alice, follow_redirects=False)
+    assert slashed.status_code == 307
+
+
 def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(api, alice):
     # As /openapi.json documents it: a prototype client reads `error` as a sentence.
     answer = api.get("/lock", headers=alice)
@@ -589,3 +603,35 @@ def test_v1_unknown_event_is_404_and_changes_nothing(api, alice, venue_db):
 def test_v1_seat_objects_carry_the_map_fields(api, alice):
     seat = api.get("/v1/seats", headers=alice).json()[0]
     assert list(seat)[-4:] == ["section", "row", "number", "category"]
+
+
+def test_the_worker_answers_requests_from_several_event_loops(worker):
+    # The worker wakes each loop once per batch with its own requests' answers (no request
+    # may get another loop's answer, or none).
+    def reads_on_a_loop(tag: int) -> list[tuple[int, int]]:
+        async def many() -> list[tuple[int, int]]:
+            return await asyncio.gather(*(worker.read(lambda v, i=i: (tag, i)) for i in range(40)))
+
+        return asyncio.run(many())
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(reads_on_a_loop, range(3)))
+    assert answers == [[(tag, i) for i in range(40)] for tag in range(3)]
+
+
+def test_a_request_cancelled_while_its_work_runs_leaves_the_worker_serving(worker):
+    started, release = threading.Event(), threading.Event()
+
+    def slow(venue: Venue) -> str:
+        started.set()
+        release.wait(10)
+        return "late"
+
+    async def scenario() -> str:
+        waiting = asyncio.ensure_future(worker.read(slow))
+        await asyncio.to_thread(started.wait, 10)
+        waiting.cancel()  # the client went away
+        release.set()
+        return await worker.read(lambda venue: "next")
+
+    assert asyncio.run(scenario()) == "next"

@@ -10,6 +10,7 @@ request, and no 2xx reply precedes the commit that makes it true.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -28,7 +29,8 @@ MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps othe
 class Job(NamedTuple):
     work: Work
     write: bool
-    done: Future[Any]
+    done: asyncio.Future[Any]  # settled on its own event loop, never from this thread
+    loop: asyncio.AbstractEventLoop
 
 
 class Worker:
@@ -37,6 +39,7 @@ class Worker:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name="seatctl-db", daemon=True)
         self._ready: Future[str] = Future()
+        self._outbox: list[tuple[Job, Any, BaseException | None]] = []  # settled, not yet told
         self.location = db
 
     def start(self) -> None:
@@ -56,9 +59,10 @@ class Worker:
         return await self._submit(work, write=True)
 
     def _submit(self, work: Work, write: bool) -> asyncio.Future[Any]:
-        done: Future[Any] = Future()
-        self._jobs.put(Job(work, write, done))
-        return asyncio.wrap_future(done)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._jobs.put(Job(work, write, done, loop))
+        return done
 
     def _main(self) -> None:
         try:
@@ -69,13 +73,16 @@ class Worker:
         self._ready.set_result(venue.location)
         try:
             while (batch := self._next_batch()) is not None:
-                if venue is None:  # the last connection broke: a new one for this batch
-                    venue = self._reopen(batch)
-                    if venue is None:
-                        continue
-                if not self._run(venue, batch):
-                    _close_quietly(venue)
-                    venue = None
+                try:
+                    if venue is None:  # the last connection broke: a new one for this batch
+                        venue = self._reopen(batch)
+                        if venue is None:
+                            continue
+                    if not self._run(venue, batch):
+                        _close_quietly(venue)
+                        venue = None
+                finally:
+                    self._answer()
         finally:
             if venue is not None:
                 venue.close()
@@ -89,7 +96,8 @@ class Worker:
             if not job.write:
                 outcome = _attempt(job.work, venue)
                 healthy = healthy and not _broken(outcome[1])
-                _settle(job, *outcome)
+                self._settle(job, *outcome)
+        self._answer()  # the reads need not wait for the writes' COMMIT
         if writes:
             healthy = self._commit_group(venue, writes) and healthy
         return healthy
@@ -99,7 +107,7 @@ class Worker:
             return Venue.open(self._db)
         except Exception as exc:  # still unreachable: this batch fails, the next one retries
             for job in batch:
-                _settle(job, None, exc)
+                self._settle(job, None, exc)
             return None
 
     def _next_batch(self) -> list[Job] | None:
@@ -119,6 +127,22 @@ class Worker:
             batch.append(job)
         return batch
 
+    def _settle(self, job: Job, result: Any, error: BaseException | None) -> None:
+        self._outbox.append((job, result, error))
+
+    def _answer(self) -> None:
+        """Hand the settled jobs to their event loops: one wake-up per loop and batch, not one
+        per request (each wake-up is a write to the loop's self-pipe and a callback there)."""
+        if not self._outbox:
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any, BaseException | None]]] = {}
+        for settled in self._outbox:
+            by_loop.setdefault(settled[0].loop, []).append(settled)
+        self._outbox = []
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle_all, answers)
+
     def _commit_group(self, venue: Venue, writes: list[Job]) -> bool:
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
@@ -126,10 +150,10 @@ class Worker:
                 outcomes = [_attempt(job.work, venue) for job in writes]
         except BaseException as exc:  # BEGIN or COMMIT failed: none of the group happened
             for job in writes:
-                _settle(job, None, exc)
+                self._settle(job, None, exc)
             return not _broken(exc)
         for job, (result, error) in zip(writes, outcomes, strict=True):
-            _settle(job, result, error)
+            self._settle(job, result, error)
         return not any(_broken(error) for _, error in outcomes)
 
 
@@ -164,8 +188,12 @@ def _close_quietly(venue: Venue) -> None:
         log.error("closing the broken database connection: %s", exc)
 
 
-def _settle(job: Job, result: Any, error: BaseException | None) -> None:
-    if error is not None:
-        job.done.set_exception(error)
-    else:
-        job.done.set_result(result)
+def _settle_all(answers: list[tuple[Job, Any, BaseException | None]]) -> None:
+    """On the event loop: give each waiting request its outcome."""
+    for job, result, error in answers:
+        if job.done.done():  # cancelled: the client went away, or the server is stopping
+            continue
+        if error is not None:
+            job.done.set_exception(error)
+        else:
+            job.done.set_result(result)

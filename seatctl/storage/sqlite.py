@@ -230,15 +230,17 @@ class SqliteTransaction:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
         latest: dict[str, Instant] = {}
-        for start in range(0, len(labels), _CHUNK):
-            chunk = labels[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._conn.execute(  # the (seat, id) index finds each seat's events
-                f"SELECT seat, max(at) FROM events WHERE seat IN ({marks})"
-                " AND (show = ? OR show IS NULL) GROUP BY seat",
-                [*chunk, show],
-            )
-            latest.update((seat, records.newest_instant(seat, at)) for seat, at in rows)
+        condition = " AND (show = ? OR show IS NULL)" if self._version >= 4 else ""
+        for label in labels:
+            # One seat at a time: with the (seat, at) index SQLite reads max(at) off the
+            # index's end, where `GROUP BY seat` would read every event of the seat (a cost
+            # that grew with each write). Still the greatest stored value, damaged ones too.
+            at = self._conn.execute(
+                f"SELECT max(at) FROM events WHERE seat = ?{condition}",
+                (label, show) if condition else (label,),
+            ).fetchone()[0]
+            if at is not None:
+                latest[label] = records.newest_instant(label, at)
         return latest
 
     def seeded_through(self) -> int:
@@ -303,6 +305,7 @@ class SqliteTransaction:
             _create_events_table(self._conn, with_shows=False)
             seeds = seed_events(self.all_seats(), self.now())
             self._set_meta("seeded_through", str(len(seeds)))
+        _create_events_seat_at_index(self._conn)
         _create_tokens_table(self._conn)
         if self._version < 4:
             _upgrade_to_4(self._conn)
@@ -337,6 +340,7 @@ class SqliteStore:
         self._unfilled: tuple[tuple[int, int], bool] | None = None
         self.read_only: str | None = None  # why this user may only read it
         self._usable = False  # opened as a seatctl database this version can use
+        self._indexed = False  # this connection has made sure of the (seat, at) index
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -507,7 +511,11 @@ class SqliteStore:
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
+            if write and not self._indexed and version >= 2:
+                _create_events_seat_at_index(self._conn)  # a no-op once it exists
+                self._indexed = True
             return version
+        self._indexed = True  # created with the events table, or already there
         return SCHEMA_VERSION
 
     def integrity_problems(self) -> list[str]:
@@ -599,6 +607,14 @@ def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
         columns |= {"show": str, "reason": str}
     db["events"].create(columns, pk="id", not_null={"at", "seat", "action"}, if_not_exists=True)
     db["events"].create_index(["seat", "id"], if_not_exists=True)
+    _create_events_seat_at_index(conn)
+
+
+def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
+    """The index a write's clock check reads each seat's newest instant from. Not part of
+    the data model (older seatctl versions use such a database unchanged), so it carries no
+    schema version: a database from before it gets it with the first write of a connection."""
+    conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
 
 
 # `shows` holds the events (shows): the name `events` is the history's, since schema 2. A seat
