@@ -569,38 +569,6 @@ def test_a_whole_number_written_with_a_fraction_is_a_whole_number(api, alice):
     assert answer.status_code == 200
 
 
-def test_the_worker_answers_requests_from_several_event_loops(worker):
-    # The worker wakes each loop once per batch with its own requests' answers (no request
-    # may get another loop's answer, or none).
-    def reads_on_a_loop(tag: int) -> list[tuple[int, int]]:
-        async def many() -> list[tuple[int, int]]:
-            return await asyncio.gather(*(worker.read(lambda v, i=i: (tag, i)) for i in range(40)))
-
-        return asyncio.run(many())
-
-    with ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(reads_on_a_loop, range(3)))
-    assert answers == [[(tag, i) for i in range(40)] for tag in range(3)]
-
-
-def test_a_request_cancelled_while_its_work_runs_leaves_the_worker_serving(worker):
-    started, release = threading.Event(), threading.Event()
-
-    def slow(venue: Venue) -> str:
-        started.set()
-        release.wait(10)
-        return "late"
-
-    async def scenario() -> str:
-        waiting = asyncio.ensure_future(worker.read(slow))
-        await asyncio.to_thread(started.wait, 10)
-        waiting.cancel()  # the client went away
-        release.set()
-        return await worker.read(lambda venue: "next")
-
-    assert asyncio.run(scenario()) == "next"
-
-
 # --- /v1 and events -----------------------------------------------------------------------
 
 
@@ -635,3 +603,35 @@ def test_v1_unknown_event_is_404_and_changes_nothing(api, alice, venue_db):
 def test_v1_seat_objects_carry_the_map_fields(api, alice):
     seat = api.get("/v1/seats", headers=alice).json()[0]
     assert list(seat)[-4:] == ["section", "row", "number", "category"]
+
+
+def test_the_worker_answers_requests_from_several_event_loops(worker):
+    # The worker wakes each loop once per batch with its own requests' answers (no request
+    # may get another loop's answer, or none).
+    def reads_on_a_loop(tag: int) -> list[tuple[int, int]]:
+        async def many() -> list[tuple[int, int]]:
+            return await asyncio.gather(*(worker.read(lambda v, i=i: (tag, i)) for i in range(40)))
+
+        return asyncio.run(many())
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(reads_on_a_loop, range(3)))
+    assert answers == [[(tag, i) for i in range(40)] for tag in range(3)]
+
+
+def test_a_request_cancelled_while_its_work_runs_leaves_the_worker_serving(worker):
+    started, release = threading.Event(), threading.Event()
+
+    def slow(venue: Venue) -> str:
+        started.set()
+        release.wait(10)
+        return "late"
+
+    async def scenario() -> str:
+        waiting = asyncio.ensure_future(worker.read(slow))
+        await asyncio.to_thread(started.wait, 10)
+        waiting.cancel()  # the client went away
+        release.set()
+        return await worker.read(lambda venue: "next")
+
+    assert asyncio.run(scenario()) == "next"

@@ -265,12 +265,13 @@ class SqliteTransaction:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
         latest: dict[str, Instant] = {}
+        condition = " AND (show = ? OR show IS NULL)" if self._version >= 4 else ""
         for label in labels:
             # One seat at a time, read through the (seat, at) index; an event's changes are
             # its own, and a seat's `add` (no event) belongs to every event.
             at = self._conn.execute(
-                "SELECT max(at) FROM events WHERE seat = ? AND (show = ? OR show IS NULL)",
-                (label, show),
+                f"SELECT max(at) FROM events WHERE seat = ?{condition}",
+                (label, show) if condition else (label,),
             ).fetchone()[0]
             if at is not None:
                 latest[label] = records.newest_instant(label, at)
