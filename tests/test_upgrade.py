@@ -110,45 +110,6 @@ def test_the_python_api_upgrades_too(v1_db):
     assert version(v1_db) == 4
 
 
-def _indexes(path: str) -> set[str]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
-        return {name for (name,) in rows}
-    finally:
-        conn.close()
-
-
-def test_new_and_upgraded_databases_get_the_seat_instant_index(cli, db_path, v1_db):
-    assert "events_seat_at" not in _indexes(v1_db)
-    assert cli("lock", "4", "--user", "dan").code == 0  # upgrades 1 -> 4
-    assert "events_seat_at" in _indexes(v1_db)
-
-
-def test_a_database_without_the_seat_instant_index_gets_it_with_its_next_write(cli, db_path):
-    # Databases of schema 3 written before the index existed: it is no part of the schema
-    # version, so the first write of each connection makes sure of it.
-    assert cli("init", "--seats", "3").code == 0
-    conn = sqlite3.connect(db_path)
-    conn.execute("DROP INDEX events_seat_at")
-    conn.close()
-    assert cli("seats").code == 0
-    assert "events_seat_at" not in _indexes(db_path)  # a read changes nothing
-    assert cli("lock", "1", "--user", "alice").code == 0
-    assert "events_seat_at" in _indexes(db_path)
-    assert cli("check").out == "ok\n"
-
-
-def test_a_writes_clock_check_reads_each_seats_newest_instant_off_the_index(cli, db_path):
-    assert cli("init", "--seats", "3").code == 0
-    conn = sqlite3.connect(db_path)
-    plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT max(at) FROM events WHERE seat = ?", ("1",)
-    ).fetchall()
-    conn.close()
-    assert any("events_seat_at" in str(row[-1]) for row in plan), plan
-
-
 # --- to schema 4: the event `default` ----------------------------------------------------
 
 
