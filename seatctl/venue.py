@@ -472,10 +472,8 @@ class Venue:
 
 def _parsed_map(path: str) -> list:
     """The seats of the map file (`seatctl.seatmap.parse_map`: every bad line is exit 2)."""
-    try:
-        from seatctl.seatmap import parse_map
-    except ImportError:  # the seat-map reader ships with the seat-map work; until it is merged
-        raise usage_error("init --map needs seatctl.seatmap, which this build lacks") from None
+    from seatctl.seatmap import parse_map  # only `init --map` pays for the reader
+
     return parse_map(path)
 
 

@@ -3,9 +3,7 @@ or none. (Parsing the file is `seatctl.seatmap`'s, tested with it.)"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,15 +19,6 @@ S-A1,Stalls,A,1,premium
 S-B1,Stalls,B,1,standard
 C-A1,Circle,A,1,
 """
-
-
-@pytest.fixture(autouse=True)
-def seatmap_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real `seatctl.seatmap` when this tree has it, else the test stand-in."""
-    if importlib.util.find_spec("seatctl.seatmap") is None:
-        import seatmap_stub
-
-        monkeypatch.setitem(sys.modules, "seatctl.seatmap", seatmap_stub)
 
 
 @pytest.fixture
