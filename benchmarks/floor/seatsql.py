@@ -14,15 +14,25 @@ import time
 BUSY_TIMEOUT_SECONDS = 10.0  # seatctl's busy timeout
 DEFAULT_TTL = 60
 CHUNK = 500  # seatctl looks seats up 500 labels per SELECT
-SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
-SELECT_SEATS = f"SELECT {SEAT_COLUMNS} FROM seats WHERE label IN ({{}})"
-ALL_SEATS = f"SELECT {SEAT_COLUMNS} FROM seats ORDER BY sort_key, label"
+# Schema 4: the seat map in `seats`, each event's states in `seat_states` (a seat without a
+# row there is available); the benchmarks use the event `default`.
+SEAT_COLUMNS = "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at"
+PLACE_COLUMNS = "s.section, s.seat_row, s.seat_number, s.category"
+SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = 'default' AND st.seat = s.label"
+SELECT_SEATS = f"SELECT {SEAT_COLUMNS} FROM {SOURCE} WHERE s.label IN ({{}})"
+ALL_SEATS = f"SELECT {SEAT_COLUMNS}, {PLACE_COLUMNS} FROM {SOURCE} ORDER BY s.sort_key, s.label"
 SELECT_META = "SELECT value FROM meta WHERE key = ?"
 UPDATE_SEAT = (
-    "UPDATE seats SET locked_by = ?, lock_expires = ?, booked_by = ?, booked_at = ? WHERE label = ?"
+    "INSERT INTO seat_states (show, seat, locked_by, lock_expires, booked_by, booked_at)"
+    " VALUES ('default', ?5, ?1, ?2, ?3, ?4) ON CONFLICT (show, seat) DO UPDATE SET"
+    " locked_by = excluded.locked_by, lock_expires = excluded.lock_expires,"
+    " booked_by = excluded.booked_by, booked_at = excluded.booked_at"
 )
-INSERT_EVENT = "INSERT INTO events (at, seat, action, user, expires_at) VALUES (?, ?, ?, ?, ?)"
-SCHEMA_VERSION = 2
+INSERT_EVENT = (
+    "INSERT INTO events (at, seat, action, user, expires_at, show)"
+    " VALUES (?, ?, ?, ?, ?, 'default')"
+)
+SCHEMA_VERSION = 2  # of floor/init.py's own (older) tables
 
 # A seat row: (label, locked_by, lock_expires, booked_by, booked_at), as SELECTed.
 Row = tuple
@@ -136,7 +146,9 @@ def history(before: Row, after: Row, action: str, user: str, now: int) -> list[t
 
 def seat_object(row: Row, now: int) -> dict:
     """The seat as seatctl's JSON shows it."""
-    label, locked_by, expires, booked_by, booked_at = row
+    label, locked_by, expires, booked_by, booked_at, *place = row
+    # A listing reads the seat's place; a change's rows carry none (the templates have no map).
+    section, seat_row, number, category = place or (None, None, None, None)
     if booked_by is not None:
         status = "booked"
     elif expires is not None and expires > now:
@@ -151,6 +163,10 @@ def seat_object(row: Row, now: int) -> dict:
         "expires_at": instant(expires) if live else None,
         "booked_by": booked_by,
         "booked_at": instant(booked_at),
+        "section": section,
+        "row": seat_row,
+        "number": number,
+        "category": category,
     }
 
 
