@@ -23,7 +23,7 @@ _STATUS_COLOURS = {
     Status.BOOKED: "red",
     Status.BLOCKED: "blue",
 }
-_SEAT_FIELDS = (
+SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's schema)
     "seat",
     "status",
     "locked_by",
@@ -416,7 +416,7 @@ def _write_csv(out: TextIO, views: Iterable[SeatView]) -> None:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_SEAT_FIELDS)
+    writer.writerow(SEAT_FIELDS)
     writer.writerows(
         [value if value is not None else "" for value in seat_object(v).values()] for v in views
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from seatctl import __version__, validate
+from seatctl.model import Status
+from seatctl.render import SEAT_FIELDS
 
 LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
 # The server takes any printable name of up to 64 characters (surrounding spaces dropped);
@@ -27,25 +29,14 @@ SINCE = {
 INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-01-01T12:00:00Z"]}
 NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
-STATUS = {"type": "string", "enum": ["available", "locked", "booked", "blocked"]}
+STATUS = {"type": "string", "enum": [status.value for status in Status]}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Seat": {
         "type": "object",
         "description": "A seat as `seatctl seats --json` shows it.",
-        "required": [
-            "seat",
-            "status",
-            "locked_by",
-            "expires_at",
-            "booked_by",
-            "booked_at",
-            "section",
-            "row",
-            "number",
-            "category",
-        ],
+        "required": list(SEAT_FIELDS),
         "properties": {
             "seat": {"type": "string"},
             "status": STATUS,
