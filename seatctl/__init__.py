@@ -12,7 +12,7 @@ The Python API mirrors the CLI:
 # The names below are imported when first used (PEP 562), not with the package: the console
 # script imports this package before it can guard against Ctrl-C, so it must do nothing slow.
 
-__version__ = "0.2.0.dev0"
+__version__ = "0.3.0"
 
 _EXPORTS = {
     "ExitCode": "seatctl.errors",
