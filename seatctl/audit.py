@@ -177,7 +177,7 @@ def _illegal(seat: Seat, event: Event, seeded: bool) -> str | None:
         return f"{done} by {user} after the lock expired at {_deadline(seat)}"
     if not seat.holds_live_lock(user, at):
         return f"{done} by {user} without a live lock"
-    return _illegal_deadline(event) if action is Action.EXTEND else None
+    return _illegal_deadline(event) if action in (Action.EXTEND, Action.SHORTEN) else None
 
 
 def _illegal_lock(seat: Seat, user: str, at: Instant) -> str | None:
@@ -209,7 +209,7 @@ def _applied(seat: Seat, event: Event) -> Seat:
         return seat if seat.booked_by is not None else seat.blocked(event.at, event.reason)
     if action is Action.UNBLOCK:
         return seat.freed() if seat.blocked_at is not None else seat
-    if action in (Action.LOCK, Action.EXTEND):
+    if action in (Action.LOCK, Action.EXTEND, Action.SHORTEN):
         return seat.locked(user, event.expires_at or 0)
     if action is Action.CONFIRM:
         return seat if seat.booked_by is not None else seat.booked(user, event.at)
@@ -218,7 +218,12 @@ def _applied(seat: Seat, event: Event) -> Seat:
     return seat.freed()  # release, expire
 
 
-_PAST = {Action.EXTEND: "extended", Action.RELEASE: "released", Action.CONFIRM: "confirmed"}
+_PAST = {
+    Action.EXTEND: "extended",
+    Action.SHORTEN: "shortened",
+    Action.RELEASE: "released",
+    Action.CONFIRM: "confirmed",
+}
 
 
 def _described(seat: Seat) -> str:

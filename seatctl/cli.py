@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from seatctl import __version__, render
+from seatctl import __version__, render, validate
+from seatctl.cli_format import SeatctlGroup, SeatctlTyper
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
 from seatctl.model import DEFAULT_SHOW, Status
@@ -39,15 +40,35 @@ Exit codes:
      or full): a change the command made is committed
   130  interrupted (Ctrl-C): a change not committed was undone"""
 
+ENVIRONMENT = """\b
+Environment:
+  SEATCTL_DB     the database when --db is not given
+  SEATCTL_USER   the user when --user is not given
+  SEATCTL_EVENT  the event when --event is not given (else
+                 the event named 'default')
+  SEATCTL_NOW    "now" for one run: an instant such as
+                 2026-01-01T12:00:00Z or @1767268800 (tests,
+                 rehearsals); empty or unset: the system clock
+  NO_COLOR       set: no colour on a terminal"""
+
 _APP_SETTINGS: dict[str, Any] = {
-    "add_completion": False,
+    "add_completion": False,  # the full parser adds it: see _command_for
     "invoke_without_command": True,
     "rich_markup_mode": None,
-    "help": "Hold and book seats from a shell, a script or a CI job, without double-booking.",
-    "epilog": EXIT_CODES,
+    "cls": SeatctlGroup,
+    "help": """Hold and book seats from a shell, a script or a CI job, without double-booking.
+
+Global options (--db) may also follow the command. Completion for bash, zsh and fish:
+seatctl --install-completion.
+
+Examples:
+  seatctl --db venue.db init --seats 100
+  seatctl lock 3 4 --user alice --ttl 300
+  seatctl confirm 3 4 --user alice""",
+    "epilog": f"{ENVIRONMENT}\n\n{EXIT_CODES}",
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
-app = typer.Typer(**_APP_SETTINGS)
+app = SeatctlTyper(**_APP_SETTINGS)
 
 
 class StatusChoice(StrEnum):
@@ -86,11 +107,41 @@ class Invocation:
             self.opened = None
 
 
-SeatsArg = Annotated[list[str], typer.Argument(metavar="SEAT...", show_default=False)]
+# Completion of option values and arguments from the database in use (seatctl.completion,
+# imported only when a shell asks).
+Completer = Callable[[typer.Context, Any, str], list[str]]
+
+
+def _completer(kind: str) -> Completer:
+    def complete(ctx: typer.Context, param: Any, incomplete: str) -> list[str]:
+        from seatctl.completion import candidates
+
+        return candidates(kind, ctx, incomplete)
+
+    return complete
+
+
+_SEATS, _USERS, _EVENTS, _SECTIONS = map(_completer, ("seat", "user", "event", "section"))
+_CATEGORIES = _completer("category")
+
+SeatsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="SEAT...",
+        show_default=False,
+        help="Seat labels, such as 3 or A12.",
+        shell_complete=_SEATS,
+    ),
+]
 UserOpt = Annotated[
     str | None,
     typer.Option(
-        "--user", envvar="SEATCTL_USER", show_envvar=True, help="Who holds or books the seats."
+        "--user",
+        metavar="USER",
+        envvar="SEATCTL_USER",
+        show_envvar=True,
+        help="Who holds or books the seats.",
+        shell_complete=_USERS,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (errors go to stderr as JSON).")]
@@ -102,6 +153,7 @@ EventOpt = Annotated[
         envvar="SEATCTL_EVENT",
         show_envvar=True,
         help="The event (show) to act on (default: the event named 'default').",
+        shell_complete=_EVENTS,
     ),
 ]
 TtlOpt = Annotated[
@@ -145,14 +197,17 @@ def _global_options(
 def init(
     ctx: typer.Context,
     labels: Annotated[
-        list[str] | None, typer.Argument(metavar="[LABEL...]", show_default=False)
+        list[str] | None,
+        typer.Argument(metavar="[LABEL...]", show_default=False, help="Seats to add by label."),
     ] = None,
     seats: Annotated[
         int | None, typer.Option("--seats", metavar="N", help="Add seats 1..N (0 to 100000).")
     ] = None,
     ttl: Annotated[
         int | None,
-        typer.Option("--ttl", metavar="SECONDS", help="Set the default lock duration (60)."),
+        typer.Option(
+            "--ttl", metavar="SECONDS", help="Set the default lock duration (60, 1 to 86400)."
+        ),
     ] = None,
     seat_map: Annotated[
         str | None,
@@ -163,9 +218,19 @@ def init(
             " label, section, row, number, category; best sections and rows first.",
         ),
     ] = None,
+    json: JsonOpt = False,
 ) -> Output:
-    """Create the database if missing and add seats; never changes existing seats."""
+    """Create the database if missing and add seats; never changes existing seats.
+
+    A new database with neither --seats, labels nor --map gets seats 1 to 5.
+
+    Examples:
+      seatctl init --seats 200
+      seatctl init VIP1 VIP2 --ttl 120
+      seatctl --db hall.db init --map hall.csv
+    """
     ctx.obj.close()  # init opens the database its own way: it may create it
+    ctx.obj.json = json
     result = Venue.init(
         ctx.obj.database(creating=True),
         seats=seats,
@@ -176,8 +241,13 @@ def init(
     seats_word = "seat" if result.added == 1 else "seats"
     return render.Message(
         f"initialised {result.location}: added {result.added} {seats_word}"
-        f" ({result.total} in all); locks last {result.default_ttl} s unless --ttl says otherwise",
-        {"added": result.added, "total": result.total, "ttl": result.default_ttl},
+        f" ({result.total} in all); default lock duration {result.default_ttl} s",
+        {
+            "database": result.location,
+            "added": result.added,
+            "total": result.total,
+            "ttl": result.default_ttl,
+        },
     )
 
 
@@ -185,11 +255,21 @@ def init(
 def seats(
     ctx: typer.Context,
     status: Annotated[
-        StatusChoice | None, typer.Option("--status", help="Only seats in this state.")
+        StatusChoice | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only seats in this state: available, locked, booked or blocked.",
+        ),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option("--user", help="Only seats this user holds a live lock on or has booked."),
+        typer.Option(
+            "--user",
+            metavar="USER",
+            help="Only seats this user holds a live lock on or has booked.",
+            shell_complete=_USERS,
+        ),
     ] = None,
     json: JsonOpt = False,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")] = False,
@@ -198,11 +278,17 @@ def seats(
     ] = False,
     event: EventOpt = None,
 ) -> Output:
-    """List every seat and its state."""
+    """List an event's seats and their states.
+
+    Examples:
+      seatctl seats
+      seatctl seats --status available --json
+      seatctl seats --user alice --event gala --csv
+    """
     if json + csv + nl > 1:
         raise usage_error("choose one of --json, --csv and --nl")
     views = ctx.obj.venue(json or nl).iter_seats(
-        status=Status(status.value) if status else None, user=user, event=_event(event)
+        status=Status(status.value) if status else None, user=user, event=_event(ctx, event)
     )
     return render.SeatList(views, "csv" if csv else "nl" if nl else "table")
 
@@ -211,7 +297,13 @@ def seats(
 def lock(
     ctx: typer.Context,
     seat: Annotated[
-        list[str] | None, typer.Argument(metavar="[SEAT...]", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            metavar="[SEAT...]",
+            show_default=False,
+            help="Seat labels, such as 3 or A12 (or --best N).",
+            shell_complete=_SEATS,
+        ),
     ] = None,
     user: UserOpt = None,
     ttl: TtlOpt = None,
@@ -227,12 +319,20 @@ def lock(
     ] = None,
     section: Annotated[
         list[str] | None,
-        typer.Option("--section", metavar="S", help="With --best: only this section (repeatable)."),
+        typer.Option(
+            "--section",
+            metavar="SECTION",
+            help="With --best: only this section (repeatable).",
+            shell_complete=_SECTIONS,
+        ),
     ] = None,
     category: Annotated[
         list[str] | None,
         typer.Option(
-            "--category", metavar="C", help="With --best: only this category (repeatable)."
+            "--category",
+            metavar="CATEGORY",
+            help="With --best: only this category (repeatable).",
+            shell_complete=_CATEGORIES,
         ),
     ] = None,
     split: Annotated[
@@ -240,13 +340,24 @@ def lock(
         typer.Option("--split", help="With --best: take single seats if no block is together."),
     ] = False,
 ) -> Output:
-    """Hold seats for a user until the lock expires; the holder may lock again to extend.
-    With --best N, choose the best N available seats and lock them in one transaction."""
+    """Hold seats for a user until the lock expires (all or nothing).
+
+    The holder may lock again to move the deadline to now + ttl: later is recorded as
+    `extend`, earlier as `shorten`. With --best N, seatctl chooses the best N available seats
+    together and locks them in one transaction.
+
+    Examples:
+      seatctl lock 3 4 --user alice
+      seatctl lock A12 --user bob --ttl 300 --event gala
+      seatctl lock --best 2 --user carol --section Stalls
+    """
     ctx.obj.json = json  # the usage errors below are reported as JSON with --json too
     if best is None:
         if section or category or split:
             raise usage_error("--section, --category and --split go with --best N")
-        views = ctx.obj.venue(json).lock(seat or [], _required(user), ttl=ttl, event=_event(event))
+        views = ctx.obj.venue(json).lock(
+            seat or [], _user(ctx, user), ttl=ttl, event=_event(ctx, event)
+        )
         return render.SeatChange("locked", views)
     if seat:
         raise usage_error("give either seat labels or --best N, not both")
@@ -254,12 +365,12 @@ def lock(
         raise usage_error(f"invalid --best {best}: use a whole number from 1")
     views = ctx.obj.venue(json).lock_best(
         best,
-        _required(user),
+        _user(ctx, user),
         sections=section or [],
         categories=category or [],
         split=split,
         ttl=ttl,
-        event=_event(event),
+        event=_event(ctx, event),
     )
     return render.SeatChange("locked", views)
 
@@ -272,8 +383,15 @@ def confirm(
     json: JsonOpt = False,
     event: EventOpt = None,
 ) -> Output:
-    """Turn the user's live locks into bookings."""
-    views = ctx.obj.venue(json).confirm(seat, _required(user), event=_event(event))
+    """Turn the user's live locks into bookings (all or nothing).
+
+    Confirming a seat the user has already booked changes nothing and succeeds.
+
+    Examples:
+      seatctl confirm 3 4 --user alice
+      seatctl confirm A12 --user bob --event gala --json
+    """
+    views = ctx.obj.venue(json).confirm(seat, _user(ctx, user), event=_event(ctx, event))
     return render.SeatChange("booked", views)
 
 
@@ -285,8 +403,15 @@ def release(
     json: JsonOpt = False,
     event: EventOpt = None,
 ) -> Output:
-    """Give up the user's live locks; the seats are available at once."""
-    views = ctx.obj.venue(json).release(seat, _required(user), event=_event(event))
+    """Give up the user's live locks; the seats are available at once.
+
+    A booking cannot be released: seatctl has no command that undoes one.
+
+    Examples:
+      seatctl release 3 --user alice
+      seatctl release A12 A13 --user bob --event gala
+    """
+    views = ctx.obj.venue(json).release(seat, _user(ctx, user), event=_event(ctx, event))
     return render.SeatChange("released", views)
 
 
@@ -301,8 +426,15 @@ def block(
     json: JsonOpt = False,
     event: EventOpt = None,
 ) -> Output:
-    """Take seats off sale in an event (all or nothing); refused for locked or booked seats."""
-    views = ctx.obj.venue(json).block(seat, reason=reason, event=_event(event))
+    """Take seats off sale in an event (all or nothing).
+
+    Refused for seats that are locked or booked; blocking a blocked seat again is fine.
+
+    Examples:
+      seatctl block 7 8 --reason "camera platform"
+      seatctl block A1 --event gala --json
+    """
+    views = ctx.obj.venue(json).block(seat, reason=reason, event=_event(ctx, event))
     return render.SeatChange("blocked", views)
 
 
@@ -310,8 +442,13 @@ def block(
 def unblock(
     ctx: typer.Context, seat: SeatsArg, json: JsonOpt = False, event: EventOpt = None
 ) -> Output:
-    """Put blocked seats back on sale in an event (all or nothing)."""
-    views = ctx.obj.venue(json).unblock(seat, event=_event(event))
+    """Put blocked seats back on sale in an event (all or nothing).
+
+    Examples:
+      seatctl unblock 7 8
+      seatctl unblock A1 --event gala
+    """
+    views = ctx.obj.venue(json).unblock(seat, event=_event(ctx, event))
     return render.SeatChange("unblocked", views)
 
 
@@ -319,12 +456,27 @@ def unblock(
 def history(
     ctx: typer.Context,
     seat: Annotated[
-        list[str] | None, typer.Argument(metavar="[SEAT...]", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            metavar="[SEAT...]",
+            show_default=False,
+            help="Only these seats' events.",
+            shell_complete=_SEATS,
+        ),
     ] = None,
-    user: Annotated[str | None, typer.Option("--user", help="Only this user's events.")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", metavar="USER", help="Only this user's events.", shell_complete=_USERS
+        ),
+    ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", metavar="INSTANT", help="Only events at or after this instant."),
+        typer.Option(
+            "--since",
+            metavar="INSTANT",
+            help="Only events at or after this instant (a date: the start of that day, UTC).",
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", metavar="N", help="Only the last N matching events.")
@@ -332,9 +484,18 @@ def history(
     json: JsonOpt = False,
     event: EventOpt = None,
 ) -> Output:
-    """Show the audit history of an event, oldest first."""
+    """Show the audit history of an event, oldest first.
+
+    An instant is written like 2026-01-01T12:00:00Z, 2026-01-01T13:00:00+01:00 or
+    @1767268800; a date alone (2026-01-01) is the start of that day in UTC.
+
+    Examples:
+      seatctl history 3
+      seatctl history --user alice --since 2026-01-01 --json
+      seatctl history --limit 20 --event gala
+    """
     venue = ctx.obj.venue(json)
-    events = venue.history(seat or [], user, _instant(since), limit, event=_event(event))
+    events = venue.history(seat or [], user, _instant(since), limit, event=_event(ctx, event))
     return render.EventList(events)
 
 
@@ -348,13 +509,19 @@ class Grouping(StrEnum):
 def summary(
     ctx: typer.Context,
     by: Annotated[
-        Grouping | None, typer.Option("--by", help="Also count each section, row or category.")
+        Grouping | None,
+        typer.Option("--by", metavar="GROUP", help="Also count each section, row or category."),
     ] = None,
     json: JsonOpt = False,
     event: EventOpt = None,
 ) -> Output:
-    """Count an event's seats by status, with its occupancy (booked / total)."""
-    show = _event(event)
+    """Count an event's seats by status, with its occupancy (booked / total).
+
+    Examples:
+      seatctl summary
+      seatctl summary --by section --event gala --json
+    """
+    show = _event(ctx, event)
     counts, groups = ctx.obj.venue(json).summary(show, by.value if by else None)
     return render.Summary(show, counts, by.value if by else None, groups)
 
@@ -363,45 +530,81 @@ def summary(
 def seat_map(
     ctx: typer.Context,
     section: Annotated[
-        str | None, typer.Option("--section", metavar="S", help="Only this section.")
+        str | None,
+        typer.Option(
+            "--section", metavar="SECTION", help="Only this section.", shell_complete=_SECTIONS
+        ),
     ] = None,
     event: EventOpt = None,
+    json: JsonOpt = False,
 ) -> Output:
     """Draw an event's seats in the terminal, one line per row, one character per seat.
 
-    . available, L locked, B booked, X blocked; coloured on a terminal unless NO_COLOR."""
+    . available, L locked, B booked, X blocked; coloured on a terminal unless NO_COLOR.
+    With --json: {"map": TEXT}, the drawing without colour.
+
+    Examples:
+      seatctl map
+      seatctl map --section Stalls --event gala
+    """
     import shutil
 
-    cells = ctx.obj.venue(False).map_cells(_event(event), section)
+    cells = ctx.obj.venue(json).map_cells(_event(ctx, event), section)
     # The terminal's width ($COLUMNS first), else 80.
     return render.SeatMap(cells, shutil.get_terminal_size((80, 24)).columns)
 
 
 @app.command()
 def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
-    """Verify the database: its integrity check and every booking invariant."""
+    """Verify the database: its integrity check and every booking invariant.
+
+    Examples:
+      seatctl check
+      seatctl --db venue.db check --json
+    """
     return render.CheckReport(ctx.obj.venue(json).check())
 
 
 @app.command()
 def backup(
     ctx: typer.Context,
-    dest: Annotated[str, typer.Argument(metavar="DEST", show_default=False)],
+    dest: Annotated[
+        str,
+        typer.Argument(
+            metavar="DEST", show_default=False, help="The copy's file name (a new one)."
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite DEST if it is an existing regular file.")
     ] = False,
+    json: JsonOpt = False,
 ) -> Output:
-    """Write a consistent copy of the database to DEST, safe while others keep writing."""
-    ctx.obj.venue(False).backup(dest, force=force)
-    return render.Message(f"backed up {ctx.obj.database()} to {dest}")
+    """Write a consistent copy of the database to DEST, safe while others keep writing.
+
+    Examples:
+      seatctl backup venue-2026-01-01.db
+      seatctl backup /backups/venue.db --force
+    """
+    ctx.obj.venue(json).backup(dest, force=force)
+    source = ctx.obj.database()
+    return render.Message(f"backed up {source} to {dest}", {"database": source, "dest": dest})
 
 
 @app.command()
-def batch(ctx: typer.Context) -> None:
-    """Run commands from stdin, one per line (as on the command line, without 'seatctl');
-    print one JSON result per line. Blank lines and # comments are skipped."""
+def batch(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Run commands from stdin, one per line, and print one JSON result per line.
+
+    Each line is written as on the command line, without 'seatctl'; blank lines and
+    # comments are skipped. The output is always JSON lines; --json makes the batch's own
+    errors JSON too.
+
+    Examples:
+      seatctl batch < commands.txt
+      seatctl --db venue.db batch < commands.txt
+    """
     from seatctl.batch import run_lines
 
+    ctx.obj.json = json
     # Bytes, decoded line by line in run_lines: one undecodable line must not end the batch.
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     code = run_lines(stdin, sys.stdout, ctx.obj, _subcommand, sys.stdin.encoding or "utf-8")
@@ -413,9 +616,14 @@ def batch(ctx: typer.Context) -> None:
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback unless you mean it).")
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help="Address to listen on (loopback unless you mean it)."
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="TCP port (0 picks a free one).")
+    ] = 8000,
     no_auth: Annotated[
         bool,
         typer.Option(
@@ -423,18 +631,35 @@ def serve(
             help="Trust the user named in each request, as the prototype did (loopback only).",
         ),
     ] = False,
+    json: JsonOpt = False,
 ) -> int:
-    """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM."""
+    """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM.
+
+    Requests act as the user of their bearer token ('seatctl token add'). With --json, an
+    error that stops serve is JSON on stderr.
+
+    Examples:
+      seatctl serve
+      seatctl serve --host 0.0.0.0 --port 8080
+      seatctl serve --port 0 --no-auth
+    """
     from seatctl.server import serve as run_server  # the server stack: only this command
 
+    ctx.obj.json = json
     return run_server(ctx.obj.database(), host, port, auth=not no_auth)
 
 
-token_app = typer.Typer(
+token_app = SeatctlTyper(
     name="token",
-    help="Manage the bearer tokens of 'seatctl serve'.",
+    help="""Manage the bearer tokens of 'seatctl serve'.
+
+Examples:
+  seatctl token add alice --expires-in 86400
+  seatctl token list
+  seatctl token revoke 3""",
     rich_markup_mode=None,
     no_args_is_help=True,
+    cls=SeatctlGroup,
 )
 app.add_typer(token_app)
 
@@ -442,42 +667,67 @@ app.add_typer(token_app)
 @token_app.command("add")
 def token_add(
     ctx: typer.Context,
-    user: Annotated[str, typer.Argument(metavar="USER", show_default=False)],
+    user: Annotated[
+        str, typer.Argument(metavar="USER", show_default=False, help="Who the token acts as.")
+    ],
     expires_in: Annotated[
         int | None,
         typer.Option(
-            "--expires-in", metavar="SECONDS", help="Expire after this long (default: never)."
+            "--expires-in",
+            metavar="SECONDS",
+            help="Expire after this long (1 to 315360000; default: never).",
         ),
     ] = None,
     json: JsonOpt = False,
 ) -> Output:
-    """Make a token for USER and print it, this once; only its hash is stored."""
+    """Make a token for USER and print it, this once; only its hash is stored.
+
+    Examples:
+      seatctl token add alice
+      seatctl token add ci-bot --expires-in 3600 --json
+    """
     token, record = ctx.obj.venue(json).add_token(user, expires_in)
     return render.NewToken(token, record)
 
 
 @token_app.command("list")
 def token_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
-    """List the tokens: id, user, created, expires, last used (never the token)."""
+    """List the tokens: id, user, created, expires, last used (never the token).
+
+    Examples:
+      seatctl token list
+      seatctl token list --json
+    """
     return render.TokenList(ctx.obj.venue(json).tokens())
 
 
 @token_app.command("revoke")
 def token_revoke(
     ctx: typer.Context,
-    token_id: Annotated[int, typer.Argument(metavar="ID", show_default=False)],
+    token_id: Annotated[
+        int, typer.Argument(metavar="ID", show_default=False, help="The id 'token list' shows.")
+    ],
     json: JsonOpt = False,
 ) -> Output:
-    """Revoke a token at once: requests bearing it get 401."""
+    """Revoke a token at once: requests bearing it get 401.
+
+    Examples:
+      seatctl token revoke 3
+    """
     ctx.obj.venue(json).revoke_token(token_id)
     return render.Message(f"revoked token {token_id}", {"id": token_id})
 
 
-event_app = typer.Typer(
+event_app = SeatctlTyper(
     name="event",
-    help="Manage the events (shows): each has its own seat states and history.",
+    help="""Manage the events (shows): each has its own seat states and history.
+
+Examples:
+  seatctl event add gala --title "Gala night" --starts 2026-12-31T20:00:00Z
+  seatctl event list""",
     rich_markup_mode=None,
     no_args_is_help=True,
+    cls=SeatctlGroup,
 )
 app.add_typer(event_app)
 
@@ -485,7 +735,12 @@ app.add_typer(event_app)
 @event_app.command("add")
 def event_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", show_default=False, help="The event's name (the seat label rules)."
+        ),
+    ],
     title: Annotated[
         str | None, typer.Option("--title", metavar="TEXT", help="What the event is called.")
     ] = None,
@@ -495,7 +750,12 @@ def event_add(
     ] = None,
     json: JsonOpt = False,
 ) -> Output:
-    """Add an event: every seat of the map is available in it."""
+    """Add an event: every seat of the map is available in it.
+
+    Examples:
+      seatctl event add gala --title "Gala night" --starts 2026-12-31T20:00:00Z
+      seatctl event add matinee --json
+    """
     starts_at = _instant(starts, "--starts")
     show = ctx.obj.venue(json).add_event(name, title=title, starts_at=starts_at)
     return render.Message(f"added event {show.name}", render.show_object(show))
@@ -503,19 +763,54 @@ def event_add(
 
 @event_app.command("list")
 def event_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
-    """List the events, in the order added, with their seats counted by status."""
+    """List the events, in the order added, with their seats counted by status.
+
+    Examples:
+      seatctl event list
+      seatctl event list --json
+    """
     return render.ShowList(ctx.obj.venue(json).events())
 
 
-def _event(name: str | None) -> str:
-    return name if name is not None else DEFAULT_SHOW
+def _event(ctx: typer.Context, name: str | None) -> str:
+    if name is None:
+        return DEFAULT_SHOW
+    if _from_environment(ctx, "event"):
+        _check_variable("SEATCTL_EVENT", name, validate.event_name)
+    return name
+
+
+def _user(ctx: typer.Context, user: str | None) -> str:
+    if user is None:
+        if os.environ.get("SEATCTL_USER") == "":  # set but empty: an unset variable's value?
+            raise usage_error("SEATCTL_USER is empty: set it to a user name, or give --user USER")
+        raise usage_error("--user USER is required (or set SEATCTL_USER)")
+    if _from_environment(ctx, "user"):
+        _check_variable("SEATCTL_USER", user, validate.user)
+    return user
+
+
+def _from_environment(ctx: typer.Context, name: str) -> bool:
+    from typer._click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT
+
+
+def _check_variable(variable: str, value: str, check: Callable[[str], object]) -> None:
+    """A bad value from the environment is named by its variable: the command line the user
+    is looking at does not show it."""
+    try:
+        check(value)
+    except SeatctlError as error:
+        raise usage_error(f"{variable}: {error.message}") from None
 
 
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
     """A command for a `batch` line (batches do not nest, nor serve)."""
     if name in ("batch", "serve") or name not in _COMMAND_NAMES:
         return None  # known without building a parser: junk names must not each cost one
-    return _command_for(name).commands.get(name)
+    command = _command_for(name).commands.get(name)
+    return command if isinstance(command, typer.core.TyperCommand) else None
 
 
 def _instant(text: str | None, option: str = "--since") -> int | None:
@@ -524,13 +819,7 @@ def _instant(text: str | None, option: str = "--since") -> int | None:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise usage_error(f"{option}: {exc}") from None
-
-
-def _required(user: str | None) -> str:
-    if user is None:
-        raise usage_error("--user is required (or set SEATCTL_USER)")
-    return user
+        raise usage_error(f"invalid {option} {text!r}: {exc}") from None
 
 
 def _colour() -> bool:
@@ -542,17 +831,22 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
 
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
+    Only the whole parser (help, completion, an unknown name) has the completion options:
+    they import Typer's completion modules.
     """
     key = name if name in _COMMAND_NAMES else None  # one whole parser serves every other name
     if key not in _built:
-        if key is None:
-            _built[key] = typer.main.get_command(app)
-        else:
-            lazy = typer.Typer(**_APP_SETTINGS)
-            lazy.registered_callback = app.registered_callback
-            lazy.registered_commands = [c for c in app.registered_commands if _name(c) == key]
-            lazy.registered_groups = [g for g in app.registered_groups if _group_name(g) == key]
-            _built[key] = typer.main.get_command(lazy)
+        lazy = SeatctlTyper(**{**_APP_SETTINGS, "add_completion": key is None})
+        lazy.registered_callback = app.registered_callback
+        lazy.registered_commands = [
+            c for c in app.registered_commands if key is None or _name(c) == key
+        ]
+        lazy.registered_groups = [
+            g for g in app.registered_groups if key is None or _group_name(g) == key
+        ]
+        group = typer.main.get_command(lazy)
+        assert isinstance(group, typer.core.TyperGroup)  # a callback makes it a group
+        _built[key] = group
     return _built[key]
 
 
@@ -570,18 +864,67 @@ _COMMAND_NAMES = frozenset(
     [*(_name(c) for c in app.registered_commands), *map(_group_name, app.registered_groups)]
 ) - {None}
 _built: dict[str | None, typer.core.TyperGroup] = {}
-_VALUE_OPTIONS = {"--db"}
+_GLOBAL_VALUE_OPTIONS = {"--db"}  # the global options that take a value
 
 
 def _subcommand_name(argv: list[str]) -> str | None:
     """The first argument that is neither a global option nor an option's value."""
-    args = iter(argv)
-    for arg in args:
-        if arg in _VALUE_OPTIONS:
-            next(args, None)
+    at = _subcommand_index(argv)
+    return argv[at] if at is not None else None
+
+
+def _subcommand_index(argv: list[str]) -> int | None:
+    skip = False
+    for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_VALUE_OPTIONS:
+            skip = True
         elif not arg.startswith("-"):
-            return arg
+            return index
     return None
+
+
+def _globals_first(argv: list[str], parser: typer.core.TyperGroup) -> list[str]:
+    """`seatctl seats --db x.db` as `seatctl --db x.db seats`: people put global options
+    after the command too. Only the command's own arguments are looked at, skipping the
+    values of its options and everything after `--`; the last --db given wins."""
+    at = _subcommand_index(argv)
+    if at is None or "--db" not in "\0".join(argv[at + 1 :]):
+        return argv
+    command = parser.commands.get(argv[at])
+    if command is None:
+        return argv
+    takes_value = _value_options(command)
+    moved: list[str] = []
+    rest: list[str] = []
+    args = iter(argv[at + 1 :])
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+        elif arg == "--db":
+            value = next(args, None)
+            moved += [arg] if value is None else [arg, value]
+        elif arg.startswith("--db="):
+            moved.append(arg)
+        elif arg in takes_value:
+            value = next(args, None)
+            rest += [arg] if value is None else [arg, value]
+        else:
+            rest.append(arg)
+    return [*argv[:at], *moved, argv[at], *rest]
+
+
+def _value_options(command: Any) -> set[str]:
+    """The options (of the command, or of any command of a group) that take a value."""
+    commands = getattr(command, "commands", {}).values() or [command]
+    return {
+        opt
+        for each in commands
+        for param in each.params
+        if param.param_type_name == "option" and not param.is_flag
+        for opt in param.opts
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -618,8 +961,12 @@ def _main(argv: list[str], invocation: Invocation) -> int:
     result: Output | None = None
     try:
         try:
-            result = _command_for(_subcommand_name(argv)).main(
-                args=argv, prog_name="seatctl", obj=invocation, standalone_mode=False
+            parser = _command_for(_subcommand_name(argv))
+            result = parser.main(
+                args=_globals_first(argv, parser),
+                prog_name="seatctl",
+                obj=invocation,
+                standalone_mode=False,
             )
             if isinstance(result, int) or result is None:  # --help, --version, batch
                 return result or ExitCode.OK
@@ -644,8 +991,13 @@ def _main(argv: list[str], invocation: Invocation) -> int:
     except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: the transaction was rolled back
         return 130
     except typer.TyperException as error:  # the option parser's complaints
+        from seatctl.cli_messages import locate
+
+        locate(error, _command_for(_subcommand_name(argv)), argv)
         typer.echo(render.error_line(usage_message(error)), err=True)
         return ExitCode.USAGE
+    except SystemExit as done:  # Typer's completion: a shell's request, or --show-completion
+        return done.code if isinstance(done.code, int) else ExitCode.OK
     finally:
         invocation.close()
 
@@ -671,17 +1023,16 @@ def _unreported(lost: OutputLost, result: Output | None, argv: list[str]) -> Sea
 
 
 def usage_message(error: typer.TyperException) -> str:
-    return f"{parser_message(error)} (see 'seatctl --help')"
+    from seatctl.cli_messages import help_pointer
+
+    return f"{parser_message(error)} ({help_pointer(error)})"
 
 
 def parser_message(error: typer.TyperException) -> str:
-    """What the option parser found wrong, on one line. A group named without one of its
-    commands (`seatctl token`) would otherwise answer with its whole help as the message."""
-    ctx = getattr(error, "ctx", None)
-    if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:  # Typer's own click
-        names = ", ".join(ctx.command.list_commands(ctx))  # type: ignore[attr-defined]
-        return f"'{ctx.command_path}' needs a command: {names}"
-    return error.format_message()
+    """What the option parser found wrong, on one line, in seatctl's words."""
+    from seatctl.cli_messages import rewrite
+
+    return rewrite(error)
 
 
 def run() -> None:

@@ -20,7 +20,8 @@ class Action(StrEnum):
 
     ADD = "add"
     LOCK = "lock"
-    EXTEND = "extend"
+    EXTEND = "extend"  # the holder locked again: the deadline moved later (or stayed)
+    SHORTEN = "shorten"  # the holder locked again with a shorter ttl: the deadline moved earlier
     RELEASE = "release"
     CONFIRM = "confirm"
     EXPIRE = "expire"

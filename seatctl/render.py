@@ -392,12 +392,38 @@ def printable(text: str) -> str:
 
 
 def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(
-            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
+            [*(_padded(cell, w) for cell, w in zip(row, widths, strict=False)), row[-1]]
         ).rstrip()
         for row in rows
+    )
+
+
+def _padded(cell: str, width: int) -> str:
+    return cell + " " * (width - display_width(cell))
+
+
+# Zero-width: combining marks (an accent typed as its own character), enclosing marks,
+# and format characters (the zero-width joiner inside emoji sequences).
+_ZERO_WIDTH = frozenset({"Mn", "Me", "Cf"})
+
+
+def display_width(text: str) -> int:
+    """The columns `text` takes on a terminal: East Asian wide and full-width characters
+    (CJK, most emoji) take two, combining marks none, everything else one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata  # only for names beyond ASCII
+
+    return sum(
+        0
+        if unicodedata.category(ch) in _ZERO_WIDTH
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in text
     )
 
 

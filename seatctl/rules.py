@@ -29,13 +29,14 @@ class Change(NamedTuple):
             events.append(
                 Event(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
             )
-        made = self.after.lock_expires if self.action in (Action.LOCK, Action.EXTEND) else None
+        made = self.after.lock_expires if self.action in LOCKING else None
         reason = self.after.block_reason if self.action is Action.BLOCK else None
         events.append(Event(now, before.label, self.action, user, made, reason=reason))
         return events
 
 
 Decision = Change | SeatRefusal
+LOCKING = frozenset({Action.LOCK, Action.EXTEND, Action.SHORTEN})  # the events that set a deadline
 
 # How far a write's clock may read behind a seat's newest event and still act (at that event's
 # instant): enough for an NTP step or hosts a little out of step, not for a wrong SEATCTL_NOW.
@@ -73,8 +74,12 @@ def lock(seat: Seat, user: str, now: Instant, ttl: int) -> Decision:
         return _refuse(seat, Reason.BLOCKED, ExitCode.LOCK_REFUSED, _blocked(seat))
     if status is Status.LOCKED and seat.locked_by != user:
         return _refuse(seat, Reason.LOCKED, ExitCode.LOCK_REFUSED, _locked_by(seat))
-    action = Action.EXTEND if status is Status.LOCKED else Action.LOCK
-    return Change(seat.locked(user, now + ttl), action)
+    deadline = now + ttl
+    if status is not Status.LOCKED:
+        return Change(seat.locked(user, deadline), Action.LOCK)
+    # Locking again sets the deadline to now + ttl: with a shorter ttl that is earlier.
+    earlier = deadline < (seat.lock_expires or 0)
+    return Change(seat.locked(user, deadline), Action.SHORTEN if earlier else Action.EXTEND)
 
 
 def confirm(seat: Seat, user: str, now: Instant) -> Decision:
@@ -85,6 +90,10 @@ def confirm(seat: Seat, user: str, now: Instant) -> Decision:
 
 
 def release(seat: Seat, user: str, now: Instant) -> Decision:
+    if seat.booked_by == user:
+        # The user most likely meant to undo their booking: say that this is not a thing.
+        what = f"is booked by {user}: a booking cannot be released (no command undoes one)"
+        return _refuse(seat, Reason.BOOKED, ExitCode.NOT_HOLDER, what)
     refusal = _unless_holder(seat, user, now)
     return refusal or Change(seat.freed(), Action.RELEASE)
 

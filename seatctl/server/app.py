@@ -303,7 +303,7 @@ def _since(text: str | None) -> int | None:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise usage_error(f"since: {exc}") from None
+        raise usage_error(f"invalid since {text!r}: {exc}") from None
 
 
 def _limit(text: str | None) -> int | None:

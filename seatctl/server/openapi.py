@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from seatctl import __version__, validate
-from seatctl.model import Status
+from seatctl.model import Action, Status
 from seatctl.render import SEAT_FIELDS
 
 LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
@@ -59,16 +59,7 @@ SCHEMAS: dict[str, Any] = {
             "seat": {"type": "string"},
             "action": {
                 "type": "string",
-                "enum": [
-                    "add",
-                    "lock",
-                    "extend",
-                    "release",
-                    "confirm",
-                    "expire",
-                    "block",
-                    "unblock",
-                ],
+                "enum": [action.value for action in Action],
             },
             "user": NULLABLE_USER,
             "expires_at": NULLABLE_INSTANT,

@@ -20,7 +20,9 @@ from seatctl.validate import LABEL_PATTERN, MAX_TTL, MAX_USER_LENGTH, MIN_TTL
 _ACTIONS = {action.value: action for action in Action}
 # Events that name the user who made them (`add` has none), and those that carry a deadline.
 _WITH_USER = frozenset(_ACTIONS) - {Action.ADD.value, Action.BLOCK.value, Action.UNBLOCK.value}
-_WITH_DEADLINE = frozenset({Action.LOCK.value, Action.EXTEND.value, Action.EXPIRE.value})
+_WITH_DEADLINE = frozenset(
+    {Action.LOCK.value, Action.EXTEND.value, Action.SHORTEN.value, Action.EXPIRE.value}
+)
 
 
 class DamagedRecord(SeatctlError):
