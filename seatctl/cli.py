@@ -109,11 +109,8 @@ class Invocation:
 
 # Completion of option values and arguments from the database in use (seatctl.completion,
 # imported only when a shell asks).
-Completer = Callable[[typer.Context, Any, str], list[str]]
-
-
-def _completer(kind: str) -> Completer:
-    def complete(ctx: typer.Context, param: Any, incomplete: str) -> list[str]:
+def _completer(kind: str) -> Callable[[typer.Context, str], list[str]]:
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
         from seatctl.completion import candidates
 
         return candidates(kind, ctx, incomplete)
@@ -121,8 +118,9 @@ def _completer(kind: str) -> Completer:
     return complete
 
 
-_SEATS, _USERS, _EVENTS, _SECTIONS = map(_completer, ("seat", "user", "event", "section"))
-_CATEGORIES = _completer("category")
+_SEATS, _USERS, _EVENTS, _SECTIONS, _CATEGORIES = map(
+    _completer, ("seat", "user", "event", "section", "category")
+)
 
 SeatsArg = Annotated[
     list[str],
@@ -130,7 +128,7 @@ SeatsArg = Annotated[
         metavar="SEAT...",
         show_default=False,
         help="Seat labels, such as 3 or A12.",
-        shell_complete=_SEATS,
+        autocompletion=_SEATS,
     ),
 ]
 UserOpt = Annotated[
@@ -141,7 +139,7 @@ UserOpt = Annotated[
         envvar="SEATCTL_USER",
         show_envvar=True,
         help="Who holds or books the seats.",
-        shell_complete=_USERS,
+        autocompletion=_USERS,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (errors go to stderr as JSON).")]
@@ -153,7 +151,7 @@ EventOpt = Annotated[
         envvar="SEATCTL_EVENT",
         show_envvar=True,
         help="The event (show) to act on (default: the event named 'default').",
-        shell_complete=_EVENTS,
+        autocompletion=_EVENTS,
     ),
 ]
 TtlOpt = Annotated[
@@ -268,7 +266,7 @@ def seats(
             "--user",
             metavar="USER",
             help="Only seats this user holds a live lock on or has booked.",
-            shell_complete=_USERS,
+            autocompletion=_USERS,
         ),
     ] = None,
     json: JsonOpt = False,
@@ -302,7 +300,7 @@ def lock(
             metavar="[SEAT...]",
             show_default=False,
             help="Seat labels, such as 3 or A12 (or --best N).",
-            shell_complete=_SEATS,
+            autocompletion=_SEATS,
         ),
     ] = None,
     user: UserOpt = None,
@@ -323,7 +321,7 @@ def lock(
             "--section",
             metavar="SECTION",
             help="With --best: only this section (repeatable).",
-            shell_complete=_SECTIONS,
+            autocompletion=_SECTIONS,
         ),
     ] = None,
     category: Annotated[
@@ -332,7 +330,7 @@ def lock(
             "--category",
             metavar="CATEGORY",
             help="With --best: only this category (repeatable).",
-            shell_complete=_CATEGORIES,
+            autocompletion=_CATEGORIES,
         ),
     ] = None,
     split: Annotated[
@@ -461,13 +459,13 @@ def history(
             metavar="[SEAT...]",
             show_default=False,
             help="Only these seats' events.",
-            shell_complete=_SEATS,
+            autocompletion=_SEATS,
         ),
     ] = None,
     user: Annotated[
         str | None,
         typer.Option(
-            "--user", metavar="USER", help="Only this user's events.", shell_complete=_USERS
+            "--user", metavar="USER", help="Only this user's events.", autocompletion=_USERS
         ),
     ] = None,
     since: Annotated[
@@ -532,7 +530,7 @@ def seat_map(
     section: Annotated[
         str | None,
         typer.Option(
-            "--section", metavar="SECTION", help="Only this section.", shell_complete=_SECTIONS
+            "--section", metavar="SECTION", help="Only this section.", autocompletion=_SECTIONS
         ),
     ] = None,
     event: EventOpt = None,
@@ -826,17 +824,20 @@ def _colour() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _command_for(name: str | None) -> typer.core.TyperGroup:
+def _command_for(name: str | None, completion: bool = False) -> typer.core.TyperGroup:
     """The command-line parser, with only the named subcommand built when there is one.
 
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
-    Only the whole parser (help, completion, an unknown name) has the completion options:
-    they import Typer's completion modules.
+    With `completion`, the whole parser has the completion options (--install-completion,
+    --show-completion) and answers a shell's completion request; they import Typer's
+    completion modules, which `seatctl --version` need not pay for.
     """
-    key = name if name in _COMMAND_NAMES else None  # one whole parser serves every other name
-    if key not in _built:
-        lazy = SeatctlTyper(**{**_APP_SETTINGS, "add_completion": key is None})
+    # One whole parser serves every other name; `_NO_COMMAND` has none (`seatctl --version`).
+    key = name if name in _COMMAND_NAMES or name == _NO_COMMAND else None
+    completion = completion and key is None
+    if (key, completion) not in _built:
+        lazy = SeatctlTyper(**{**_APP_SETTINGS, "add_completion": completion})
         lazy.registered_callback = app.registered_callback
         lazy.registered_commands = [
             c for c in app.registered_commands if key is None or _name(c) == key
@@ -846,8 +847,28 @@ def _command_for(name: str | None) -> typer.core.TyperGroup:
         ]
         group = typer.main.get_command(lazy)
         assert isinstance(group, typer.core.TyperGroup)  # a callback makes it a group
-        _built[key] = group
-    return _built[key]
+        _built[key, completion] = group
+    return _built[key, completion]
+
+
+_NO_COMMAND = "--version"  # not a command name: the key of the parser without commands
+
+
+def _parser_for(argv: list[str]) -> typer.core.TyperGroup:
+    """The least parser that can run `argv`."""
+    name, completion = _subcommand_name(argv), _completion_wanted(argv)
+    if name is None and "--version" in argv and not completion:
+        return _command_for(_NO_COMMAND)  # builds no command at all
+    return _command_for(name, completion)
+
+
+_COMPLETION_OPTIONS = frozenset({"-h", "--help", "--install-completion", "--show-completion"})
+
+
+def _completion_wanted(argv: list[str]) -> bool:
+    """Whether this run may need the completion options: a shell's completion request, or
+    the top-level help (which lists them), or the options themselves."""
+    return not argv or "_SEATCTL_COMPLETE" in os.environ or not _COMPLETION_OPTIONS.isdisjoint(argv)
 
 
 def _name(command: typer.models.CommandInfo) -> str | None:
@@ -863,7 +884,7 @@ def _group_name(group: typer.models.TyperInfo) -> str | None:
 _COMMAND_NAMES = frozenset(
     [*(_name(c) for c in app.registered_commands), *map(_group_name, app.registered_groups)]
 ) - {None}
-_built: dict[str | None, typer.core.TyperGroup] = {}
+_built: dict[tuple[str | None, bool], typer.core.TyperGroup] = {}
 _GLOBAL_VALUE_OPTIONS = {"--db"}  # the global options that take a value
 
 
@@ -961,7 +982,7 @@ def _main(argv: list[str], invocation: Invocation) -> int:
     result: Output | None = None
     try:
         try:
-            parser = _command_for(_subcommand_name(argv))
+            parser = _parser_for(argv)
             result = parser.main(
                 args=_globals_first(argv, parser),
                 prog_name="seatctl",
@@ -993,7 +1014,7 @@ def _main(argv: list[str], invocation: Invocation) -> int:
     except typer.TyperException as error:  # the option parser's complaints
         from seatctl.cli_messages import locate
 
-        locate(error, _command_for(_subcommand_name(argv)), argv)
+        locate(error, _command_for(_subcommand_name(argv)), argv)  # built already, or cheap
         typer.echo(render.error_line(usage_message(error)), err=True)
         return ExitCode.USAGE
     except SystemExit as done:  # Typer's completion: a shell's request, or --show-completion

@@ -36,7 +36,7 @@ class Run:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SEATCTL_DB", "SEATCTL_USER", "SEATCTL_NOW", "NO_COLOR"):
+    for name in ("SEATCTL_DB", "SEATCTL_USER", "SEATCTL_EVENT", "SEATCTL_NOW", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
 
 

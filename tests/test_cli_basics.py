@@ -36,5 +36,5 @@ def test_a_command_group_without_its_command_is_one_usage_line_naming_its_comman
     run = run_process("token")
     assert (run.code, run.out) == (2, "")
     assert run.err == (
-        "error: 'seatctl token' needs a command: add, list, revoke (see 'seatctl --help')\n"
+        "error: 'seatctl token' needs a command: add, list, revoke (see 'seatctl token --help')\n"
     )

@@ -58,7 +58,7 @@ def test_bad_seatctl_now_is_exit_2_with_one_line(db_path):
     run_process("--db", db_path, "init")
     run = run_process("--db", db_path, "seats", env={"SEATCTL_NOW": "noon"})
     assert run.code == 2
-    assert run.err.startswith("error: SEATCTL_NOW: not an ISO 8601 instant")
+    assert run.err.startswith("error: SEATCTL_NOW 'noon': not an ISO 8601 instant")
     assert run.err.count("\n") == 1
 
 

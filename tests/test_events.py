@@ -100,7 +100,7 @@ def test_adding_an_event_twice_is_a_usage_error_and_changes_nothing(cli, db_path
 def test_event_add_refuses_a_bad_start_instant(cli):
     run = cli("event", "add", "gala", "--starts", "tomorrow")
     assert run.code == 2
-    assert run.err.startswith("error: --starts:")
+    assert run.err.startswith("error: invalid --starts 'tomorrow': not an ISO 8601 instant")
 
 
 @freeze_time(START)
