@@ -179,6 +179,17 @@ def test_a_booking_cannot_be_released(cli):
     assert seat(cli, "3")["status"] == "booked"
 
 
+@freeze_time(START)
+def test_releasing_ones_own_booking_explains_that_bookings_cannot_be_released(cli):
+    cli("lock", "3", "--user", "alice")
+    cli("confirm", "3", "--user", "alice")
+    run = cli("release", "3", "--user", "alice")
+    assert (run.code, run.err) == (
+        5,
+        "error: seat 3 is booked by alice: a booking cannot be released (no command undoes one)\n",
+    )
+
+
 def test_release_after_expiry_is_refused_as_expired(cli):
     with freeze_time(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "5")

@@ -85,3 +85,39 @@ def test_with_json_a_bad_seatctl_now_is_a_json_usage_error(cli, venue_db, monkey
     monkeypatch.setenv("SEATCTL_NOW", "noon")
     run = cli("seats", "--json")
     assert run.error()["error"] == "usage"
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-01-01", "2026-01-01T00:00:00Z"),
+        ("2026-01-01T12:00:00z", "2026-01-01T12:00:00Z"),
+        (" 2026-01-01 ", "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_a_date_is_the_start_of_that_day_in_utc_and_a_lowercase_z_is_a_z(text, instant):
+    assert clock.format_instant(clock.parse_instant(text)) == instant
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("@-1", clock.OUT_OF_RANGE),
+        ("9999-12-31T00:00:00Z", clock.OUT_OF_RANGE),
+        ("0001-01-01T00:00:00+01:00", clock.OUT_OF_RANGE),
+        ("1969-12-31", clock.OUT_OF_RANGE),
+        ("@12.5", "not a whole number of epoch seconds (like @1767268800)"),
+        ("2026-01-01T12:00:00", clock.NO_ZONE),
+        ("2026-02-30", clock.NOT_AN_INSTANT),
+        ("noon", clock.NOT_AN_INSTANT),
+    ],
+)
+def test_a_refused_instant_says_why_and_range_errors_say_the_range(text, why):
+    with pytest.raises(ValueError) as raised:
+        clock.parse_instant(text)
+    assert str(raised.value) == why
+
+
+def test_seatctl_now_accepts_a_lowercase_z(monkeypatch):
+    monkeypatch.setenv("SEATCTL_NOW", "2026-01-01T12:00:00z")
+    assert clock.now() == 1767268800

@@ -179,6 +179,31 @@ def test_history_since_is_inclusive(cli):
         assert actions(cli, "--since", "@1767268820") == [("3", "lock", "alice")]
 
 
+def test_history_since_a_date_starts_at_that_midnight_utc(cli):
+    with freeze_time("2026-01-01T23:59:59Z") as clock:
+        cli("lock", "1", "--user", "alice")
+        clock.tick(1)  # 2026-01-02T00:00:00Z
+        cli("lock", "2", "--user", "alice")
+        assert actions(cli, "--since", "2026-01-02") == [("2", "lock", "alice")]
+        assert actions(cli, "--since", "2026-01-02t00:00:00z") == [("2", "lock", "alice")]
+
+
+def test_relocking_with_a_shorter_ttl_is_recorded_as_shorten_and_check_accepts_it(cli):
+    with freeze_time(START) as clock:
+        cli("lock", "1", "--user", "alice", "--ttl", "600")
+        clock.tick(5)
+        cli("lock", "1", "--user", "alice", "--ttl", "60")
+        clock.tick(5)
+        cli("lock", "1", "--user", "alice", "--ttl", "600")
+        events = cli("history", "1", "--json").json()[1:]
+        assert [(e["action"], e["expires_at"]) for e in events] == [
+            ("lock", "2026-01-01T12:10:00Z"),
+            ("shorten", "2026-01-01T12:01:05Z"),
+            ("extend", "2026-01-01T12:10:10Z"),
+        ]
+        assert cli("check").out == "ok\n"
+
+
 @freeze_time(START)
 def test_history_limit_keeps_the_last_matching_events(cli):
     cli("lock", "1", "2", "3", "--user", "alice")

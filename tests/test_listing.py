@@ -194,3 +194,34 @@ def test_seats_json_streams_large_venues_exactly_like_a_json_array(cli, db_path)
     seats = cli("seats", "--json").json()
     assert len(seats) == 2500
     assert cli("seats", "--json").out == json.dumps(seats) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [
+        ("alice", 5),
+        ("山田", 4),  # East Asian wide: two columns each
+        ("🎭x", 3),  # an emoji is wide too
+        ("q\u0303", 1),  # q with a combining tilde (no precomposed form): one column
+        ("e\u0301\u0301", 1),
+        ("👩\u200d💻", 4),  # the zero-width joiner takes none
+    ],
+)
+def test_display_width_counts_terminal_columns(text, columns):
+    from seatctl.render import display_width
+
+    assert display_width(text) == columns
+
+
+@freeze_time(START)
+def test_tables_stay_aligned_with_wide_and_combining_characters(cli, venue_db):
+    from seatctl.render import display_width
+
+    for label, user in zip("1234", ["山田太郎", "🎭 fan", "q\u0303uinn", "bob"], strict=True):
+        cli("lock", label, "--user", user)
+    for table, heading in ((cli("seats").out, "UNTIL"), (cli("history").out, "EXPIRES")):
+        header, *rows = table.splitlines()
+        column = display_width(header[: header.index(heading)])
+        deadlines = [row[: row.rindex("2026")] for row in rows if "12:01:00Z" in row]
+        assert len(deadlines) == 4
+        assert {display_width(before) for before in deadlines} == {column}, table

@@ -137,3 +137,36 @@ def test_a_clock_refusal_names_the_seats_newest_instant_and_the_clocks():
 
 def test_seats_without_history_leave_the_clock_alone():
     assert rules.acting_instant(NOW, {}) == NOW
+
+
+def test_holder_locking_again_with_a_shorter_ttl_shortens_the_lock():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 10)  # NOW + 10 is before NOW + 30
+    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 10), Action.SHORTEN)
+
+
+def test_holder_locking_again_to_the_same_deadline_is_an_extend():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 30)
+    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 30), Action.EXTEND)
+
+
+def test_a_shorten_event_carries_the_new_deadline():
+    change = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 10)
+    assert isinstance(change, Change)
+    [event] = change.events(LOCKED_BY_ALICE, "alice", NOW)
+    assert (event.action, event.expires_at) == (Action.SHORTEN, NOW + 10)
+
+
+def test_releasing_ones_own_booking_says_a_booking_cannot_be_released():
+    decision = rules.release(BOOKED_BY_ALICE, "alice", NOW)
+    assert decision == SeatRefusal(
+        "3",
+        Reason.BOOKED,
+        ExitCode.NOT_HOLDER,
+        "seat 3 is booked by alice: a booking cannot be released (no command undoes one)",
+    )
+
+
+def test_releasing_another_users_booking_just_says_whose_it_is():
+    decision = rules.release(BOOKED_BY_ALICE, "bob", NOW)
+    assert isinstance(decision, SeatRefusal)
+    assert decision.message == "seat 3 is booked by alice"
