@@ -830,8 +830,8 @@ def _command_for(name: str | None, completion: bool = False) -> typer.core.Typer
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
     With `completion`, the whole parser has the completion options (--install-completion,
-    --show-completion) and answers a shell's completion request; they import Typer's
-    completion modules, which `seatctl --version` need not pay for.
+    --show-completion) and answers a shell's completion request; building those options
+    inspects a function of Typer's, which other runs need not pay for.
     """
     # One whole parser serves every other name; `_NO_COMMAND` has none (`seatctl --version`).
     key = name if name in _COMMAND_NAMES or name == _NO_COMMAND else None

@@ -80,6 +80,31 @@ def test_version_imports_nothing_heavy(venue_db):
     assert modules.isdisjoint(HEAVY)
 
 
+# Loaded only when asked for: completion's candidates, and the parser's messages. (Typer
+# imports its own completion modules with itself.)
+ON_DEMAND = ("seatctl.completion", "seatctl.cli_messages")
+
+
+def test_ordinary_commands_load_neither_completion_nor_the_parsers_messages(venue_db):
+    codes, modules = modules_after(
+        venue_db, "--version", "lock 1 --user a", "seats --json", "history", full=True
+    )
+    assert codes == [0, 0, 0, 0]
+    assert modules.isdisjoint(ON_DEMAND), modules & set(ON_DEMAND)
+
+
+def test_version_builds_no_command():
+    script = (
+        "import io, contextlib\n"
+        "from seatctl import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert cli.main(['--version']) == 0\n"
+        "print(sum(len(group.commands) for group in cli._built.values()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "0\n")
+
+
 def statements_run_by(db: str, action, monkeypatch) -> list[str]:
     """Every SQL statement seatctl's own connection runs during `action`, values filled in."""
     from seatctl.storage import sqlite as backend
