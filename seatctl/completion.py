@@ -11,6 +11,7 @@ Completion runs at a prompt: whatever goes wrong (no database yet, a damaged one
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Callable, Iterable
@@ -64,7 +65,7 @@ def _db_in_words() -> str | None:
             words = shlex.split(os.environ.get(variable, ""))
         except ValueError:  # an open quote: the word being typed
             continue
-        for word, following in zip(words, words[1:], strict=False):
+        for word, following in itertools.pairwise(words):
             if word == "--db":
                 return following
             if word.startswith("--db="):
