@@ -953,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Everything printed in this run, Typer's help included, goes through these guards.
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = ReportStream(stdout), ErrorStream(stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = ReportStream(stdout), ErrorStream(stderr)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", SeatctlWarning)

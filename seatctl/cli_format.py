@@ -10,9 +10,11 @@ Only names are defined here at start-up; the work is done when help is printed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
+from typer._click import Context, HelpFormatter
 from typer.core import TyperCommand, TyperGroup
 
 EXAMPLES_HEADING = "Examples:"
@@ -43,12 +45,11 @@ class _Teaching:
         if not self.short_help:
             self.short_help = purpose(self.help)
 
-    def format_epilog(self, ctx: typer.Context, formatter: Any) -> None:
+    def _format_examples(self, formatter: HelpFormatter) -> None:
         if self.examples:
             with formatter.section(EXAMPLES_HEADING.rstrip(":")):
                 for line in self.examples:  # verbatim: a command line must not be rewrapped
                     formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
-        super().format_epilog(ctx, formatter)  # type: ignore[misc]
 
 
 def _plain(piece: str) -> str:
@@ -61,8 +62,12 @@ class SeatctlCommand(_Teaching, TyperCommand):
         super().__init__(*args, **kwargs)
         self._take_examples()
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [_plain(piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._format_examples(formatter)
+        super().format_epilog(ctx, formatter)
 
 
 class SeatctlGroup(_Teaching, TyperGroup):
@@ -70,10 +75,20 @@ class SeatctlGroup(_Teaching, TyperGroup):
         super().__init__(*args, **kwargs)
         self._take_examples()
 
+    def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._format_examples(formatter)
+        super().format_epilog(ctx, formatter)
+
+
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
 
 class SeatctlTyper(typer.Typer):
     """A Typer whose commands are `SeatctlCommand`s unless told otherwise."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
+    def command(  # the same parameters as Typer.command, passed on as they are
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Decorated], Decorated]:
         kwargs.setdefault("cls", SeatctlCommand)
-        return super().command(*args, **kwargs)
+        decorator: Callable[[Decorated], Decorated] = super().command(*args, **kwargs)
+        return decorator

@@ -38,9 +38,10 @@ SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's s
 
 
 class Output(Protocol):
-    # True when the output reports a change already committed: if it cannot be written, the
-    # change is done but unreported (exit 7), which a script must be able to tell from "not done".
-    committed: bool
+    @property
+    def committed(self) -> bool:
+        """True when the output reports a change already committed: if it cannot be written,
+        the change is done but unreported (exit 7), which a script must tell from "not done"."""
 
     def write_text(self, out: TextIO, colour: bool) -> None: ...
 
@@ -135,7 +136,10 @@ class Summary(NamedTuple):
     counts: Counts
     by: str | None = None
     groups: Sequence[dict[str, Any]] | None = None
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         """An aligned table: one line per group (a missing name shown as -), then the
@@ -174,7 +178,10 @@ class SeatMap(NamedTuple):
 
     cells: Sequence[MapCell]
     width: int
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         from seatctl.venue_map import render_map
@@ -197,10 +204,15 @@ class ShowList(NamedTuple):
     """`event list`: every event with its seats counted by status."""
 
     shows: Sequence[tuple[Show, StatusCounts]]
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [("EVENT", "STARTS", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "TOTAL", "TITLE")]
+        rows: list[tuple[str, ...]] = [
+            ("EVENT", "STARTS", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "TOTAL", "TITLE")
+        ]
         for show, counts in self.shows:
             rows.append(
                 (
@@ -227,7 +239,10 @@ class SeatList(NamedTuple):
 
     views: Iterable[SeatView]
     form: str = "table"  # as text: table or csv; as JSON: array or nl (one object a line)
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         if self.form == "csv":
@@ -254,7 +269,10 @@ class SeatChange(NamedTuple):
 
     verb: str
     views: Sequence[SeatView]
-    committed = True
+
+    @property
+    def committed(self) -> bool:
+        return True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
@@ -271,7 +289,10 @@ class SeatChange(NamedTuple):
 
 class EventList(NamedTuple):
     events: Sequence[Event]
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         # A REASON column only when some event has one (blocks): other listings look as before.
@@ -302,7 +323,10 @@ class EventList(NamedTuple):
 
 class CheckReport(NamedTuple):
     problems: list[str]
-    committed = False
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write("".join(p + "\n" for p in self.problems) if self.problems else "ok\n")
@@ -326,7 +350,10 @@ class Message(NamedTuple):
 
     text: str
     extra: dict[str, Any] | None = None
-    committed = True
+
+    @property
+    def committed(self) -> bool:
+        return True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write(printable(self.text) + "\n")
@@ -471,6 +498,10 @@ class NewToken(NamedTuple):
     token: str
     record: Token
 
+    @property
+    def committed(self) -> bool:
+        return True  # the token is stored: printed or not
+
     def write_text(self, out: TextIO, colour: bool) -> None:
         out.write(self.token + "\n")
 
@@ -486,6 +517,10 @@ class NewToken(NamedTuple):
 
 class TokenList(NamedTuple):
     tokens: Sequence[Token]
+
+    @property
+    def committed(self) -> bool:
+        return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
         rows = [("ID", "USER", "CREATED", "EXPIRES", "LAST USED")]

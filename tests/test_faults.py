@@ -614,6 +614,19 @@ def test_lock_into_a_full_stdout_is_exit_7_and_the_lock_stands(streams_db):
         assert venue.seats(status=Status.LOCKED)[-1].locked_by == "a"
 
 
+@pytest.mark.parametrize(
+    ("args", "committed"), [(["token", "add", "z"], True), (["token", "list"], False)]
+)
+def test_token_commands_into_a_full_stdout_are_exit_7_saying_whether_a_change_stands(
+    streams_db, args, committed
+):
+    with open("/dev/full", "w") as full:
+        done = run_real(streams_db, *args, stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 7
+    said = b"the change is committed" if committed else b"nothing was changed"
+    assert done.stderr.endswith(said + b"\n"), done.stderr
+
+
 def test_a_stdout_that_cannot_encode_the_output_is_exit_7_and_says_so(streams_db):
     env = {"PYTHONIOENCODING": "ascii:strict"}
     done = run_real(streams_db, "lock", "3", "--user", "Jos\u00e9", capture_output=True, env=env)
