@@ -107,28 +107,12 @@ class Invocation:
             self.opened = None
 
 
-# Completion of option values and arguments from the database in use (seatctl.completion,
-# imported only when a shell asks).
-def _completer(kind: str) -> Callable[[typer.Context, str], list[str]]:
-    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
-        from seatctl.completion import candidates
-
-        return candidates(kind, ctx, incomplete)
-
-    return complete
-
-
-_SEATS, _USERS, _EVENTS, _SECTIONS, _CATEGORIES = map(
-    _completer, ("seat", "user", "event", "section", "category")
-)
-
 SeatsArg = Annotated[
     list[str],
     typer.Argument(
         metavar="SEAT...",
         show_default=False,
         help="Seat labels, such as 3 or A12.",
-        autocompletion=_SEATS,
     ),
 ]
 UserOpt = Annotated[
@@ -139,7 +123,6 @@ UserOpt = Annotated[
         envvar="SEATCTL_USER",
         show_envvar=True,
         help="Who holds or books the seats.",
-        autocompletion=_USERS,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (errors go to stderr as JSON).")]
@@ -151,7 +134,6 @@ EventOpt = Annotated[
         envvar="SEATCTL_EVENT",
         show_envvar=True,
         help="The event (show) to act on (default: the event named 'default').",
-        autocompletion=_EVENTS,
     ),
 ]
 TtlOpt = Annotated[
@@ -266,7 +248,6 @@ def seats(
             "--user",
             metavar="USER",
             help="Only seats this user holds a live lock on or has booked.",
-            autocompletion=_USERS,
         ),
     ] = None,
     json: JsonOpt = False,
@@ -300,7 +281,6 @@ def lock(
             metavar="[SEAT...]",
             show_default=False,
             help="Seat labels, such as 3 or A12 (or --best N).",
-            autocompletion=_SEATS,
         ),
     ] = None,
     user: UserOpt = None,
@@ -321,7 +301,6 @@ def lock(
             "--section",
             metavar="SECTION",
             help="With --best: only this section (repeatable).",
-            autocompletion=_SECTIONS,
         ),
     ] = None,
     category: Annotated[
@@ -330,7 +309,6 @@ def lock(
             "--category",
             metavar="CATEGORY",
             help="With --best: only this category (repeatable).",
-            autocompletion=_CATEGORIES,
         ),
     ] = None,
     split: Annotated[
@@ -459,14 +437,11 @@ def history(
             metavar="[SEAT...]",
             show_default=False,
             help="Only these seats' events.",
-            autocompletion=_SEATS,
         ),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option(
-            "--user", metavar="USER", help="Only this user's events.", autocompletion=_USERS
-        ),
+        typer.Option("--user", metavar="USER", help="Only this user's events."),
     ] = None,
     since: Annotated[
         str | None,
@@ -529,9 +504,7 @@ def seat_map(
     ctx: typer.Context,
     section: Annotated[
         str | None,
-        typer.Option(
-            "--section", metavar="SECTION", help="Only this section.", autocompletion=_SECTIONS
-        ),
+        typer.Option("--section", metavar="SECTION", help="Only this section."),
     ] = None,
     event: EventOpt = None,
     json: JsonOpt = False,
@@ -847,6 +820,10 @@ def _command_for(name: str | None, completion: bool = False) -> typer.core.Typer
         ]
         group = typer.main.get_command(lazy)
         assert isinstance(group, typer.core.TyperGroup)  # a callback makes it a group
+        if completion:
+            from seatctl.completion import complete_from_the_database
+
+            complete_from_the_database(group)
         _built[key, completion] = group
     return _built[key, completion]
 

@@ -32,6 +32,31 @@ _SEATS_FOR = {
 _WORDS_VARIABLES = ("COMP_WORDS", "_TYPER_COMPLETE_ARGS")
 
 
+# The parameters completed from the database, by name (`seat` is SEAT..., the rest options):
+# a new command's `--user` or SEAT... completes with no more code.
+KINDS = frozenset({"seat", "user", "event", "section", "category"})
+
+
+def complete_from_the_database(group: Any) -> None:
+    """Give every parameter of `group`'s commands that names seats, users, events, sections
+    or categories its completion from the database. Done on the parser that answers a
+    shell, only: an ordinary run builds no completion at all."""
+    for command in group.commands.values():
+        if hasattr(command, "commands"):
+            complete_from_the_database(command)
+            continue
+        for param in command.params:
+            if param.name in KINDS:
+                param._custom_shell_complete = _completer(param.name)
+
+
+def _completer(kind: str) -> Callable[[Any, Any, str], list[str]]:
+    def complete(ctx: Any, param: Any, incomplete: str) -> list[str]:
+        return candidates(kind, ctx, incomplete)
+
+    return complete
+
+
 def candidates(kind: str, ctx: Any, incomplete: str) -> list[str]:
     """The values of `kind` ("seat", "user", "event", "section", "category") that start with
     what has been typed, in the order seatctl lists them."""
