@@ -5,9 +5,16 @@ over Ctrl-C: importing the CLI (Typer and the rest) takes most of a short run, a
 during it must not print a traceback either.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import sys
+
+TYPE_CHECKING = False  # `typing` is not loaded yet at this point: mypy alone reads these
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
 
@@ -64,14 +71,15 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _passing_on(default):  # type: ignore[no-untyped-def]
+def _passing_on(default: Callable[[Any], object]) -> Callable[[Any], None]:
     """A Ctrl-C that lands in a finaliser or a callback (the import system has some) cannot
     propagate: Python would print it as "Exception ignored" and carry on. Deliver it again
     instead, to be raised wherever the run is next."""
 
-    def hook(unraisable) -> None:  # type: ignore[no-untyped-def]
+    def hook(unraisable: Any) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-            return default(unraisable)
+            default(unraisable)
+            return
         import _thread
 
         signal.signal(signal.SIGINT, _interrupted)

@@ -38,12 +38,11 @@ def run_lines(
     Lines may be bytes, decoded here one at a time, so that one undecodable line fails alone
     instead of ending the whole batch."""
     for number, line in enumerate(lines, 1):
+        parse_error: SeatctlError | None = None
         try:
             args = _split(_decoded(line, encoding))
-        except SeatctlError as error:
-            args, parse_error = None, error
-        else:
-            parse_error = None
+        except SeatctlError as bad_line:
+            args, parse_error = None, bad_line
         if args == []:
             continue  # blank or a comment
         result, error = _run(args, invocation, lookup) if args else ({}, parse_error)
@@ -119,7 +118,9 @@ def _without_comment(line: str) -> str:
     return line
 
 
-def _run(args: list[str], invocation: Any, lookup: Lookup) -> tuple[dict, SeatctlError | None]:
+def _run(
+    args: list[str], invocation: Any, lookup: Lookup
+) -> tuple[dict[str, Any], SeatctlError | None]:
     command = lookup(args[0])
     if command is None:
         return {}, usage_error(f"no such command in a batch: {args[0]!r}")

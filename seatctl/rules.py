@@ -19,7 +19,7 @@ class Change(NamedTuple):
     after: Seat
     action: Action | None
 
-    def events(self, before: Seat, user: str, now: Instant) -> list[Event]:
+    def events(self, before: Seat, user: str | None, now: Instant) -> list[Event]:
         """The history this change writes: a lapsed lock it replaces ends first, at its deadline."""
         if self.action is None:
             return []

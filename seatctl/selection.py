@@ -224,7 +224,8 @@ def _row(group: _Group) -> _Row:
     else:
         spots = sorted(group.spots, key=lambda spot: (natural_key(spot.label), spot.label))
         numbers = list(range(1, len(spots) + 1))
-    return _Row(group.rank, numbers, spots, numbers[0] + numbers[-1])  # type: ignore[arg-type]
+    # A positioned group's seats all have numbers.
+    return _Row(group.rank, numbers, spots, numbers[0] + numbers[-1])  # type: ignore[arg-type, operator]
 
 
 def _runs(row: _Row, ok: list[bool]) -> Iterator[tuple[int, int]]:

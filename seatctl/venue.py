@@ -39,6 +39,8 @@ from seatctl.model import (
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.seatmap import MapSeat
+    from seatctl.selection import SeatSpot
     from seatctl.venue_map import Counts, MapCell
 
 Rule = Callable[[Seat], rules.Decision]
@@ -313,7 +315,10 @@ class Venue:
         events: list[Event] = []
         for label in wanted:
             seat = stored.get(label)
-            decision = decide(seat) if seat else rules.not_found(label)
+            if seat is None:
+                refusals.append(rules.not_found(label))
+                continue
+            decision = decide(seat)
             if isinstance(decision, SeatRefusal):
                 refusals.append(decision)
                 continue
@@ -470,14 +475,14 @@ class Venue:
         self.close()
 
 
-def _parsed_map(path: str) -> list:
+def _parsed_map(path: str) -> list[MapSeat]:
     """The seats of the map file (`seatctl.seatmap.parse_map`: every bad line is exit 2)."""
     from seatctl.seatmap import parse_map  # only `init --map` pays for the reader
 
     return parse_map(path)
 
 
-def _new_places(tx: Transaction, mapped: list, path: str) -> dict[str, Place]:
+def _new_places(tx: Transaction, mapped: list[MapSeat], path: str) -> dict[str, Place]:
     """The places of the map's seats, in file order, if none conflicts with a stored seat:
     a stored seat must be in the file with the place it has (existing seats never change),
     and no new seat may take the (section, row, number) of a stored one."""
@@ -499,8 +504,10 @@ def _new_places(tx: Transaction, mapped: list, path: str) -> dict[str, Place]:
                     f" not {_where(place)}"
                 )
             continue
-        other = taken.get((place.section, place.row, place.number))
-        if place.number is not None and other is not None:
+        other = (
+            None if place.number is None else taken.get((place.section, place.row, place.number))
+        )
+        if other is not None:
             problems.append(
                 f"line {seat.line}: seat {seat.label} is {_where(place)}, where stored seat"
                 f" {other} is"
@@ -545,7 +552,7 @@ def _shown(text: str) -> str:
 
 
 def _not_enough(
-    spots: list, count: int, sections: list[str], categories: list[str], split: bool
+    spots: list[SeatSpot], count: int, sections: list[str], categories: list[str], split: bool
 ) -> SeatctlError:
     """Exit 4 `not_enough`: how many seats are available and the largest block together,
     within the filters."""

@@ -66,11 +66,12 @@ class Worker:
 
     def _main(self) -> None:
         try:
-            venue: Venue | None = Venue.open(self._db)
+            opened = Venue.open(self._db)
         except BaseException as exc:
             self._ready.set_exception(exc)
             return
-        self._ready.set_result(venue.location)
+        self._ready.set_result(opened.location)
+        venue: Venue | None = opened
         try:
             while (batch := self._next_batch()) is not None:
                 try:

@@ -245,7 +245,8 @@ class PostgresTransaction:
         return self._now
 
     def _server_now(self) -> Instant:
-        return self._value(_SERVER_NOW)
+        now: Instant = self._value(_SERVER_NOW)
+        return now
 
     def default_ttl(self) -> int:
         return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
@@ -478,6 +479,7 @@ class PostgresTransaction:
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
             return {}
+        params: tuple[Any, ...]
         if self._version < 4:
             condition, params = "", (labels,)
         else:
@@ -887,7 +889,7 @@ def _connect(url: str, given: dict[str, Any]) -> Connection:
         "connect_timeout": (CONNECT_TIMEOUT_SECONDS, "PGCONNECT_TIMEOUT"),
         "application_name": ("seatctl", "PGAPPNAME"),
     }
-    extra = {
+    extra: dict[str, Any] = {
         name: value
         for name, (value, env) in defaults.items()
         if name not in given and env not in os.environ

@@ -11,6 +11,7 @@ import itertools
 import os
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 from seatctl import clock
@@ -110,12 +111,13 @@ class SqliteTransaction:
         return found
 
     def seat_count(self) -> int:
-        return self._conn.execute("SELECT count(*) FROM seats").fetchone()[0]
+        count: int = self._conn.execute("SELECT count(*) FROM seats").fetchone()[0]
+        return count
 
     def all_seats(self, show: str = DEFAULT_SHOW) -> Iterator[Seat]:
         return map(records.seat, self._seat_rows(show))
 
-    def _seat_rows(self, show: str = DEFAULT_SHOW) -> Iterator[tuple]:
+    def _seat_rows(self, show: str = DEFAULT_SHOW) -> Iterator[tuple[Any, ...]]:
         if self._version < 4:
             return self._conn.execute(
                 f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label"
@@ -253,7 +255,7 @@ class SqliteTransaction:
             return seed_events(self.all_seats(), self.now())
         return [records.event(row) for row in self._event_rows(show)]
 
-    def _event_rows(self, show: str | None = None) -> Iterator[tuple]:
+    def _event_rows(self, show: str | None = None) -> Iterator[tuple[Any, ...]]:
         columns = _EVENT_COLUMNS if self._version >= 4 else _OLD_EVENT_COLUMNS
         if show is None or self._version < 4:
             return self._conn.execute(f"SELECT {columns} FROM events ORDER BY id")
@@ -410,7 +412,8 @@ class SqliteStore:
         return store
 
     def _version(self) -> int:
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     def _check_schema(self, create: bool) -> None:
         version = self._version()
@@ -781,7 +784,7 @@ def _read_only(location: str, why: str | None = None) -> SeatctlError:
     )
 
 
-def _toolkit(conn: sqlite3.Connection):  # -> sqlite_utils.Database, imported only when used
+def _toolkit(conn: sqlite3.Connection) -> Any:  # sqlite_utils.Database, imported only when used
     import sqlite_utils
 
     return sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
