@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from typer._click import Command
 
 from seatctl import __version__, render, validate
 from seatctl.cli_format import SeatctlGroup, SeatctlTyper
@@ -776,12 +777,11 @@ def _check_variable(variable: str, value: str, check: Callable[[str], object]) -
         raise usage_error(f"{variable}: {error.message}") from None
 
 
-def _subcommand(name: str) -> typer.core.TyperCommand | None:
-    """A command for a `batch` line (batches do not nest, nor serve)."""
+def _subcommand(name: str) -> Command | None:
+    """A command (or a command group) for a `batch` line (batches do not nest, nor serve)."""
     if name in ("batch", "serve") or name not in _COMMAND_NAMES:
         return None  # known without building a parser: junk names must not each cost one
-    command = _command_for(name).commands.get(name)
-    return command if isinstance(command, typer.core.TyperCommand) else None
+    return _command_for(name).commands.get(name)
 
 
 def _instant(text: str | None, option: str = "--since") -> int | None:

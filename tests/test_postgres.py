@@ -122,7 +122,7 @@ def test_init_again_keeps_every_lock_booking_and_setting(pg, pg_url, monkeypatch
     assert dump_pg(pg_url) == before
     seats = pg("seats", "--json").json()
     run = pg("init", "--seats", "5", "1", "C1")
-    assert "added 3 seats (6 in all); locks last 90 s" in run.out
+    assert "added 3 seats (6 in all); default lock duration 90 s" in run.out
     assert pg("seats", "--json").json()[:3] == seats
     assert pg("check").code == 0
 

@@ -262,7 +262,7 @@ def test_a_plain_init_after_a_terminated_one_makes_the_default_venue(
 ):
     run = run_main("--db", pg_url, "init", capsys=capsys)
     assert run.code == 0
-    assert "added 5 seats (5 in all); locks last 60 s" in run.out
+    assert "added 5 seats (5 in all); default lock duration 60 s" in run.out
 
 
 def test_an_init_that_fails_after_starting_leaves_no_database_to_half_use(db_path, capsys):
@@ -278,7 +278,7 @@ def test_an_init_that_fails_after_starting_leaves_no_database_to_half_use(db_pat
         patch.setattr(postgres.PostgresTransaction, "add_seats", failing)
         assert run_main("--db", db_path, "init", "--ttl", "90", capsys=capsys).code == 6
     run = run_main("--db", db_path, "init", capsys=capsys)
-    assert "added 5 seats (5 in all); locks last 60 s" in run.out
+    assert "added 5 seats (5 in all); default lock duration 60 s" in run.out
 
 
 # --- item 24: one busy budget per command, and the busy error names the seats ---
