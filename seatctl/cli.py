@@ -902,7 +902,9 @@ def _globals_first(argv: list[str], parser: typer.core.TyperGroup) -> list[str]:
             rest += [arg, *args]
         elif arg == "--db":
             value = next(args, None)
-            moved += [arg] if value is None else [arg, value]
+            if value is None:  # moved before the command, it would take the command as its value
+                raise usage_error("--db needs a value (PATH) (see 'seatctl --help')")
+            moved += [arg, value]
         elif arg.startswith("--db="):
             moved.append(arg)
         elif arg in takes_value:

@@ -135,6 +135,11 @@ def test_an_options_value_that_reads_db_stays_that_options_value(venue_db, capsy
         assert venue.history(["2"])[-1].reason == "--db"
 
 
+def test_db_after_the_command_without_its_value_says_so():
+    run = run_process("seats", "--db")
+    assert (run.code, run.err) == (2, "error: --db needs a value (PATH) (see 'seatctl --help')\n")
+
+
 def test_a_subcommand_of_a_group_takes_db_after_it_too(venue_db, capsys):
     code, out, _ = run_main(capsys, "event", "list", "--db", venue_db, "--json")
     assert (code, [e["event"] for e in json.loads(out)]) == (0, ["default"])
