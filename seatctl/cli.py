@@ -28,8 +28,9 @@ Exit codes:
   2  usage error: bad option, label, user, ttl or SEATCTL_NOW
   3  a named seat or event does not exist
   4  lock refused: seat booked, blocked, or locked by another
-     user; lock --best: not enough seats; block refused: seat
-     booked or locked
+     user, the hold at its max-hold, or the user at max-seats-
+     per-user; lock --best: not enough seats; block refused:
+     seat booked or locked
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
@@ -163,6 +164,23 @@ def init(
             " label, section, row, number, category; best sections and rows first.",
         ),
     ] = None,
+    max_hold: Annotated[
+        int | None,
+        typer.Option(
+            "--max-hold",
+            metavar="SECONDS",
+            help="Cap one hold's whole length, relocks included; 0: no cap"
+            " (a new database: 10x the default lock duration).",
+        ),
+    ] = None,
+    max_seats_per_user: Annotated[
+        int | None,
+        typer.Option(
+            "--max-seats-per-user",
+            metavar="N",
+            help="Cap each user's live locks in an event; 0: no cap (the default).",
+        ),
+    ] = None,
 ) -> Output:
     """Create the database if missing and add seats; never changes existing seats."""
     ctx.obj.close()  # init opens the database its own way: it may create it
@@ -172,13 +190,27 @@ def init(
         labels=labels or [],
         ttl=ttl,
         seat_map=seat_map,
+        max_hold=max_hold,
+        max_seats_per_user=max_seats_per_user,
     )
     seats_word = "seat" if result.added == 1 else "seats"
     return render.Message(
         f"initialised {result.location}: added {result.added} {seats_word}"
         f" ({result.total} in all); locks last {result.default_ttl} s unless --ttl says otherwise",
-        {"added": result.added, "total": result.total, "ttl": result.default_ttl},
+        {
+            "added": result.added,
+            "total": result.total,
+            "ttl": result.default_ttl,
+            "max_hold": result.max_hold,
+            "max_seats_per_user": result.max_seats_per_user,
+        },
     )
+
+
+@app.command()
+def settings(ctx: typer.Context, json: JsonOpt = False) -> Output:
+    """Show the settings: default lock duration, max-hold, max-seats-per-user (0: no cap)."""
+    return render.SettingsReport(ctx.obj.venue(json).settings())
 
 
 @app.command()

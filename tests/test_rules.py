@@ -9,8 +9,8 @@ from seatctl.rules import Change
 
 NOW = 1_000_000
 FREE = Seat("3")
-LOCKED_BY_ALICE = Seat("3", locked_by="alice", lock_expires=NOW + 30)
-LAPSED_ALICE = Seat("3", locked_by="alice", lock_expires=NOW)
+LOCKED_BY_ALICE = Seat("3", locked_by="alice", lock_expires=NOW + 30, held_since=NOW - 30)
+LAPSED_ALICE = Seat("3", locked_by="alice", lock_expires=NOW, held_since=NOW - 60)
 BOOKED_BY_ALICE = Seat("3", booked_by="alice", booked_at=NOW - 5)
 
 
@@ -21,12 +21,14 @@ def refusal(decision) -> tuple[Reason, ExitCode]:
 
 def test_lock_on_a_free_seat_holds_it_until_now_plus_ttl():
     decision = rules.lock(FREE, "alice", NOW, 60)
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.LOCK)
+    locked = Seat("3", locked_by="alice", lock_expires=NOW + 60, held_since=NOW)
+    assert decision == Change(locked, Action.LOCK)
 
 
-def test_holder_locking_again_resets_the_deadline():
+def test_holder_locking_again_resets_the_deadline_and_keeps_the_holds_start():
     decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 60)
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.EXTEND)
+    extended = Seat("3", locked_by="alice", lock_expires=NOW + 60, held_since=NOW - 30)
+    assert decision == Change(extended, Action.EXTEND)
 
 
 def test_lock_held_by_another_user_is_refused_as_locked():
@@ -51,7 +53,8 @@ def test_a_lock_is_over_exactly_at_its_deadline():
 
 def test_anyone_may_lock_a_seat_whose_lock_lapsed():
     decision = rules.lock(LAPSED_ALICE, "bob", NOW, 10)
-    assert decision == Change(Seat("3", locked_by="bob", lock_expires=NOW + 10), Action.LOCK)
+    locked = Seat("3", locked_by="bob", lock_expires=NOW + 10, held_since=NOW)
+    assert decision == Change(locked, Action.LOCK)
 
 
 def test_former_holder_relocking_a_lapsed_lock_is_a_new_lock_not_an_extension():
