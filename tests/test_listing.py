@@ -31,7 +31,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "section": None,
             "row": None,
             "number": None,
-            "category": None,"category": None,
+            "category": None,
             "held_since": "2026-01-01T12:00:00Z",
         },
         {
@@ -57,7 +57,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "section": None,
             "row": None,
             "number": None,
-            "category": None,"category": None,
+            "category": None,
             "held_since": "2026-01-01T12:00:00Z",
         },
         *(
