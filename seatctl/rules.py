@@ -92,9 +92,11 @@ def lock(seat: Seat, user: str, now: Instant, ttl: int, max_hold: int = 0) -> De
 
 def seats_cap(user: str, show: str, held: int, adding: list[str], cap: int) -> SeatctlError | None:
     """Refuse a lock that would leave `user` with more than `cap` live locks in `show` (0: no
-    cap), given the `held` live locks they have there now and the seats it newly locks."""
+    cap), given the `held` live locks they have there now and the seats it newly locks. A lock
+    that starts no new hold is never refused: a cap lowered below what a user holds stops new
+    seats, not the relocks of those already held."""
     total = held + len(adding)
-    if not cap or total <= cap:
+    if not cap or not adding or total <= cap:
         return None
     seats = "seat" if held == 1 else "seats"
     message = (

@@ -521,3 +521,12 @@ def test_the_http_api_refuses_a_relock_at_the_cap_with_409(open_api, two_each):
     with freeze_time(at(1)):
         refused = open_api.post("/v1/lock", json={"seats": ["1"], "user": "alice"})
     assert (refused.status_code, refused.json()["error"]) == (409, "max_hold")
+
+
+def test_a_cap_lowered_below_what_a_user_holds_still_lets_them_relock_those(cli, venue_db):
+    cli("lock", "1", "2", "3", "--user", "alice")
+    cli("init", "--max-seats-per-user", "2")
+    assert cli("lock", "1", "2", "3", "--user", "alice").code == 0
+    run = cli("lock", "4", "--user", "alice", "--json")
+    assert (run.code, run.error()["error"]) == (4, "max_seats")
+    assert "alice holds 3 seats" in run.error()["message"]
