@@ -63,6 +63,7 @@ def history_problems(
     added: dict[str, _Replayed] = {}
     replayed: dict[tuple[str, str], _Replayed] = {}
     in_force, problems = _first_settings(events, settings or Settings(0))
+    holds: dict[tuple[str, str], dict[str, Instant]] = {}  # each user's locks in each event
     for event in events:
         seeded = (event.id or 0) <= seeded_through
         if event.action is Action.SETTINGS:
@@ -78,8 +79,12 @@ def history_problems(
             key = (show, event.seat)
             before = replayed.get(key) or added.get(event.seat)
             after, problem = _step(before, event, seeded)
+            if after is not None:
+                _track_holds(holds, show, before.seat if before else None, after.seat)
             if problem is None and after is not None and not seeded:
                 problem = _past_max_hold(after.seat, event, in_force.max_hold)
+                cap = in_force.max_seats_per_user
+                problem = problem or _past_max_seats(holds, show, event, cap)
             if after is not None:
                 replayed[key] = after
             if problem is None and show not in known_shows:
@@ -167,6 +172,32 @@ def _past_max_hold(seat: Seat, event: Event, max_hold: int) -> str | None:
         f" its hold's cap: held since {format_instant(since)}, max-hold {max_hold} s allowed"
         f" until {format_instant(final)}"
     )
+
+
+def _track_holds(
+    holds: dict[tuple[str, str], dict[str, Instant]], show: str, before: Seat | None, after: Seat
+) -> None:
+    """Keep each (event, user)'s locks (seat -> deadline) as the replay changes a seat."""
+    if before is not None and before.locked_by is not None:
+        holds.get((show, before.locked_by), {}).pop(before.label, None)
+    if after.locked_by is not None and after.booked_by is None and after.blocked_at is None:
+        holds.setdefault((show, after.locked_by), {})[after.label] = after.lock_expires or 0
+
+
+def _past_max_seats(
+    holds: dict[tuple[str, str], dict[str, Instant]], show: str, event: Event, cap: int
+) -> str | None:
+    """A new hold that leaves its user with more live locks in the event than the
+    max-seats-per-user then in force (0: no cap). A command's seats are recorded one by one,
+    so the last of them counts them all."""
+    if not cap or event.action is not Action.LOCK:
+        return None
+    held = sum(
+        1 for deadline in holds.get((show, event.user or ""), {}).values() if deadline > event.at
+    )
+    if held <= cap:
+        return None
+    return f"lock by {event.user} leaves them {held} live locks, past max-seats-per-user {cap}"
 
 
 def _seat_in(label: str, show: str) -> str:

@@ -530,3 +530,16 @@ def test_a_cap_lowered_below_what_a_user_holds_still_lets_them_relock_those(cli,
     run = cli("lock", "4", "--user", "alice", "--json")
     assert (run.code, run.error()["error"]) == (4, "max_seats")
     assert "alice holds 3 seats" in run.error()["message"]
+
+
+def test_check_catches_a_user_holding_more_seats_than_the_cap(cli, db_path):
+    with freeze_time(START):
+        cli("init")
+        cli("lock", "1", "2", "--user", "alice")
+        set_meta(db_path, "max_seats_per_user", "1")  # as if the cap had always been 1
+        run = cli("check")
+    assert run.code == 6
+    assert run.out == (
+        "seat 2: lock by alice leaves them 2 live locks, past max-seats-per-user 1"
+        " (event 7, 2026-01-01T12:00:00Z)\n"
+    )
