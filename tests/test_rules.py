@@ -140,3 +140,65 @@ def test_a_clock_refusal_names_the_seats_newest_instant_and_the_clocks():
 
 def test_seats_without_history_leave_the_clock_alone():
     assert rules.acting_instant(NOW, {}) == NOW
+
+
+# --- the fairness caps, as inputs like now and ttl ---------------------------------------------
+
+
+def test_a_first_lock_never_lasts_past_max_hold():
+    decision = rules.lock(FREE, "alice", NOW, 3600, max_hold=600)
+    assert decision == Change(
+        Seat("3", locked_by="alice", lock_expires=NOW + 600, held_since=NOW), Action.LOCK
+    )
+
+
+def test_a_relock_the_cap_limits_stops_at_the_holds_start_plus_max_hold():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 60, max_hold=80)
+    assert isinstance(decision, Change)
+    assert (decision.after.lock_expires, decision.after.held_since) == (NOW + 50, NOW - 30)
+
+
+def test_a_relock_whose_deadline_stands_at_the_cap_is_refused_as_max_hold():
+    at_cap = LOCKED_BY_ALICE._replace(lock_expires=NOW + 30)
+    assert refusal(rules.lock(at_cap, "alice", NOW, 60, max_hold=60)) == (
+        Reason.MAX_HOLD,
+        ExitCode.LOCK_REFUSED,
+    )
+
+
+def test_a_relock_the_cap_does_not_limit_succeeds_even_if_the_deadline_stays():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 30, max_hold=600)
+    assert isinstance(decision, Change)
+    assert decision.after.lock_expires == LOCKED_BY_ALICE.lock_expires
+
+
+def test_a_lapsed_holder_relocking_starts_a_new_hold_under_the_cap():
+    decision = rules.lock(LAPSED_ALICE, "alice", NOW, 60, max_hold=60)
+    assert isinstance(decision, Change)
+    assert (decision.action, decision.after.held_since) == (Action.LOCK, NOW)
+
+
+def test_max_hold_0_is_no_cap():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 86_400, max_hold=0)
+    assert isinstance(decision, Change)
+    assert decision.after.lock_expires == NOW + 86_400
+
+
+def test_seats_cap_lets_a_lock_reach_the_cap():
+    assert rules.seats_cap("alice", "default", 1, ["2", "3"], cap=3) is None
+
+
+def test_seats_cap_refuses_a_lock_past_the_cap_naming_every_new_seat():
+    error = rules.seats_cap("alice", "default", 2, ["3", "4"], cap=3)
+    assert error is not None
+    assert (error.reason, error.exit_code) == (Reason.MAX_SEATS, ExitCode.LOCK_REFUSED)
+    assert [r.seat for r in error.seats] == ["3", "4"]
+    assert "max-seats-per-user is 3: alice holds 2 seats in event default now" in error.message
+
+
+def test_seats_cap_never_refuses_a_lock_that_adds_no_seat():
+    assert rules.seats_cap("alice", "default", 5, [], cap=3) is None
+
+
+def test_seats_cap_0_is_no_cap():
+    assert rules.seats_cap("alice", "default", 500, ["1"], cap=0) is None
