@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from seatctl.clock import Instant, format_instant
-from seatctl.model import DEFAULT_SHOW, Action, Event, Seat, Status
+from seatctl.model import DEFAULT_SHOW, Action, Event, Seat, Settings, Status
+from seatctl.storage.records import settings_changed
 
 
 def record_problems(seats: Iterable[Seat]) -> list[str]:
@@ -38,6 +39,7 @@ def history_problems(
     seeded_through: int,
     states: Iterable[tuple[str, Seat]] | None = None,
     shows: Iterable[str] = (DEFAULT_SHOW,),
+    settings: Settings | None = None,
 ) -> list[str]:
     """Replay `events` in commit order; report illegal steps and seats the replay gets wrong.
 
@@ -49,16 +51,24 @@ def history_problems(
     `seats` are the seat map; `states` the stored state of each (event, seat) that has one
     (by default the seats' own, all in the event `default`). A seat's `add` puts it in the
     map, and so in every event; every other event replays one (event, seat).
+
+    `settings` are the stored settings (by default: no caps); `settings` events say how they
+    changed, so every lock is judged against the max-hold in force when it was made.
     """
     seats = list(seats)
+    events = list(events)
     if states is None:
         states = [(DEFAULT_SHOW, seat) for seat in seats]
     known_shows = set(shows)
     added: dict[str, _Replayed] = {}
     replayed: dict[tuple[str, str], _Replayed] = {}
-    problems = []
+    in_force, problems = _first_settings(events, settings or Settings(0))
+    holds: dict[tuple[str, str], dict[str, Instant]] = {}  # each user's locks in each event
     for event in events:
         seeded = (event.id or 0) <= seeded_through
+        if event.action is Action.SETTINGS:
+            in_force = _changed(in_force, event)
+            continue
         if event.action is Action.ADD:
             after, problem = _step(added.get(event.seat), event, seeded)
             if after is not None and event.seat not in added:
@@ -69,6 +79,12 @@ def history_problems(
             key = (show, event.seat)
             before = replayed.get(key) or added.get(event.seat)
             after, problem = _step(before, event, seeded)
+            if after is not None:
+                _track_holds(holds, show, before.seat if before else None, after.seat)
+            if problem is None and after is not None and not seeded:
+                problem = _past_max_hold(after.seat, event, in_force.max_hold)
+                cap = in_force.max_seats_per_user
+                problem = problem or _past_max_seats(holds, show, event, cap)
             if after is not None:
                 replayed[key] = after
             if problem is None and show not in known_shows:
@@ -95,15 +111,93 @@ def history_problems(
         found = stored.get(key, Seat(label))
         if label not in added:
             continue  # reported above
-        if expected.state() != found:
+        replays_to = expected.state()
+        if found.held_since is None:
+            # A record from before holds were tracked (schema 4 or older, read without an
+            # upgrade) has no hold start to compare.
+            replays_to = replays_to._replace(held_since=None)
+        if replays_to == found:
+            continue
+        if replays_to._replace(held_since=None) == found._replace(held_since=None):
+            problems.append(
+                f"{_seat_in(label, show)}: stored with its hold begun at"
+                f" {format_instant(found.held_since or 0)}, but its history begins it at"
+                f" {format_instant(replays_to.held_since or 0)}"
+            )
+        else:
             problems.append(
                 f"{_seat_in(label, show)}: stored as {_described(found)},"
-                f" but its history replays to {_described(expected.state())}"
+                f" but its history replays to {_described(replays_to)}"
             )
     problems += [
         f"seat {label}: in the history but not stored" for label in added if label not in labels
     ]
     return problems
+
+
+def _first_settings(events: list[Event], stored: Settings) -> tuple[Settings, list[str]]:
+    """The settings before the history's first `settings` event: the stored ones, with every
+    recorded change undone, newest first; and the changes that do not follow on (a setting
+    recorded as changed to a value the next change does not start from)."""
+    current = stored._asdict()
+    problems = []
+    for event in reversed([e for e in events if e.action is Action.SETTINGS]):
+        for name, (old, new) in (settings_changed(event.reason) or {}).items():
+            if current[name] != new:
+                problems.append(
+                    f"settings: {name} was set to {new} (event {event.id}, {_at(event)}),"
+                    f" but {current[name]} is what followed"
+                )
+            current[name] = old
+    return Settings(**current), problems
+
+
+def _changed(settings: Settings, event: Event) -> Settings:
+    """The settings after a `settings` event."""
+    changes = settings_changed(event.reason) or {}
+    return settings._replace(**{name: new for name, (_, new) in changes.items()})
+
+
+def _past_max_hold(seat: Seat, event: Event, max_hold: int) -> str | None:
+    """A lock or extension whose deadline lies past its hold's start plus the max-hold then
+    in force (0: no cap)."""
+    if not max_hold or event.action not in (Action.LOCK, Action.EXTEND, Action.SHORTEN):
+        return None
+    since = seat.held_since if seat.held_since is not None else event.at
+    final = since + max_hold
+    if (event.expires_at or 0) <= final:
+        return None
+    return (
+        f"{event.action} by {event.user} until {format_instant(event.expires_at or 0)} outlives"
+        f" its hold's cap: held since {format_instant(since)}, max-hold {max_hold} s allowed"
+        f" until {format_instant(final)}"
+    )
+
+
+def _track_holds(
+    holds: dict[tuple[str, str], dict[str, Instant]], show: str, before: Seat | None, after: Seat
+) -> None:
+    """Keep each (event, user)'s locks (seat -> deadline) as the replay changes a seat."""
+    if before is not None and before.locked_by is not None:
+        holds.get((show, before.locked_by), {}).pop(before.label, None)
+    if after.locked_by is not None and after.booked_by is None and after.blocked_at is None:
+        holds.setdefault((show, after.locked_by), {})[after.label] = after.lock_expires or 0
+
+
+def _past_max_seats(
+    holds: dict[tuple[str, str], dict[str, Instant]], show: str, event: Event, cap: int
+) -> str | None:
+    """A new hold that leaves its user with more live locks in the event than the
+    max-seats-per-user then in force (0: no cap). A command's seats are recorded one by one,
+    so the last of them counts them all."""
+    if not cap or event.action is not Action.LOCK:
+        return None
+    held = sum(
+        1 for deadline in holds.get((show, event.user or ""), {}).values() if deadline > event.at
+    )
+    if held <= cap:
+        return None
+    return f"lock by {event.user} leaves them {held} live locks, past max-seats-per-user {cap}"
 
 
 def _seat_in(label: str, show: str) -> str:
@@ -209,8 +303,13 @@ def _applied(seat: Seat, event: Event) -> Seat:
         return seat if seat.booked_by is not None else seat.blocked(event.at, event.reason)
     if action is Action.UNBLOCK:
         return seat.freed() if seat.blocked_at is not None else seat
-    if action in (Action.LOCK, Action.EXTEND, Action.SHORTEN):
-        return seat.locked(user, event.expires_at or 0)
+    if action is Action.LOCK:
+        return seat.locked(user, event.expires_at or 0, event.at)  # a new hold begins
+    if action in (Action.EXTEND, Action.SHORTEN):
+        # The holder's relock keeps the hold's start (a lapsed or foreign lock starts anew).
+        live = seat.holds_live_lock(user, event.at) and seat.held_since is not None
+        since = seat.held_since if live else event.at
+        return seat.locked(user, event.expires_at or 0, since)
     if action is Action.CONFIRM:
         return seat if seat.booked_by is not None else seat.booked(user, event.at)
     if action is Action.EXPIRE and seat.locked_by != user:

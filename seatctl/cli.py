@@ -30,8 +30,9 @@ Exit codes:
   2  usage error: bad option, label, user, ttl or SEATCTL_NOW
   3  a named seat or event does not exist
   4  lock refused: seat booked, blocked, or locked by another
-     user; lock --best: not enough seats; block refused: seat
-     booked or locked
+     user, the hold at its max-hold, or the user at max-seats-
+     per-user; lock --best: not enough seats; block refused:
+     seat booked or locked
   5  confirm/release refused: you hold no live lock on the seat
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
@@ -199,6 +200,23 @@ def init(
             " label, section, row, number, category; best sections and rows first.",
         ),
     ] = None,
+    max_hold: Annotated[
+        int | None,
+        typer.Option(
+            "--max-hold",
+            metavar="SECONDS",
+            help="Cap one hold's whole length, relocks included; 0: no cap"
+            " (a new database: 10x the default lock duration).",
+        ),
+    ] = None,
+    max_seats_per_user: Annotated[
+        int | None,
+        typer.Option(
+            "--max-seats-per-user",
+            metavar="N",
+            help="Cap each user's live locks in an event; 0: no cap (the default).",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> Output:
     """Create the database if missing and add seats; never changes existing seats.
@@ -218,6 +236,8 @@ def init(
         labels=labels or [],
         ttl=ttl,
         seat_map=seat_map,
+        max_hold=max_hold,
+        max_seats_per_user=max_seats_per_user,
     )
     seats_word = "seat" if result.added == 1 else "seats"
     return render.Message(
@@ -228,8 +248,23 @@ def init(
             "added": result.added,
             "total": result.total,
             "ttl": result.default_ttl,
+            "max_hold": result.max_hold,
+            "max_seats_per_user": result.max_seats_per_user,
         },
     )
+
+
+@app.command()
+def settings(ctx: typer.Context, json: JsonOpt = False) -> Output:
+    """Show the settings: default lock duration, max-hold, max-seats-per-user (0: no cap).
+
+    'seatctl init' changes them: --ttl, --max-hold and --max-seats-per-user.
+
+    Examples:
+      seatctl settings
+      seatctl --db venue.db settings --json
+    """
+    return render.SettingsReport(ctx.obj.venue(json).settings())
 
 
 @app.command()

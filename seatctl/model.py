@@ -27,6 +27,7 @@ class Action(StrEnum):
     EXPIRE = "expire"
     BLOCK = "block"
     UNBLOCK = "unblock"
+    SETTINGS = "settings"  # `init` changed the venue's settings (no seat: `seat` is "")
 
 
 # Records are NamedTuples rather than dataclasses: just as immutable and typed, and several
@@ -48,7 +49,8 @@ NO_PLACE = Place()
 class Seat(NamedTuple):
     """A seat as stored for one event. A lapsed lock stays in the record until something
     replaces it; only `status(now)` and `view(now)` say what it means. `place` belongs to the
-    seat map (the same in every event), not to the event's state."""
+    seat map (the same in every event), not to the event's state. `held_since` is when the
+    lock's hold began: relocking as the holder keeps it, so a cap on holds can be enforced."""
 
     label: str
     locked_by: str | None = None
@@ -58,6 +60,7 @@ class Seat(NamedTuple):
     blocked_at: Instant | None = None
     block_reason: str | None = None
     place: Place = NO_PLACE
+    held_since: Instant | None = None
 
     def status(self, now: Instant) -> Status:
         if self.booked_by is not None:
@@ -83,8 +86,8 @@ class Seat(NamedTuple):
     def lapsed_lock_of(self, user: str, now: Instant) -> bool:
         return self.lapsed_lock(now) and self.locked_by == user
 
-    def locked(self, user: str, until: Instant) -> Seat:
-        return self._replace(locked_by=user, lock_expires=until)
+    def locked(self, user: str, until: Instant, since: Instant | None = None) -> Seat:
+        return self._replace(locked_by=user, lock_expires=until, held_since=since)
 
     def booked(self, user: str, at: Instant) -> Seat:
         return Seat(self.label, booked_by=user, booked_at=at, place=self.place)
@@ -113,6 +116,7 @@ class Seat(NamedTuple):
             row=self.place.row,
             number=self.place.number,
             category=self.place.category,
+            held_since=self.held_since if live_lock else None,
         )
 
 
@@ -129,6 +133,7 @@ class SeatView(NamedTuple):
     row: str | None = None
     number: int | None = None
     category: str | None = None
+    held_since: Instant | None = None  # when the current live hold began
 
     def belongs_to(self, user: str) -> bool:
         return user in (self.locked_by, self.booked_by)
@@ -159,6 +164,14 @@ class Show(NamedTuple):
     name: str
     title: str | None = None
     starts_at: Instant | None = None
+
+
+class Settings(NamedTuple):
+    """The venue's settings: the default lock duration, and the fairness caps (0: no cap)."""
+
+    ttl: int
+    max_hold: int = 0  # the longest one hold may last, however often its holder relocks
+    max_seats_per_user: int = 0  # the most live locks one user may have in one event
 
 
 class StatusCounts(NamedTuple):

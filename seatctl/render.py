@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
 from seatctl.clock import Instant, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.model import Event, SeatView, Show, Status, StatusCounts, Token
+from seatctl.model import Event, SeatView, Settings, Show, Status, StatusCounts, Token
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.venue_map import Counts, MapCell
@@ -34,6 +34,7 @@ SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's s
     "row",
     "number",
     "category",
+    "held_since",  # last: CSV readers that count columns keep their places
 )
 
 
@@ -76,13 +77,14 @@ def seat_object(view: SeatView) -> dict[str, str | int | None]:
         "row": view.row,
         "number": view.number,
         "category": view.category,
+        "held_since": _instant(view.held_since),
     }
 
 
 def event_object(event: Event) -> dict[str, str | None]:
     return {
         "at": format_instant(event.at),
-        "seat": event.seat,
+        "seat": event.seat or None,  # a `settings` event names no seat
         "action": event.action.value,
         "user": event.user,
         "expires_at": _instant(event.expires_at),
@@ -319,6 +321,48 @@ class EventList(NamedTuple):
 
     def error(self) -> SeatctlError | None:
         return None
+
+
+def settings_object(settings: Settings) -> dict[str, int]:
+    return {
+        "ttl": settings.ttl,
+        "max_hold": settings.max_hold,
+        "max_seats_per_user": settings.max_seats_per_user,
+    }
+
+
+class SettingsReport:
+    """`settings`: the default lock duration and the fairness caps (0: no cap)."""
+
+    committed: bool = False
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def write_text(self, out: TextIO, colour: bool) -> None:
+        rows = [
+            ("ttl", f"{self.settings.ttl} s", "default lock duration"),
+            ("max_hold", _cap(self.settings.max_hold, " s"), "longest hold, relocks included"),
+            (
+                "max_seats_per_user",
+                _cap(self.settings.max_seats_per_user, ""),
+                "most live locks per user in an event",
+            ),
+        ]
+        out.write(_aligned(rows) + "\n")
+
+    def write_json(self, out: TextIO) -> None:
+        out.write(_json(self.fields()) + "\n")
+
+    def fields(self) -> dict[str, Any]:
+        return settings_object(self.settings)
+
+    def error(self) -> SeatctlError | None:
+        return None
+
+
+def _cap(value: int, unit: str) -> str:
+    return f"{value}{unit}" if value else "0 (no cap)"
 
 
 class CheckReport(NamedTuple):

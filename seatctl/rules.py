@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from seatctl.clock import Instant, format_instant
-from seatctl.errors import ExitCode, Reason, SeatRefusal
+from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
 from seatctl.model import Action, Event, Seat, Status
 
 
@@ -66,7 +66,10 @@ def _clock_behind(label: str, newest: Instant, now: Instant) -> str:
     )
 
 
-def lock(seat: Seat, user: str, now: Instant, ttl: int) -> Decision:
+def lock(seat: Seat, user: str, now: Instant, ttl: int, max_hold: int = 0) -> Decision:
+    """Hold `seat` for `user` until `now + ttl`, but never past the hold's start plus
+    `max_hold` (0: no cap). Locking again as the live holder keeps the hold's start; a relock
+    that cannot move a deadline already standing at that cap is refused (`max_hold`)."""
     status = seat.status(now)
     if status is Status.BOOKED:
         return _refuse(seat, Reason.BOOKED, ExitCode.LOCK_REFUSED, f"is booked by {seat.booked_by}")
@@ -74,12 +77,49 @@ def lock(seat: Seat, user: str, now: Instant, ttl: int) -> Decision:
         return _refuse(seat, Reason.BLOCKED, ExitCode.LOCK_REFUSED, _blocked(seat))
     if status is Status.LOCKED and seat.locked_by != user:
         return _refuse(seat, Reason.LOCKED, ExitCode.LOCK_REFUSED, _locked_by(seat))
+    relock = status is Status.LOCKED
+    # A live lock from before holds were tracked has no start: its hold starts now.
+    since = seat.held_since if relock and seat.held_since is not None else now
     deadline = now + ttl
-    if status is not Status.LOCKED:
-        return Change(seat.locked(user, deadline), Action.LOCK)
-    # Locking again sets the deadline to now + ttl: with a shorter ttl that is earlier.
-    earlier = deadline < (seat.lock_expires or 0)
-    return Change(seat.locked(user, deadline), Action.SHORTEN if earlier else Action.EXTEND)
+    if max_hold and deadline > since + max_hold:
+        final = since + max_hold
+        if relock and (seat.lock_expires or 0) >= final:
+            return _refuse(
+                seat, Reason.MAX_HOLD, ExitCode.LOCK_REFUSED, _at_max_hold(seat, since, max_hold)
+            )
+        deadline = final
+    action = Action.LOCK
+    if relock:
+        # Locking again sets the deadline to now + ttl: with a shorter ttl that is earlier.
+        action = Action.SHORTEN if deadline < (seat.lock_expires or 0) else Action.EXTEND
+    return Change(seat.locked(user, deadline, since), action)
+
+
+def seats_cap(user: str, show: str, held: int, adding: list[str], cap: int) -> SeatctlError | None:
+    """Refuse a lock that would leave `user` with more than `cap` live locks in `show` (0: no
+    cap), given the `held` live locks they have there now and the seats it newly locks. A lock
+    that starts no new hold is never refused: a cap lowered below what a user holds stops new
+    seats, not the relocks of those already held."""
+    total = held + len(adding)
+    if not cap or not adding or total <= cap:
+        return None
+    seats = "seat" if held == 1 else "seats"
+    message = (
+        f"max-seats-per-user is {cap}: {user} holds {held} {seats} in event {show} now,"
+        f" and locking {', '.join(adding)} would make {total}"
+    )
+    refusals = [
+        SeatRefusal(label, Reason.MAX_SEATS, ExitCode.LOCK_REFUSED, message) for label in adding
+    ]
+    return SeatctlError(Reason.MAX_SEATS, message, ExitCode.LOCK_REFUSED, refusals)
+
+
+def _at_max_hold(seat: Seat, since: Instant, max_hold: int) -> str:
+    return (
+        f"is held by {seat.locked_by} since {format_instant(since)}: the hold has reached its"
+        f" final deadline {format_instant(seat.lock_expires or 0)} (max-hold {max_hold} s)"
+        " and cannot be extended; confirm or release it by then"
+    )
 
 
 def confirm(seat: Seat, user: str, now: Instant) -> Decision:

@@ -14,6 +14,7 @@ LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
 MIN_TTL, MAX_TTL = 1, 86_400
 MAX_SEATS = 100_000
+MAX_HOLD = MAX_TTL  # the longest cap on one hold: a day, like the longest lock
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
 
@@ -123,6 +124,33 @@ def _nfc(text: str) -> str:
 def ttl(raw: int | None) -> int | None:
     if raw is not None and not MIN_TTL <= raw <= MAX_TTL:
         raise usage_error(f"invalid --ttl {raw}: use whole seconds from {MIN_TTL} to {MAX_TTL}")
+    return raw
+
+
+def max_hold(raw: int | None, ttl: int) -> int | None:
+    """A cap on one hold's length: 0 (no cap), or 1 to 86400 s and not below `ttl`, the
+    default lock duration (a plain lock must fit in one hold)."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_HOLD:
+        raise usage_error(
+            f"invalid --max-hold {raw!r}: use 0 (no cap) or whole seconds from 1 to {MAX_HOLD}"
+        )
+    if 0 < raw < ttl:
+        raise usage_error(
+            f"invalid --max-hold {raw}: it is less than the default lock duration ({ttl} s);"
+            " use 0 (no cap) or at least that"
+        )
+    return raw
+
+
+def max_seats_per_user(raw: int | None) -> int | None:
+    if raw is not None and (
+        isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_SEATS
+    ):
+        raise usage_error(
+            f"invalid --max-seats-per-user {raw!r}: use 0 (no cap) or a number up to {MAX_SEATS}"
+        )
     return raw
 
 

@@ -31,12 +31,13 @@ from seatctl.model import (
     Place,
     Seat,
     SeatView,
+    Settings,
     Show,
     Status,
     StatusCounts,
     Token,
 )
-from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
+from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store, records
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.seatmap import MapSeat
@@ -52,6 +53,12 @@ class InitResult(NamedTuple):
     added: int
     total: int
     default_ttl: int
+    max_hold: int = 0
+    max_seats_per_user: int = 0
+
+
+# A new database caps a hold at ten default lock durations (600 s for the default 60 s).
+NEW_MAX_HOLD_TTLS = 10
 
 
 class Venue:
@@ -75,6 +82,8 @@ class Venue:
         labels: Iterable[str] = (),
         ttl: int | None = None,
         seat_map: str | None = None,
+        max_hold: int | None = None,
+        max_seats_per_user: int | None = None,
     ) -> InitResult:
         """Create the database if missing and add the seats it lacks; never change existing ones.
 
@@ -82,11 +91,16 @@ class Venue:
         `seat_map` is a seat-map file (CSV or JSON lines, see `seatctl.seatmap`): its seats are
         added in file order with their places, all or none; a seat of the file that conflicts
         with a stored one refuses the whole file, naming the line of every such seat.
+        `ttl`, `max_hold` and `max_seats_per_user` change the settings (see `settings()`); a
+        change is recorded in the history as a `settings` event. A new database caps holds at
+        10 default lock durations (at most a day) unless `max_hold` says otherwise.
         """
         db = validate.database(db)
         count = validate.seat_count(seats)
         named = validate.labels(labels)
         ttl = validate.ttl(ttl)
+        validate.max_hold(max_hold, ttl or 1)  # its range now; against the TTL in force below
+        max_seats_per_user = validate.max_seats_per_user(max_seats_per_user)
         if seat_map is not None and (count is not None or named):
             raise usage_error("give either --map or seat labels and --seats, not both")
         clock.clock_override()  # a bad SEATCTL_NOW is refused before a file is created
@@ -102,9 +116,22 @@ class Venue:
             unique = list(dict.fromkeys(wanted))
             new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
             tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
-            if ttl is not None:
-                tx.set_default_ttl(ttl)
-            return InitResult(venue._store.location, len(new), tx.seat_count(), tx.default_ttl())
+            after = _set_settings(tx, venue._store.created, ttl, max_hold, max_seats_per_user)
+            return InitResult(
+                venue._store.location,
+                len(new),
+                tx.seat_count(),
+                after.ttl,
+                after.max_hold,
+                after.max_seats_per_user,
+            )
+
+    def settings(self) -> Settings:
+        """The default lock duration and the fairness caps: `max_hold`, the longest one hold
+        may last however often its holder locks again, and `max_seats_per_user`, the most
+        live locks one user may have in one event (0: no cap)."""
+        with self._store.transaction(write=False) as tx:
+            return tx.settings()
 
     def seats(
         self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
@@ -147,13 +174,8 @@ class Venue:
     ) -> list[SeatView]:
         """Hold every seat for `user` until now + ttl (the database's default if None)."""
         name = validate.user(user)
-        ttl = validate.ttl(ttl)
-
-        def rule_for(tx: Transaction, now: Instant) -> Rule:
-            lifetime = ttl if ttl is not None else tx.default_ttl()
-            return partial(rules.lock, user=name, now=now, ttl=lifetime)
-
-        return self._apply(labels, name, rule_for, event)
+        rule_for = _lock_rule(name, validate.ttl(ttl))
+        return self._apply(labels, name, rule_for, event, locking=True)
 
     def lock_best(
         self,
@@ -178,9 +200,7 @@ class Venue:
         wanted_categories = _names("--category", categories)
         from seatctl import selection
 
-        def rule_for(tx: Transaction, now: Instant) -> Rule:
-            lifetime = ttl if ttl is not None else tx.default_ttl()
-            return partial(rules.lock, user=name, now=now, ttl=lifetime)
+        rule_for = _lock_rule(name, ttl)
 
         with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             _existing(tx, show)
@@ -193,7 +213,7 @@ class Venue:
             )
             if chosen is None:
                 raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
-            return self._decide(tx, chosen, name, rule_for, show)
+            return self._decide(tx, chosen, name, rule_for, show, locking=True)
 
     def summary(
         self, event: str = DEFAULT_SHOW, by: str | None = None
@@ -291,6 +311,7 @@ class Venue:
         user: str | None,
         rule_for: RuleAt,
         event: str = DEFAULT_SHOW,
+        locking: bool = False,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
@@ -299,13 +320,22 @@ class Venue:
             raise usage_error("name at least one seat")
         with _naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             _existing(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show)
+            return self._decide(tx, wanted, user, rule_for, show, locking)
 
     def _decide(
-        self, tx: Transaction, wanted: list[str], user: str | None, rule_for: RuleAt, show: str
+        self,
+        tx: Transaction,
+        wanted: list[str],
+        user: str | None,
+        rule_for: RuleAt,
+        show: str,
+        locking: bool = False,
     ) -> list[SeatView]:
         """Inside a write transaction: decide for every seat, then write all changes or raise
-        every refusal."""
+        every refusal. A `locking` command also keeps its user within max-seats-per-user."""
+        cap = tx.settings().max_seats_per_user if locking and user is not None else 0
+        if cap and user is not None:
+            tx.serialise_user(show, user)  # before the count: one user's locks queue here
         stored = tx.seats(wanted, show)  # first: a backend that locks rows waits here
         now = self._acting_instant(tx, wanted, stored, show)
         decide = rule_for(tx, now)
@@ -328,6 +358,12 @@ class Venue:
                 events += decision.events(seat, user, now)
         if refusals:
             raise refused(refusals)
+        if cap and user is not None:
+            # Only a new hold counts: relocking a seat one holds does not count twice.
+            adding = [e.seat for e in events if e.action is Action.LOCK]
+            over = rules.seats_cap(user, show, tx.live_lock_count(show, user, now), adding, cap)
+            if over is not None:
+                raise over
         tx.save(changed, show)
         tx.append_events([e._replace(show=show) for e in events])
         return [seat.view(now) for seat in after]
@@ -398,8 +434,9 @@ class Venue:
             shows = [show.name for show, _ in tx.show_counts(tx.now())]
             events = tx.events()
             seeded = tx.seeded_through()
+            settings = tx.settings()
         return audit.record_problems(seat for _, seat in states) + audit.history_problems(
-            seats, events, seeded, states, shows
+            seats, events, seeded, states, shows, settings
         )
 
     def backup(self, dest: str, force: bool = False) -> None:
@@ -473,6 +510,51 @@ class Venue:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _lock_rule(user: str, ttl: int | None) -> RuleAt:
+    """The lock rule for one transaction: its lock duration (the venue's default unless
+    `ttl`) and the venue's max-hold."""
+
+    def rule_for(tx: Transaction, now: Instant) -> Rule:
+        settings = tx.settings()
+        lifetime = ttl if ttl is not None else settings.ttl
+        return partial(rules.lock, user=user, now=now, ttl=lifetime, max_hold=settings.max_hold)
+
+    return rule_for
+
+
+def _set_settings(
+    tx: Transaction,
+    created: bool,
+    ttl: int | None,
+    max_hold: int | None,
+    max_seats_per_user: int | None,
+) -> Settings:
+    """Store the settings `init` was given (a new database also gets its default max-hold),
+    recording a change of an existing database's in the history; the settings after."""
+    before = tx.settings()
+    lifetime = ttl if ttl is not None else before.ttl
+    if max_hold is None and created:
+        max_hold = min(NEW_MAX_HOLD_TTLS * lifetime, validate.MAX_HOLD)
+    after = Settings(
+        lifetime,
+        max_hold if max_hold is not None else before.max_hold,
+        max_seats_per_user if max_seats_per_user is not None else before.max_seats_per_user,
+    )
+    if 0 < after.max_hold < after.ttl:
+        raise usage_error(
+            f"max-hold {after.max_hold} s would be less than the default lock duration"
+            f" {after.ttl} s: give --max-hold 0 (no cap) or at least {after.ttl}"
+        )
+    if after.ttl != before.ttl:
+        tx.set_default_ttl(after.ttl)
+    if created or after[1:] != before[1:]:
+        tx.set_caps(after.max_hold, after.max_seats_per_user)
+    change = records.settings_change(before, after)
+    if change is not None and not created:
+        tx.append_events([Event(tx.now(), "", Action.SETTINGS, reason=change)])
+    return after
 
 
 def _parsed_map(path: str) -> list[MapSeat]:

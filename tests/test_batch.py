@@ -42,6 +42,7 @@ def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
                     "row": None,
                     "number": None,
                     "category": None,
+                    "held_since": "2026-01-01T12:00:00Z",
                 }
             ],
         },
@@ -60,6 +61,7 @@ def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
                     "row": None,
                     "number": None,
                     "category": None,
+                    "held_since": None,
                 }
             ],
         },

@@ -71,6 +71,7 @@ def test_lock_is_available_again_exactly_at_its_deadline(cli):
             "row": None,
             "number": None,
             "category": None,
+            "held_since": None,
         }
         assert cli("lock", "3", "--user", "bob").code == 0
 
@@ -93,6 +94,7 @@ def test_confirm_turns_the_holders_lock_into_a_booking(cli):
                 "row": None,
                 "number": None,
                 "category": None,
+                "held_since": None,
             }
         ]
     }

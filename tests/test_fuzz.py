@@ -644,6 +644,7 @@ SEAT_COLUMNS = [
     Column("seat_states", "lock_expires", "instant", "3"),
     Column("seat_states", "booked_by", "user", "2"),
     Column("seat_states", "booked_at", "instant", "2"),
+    Column("seat_states", "held_since", "instant", "3"),
 ]
 EVENT_COLUMNS = [
     Column("events", "at", "instant", "3"),

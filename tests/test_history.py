@@ -190,16 +190,16 @@ def test_history_since_a_date_starts_at_that_midnight_utc(cli):
 
 def test_relocking_with_a_shorter_ttl_is_recorded_as_shorten_and_check_accepts_it(cli):
     with freeze_time(START) as clock:
-        cli("lock", "1", "--user", "alice", "--ttl", "600")
+        cli("lock", "1", "--user", "alice", "--ttl", "300")
         clock.tick(5)
         cli("lock", "1", "--user", "alice", "--ttl", "60")
         clock.tick(5)
-        cli("lock", "1", "--user", "alice", "--ttl", "600")
+        cli("lock", "1", "--user", "alice", "--ttl", "300")
         events = cli("history", "1", "--json").json()[1:]
         assert [(e["action"], e["expires_at"]) for e in events] == [
-            ("lock", "2026-01-01T12:10:00Z"),
+            ("lock", "2026-01-01T12:05:00Z"),
             ("shorten", "2026-01-01T12:01:05Z"),
-            ("extend", "2026-01-01T12:10:10Z"),
+            ("extend", "2026-01-01T12:05:10Z"),
         ]
         assert cli("check").out == "ok\n"
 

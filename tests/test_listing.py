@@ -32,6 +32,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "row": None,
             "number": None,
             "category": None,
+            "held_since": "2026-01-01T12:00:00Z",
         },
         {
             "seat": "2",
@@ -44,6 +45,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "row": None,
             "number": None,
             "category": None,
+            "held_since": None,
         },
         {
             "seat": "3",
@@ -56,6 +58,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
             "row": None,
             "number": None,
             "category": None,
+            "held_since": "2026-01-01T12:00:00Z",
         },
         *(
             {
@@ -69,6 +72,7 @@ def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
                 "row": None,
                 "number": None,
                 "category": None,
+                "held_since": None,
             }
             for n in ("4", "5")
         ),
@@ -163,10 +167,11 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
 def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
     lines = cli("seats", "--csv").out.splitlines()
     assert lines[0] == (
-        "seat,status,locked_by,expires_at,booked_by,booked_at,section,row,number,category"
+        "seat,status,locked_by,expires_at,booked_by,booked_at,section,row,number,category,"
+        "held_since"
     )
-    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,,,,,"
-    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z,,,,"
+    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,,,,,,2026-01-01T12:00:00Z"
+    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z,,,,,"
     assert len(lines) == 6
 
 

@@ -208,6 +208,8 @@ def test_init_json_reports_what_it_did(tmp_path):
         "added": 3,
         "total": 3,
         "ttl": 5,
+        "max_hold": 50,  # a new database's: 10 times its ttl
+        "max_seats_per_user": 0,
     }
 
 

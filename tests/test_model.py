@@ -6,7 +6,8 @@ one of which is not a label at all), in the event `default` and in events it add
 which may not exist yet), while a frozen clock moves forward, jumps to lock deadlines (and a
 second either side, so sometimes backwards, even past a seat's newest event) and stops at
 fractions of a second. `ReferenceVenue` below is the rules of docs/commands.md and
-docs/guarantees.md written out again, independently of `seatctl.rules`: after every step the
+docs/guarantees.md written out again, independently of `seatctl.rules`, the fairness caps
+(max-hold, max-seats-per-user, set by `init`) included: after every step the
 API must give the same outcome (the views it returns, or the exact refusal: reason, exit code
 and every refused seat with its reason) and every seat of every event must look the same,
 listed whole or filtered by state and user. At the end of every run `check()` finds nothing
@@ -77,6 +78,9 @@ events = now_and_then(st.sampled_from(EVENTS), st.just("no show"), 10)
 reasons = st.none() | st.sampled_from(["camera", "broken"])
 ttls = st.none() | now_and_then(st.integers(1, 10), st.just(0), 20) | st.integers(11, 90)
 seat_counts = st.none() | now_and_then(st.integers(0, 5), st.just(-1), 10)
+# Caps as `init` may set them: some below a TTL (refused), some out of range.
+max_holds = st.none() | now_and_then(st.sampled_from([90, 30, 5, 200, 0]), st.just(-1), 10)
+max_seats = st.none() | now_and_then(st.sampled_from([1, 2, 3, 0]), st.just(-1), 10)
 # Mostly short steps, so that a lapsed lock is often still there for its former holder to meet.
 time_steps_ms = (
     st.sampled_from([0, 500, 1000, 2000]) | st.integers(0, 15_000) | st.integers(0, 120_000)
@@ -108,6 +112,7 @@ class Record:
     booker: str | None = None
     booked_at: int | None = None
     blocked: bool = False
+    held_since: int | None = None  # when the lock's hold began
 
     def live_lock(self, now: int) -> bool:
         """A lock whose deadline is at or before now is no lock at all."""
@@ -118,22 +123,31 @@ class Record:
 
     def view(self, label: str, now: int) -> tuple:
         if self.booker is not None:
-            return (label, "booked", None, None, self.booker, self.booked_at)
+            return (label, "booked", None, None, self.booker, self.booked_at, None)
         if self.blocked:
-            return (label, "blocked", None, None, None, None)
+            return (label, "blocked", None, None, None, None, None)
         if self.live_lock(now):
-            return (label, "locked", self.holder, self.deadline, None, None)
-        return (label, "available", None, None, None, None)
+            return (label, "locked", self.holder, self.deadline, None, None, self.held_since)
+        return (label, "available", None, None, None, None, None)
 
 
-def lock_rule(seat: Record, user: str, now: int, ttl: int) -> Record | str:
+def lock_rule(seat: Record, user: str, now: int, ttl: int, max_hold: int) -> Record | str:
+    """A live holder's relock keeps the hold's start; a deadline never passes the start plus
+    max-hold (0: no cap), and a relock whose deadline already stands at that cap is refused."""
     if seat.booker is not None:
         return "booked"
     if seat.blocked:
         return "blocked"
     if seat.live_lock(now) and seat.holder != user:
         return "locked"
-    return Record(holder=user, deadline=now + ttl)
+    relock = seat.live_lock_of(user, now)
+    since = seat.held_since if relock and seat.held_since is not None else now
+    deadline = now + ttl
+    if max_hold and deadline > since + max_hold:
+        if relock and (seat.deadline or 0) >= since + max_hold:
+            return "max_hold"
+        deadline = since + max_hold
+    return Record(holder=user, deadline=deadline, held_since=since)
 
 
 def confirm_rule(seat: Record, user: str, now: int) -> Record | str:
@@ -192,6 +206,8 @@ class ReferenceVenue:
     added: dict[str, int] = field(default_factory=dict)
     shows: dict[str, dict[str, Record]] = field(default_factory=lambda: {"default": {}})
     default_ttl: int = DEFAULT_TTL
+    max_hold: int = 0
+    max_seats: int = 0
     exists: bool = False
     # Each (event, seat)'s newest change instant; a seat's add counts in every event.
     latest: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -217,12 +233,34 @@ class ReferenceVenue:
         self.shows[name] = {}
         return Ok([])
 
-    def init(self, count: int | None, named: list[str], ttl: int | None, now: int) -> Ok | Refused:
+    def init(
+        self,
+        count: int | None,
+        named: list[str],
+        ttl: int | None,
+        now: int,
+        max_hold: int | None = None,
+        max_seats: int | None = None,
+    ) -> Ok | Refused:
         wanted = valid_labels(named)
         if wanted is None or not (count is None or 0 <= count <= 100_000):
             return USAGE_ERROR
         if ttl is not None and not 1 <= ttl <= 86_400:
             return USAGE_ERROR
+        if max_hold is not None and not 0 <= max_hold <= 86_400:
+            return USAGE_ERROR
+        if max_seats is not None and not 0 <= max_seats <= 100_000:
+            return USAGE_ERROR
+        # A new venue caps holds at 10 default lock durations (at most a day); a cap, if
+        # any, is never below the default lock duration.
+        lifetime = ttl if ttl is not None else self.default_ttl
+        if max_hold is None:
+            max_hold = min(10 * lifetime, 86_400) if not self.exists else self.max_hold
+        if 0 < max_hold < lifetime:
+            return USAGE_ERROR
+        self.max_hold = max_hold
+        if max_seats is not None:
+            self.max_seats = max_seats
         if not self.exists and count is None and not wanted:
             wanted = DEFAULT_VENUE
         self.exists = True
@@ -232,9 +270,8 @@ class ReferenceVenue:
             if label not in self.seats
         ]
         self.added.update((label, now) for label in new)
-        if ttl is not None:
-            self.default_ttl = ttl
-        return Ok([(len(new), len(self.seats), self.default_ttl)])
+        self.default_ttl = lifetime
+        return Ok([(len(new), len(self.seats), self.default_ttl, self.max_hold, self.max_seats)])
 
     def lock(
         self, named: list[str], user: str, ttl: int | None, now: int, show: str = "default"
@@ -243,7 +280,13 @@ class ReferenceVenue:
             return USAGE_ERROR
         lifetime = ttl if ttl is not None else self.default_ttl
         return self._apply(
-            named, user, now, LOCK_REFUSED, lambda s, u, at: lock_rule(s, u, at, lifetime), show
+            named,
+            user,
+            now,
+            LOCK_REFUSED,
+            lambda s, u, at: lock_rule(s, u, at, lifetime, self.max_hold),
+            show,
+            locking=True,
         )
 
     def confirm(self, named: list[str], user: str, now: int, show: str = "default") -> Ok | Refused:
@@ -259,7 +302,14 @@ class ReferenceVenue:
         return self._apply(named, "nobody", now, LOCK_REFUSED, unblock_rule, show)
 
     def _apply(
-        self, named: list[str], user: str, now: int, code: int, rule: SeatRule, show: str
+        self,
+        named: list[str],
+        user: str,
+        now: int,
+        code: int,
+        rule: SeatRule,
+        show: str,
+        locking: bool = False,
     ) -> Ok | Refused:
         """All or nothing; the lowest exit code wins, named by the first seat that has it."""
         name, wanted = valid_user(user), valid_labels(named)
@@ -294,6 +344,13 @@ class ReferenceVenue:
                 after[label] = outcome
         if refused:
             return self._refused(refused)
+        if locking and self.max_seats:
+            # A lock may not leave its user with more live locks in the event than the cap;
+            # seats they hold already do not count twice, and relocking only them is fine.
+            new = [label for label in wanted if not seats[label].live_lock_of(name, now)]
+            held = sum(1 for record in seats.values() if record.live_lock_of(name, now))
+            if new and held + len(new) > self.max_seats:
+                return self._refused([(label, "max_seats", LOCK_REFUSED) for label in new])
         changed = [label for label in wanted if after[label] is not seats[label]]
         self.latest.update(((show, label), now) for label in changed)  # a re-confirm: nothing
         self.shows[show].update(after)
@@ -328,7 +385,17 @@ def outcome_of(call: Callable[[], Any]) -> Ok | Refused:
         seats = [(refusal.seat, str(refusal.reason)) for refusal in error.seats]
         return Refused(str(error.reason), int(error.exit_code), seats)
     if isinstance(result, InitResult):
-        return Ok([(result.added, result.total, result.default_ttl)])
+        return Ok(
+            [
+                (
+                    result.added,
+                    result.total,
+                    result.default_ttl,
+                    result.max_hold,
+                    result.max_seats_per_user,
+                )
+            ]
+        )
     return Ok([seen(view) for view in result])
 
 
@@ -340,6 +407,7 @@ def seen(view: SeatView) -> tuple:
         view.expires_at,
         view.booked_by,
         view.booked_at,
+        view.held_since,
     )
 
 
@@ -366,18 +434,35 @@ class VenueAgainstModel(RuleBasedStateMachine):
         count=st.integers(3, 5),
         named=st.lists(st.sampled_from(["A2", "A10"]), max_size=2),
         ttl=st.none() | st.integers(1, 90),
+        # Caps first (Hypothesis favours the first choices): never below the TTL, and small.
+        max_hold=st.sampled_from([90, 200, 0, None]),
+        max_seats=st.sampled_from([1, 2, 0, None]),
     )
     def create_venue(
-        self, fraction_ms: int, default: bool, count: int, named: list[str], ttl: int | None
+        self,
+        fraction_ms: int,
+        default: bool,
+        count: int,
+        named: list[str],
+        ttl: int | None,
+        max_hold: int | None,
+        max_seats: int | None,
     ) -> None:
         """A new venue: the default one (seats 1 to 5), or seats 1..count and some labels."""
         self.move_clock(self.ms + fraction_ms)
         count, named = (None, []) if default else (count, named)
-        expected = self.model.init(count, named, ttl, self.now())
-        assert (
-            outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
-            == expected
+        expected = self.model.init(count, named, ttl, self.now(), max_hold, max_seats)
+        actual = outcome_of(
+            lambda: Venue.init(
+                self.path,
+                seats=count,
+                labels=named,
+                ttl=ttl,
+                max_hold=max_hold,
+                max_seats_per_user=max_seats,
+            )
         )
+        assert actual == expected
         self.venue = Venue.open(self.path)
 
     def move_clock(self, ms: int) -> None:
@@ -452,10 +537,32 @@ class VenueAgainstModel(RuleBasedStateMachine):
         )
         return user, named
 
-    @rule(count=seat_counts, named=st.lists(label, max_size=3), ttl=ttls)
-    def init_again(self, count: int | None, named: list[str], ttl: int | None) -> None:
-        expected = self.model.init(count, named, ttl, self.now())
-        actual = outcome_of(lambda: Venue.init(self.path, seats=count, labels=named, ttl=ttl))
+    @rule(
+        count=seat_counts,
+        named=st.lists(label, max_size=3),
+        ttl=ttls,
+        max_hold=max_holds,
+        max_seats=max_seats,
+    )
+    def init_again(
+        self,
+        count: int | None,
+        named: list[str],
+        ttl: int | None,
+        max_hold: int | None,
+        max_seats: int | None,
+    ) -> None:
+        expected = self.model.init(count, named, ttl, self.now(), max_hold, max_seats)
+        actual = outcome_of(
+            lambda: Venue.init(
+                self.path,
+                seats=count,
+                labels=named,
+                ttl=ttl,
+                max_hold=max_hold,
+                max_seats_per_user=max_seats,
+            )
+        )
         assert actual == expected
 
     @rule(ms=time_steps_ms)

@@ -9,8 +9,8 @@ from seatctl.rules import Change
 
 NOW = 1_000_000
 FREE = Seat("3")
-LOCKED_BY_ALICE = Seat("3", locked_by="alice", lock_expires=NOW + 30)
-LAPSED_ALICE = Seat("3", locked_by="alice", lock_expires=NOW)
+LOCKED_BY_ALICE = Seat("3", locked_by="alice", lock_expires=NOW + 30, held_since=NOW - 30)
+LAPSED_ALICE = Seat("3", locked_by="alice", lock_expires=NOW, held_since=NOW - 60)
 BOOKED_BY_ALICE = Seat("3", booked_by="alice", booked_at=NOW - 5)
 
 
@@ -21,12 +21,14 @@ def refusal(decision) -> tuple[Reason, ExitCode]:
 
 def test_lock_on_a_free_seat_holds_it_until_now_plus_ttl():
     decision = rules.lock(FREE, "alice", NOW, 60)
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.LOCK)
+    locked = Seat("3", locked_by="alice", lock_expires=NOW + 60, held_since=NOW)
+    assert decision == Change(locked, Action.LOCK)
 
 
-def test_holder_locking_again_resets_the_deadline():
+def test_holder_locking_again_resets_the_deadline_and_keeps_the_holds_start():
     decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 60)
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 60), Action.EXTEND)
+    extended = Seat("3", locked_by="alice", lock_expires=NOW + 60, held_since=NOW - 30)
+    assert decision == Change(extended, Action.EXTEND)
 
 
 def test_lock_held_by_another_user_is_refused_as_locked():
@@ -51,7 +53,8 @@ def test_a_lock_is_over_exactly_at_its_deadline():
 
 def test_anyone_may_lock_a_seat_whose_lock_lapsed():
     decision = rules.lock(LAPSED_ALICE, "bob", NOW, 10)
-    assert decision == Change(Seat("3", locked_by="bob", lock_expires=NOW + 10), Action.LOCK)
+    locked = Seat("3", locked_by="bob", lock_expires=NOW + 10, held_since=NOW)
+    assert decision == Change(locked, Action.LOCK)
 
 
 def test_former_holder_relocking_a_lapsed_lock_is_a_new_lock_not_an_extension():
@@ -141,12 +144,14 @@ def test_seats_without_history_leave_the_clock_alone():
 
 def test_holder_locking_again_with_a_shorter_ttl_shortens_the_lock():
     decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 10)  # NOW + 10 is before NOW + 30
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 10), Action.SHORTEN)
+    shortened = Seat("3", locked_by="alice", lock_expires=NOW + 10, held_since=NOW - 30)
+    assert decision == Change(shortened, Action.SHORTEN)
 
 
 def test_holder_locking_again_to_the_same_deadline_is_an_extend():
     decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 30)
-    assert decision == Change(Seat("3", locked_by="alice", lock_expires=NOW + 30), Action.EXTEND)
+    same = Seat("3", locked_by="alice", lock_expires=NOW + 30, held_since=NOW - 30)
+    assert decision == Change(same, Action.EXTEND)
 
 
 def test_a_shorten_event_carries_the_new_deadline():
@@ -170,3 +175,65 @@ def test_releasing_another_users_booking_just_says_whose_it_is():
     decision = rules.release(BOOKED_BY_ALICE, "bob", NOW)
     assert isinstance(decision, SeatRefusal)
     assert decision.message == "seat 3 is booked by alice"
+
+
+# --- the fairness caps, as inputs like now and ttl ---------------------------------------------
+
+
+def test_a_first_lock_never_lasts_past_max_hold():
+    decision = rules.lock(FREE, "alice", NOW, 3600, max_hold=600)
+    assert decision == Change(
+        Seat("3", locked_by="alice", lock_expires=NOW + 600, held_since=NOW), Action.LOCK
+    )
+
+
+def test_a_relock_the_cap_limits_stops_at_the_holds_start_plus_max_hold():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 60, max_hold=80)
+    assert isinstance(decision, Change)
+    assert (decision.after.lock_expires, decision.after.held_since) == (NOW + 50, NOW - 30)
+
+
+def test_a_relock_whose_deadline_stands_at_the_cap_is_refused_as_max_hold():
+    at_cap = LOCKED_BY_ALICE._replace(lock_expires=NOW + 30)
+    assert refusal(rules.lock(at_cap, "alice", NOW, 60, max_hold=60)) == (
+        Reason.MAX_HOLD,
+        ExitCode.LOCK_REFUSED,
+    )
+
+
+def test_a_relock_the_cap_does_not_limit_succeeds_even_if_the_deadline_stays():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 30, max_hold=600)
+    assert isinstance(decision, Change)
+    assert decision.after.lock_expires == LOCKED_BY_ALICE.lock_expires
+
+
+def test_a_lapsed_holder_relocking_starts_a_new_hold_under_the_cap():
+    decision = rules.lock(LAPSED_ALICE, "alice", NOW, 60, max_hold=60)
+    assert isinstance(decision, Change)
+    assert (decision.action, decision.after.held_since) == (Action.LOCK, NOW)
+
+
+def test_max_hold_0_is_no_cap():
+    decision = rules.lock(LOCKED_BY_ALICE, "alice", NOW, 86_400, max_hold=0)
+    assert isinstance(decision, Change)
+    assert decision.after.lock_expires == NOW + 86_400
+
+
+def test_seats_cap_lets_a_lock_reach_the_cap():
+    assert rules.seats_cap("alice", "default", 1, ["2", "3"], cap=3) is None
+
+
+def test_seats_cap_refuses_a_lock_past_the_cap_naming_every_new_seat():
+    error = rules.seats_cap("alice", "default", 2, ["3", "4"], cap=3)
+    assert error is not None
+    assert (error.reason, error.exit_code) == (Reason.MAX_SEATS, ExitCode.LOCK_REFUSED)
+    assert [r.seat for r in error.seats] == ["3", "4"]
+    assert "max-seats-per-user is 3: alice holds 2 seats in event default now" in error.message
+
+
+def test_seats_cap_never_refuses_a_lock_that_adds_no_seat():
+    assert rules.seats_cap("alice", "default", 5, [], cap=3) is None
+
+
+def test_seats_cap_0_is_no_cap():
+    assert rules.seats_cap("alice", "default", 500, ["1"], cap=0) is None

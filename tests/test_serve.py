@@ -115,6 +115,7 @@ def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(a
                 "row": None,
                 "number": None,
                 "category": None,
+                "held_since": "2026-01-01T12:00:00Z",
             },
         }
         booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
@@ -602,7 +603,7 @@ def test_v1_unknown_event_is_404_and_changes_nothing(api, alice, venue_db):
 
 def test_v1_seat_objects_carry_the_map_fields(api, alice):
     seat = api.get("/v1/seats", headers=alice).json()[0]
-    assert list(seat)[-4:] == ["section", "row", "number", "category"]
+    assert list(seat)[-5:] == ["section", "row", "number", "category", "held_since"]
 
 
 def test_the_worker_answers_requests_from_several_event_loops(worker):

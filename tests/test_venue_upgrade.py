@@ -1,5 +1,6 @@
-"""Schema 4: a real 0.2 database (schema 3, and 2) upgrades in place, losslessly, on both
-backends; its seats, states and history become those of the event `default`."""
+"""Schemas 4 and 5: a real 0.2 database (schema 3, and 2) upgrades in place, losslessly, on
+both backends; its seats, states and history become those of the event `default`, each lock's
+hold begins at its newest `lock` in the history, and it has no fairness caps."""
 
 from __future__ import annotations
 
@@ -60,21 +61,45 @@ def test_reading_an_old_database_works_and_changes_nothing(cli, old_db):
 
 
 @freeze_time(LATER)
-def test_the_first_write_upgrades_to_4_keeping_every_state_and_event(cli, old_db):
+def test_the_first_write_upgrades_to_5_keeping_every_state_and_event(cli, old_db):
     seats_before = cli("seats", "--json").json()
     history_before = cli("history", "--json").json()
     assert cli("lock", "5", "--user", "zoe").code == 0
-    assert schema_version(old_db) == 4
+    assert schema_version(old_db) == 5
     seats_after = cli("seats", "--json").json()
     history_after = cli("history", "--json").json()
     expected = [s if s["seat"] != "5" else seats_after[4] for s in seats_before]
-    assert seats_after == expected
+    assert without(seats_after, ("held_since",)) == without(expected, ("held_since",))
     assert all(s[f] is None for s in seats_after for f in NEW_SEAT_FIELDS)
     assert without(history_after, NEW_EVENT_FIELDS)[:-1] == without(
         history_before, NEW_EVENT_FIELDS
     )
     assert {e["event"] for e in history_after} == {"default"}
     assert (history_after[-1]["seat"], history_after[-1]["action"]) == ("5", "lock")
+
+
+@freeze_time(LATER)
+def test_the_upgrade_begins_each_live_hold_at_its_newest_lock_in_the_history(cli, old_db):
+    history = cli("history", "--json").json()
+    assert cli("lock", "5", "--user", "zoe").code == 0
+    held = {s["seat"]: s["held_since"] for s in cli("seats", "--json").json()}
+    newest_lock = {e["seat"]: e["at"] for e in history if e["action"] == "lock"}
+    assert held["4"] == newest_lock["4"]
+    assert held["A1"] == newest_lock["A1"]
+    assert held["1"] is None  # booked
+
+
+@freeze_time(LATER)
+def test_an_upgraded_database_has_no_caps_until_init_sets_them(cli, old_db):
+    assert cli("lock", "5", "--user", "zoe").code == 0
+    assert cli("settings", "--json").json() == {"ttl": 60, "max_hold": 0, "max_seats_per_user": 0}
+
+
+@freeze_time(LATER)
+def test_reading_an_old_database_shows_its_settings_without_upgrading_it(cli, old_db):
+    before = dump(old_db)
+    assert cli("settings", "--json").json() == {"ttl": 60, "max_hold": 0, "max_seats_per_user": 0}
+    assert dump(old_db) == before
 
 
 @freeze_time(LATER)

@@ -48,6 +48,10 @@ SCHEMAS: dict[str, Any] = {
             "row": NULLABLE_TEXT,
             "number": {"type": ["integer", "null"]},
             "category": NULLABLE_TEXT,
+            "held_since": {
+                **NULLABLE_INSTANT,
+                "description": "When the current live hold began (relocks keep it).",
+            },
         },
     },
     "Event": {
@@ -56,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["at", "seat", "action", "user", "expires_at", "event", "reason"],
         "properties": {
             "at": INSTANT,
-            "seat": {"type": "string"},
+            "seat": {"type": ["string", "null"], "description": "null for `settings`."},
             "action": {
                 "type": "string",
                 "enum": [action.value for action in Action],

@@ -11,7 +11,17 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from seatctl.clock import Instant
-from seatctl.model import DEFAULT_SHOW, Event, Place, Seat, Show, Status, StatusCounts, Token
+from seatctl.model import (
+    DEFAULT_SHOW,
+    Event,
+    Place,
+    Seat,
+    Settings,
+    Show,
+    Status,
+    StatusCounts,
+    Token,
+)
 
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
@@ -50,6 +60,27 @@ UPDATE seats SET map_order = ordered.n FROM (
 """
 
 
+# Schema 5's upgrade (both backends): a stored lock's hold began with the newest `lock` of its
+# seat in its event (a relock by the holder is an `extend`), which is what a replay of the
+# history gives too.
+HELD_SINCE_FROM_HISTORY = """
+UPDATE seat_states SET held_since = (
+    SELECT max(e.at) FROM events AS e
+    WHERE e.seat = seat_states.seat AND e.show = seat_states.show AND e.action = 'lock'
+) WHERE locked_by IS NOT NULL
+"""
+# Schema 5 (both backends): one user's locks in one event are counted off this index.
+HOLDER_INDEX = "CREATE INDEX IF NOT EXISTS seat_states_holder ON seat_states (show, locked_by)"
+# Both backends: how many live locks a user has in one event at an instant.
+LIVE_LOCK_COUNT = """
+SELECT count(*) FROM seat_states WHERE show = %s AND locked_by = %s AND booked_by IS NULL
+    AND blocked_at IS NULL AND lock_expires > %s
+"""
+# The meta keys of the fairness caps. A database without them (made before schema 5) has no
+# caps: it keeps its old behaviour until `init` sets one.
+MAX_HOLD_KEY, MAX_SEATS_KEY = "max_hold", "max_seats_per_user"
+
+
 def status_counts(total: int, booked: int, blocked: int, locked: int) -> StatusCounts:
     return StatusCounts(total - booked - blocked - locked, locked, booked, blocked)
 
@@ -68,6 +99,20 @@ class Transaction(Protocol):
     def default_ttl(self) -> int: ...
 
     def set_default_ttl(self, ttl: int) -> None: ...
+
+    def settings(self) -> Settings:
+        """The default lock duration and the fairness caps (read once per transaction)."""
+
+    def set_caps(self, max_hold: int, max_seats_per_user: int) -> None: ...
+
+    def serialise_user(self, show: str, user: str) -> None:
+        """In a write transaction: wait until no other transaction that called this for the
+        same event and user is open, and keep them waiting until this one ends (a lock counts
+        its user's live locks before it adds to them). A no-op where writers are serialised
+        anyway."""
+
+    def live_lock_count(self, show: str, user: str, now: Instant) -> int:
+        """How many seats `user` holds a live lock on in event `show` at `now`."""
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         """The stored records in event `show` of those of `labels` that exist. In a write

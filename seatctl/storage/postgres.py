@@ -37,6 +37,7 @@ from seatctl.model import (
     Event,
     Place,
     Seat,
+    Settings,
     Show,
     StatusCounts,
     Token,
@@ -44,7 +45,12 @@ from seatctl.model import (
 from seatctl.storage import (
     AVAILABLE_AT,
     DEFAULT_TTL,
+    HELD_SINCE_FROM_HISTORY,
+    HOLDER_INDEX,
+    LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAX_HOLD_KEY,
+    MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
@@ -70,9 +76,10 @@ if TYPE_CHECKING:
 
 # The same number as SQLite's SCHEMA_VERSION: it numbers the data model (2: seats, meta and the
 # events history; 3: the tokens of `seatctl serve`; 4: the seat map, events (shows) and their
-# seat states), which both backends share. PostgreSQL databases started at 2; an older one is
-# upgraded in its first write.
-SCHEMA_VERSION = 4
+# seat states; 5: each seat state's hold start, the fairness caps, `settings` events), which
+# both backends share. PostgreSQL databases started at 2; an older one is upgraded in its
+# first write.
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10
 INSTALL_HINT = "pip install 'seatctl[postgres]'"
@@ -83,6 +90,7 @@ _SEAT_COLUMNS = (
     "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at, st.blocked_at,"
     " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
 )
+_HELD_SINCE = ", st.held_since"  # schema 5's last seat column
 _SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label"
 _EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason'  # `user` is reserved
 _OLD_EVENT_COLUMNS = (
@@ -145,6 +153,11 @@ CREATE TABLE IF NOT EXISTS seat_states (
 );
 INSERT INTO shows (name) VALUES ('default') ON CONFLICT (name) DO NOTHING;
 """
+# Schema 4 -> 5 (and a new schema): each state's hold start, filled from the history.
+_ADD_HELD_SINCE = f"""
+ALTER TABLE seat_states ADD COLUMN IF NOT EXISTS held_since bigint;
+{HOLDER_INDEX};
+"""
 # Schema 2 or 3 -> 4, losslessly: the seats' states become those of the event `default`, and so
 # does every change in the history (a seat's `add` belongs to the map, so to every event).
 _UPGRADE_TO_4 = """
@@ -201,8 +214,15 @@ _SHOW_LOCK = (
     f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 1},"
     " hashtext(current_schema() || '/' || %s))"
 )
+# One user's locks in one event queue here, so each counts the user's live locks with every
+# earlier one committed (max-seats-per-user). A hash collision only makes two users queue.
+_USER_LOCK = (
+    f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 2},"
+    " hashtext(current_schema() || '/' || %s || '/' || %s))"
+)
 _LOCK_SEATS = "SELECT label FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
 _READ_SEATS = f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)"
+_READ_SEATS_5 = f"SELECT {_SEAT_COLUMNS}{_HELD_SINCE} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)"
 _LOCK_OLD_SEATS = (
     f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
 )
@@ -231,6 +251,9 @@ class PostgresTransaction:
         self._location = location
         self._now: Instant | None = None
         self._version = version
+        self._settings: Settings | None = None
+        # The seat columns this schema has (schema 5 adds each state's hold start).
+        self._seat_columns = _SEAT_COLUMNS + (_HELD_SINCE if version >= 5 else "")
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.clock's time).
@@ -249,12 +272,38 @@ class PostgresTransaction:
         return now
 
     def default_ttl(self) -> int:
-        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
+        return self.settings().ttl
 
     def set_default_ttl(self, ttl: int) -> None:
         # Like adding seats, under the schema lock: an init then waits once, for that lock.
         self._conn.execute(_SCHEMA_LOCK)
         self._set_meta("default_ttl", str(ttl))
+        self._settings = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            rows = self._conn.execute(
+                "SELECT key, value FROM meta WHERE key = ANY(%s)",
+                (["default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY],),
+            ).fetchall()
+            self._settings = records.settings(dict(rows), DEFAULT_TTL)
+        return self._settings
+
+    def set_caps(self, max_hold: int, max_seats_per_user: int) -> None:
+        self._conn.execute(_SCHEMA_LOCK)
+        self._set_meta(MAX_HOLD_KEY, str(max_hold))
+        self._set_meta(MAX_SEATS_KEY, str(max_seats_per_user))
+        self._settings = None
+
+    def serialise_user(self, show: str, user: str) -> None:
+        # Bounded by lock_timeout like the event's lock; the seats' budget starts after it.
+        self._conn.execute(_USER_LOCK, (show, user))
+        self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+
+    def live_lock_count(self, show: str, user: str, now: Instant) -> int:
+        row = self._conn.execute(LIVE_LOCK_COUNT, (show, user, now)).fetchone()
+        assert row is not None  # count(*) always returns one row
+        return int(row[0])
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         if not labels:
@@ -267,7 +316,7 @@ class PostgresTransaction:
             ).fetchall()
         else:
             rows = self._conn.execute(
-                f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)",
+                f"SELECT {self._seat_columns} FROM {_SEAT_SOURCE} WHERE s.label = ANY(%s)",
                 (show, labels),
             ).fetchall()
         return {row[0]: records.seat(row) for row in rows}
@@ -287,7 +336,8 @@ class PostgresTransaction:
                     rows = conn.execute(_LOCK_OLD_SEATS, (labels,))
                 else:
                     conn.execute(_LOCK_SEATS, (labels,))
-                    rows = conn.execute(_READ_SEATS, (show, labels))
+                    read = _READ_SEATS_5 if self._version >= 5 else _READ_SEATS
+                    rows = conn.execute(read, (show, labels))
                 conn.execute("SET LOCAL statement_timeout = DEFAULT")
             return rows.fetchall()
         except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
@@ -310,7 +360,7 @@ class PostgresTransaction:
             )
         return iter(
             self._conn.execute(
-                f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label",
+                f"SELECT {self._seat_columns} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label",
                 (show,),
             )
         )
@@ -343,9 +393,14 @@ class PostgresTransaction:
             return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
         rows = self._conn.execute(
             "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+            f" block_reason, NULL, NULL, NULL, NULL{self._held_since()} FROM seat_states"
+            " ORDER BY show, seat"
         )
         return ((row[0], records.seat(row[1:])) for row in rows)
+
+    def _held_since(self) -> str:
+        """The hold-start column of a state row, if this schema has it."""
+        return ", held_since" if self._version >= 5 else ""
 
     def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
         if not seats:
@@ -353,13 +408,13 @@ class PostgresTransaction:
         # One statement for any number of seats: a round trip per seat adds up across hosts.
         self._conn.execute(
             "INSERT INTO seat_states AS st (show, seat, locked_by, lock_expires, booked_by,"
-            " booked_at, blocked_at, block_reason)"
+            " booked_at, blocked_at, block_reason, held_since)"
             " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[],"
-            " %s::bigint[], %s::bigint[], %s::text[])"
+            " %s::bigint[], %s::bigint[], %s::text[], %s::bigint[])"
             " ON CONFLICT (show, seat) DO UPDATE SET locked_by = excluded.locked_by,"
             " lock_expires = excluded.lock_expires, booked_by = excluded.booked_by,"
             " booked_at = excluded.booked_at, blocked_at = excluded.blocked_at,"
-            " block_reason = excluded.block_reason",
+            " block_reason = excluded.block_reason, held_since = excluded.held_since",
             [
                 show,
                 *_columns(
@@ -372,10 +427,11 @@ class PostgresTransaction:
                             s.booked_at,
                             s.blocked_at,
                             s.block_reason,
+                            s.held_since,
                         )
                         for s in seats
                     ],
-                    7,
+                    8,
                 ),
             ],
         )
@@ -499,20 +555,20 @@ class PostgresTransaction:
         return records.seeded_through(self._meta("seeded_through"))
 
     def damaged_records(self) -> list[str]:
-        settings = {
-            "default_ttl": self._meta("default_ttl"),
-            "seeded": self._meta("seeded_through"),
-        }
+        settings = {key: self._meta(key) for key in ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY)}
+        settings["seeded"] = self._meta("seeded_through")
         events = self._event_rows()
         if self._version < 4:
             return records.problems(self._seat_rows(), events, settings)
+        held = ", NULL::bigint" if self._version >= 5 else ""
         map_rows = self._conn.execute(
             "SELECT label, NULL, NULL::bigint, NULL, NULL::bigint, NULL::bigint, NULL, section,"
-            " seat_row, seat_number, category FROM seats ORDER BY sort_key, label"
+            f" seat_row, seat_number, category{held} FROM seats ORDER BY sort_key, label"
         ).fetchall()
         state_rows = self._conn.execute(
             "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL::bigint, NULL FROM seat_states ORDER BY show, seat"
+            f" block_reason, NULL, NULL, NULL::bigint, NULL{self._held_since()} FROM seat_states"
+            " ORDER BY show, seat"
         ).fetchall()
         return records.problems(map_rows + state_rows, events, settings)
 
@@ -638,6 +694,7 @@ class PostgresStore:
         conn.execute(_CREATE_TABLES)
         conn.execute(_CREATE_TOKENS)
         conn.execute(_CREATE_SHOW_TABLES)
+        conn.execute(_ADD_HELD_SINCE)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
         )
@@ -725,17 +782,21 @@ class PostgresStore:
             raise
 
     def _upgrade(self, conn: Connection) -> None:
-        """Versions 2 and 3 -> 4 inside the caller's write transaction: add the tokens table,
-        then move the seats' states to the event `default` and add the seat map."""
+        """Versions 2 to 4 -> 5 inside the caller's write transaction: add the tokens table,
+        move the seats' states to the event `default` and add the seat map (to 4), then add
+        each state's hold start, from the history (to 5)."""
         conn.execute(_SCHEMA_LOCK)  # another host may be upgrading the same schema
         _, _, version = _schema_state(conn)
         if version is not None and version >= SCHEMA_VERSION:  # another host just did
             self.version = version
             return
-        conn.execute(_CREATE_TOKENS)
-        conn.execute(_CREATE_SHOW_TABLES)
-        conn.execute(_UPGRADE_TO_4)
-        conn.execute(MAP_ORDER_BY_LABEL)
+        if version is None or version < 4:
+            conn.execute(_CREATE_TOKENS)
+            conn.execute(_CREATE_SHOW_TABLES)
+            conn.execute(_UPGRADE_TO_4)
+            conn.execute(MAP_ORDER_BY_LABEL)
+        conn.execute(_ADD_HELD_SINCE)
+        conn.execute(HELD_SINCE_FROM_HISTORY)
         conn.execute(
             "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
         )

@@ -14,12 +14,24 @@ from typing import Any
 
 from seatctl.clock import LATEST_INSTANT, format_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
-from seatctl.model import NO_PLACE, Action, Event, Place, Seat
-from seatctl.validate import LABEL_PATTERN, MAX_TTL, MAX_USER_LENGTH, MIN_TTL
+from seatctl.model import NO_PLACE, Action, Event, Place, Seat, Settings
+from seatctl.validate import (
+    LABEL_PATTERN,
+    MAX_HOLD,
+    MAX_SEATS,
+    MAX_TTL,
+    MAX_USER_LENGTH,
+    MIN_TTL,
+)
 
 _ACTIONS = {action.value: action for action in Action}
 # Events that name the user who made them (`add` has none), and those that carry a deadline.
-_WITH_USER = frozenset(_ACTIONS) - {Action.ADD.value, Action.BLOCK.value, Action.UNBLOCK.value}
+_WITH_USER = frozenset(_ACTIONS) - {
+    Action.ADD.value,
+    Action.BLOCK.value,
+    Action.UNBLOCK.value,
+    Action.SETTINGS.value,
+}
 _WITH_DEADLINE = frozenset(
     {Action.LOCK.value, Action.EXTEND.value, Action.SHORTEN.value, Action.EXPIRE.value}
 )
@@ -40,8 +52,9 @@ class DamagedRecord(SeatctlError):
 
 
 def seat(row: tuple[Any, ...]) -> Seat:
-    """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at, and from
-    schema 4 blocked_at, block_reason, section, row, number, category)."""
+    """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at, from
+    schema 4 blocked_at, block_reason, section, row, number, category, and from schema 5
+    held_since)."""
     # Inline checks first: a listing decodes 100,000 of these; `seat_problem` says what is wrong.
     label, locked_by, lock_expires, booked_by, booked_at = row[:5]
     if len(row) > 5 and not _good_extra(row):
@@ -59,9 +72,9 @@ def seat(row: tuple[Any, ...]) -> Seat:
         )
     ):
         if len(row) == 5:
-            return _new_seat(Seat, (*row, None, None, NO_PLACE))
-        place = NO_PLACE if row[7:] == _NO_PLACE_ROW else Place(*row[7:])
-        return _new_seat(Seat, (*row[:7], place))
+            return _new_seat(Seat, (*row, None, None, NO_PLACE, None))
+        place = NO_PLACE if row[7:11] == _NO_PLACE_ROW else Place(*row[7:11])
+        return _new_seat(Seat, (*row[:7], place, row[11] if len(row) > 11 else None))
     raise DamagedRecord(seat_problem(row) or "seat record is damaged", label)
 
 
@@ -69,14 +82,20 @@ _NO_PLACE_ROW = (None, None, None, None)
 
 
 def _good_extra(row: tuple[Any, ...]) -> bool:
-    """The block and the place of a schema-4 seat row are of the kinds seatctl writes."""
-    blocked_at, reason, section, seat_row, number, category = row[5:]
+    """The block, the place and the hold start of a schema-4 or 5 seat row are of the kinds
+    seatctl writes (a hold start only beside a lock)."""
+    blocked_at, reason, section, seat_row, number, category = row[5:11]
+    held_since = row[11] if len(row) > 11 else None
     return (
-        (blocked_at is None and reason is None)
-        or (_good_instant(blocked_at) and (reason is None or type(reason) is str))
-    ) and (
-        all(part is None or type(part) is str for part in (section, seat_row, category))
-        and (number is None or type(number) is int)
+        (held_since is None or (_good_instant(held_since) and row[1] is not None))
+        and (
+            (blocked_at is None and reason is None)
+            or (_good_instant(blocked_at) and (reason is None or type(reason) is str))
+        )
+        and (
+            all(part is None or type(part) is str for part in (section, seat_row, category))
+            and (number is None or type(number) is int)
+        )
     )
 
 
@@ -104,6 +123,50 @@ def event(row: tuple[Any, ...]) -> Event:
         raise DamagedRecord(problem, row[1])
     at, label, action, user, expires_at, id_, show, reason = row
     return Event(at, label, _ACTIONS[action], user, expires_at, id_, show, reason)
+
+
+def settings(stored: dict[str, Any], default_ttl_: int) -> Settings:
+    """The settings in `meta` (key -> value); a cap not stored is no cap (a database from
+    before the caps keeps its old behaviour)."""
+    problem = _settings_problem(stored)
+    if problem:
+        raise DamagedRecord(problem)
+    return Settings(
+        default_ttl(stored.get("default_ttl"), default_ttl_),
+        int(stored.get("max_hold") or 0),
+        int(stored.get("max_seats_per_user") or 0),
+    )
+
+
+# A `settings` event's reason: the settings it changed, "name old -> new" joined by ", ".
+_SETTING_NAMES = ("ttl", "max_hold", "max_seats_per_user")
+
+
+def settings_change(before: Settings, after: Settings) -> str | None:
+    """What a `settings` event records of a change of settings (None if nothing changed)."""
+    changed = [
+        f"{name} {old} -> {new}"
+        for name, old, new in zip(_SETTING_NAMES, before, after, strict=True)
+        if old != new
+    ]
+    return ", ".join(changed) or None
+
+
+def settings_changed(reason: str | None) -> dict[str, tuple[int, int]] | None:
+    """The changes a `settings` event's reason records (name -> (old, new)); None if it is
+    not one `settings_change` could have written."""
+    if not reason:
+        return None
+    changes: dict[str, tuple[int, int]] = {}
+    for part in reason.split(", "):
+        name, _, values = part.partition(" ")
+        old, arrow, new = values.partition(" -> ")
+        if name not in _SETTING_NAMES or name in changes or not arrow:
+            return None
+        if not (_is_digits(old) and _is_digits(new)) or old == new:
+            return None
+        changes[name] = (int(old), int(new))
+    return changes
 
 
 def newest_instant(label: Any, at: Any) -> int:
@@ -135,7 +198,7 @@ def problems(
     settings: dict[str, Any],
 ) -> list[str]:
     """Every damaged record, described in words (empty when there is none)."""
-    found = [_ttl_problem(settings.get("default_ttl")), _seeded_problem(settings.get("seeded"))]
+    found = [_settings_problem(settings), _seeded_problem(settings.get("seeded"))]
     found += (seat_problem(row) for row in seat_rows)
     found += (event_problem(row) for row in event_rows)
     return [problem for problem in found if problem]
@@ -157,12 +220,14 @@ def seat_problem(row: tuple[Any, ...]) -> str | None:
     if not problem and (booked_by is None) != (booked_at is None):
         problem = "booking lacks its booker or its instant"
     if not problem and len(row) > 5 and not _good_extra(row):
-        problem = "its block or its place in the seat map is not of the right kind"
+        problem = "its block, its place in the seat map or its hold start is not of the right kind"
     return f"seat {label}: {problem}" if problem else None
 
 
 def event_problem(row: tuple[Any, ...]) -> str | None:
     at, label, action, user, expires_at, id_, show, reason = row
+    if action == Action.SETTINGS.value:
+        return _settings_event_problem(row)
     if not _is_label(label):
         return f"history event {id_}: its seat is not a valid seat label ({_shown(label)})"
     if type(action) is not str or action not in _ACTIONS:
@@ -178,6 +243,19 @@ def event_problem(row: tuple[Any, ...]) -> str | None:
         if not problem and not (reason is None or type(reason) is str):
             problem = f"its reason is not text ({_shown(reason)})"
     return f"seat {label}: history event {id_}: {problem}" if problem else None
+
+
+def _settings_event_problem(row: tuple[Any, ...]) -> str | None:
+    """A `settings` event names no seat, user, deadline nor event, and says what changed."""
+    at, label, _, user, expires_at, id_, show, reason = row
+    problem = _instant_problem("time", at, required=True)
+    if not problem and (label != "" or user is not None or expires_at is not None):
+        problem = "it names a seat, a user or a deadline"
+    if not problem and show is not None:
+        problem = f"it names an event ({_shown(show)})"
+    if not problem and settings_changed(reason if type(reason) is str else None) is None:
+        problem = f"its change of settings is not readable ({_shown(reason)})"
+    return f"history event {id_}: a settings event: {problem}" if problem else None
 
 
 def _is_label(value: Any) -> bool:
@@ -217,6 +295,20 @@ def _ttl_problem(stored: Any) -> str | None:
         f"the default lock duration is not a whole number of seconds from {MIN_TTL}"
         f" to {MAX_TTL} ({_shown(stored)})"
     )
+
+
+def _settings_problem(stored: dict[str, Any]) -> str | None:
+    return (
+        _ttl_problem(stored.get("default_ttl"))
+        or _cap_problem("max-hold", stored.get("max_hold"), MAX_HOLD)
+        or _cap_problem("max-seats-per-user", stored.get("max_seats_per_user"), MAX_SEATS)
+    )
+
+
+def _cap_problem(what: str, stored: Any, most: int) -> str | None:
+    if stored is None or (_is_digits(stored) and int(stored) <= most):
+        return None
+    return f"the {what} setting is not a whole number from 0 to {most} ({_shown(stored)})"
 
 
 def _seeded_problem(stored: Any) -> str | None:

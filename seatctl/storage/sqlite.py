@@ -23,6 +23,7 @@ from seatctl.model import (
     Event,
     Place,
     Seat,
+    Settings,
     Show,
     StatusCounts,
     Token,
@@ -30,7 +31,12 @@ from seatctl.model import (
 from seatctl.storage import (
     AVAILABLE_AT,
     DEFAULT_TTL,
+    HELD_SINCE_FROM_HISTORY,
+    HOLDER_INDEX,
+    LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAX_HOLD_KEY,
+    MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
@@ -45,7 +51,9 @@ from seatctl.validate import natural_key
 # 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`;
 # 4: the seat map (section, row, number, category, map order), events (shows) and their own
 # seat states (`seat_states`, blocks included); the history names each change's event.
-SCHEMA_VERSION = 4
+# 5: each seat state's `held_since` (when its hold began), the fairness caps in `meta`, and
+# `settings` events in the history.
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_SECONDS = 10.0
 _OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
@@ -53,6 +61,7 @@ _SEAT_COLUMNS = (
     "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at, st.blocked_at,"
     " st.block_reason, s.section, s.seat_row, s.seat_number, s.category"
 )
+_HELD_SINCE = ", st.held_since"  # schema 5's last seat column
 _SEAT_SOURCE = "seats AS s LEFT JOIN seat_states AS st ON st.show = ? AND st.seat = s.label"
 # Every seat of the map with its place and whether it is available in one event at an instant.
 # No ORDER BY: the selection sorts by map order itself, and sorting here would cost more.
@@ -81,6 +90,9 @@ class SqliteTransaction:
         self._conn = conn
         self._version = version
         self._now: Instant | None = None
+        self._settings: Settings | None = None
+        # The seat columns this schema has (schema 5 adds each state's hold start).
+        self._seat_columns = _SEAT_COLUMNS + (_HELD_SINCE if version >= 5 else "")
 
     def now(self) -> Instant:
         if self._now is None:
@@ -88,10 +100,34 @@ class SqliteTransaction:
         return self._now
 
     def default_ttl(self) -> int:
-        return records.default_ttl(self._meta("default_ttl"), DEFAULT_TTL)
+        return self.settings().ttl
 
     def set_default_ttl(self, ttl: int) -> None:
         self._set_meta("default_ttl", str(ttl))
+        self._settings = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            stored = dict(
+                self._conn.execute(
+                    "SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+                    ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY),
+                ).fetchall()
+            )
+            self._settings = records.settings(stored, DEFAULT_TTL)
+        return self._settings
+
+    def set_caps(self, max_hold: int, max_seats_per_user: int) -> None:
+        self._set_meta(MAX_HOLD_KEY, str(max_hold))
+        self._set_meta(MAX_SEATS_KEY, str(max_seats_per_user))
+        self._settings = None
+
+    def serialise_user(self, show: str, user: str) -> None:
+        pass  # BEGIN IMMEDIATE already serialises every writer
+
+    def live_lock_count(self, show: str, user: str, now: Instant) -> int:
+        query = LIVE_LOCK_COUNT.replace("%s", "?")
+        return int(self._conn.execute(query, (show, user, now)).fetchone()[0])
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
@@ -104,7 +140,7 @@ class SqliteTransaction:
                 )
             else:
                 rows = self._conn.execute(
-                    f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} WHERE s.label IN ({marks})",
+                    f"SELECT {self._seat_columns} FROM {_SEAT_SOURCE} WHERE s.label IN ({marks})",
                     [show, *chunk],
                 )
             found.update((row[0], records.seat(row)) for row in rows)
@@ -123,7 +159,8 @@ class SqliteTransaction:
                 f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label"
             )
         return self._conn.execute(
-            f"SELECT {_SEAT_COLUMNS} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label", (show,)
+            f"SELECT {self._seat_columns} FROM {_SEAT_SOURCE} ORDER BY s.sort_key, s.label",
+            (show,),
         )
 
     def serialise_show(self, show: str) -> None:
@@ -151,18 +188,23 @@ class SqliteTransaction:
             return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
         rows = self._conn.execute(
             "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+            f" block_reason, NULL, NULL, NULL, NULL{self._held_since()} FROM seat_states"
+            " ORDER BY show, seat"
         )
         return ((row[0], records.seat(row[1:])) for row in rows)
+
+    def _held_since(self) -> str:
+        """The hold-start column of a state row, if this schema has it."""
+        return ", held_since" if self._version >= 5 else ""
 
     def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
         self._conn.executemany(
             "INSERT INTO seat_states (show, seat, locked_by, lock_expires, booked_by, booked_at,"
-            " blocked_at, block_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " blocked_at, block_reason, held_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (show, seat) DO UPDATE SET locked_by = excluded.locked_by,"
             " lock_expires = excluded.lock_expires, booked_by = excluded.booked_by,"
             " booked_at = excluded.booked_at, blocked_at = excluded.blocked_at,"
-            " block_reason = excluded.block_reason",
+            " block_reason = excluded.block_reason, held_since = excluded.held_since",
             [
                 (
                     show,
@@ -173,6 +215,7 @@ class SqliteTransaction:
                     s.booked_at,
                     s.blocked_at,
                     s.block_reason,
+                    s.held_since,
                 )
                 for s in seats
             ],
@@ -286,18 +329,20 @@ class SqliteTransaction:
 
     def damaged_records(self) -> list[str]:
         events = self._event_rows() if self._version >= 2 else ()
-        settings = {"default_ttl": self._meta("default_ttl")}
+        settings = {key: self._meta(key) for key in ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY)}
         if self._version >= 2:
             settings["seeded"] = self._meta("seeded_through")
         if self._version < 4:
             return records.problems(self._seat_rows(), events, settings)
+        held = ", NULL" if self._version >= 5 else ""
         map_rows = self._conn.execute(
             "SELECT label, NULL, NULL, NULL, NULL, NULL, NULL, section, seat_row, seat_number,"
-            " category FROM seats ORDER BY sort_key, label"
+            f" category{held} FROM seats ORDER BY sort_key, label"
         )
         state_rows = self._conn.execute(
             "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
+            f" block_reason, NULL, NULL, NULL, NULL{self._held_since()} FROM seat_states"
+            " ORDER BY show, seat"
         )
         return records.problems(itertools.chain(map_rows, state_rows), events, settings)
 
@@ -333,7 +378,8 @@ class SqliteTransaction:
     def upgrade(self) -> None:
         """Bring an older database to the current version, inside the caller's write
         transaction: 1 -> 2 seeds the history from the seats, 2 -> 3 adds the tokens table,
-        3 -> 4 moves the seats' states to the event `default` and adds the seat map."""
+        3 -> 4 moves the seats' states to the event `default` and adds the seat map, 4 -> 5
+        adds each state's hold start (from the history), after the seeds it may need."""
         seeds: list[Event] = []
         if self._version < 2:
             from seatctl.history import seed_events
@@ -345,9 +391,11 @@ class SqliteTransaction:
         _create_tokens_table(self._conn)
         if self._version < 4:
             _upgrade_to_4(self._conn)
+        _add_held_since(self._conn)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._version = SCHEMA_VERSION
         self.append_events(seeds)
+        self._conn.execute(HELD_SINCE_FROM_HISTORY)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -627,6 +675,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     _create_events_table(conn, with_shows=True)
     _create_tokens_table(conn)
     _create_show_tables(conn)
+    _add_held_since(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -693,6 +742,13 @@ def _upgrade_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN show TEXT")
     conn.execute("ALTER TABLE events ADD COLUMN reason TEXT")
     conn.execute("UPDATE events SET show = 'default' WHERE action != 'add'")
+
+
+def _add_held_since(conn: sqlite3.Connection) -> None:
+    """Schema 4 -> 5's tables: each state's hold start, and the index a user's locks are
+    counted off (filled by HELD_SINCE_FROM_HISTORY once the history is complete)."""
+    conn.execute("ALTER TABLE seat_states ADD COLUMN held_since INTEGER")
+    conn.execute(HOLDER_INDEX)
 
 
 _MAP_COLUMNS = (
