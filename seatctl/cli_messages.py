@@ -16,7 +16,7 @@ from typing import Any
 from typer._click import exceptions as parser_errors
 
 from seatctl.tokens import MAX_EXPIRES_IN
-from seatctl.validate import MAX_SEATS, MAX_TTL, MIN_TTL
+from seatctl.validate import MAX_HOLD, MAX_SEATS, MAX_TTL, MIN_TTL
 
 # What a good value looks like, by option (or argument metavar), in seatctl's words.
 HINTS = {
@@ -26,6 +26,8 @@ HINTS = {
     "--limit": "use a whole number from 0",
     "--port": "use 0 to 65535",
     "--expires-in": f"use whole seconds from 1 to {MAX_EXPIRES_IN}",
+    "--max-hold": f"use 0 (no cap) or whole seconds from 1 to {MAX_HOLD}",
+    "--max-seats-per-user": f"use 0 (no cap) or a number up to {MAX_SEATS}",
     "ID": "use a token id, as 'seatctl token list' shows",
 }
 # A near miss: `--stauts` for `--status`; `--ttl` is not one for `--sttaus`.

@@ -33,6 +33,11 @@ from test_help import LEAVES, options_of
             "invalid --seats 'many': use a number from 0 to 100000 (see 'seatctl init --help')",
         ),
         (
+            ["init", "--max-hold", "1h"],
+            "invalid --max-hold '1h': use 0 (no cap) or whole seconds from 1 to 86400"
+            " (see 'seatctl init --help')",
+        ),
+        (
             ["token", "revoke", "first"],
             "invalid ID 'first': use a token id, as 'seatctl token list' shows"
             " (see 'seatctl token revoke --help')",
