@@ -152,6 +152,11 @@ class Hub:
             if feed.watchers == 0 and self._feeds.get(feed.show) is feed:
                 del self._feeds[feed.show]  # nobody watches: the thread stops reading it
 
+    def watched(self) -> dict[str, int]:
+        """Each event with a feed, and how many watchers it has."""
+        with self._lock:
+            return {show: feed.watchers for show, feed in self._feeds.items()}
+
     def close(self) -> None:
         """End every stream (the server is shutting down) and stop the thread."""
         self.closed = True
