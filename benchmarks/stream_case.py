@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-MESSAGE = re.compile(rb"event: (\w+)\nid: ([^\n]+)\ndata: [^\n]*?\"seat\":\"([^\"]+)\"[^\n]*\n\n")
 P99_TARGET_MS = 250.0
 MEMORY_GROWTH = 0.10  # at most this much above the size once connected...
 MEMORY_SLACK_MB = 10.0  # ...or this many MB, whichever is more
@@ -51,15 +49,17 @@ async def watcher(port: int, received: list[tuple[bytes, bytes, float]], ready: 
             return
         arrived = time.time()
         buffer += chunk
-        end = 0
-        for match in MESSAGE.finditer(buffer):
-            kind, id_text, label = match.groups()
+        *complete, buffer = buffer.split(b"\n\n")  # whole messages; the rest waits
+        for message in complete:
+            start = message.find(b"event: ")  # after any chunked-encoding framing
+            if start < 0:
+                continue  # an id-only message, or a keep-alive comment
+            kind, id_line, data = message[start + 7 :].split(b"\n", 2)
             if kind == b"snapshot":
                 ready.set()
-            else:
-                received.append((label, id_text, arrived))
-            end = match.end()
-        buffer = buffer[end:]
+                continue
+            label = data[data.index(b'"seat":"') + 8 :].split(b'"', 1)[0]
+            received.append((label, id_line[4:], arrived))
 
 
 async def watchers_main(port: int, count: int) -> None:

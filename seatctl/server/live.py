@@ -31,6 +31,10 @@ from seatctl.venue import Venue
 log = logging.getLogger("seatctl.serve")
 
 POLL_SECONDS = 0.1  # the longest the thread waits before looking at the feeds' deadlines
+# After a read that found changes, the next read waits this long: changes that come together
+# reach each watcher in one write, so the cost per watcher is per batch, not per change
+# (500 watchers woken per change would saturate a core at 100 changes/s).
+BATCH_SECONDS = 0.05
 RETRY_SECONDS = 1.0  # after the database could not be read
 KEEP_ALIVE_SECONDS = 15.0
 MAX_LOG = 4096  # items a feed keeps for watchers that are behind (memory stays bounded)
@@ -46,7 +50,8 @@ class Feed:
         self.error: BaseException | None = None  # the start read failed
         self.closed = False
         self._tracker: changefeed.Tracker | None = None
-        self._log: list[tuple[Item, bytes]] = []
+        self._log: list[tuple[Item | None, bytes]] = []  # None: a keep-alive comment
+        self._timer: asyncio.TimerHandle | None = None
         self._first = 0  # the sequence number of _log[0]
         self._changed = asyncio.Event()
         # Read and written by the hub thread only: the newest event id it has read.
@@ -63,6 +68,17 @@ class Feed:
         self._tracker = changefeed.tracker_at(state)
         self.next_deadline = self._tracker.next_deadline
         self.started.set()
+        self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        """Every KEEP_ALIVE_SECONDS, a comment to every watcher (one timer per feed, not one
+        per watcher): proxies and browsers keep the connection open."""
+        if self.closed:
+            return
+        self._log.append((None, changefeed.KEEP_ALIVE))
+        self._trim()
+        self._wake()
+        self._timer = asyncio.get_running_loop().call_later(KEEP_ALIVE_SECONDS, self._keep_alive)
 
     def fail(self, error: BaseException) -> None:
         self.error = error
@@ -75,37 +91,35 @@ class Feed:
         self.next_deadline = self._tracker.next_deadline
         if items:
             self._log += [(item, changefeed.item_message(item)) for item in items]
-            if len(self._log) > MAX_LOG:
-                drop = len(self._log) - MAX_LOG
-                del self._log[:drop]
-                self._first += drop
+            self._trim()
             self._wake()
+
+    def _trim(self) -> None:
+        if len(self._log) > MAX_LOG:
+            drop = len(self._log) - MAX_LOG
+            del self._log[:drop]
+            self._first += drop
 
     def close(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         self._wake()
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def since(self, seq: int) -> list[tuple[Item, bytes]] | None:
-        """The items from sequence number `seq` on; None if the log no longer reaches back."""
+    def since(self, seq: int) -> list[tuple[Item | None, bytes]] | None:
+        """The entries from sequence number `seq` on; None if the log no longer reaches back."""
         if seq < self._first:
             return None
         return self._log[seq - self._first :]
 
-    async def wait(self, seq: int, timeout: float) -> bool:
-        """Wait until there is something after `seq`; False on timeout."""
-        if self.end > seq or self.closed:
-            return True
-        changed = self._changed
-        try:
-            async with asyncio.timeout(timeout):
-                await changed.wait()
-        except TimeoutError:
-            return False
-        return True
+    async def wait(self, seq: int) -> None:
+        """Wait until there is something after `seq`, or the feed is closed."""
+        if self.end <= seq and not self.closed:
+            await self._changed.wait()
 
 
 class Hub:
@@ -181,7 +195,8 @@ class Hub:
                     venue = Venue.open(self._db)
                 changed = venue.wait_for_change(0 if self._kick.is_set() else POLL_SECONDS)
                 self._kick.clear()
-                self._read(venue, changed)
+                if self._read(venue, changed):
+                    self._kick.wait(BATCH_SECONDS)  # unless a new watcher is waiting
             except Exception as exc:  # the database went away: say so once a try, retry
                 log.error("change stream: reading the database failed: %s", _why(exc))
                 if venue is not None:
@@ -192,10 +207,12 @@ class Hub:
         if venue is not None:
             venue.close()
 
-    def _read(self, venue: Venue, changed: bool) -> None:
+    def _read(self, venue: Venue, changed: bool) -> bool:
+        """Read what each feed needs; True if any change was found."""
         with self._lock:
             feeds = list(self._feeds.values())
         now = clock.now()
+        found = False
         for feed in feeds:
             if feed.needs_start:
                 self._start(venue, feed)
@@ -203,7 +220,9 @@ class Hub:
                 read_at, events, places = venue.stream_changes(feed.show, feed.read_through)
                 if events:
                     feed.read_through = events[-1].id or feed.read_through
+                    found = True
                 self._post(feed.apply, read_at, events, places)
+        return found
 
     def _start(self, venue: Venue, feed: Feed) -> None:
         feed.needs_start = False
@@ -255,9 +274,7 @@ class Watcher:
             if first:
                 yield first
             while not self._feed.closed:
-                if not await self._feed.wait(self._seq, KEEP_ALIVE_SECONDS):
-                    yield changefeed.KEEP_ALIVE
-                    continue
+                await self._feed.wait(self._seq)
                 chunk = await self._next_chunk()
                 if chunk:
                     yield chunk
@@ -276,7 +293,9 @@ class Watcher:
         parts = []
         cursor = self._cursor
         for item, encoded in entries:
-            if not cursor.told(item):
+            if item is None:  # a keep-alive
+                parts.append(encoded)
+            elif not cursor.told(item):
                 parts.append(encoded)
                 cursor = cursor.after(item)
         self._cursor = cursor
