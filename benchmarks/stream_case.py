@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def case_stream(bench: Any) -> list[Any]:
     from http_case import free_port, wait_for_port
     from run import BenchmarkError, Row
@@ -159,6 +165,7 @@ def case_stream(bench: Any) -> list[Any]:
         if clients.stdout.readline().strip() != "ready":
             raise BenchmarkError("the stream watchers could not all connect")
         connected = rss_mb(server.pid)
+        cpu_before, wall_before = cpu_seconds(server.pid), time.monotonic()
         commits = bench.workdir / "commits.json"
         writer = subprocess.Popen(
             [sys.executable, __file__, "writer", db, str(rate), str(seconds), str(commits)],
@@ -168,6 +175,8 @@ def case_stream(bench: Any) -> list[Any]:
         while writer.poll() is None:
             samples.append(rss_mb(server.pid))
             time.sleep(0.5)  # sampling the server's memory
+        cpu = cpu_seconds(server.pid) - cpu_before
+        wall = time.monotonic() - wall_before
         if writer.returncode != 0:
             raise BenchmarkError(f"the stream writer exited {writer.returncode}")
         clients.stdin.write(f"done {commits}\n")
@@ -188,7 +197,8 @@ def case_stream(bench: Any) -> list[Any]:
         f" {result['complete']} watchers got every change, {result['in_order']} in order;"
         f" delay p50 {result['p50_ms']:.1f} ms, p99 {p99:.1f} ms, max {result['max_ms']:.1f} ms;"
         f" server RSS {connected:.1f} MB connected, {max(samples, default=end):.1f} MB peak,"
-        f" {end:.1f} MB at the end ({'flat' if flat else 'grew'})"
+        f" {end:.1f} MB at the end ({'flat' if flat else 'grew'}); server CPU {cpu:.1f} s"
+        f" in {wall:.1f} s while writing; load average {os.getloadavg()[0]:.1f}"
     )
     return [
         Row(

@@ -273,6 +273,7 @@ class Watcher:
         try:
             if first:
                 yield first
+                del first  # a snapshot can be large: not kept for the stream's lifetime
             while not self._feed.closed:
                 await self._feed.wait(self._seq)
                 chunk = await self._next_chunk()
