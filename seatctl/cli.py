@@ -570,8 +570,8 @@ def _event(name: str | None) -> str:
 
 
 def _subcommand(name: str) -> typer.core.TyperCommand | None:
-    """A command for a `batch` line (batches do not nest, nor serve)."""
-    if name in ("batch", "serve") or name not in _COMMAND_NAMES:
+    """A command for a `batch` line (batches do not nest, serve or watch: those never end)."""
+    if name in ("batch", "serve", "watch") or name not in _COMMAND_NAMES:
         return None  # known without building a parser: junk names must not each cost one
     return _command_for(name).commands.get(name)
 
