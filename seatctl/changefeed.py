@@ -279,9 +279,12 @@ def resume(given: GivenCursor, state: StreamState) -> Start:
     }
     tracker = Tracker(given.event_id, pending)
     items = tracker.committed(state.events, places) + tracker.expired(state.now)
-    for item in items:
-        cursor = cursor.after(item)
-    return Start(items, cursor, None)
+    # Everything the read saw is told now: every change up to the newest id (this event's
+    # are all above) and every expiry due by `now` (fired just above, or before the cursor).
+    # The live feed's expiries of older locks (whose ids it only bounds) then count as told.
+    if cursor.expired_through > state.now:  # a cursor from a clock ahead of this one
+        return Start(items, cursor._replace(event_id=state.newest_id), None)
+    return Start(items, Cursor(state.newest_id, state.now), None)
 
 
 # --- the wire format ------------------------------------------------------------------------

@@ -199,3 +199,21 @@ def test_a_cursor_tells_apart_expiries_before_and_after_it():
     assert not cursor.told(expiry(100, "6", 3))
     assert not cursor.told(expiry(101, "1", 3))
     assert not cursor.told(expiry(50, "1", 11))  # a lock the cursor has not seen
+
+
+def test_after_a_resume_an_expiry_it_told_is_not_told_again_by_the_live_feed(venue):
+    """The live feed knows locks older than its start only by an id bound: the resumed
+    watcher's cursor must cover everything the resume read, not just what it sent."""
+    with freeze_time(START) as clock:
+        before = venue.stream_state().newest_id
+        venue.lock(["1"], "alice", ttl=5)
+        venue.add_event("gala")
+        venue.lock(["2"], "bob", event="gala")  # the newest id is now another event's
+        feed = tracker_at(venue.stream_state())  # a feed started while the lock was live
+        clock.tick(timedelta(seconds=6))
+        given = GivenCursor(before, None, None)  # a watcher coming back from before the lock
+        state = venue.stream_state(after=before)
+        start = resume(given, state)
+        [expired] = feed.expired(state.now)
+    assert [(i.kind, i.label) for i in start.items] == [(Kind.SEAT, "1"), (Kind.EXPIRE, "1")]
+    assert start.cursor.told(expired)
