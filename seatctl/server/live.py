@@ -68,7 +68,11 @@ class Feed:
         self._tracker = changefeed.tracker_at(state)
         self.next_deadline = self._tracker.next_deadline
         self.started.set()
-        self._keep_alive()
+        self._schedule_keep_alive()
+
+    def _schedule_keep_alive(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(KEEP_ALIVE_SECONDS, self._keep_alive)
 
     def _keep_alive(self) -> None:
         """Every KEEP_ALIVE_SECONDS, a comment to every watcher (one timer per feed, not one
@@ -78,7 +82,7 @@ class Feed:
         self._log.append((None, changefeed.KEEP_ALIVE))
         self._trim()
         self._wake()
-        self._timer = asyncio.get_running_loop().call_later(KEEP_ALIVE_SECONDS, self._keep_alive)
+        self._schedule_keep_alive()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
