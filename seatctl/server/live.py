@@ -65,6 +65,7 @@ class Feed:
         return self._first + len(self._log)
 
     def start(self, state: StreamState) -> None:
+        self.error = None  # a failed start (the database was away) is retried until it works
         self._tracker = changefeed.tracker_at(state)
         self.next_deadline = self._tracker.next_deadline
         self.started.set()
