@@ -172,6 +172,20 @@ _WHY = {
 }
 
 
+_STREAM = """Messages (SSE framing; every `data` is one line of JSON):
+
+- `event: snapshot`, `id: N` (the newest history event id), data `{"event", "now", "seats":
+  [seat objects as GET /v1/seats returns them, in map order]}`; then a message with only
+  `id: N:T` (T: the epoch second the snapshot was read), which EventSource dispatches to no
+  listener but keeps as the id to resume from.
+- `event: seat`, `id: N` (the change's history event id), data: the seat object after it.
+- `event: expire`, `id: N:T:LABEL` (T: the lock's deadline), data: the seat object, now
+  available. Nothing is written when a lock runs out; `history` shows the same `expire`.
+- `: keep-alive` comment lines every 15 s.
+
+Resuming with `Last-Event-ID` sends exactly the messages after that one."""
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -327,6 +341,33 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Event")}, "The events."),
+                        **_errors([*_READ_ERRORS, "404"]),
+                    },
+                }
+            },
+            "/v1/stream": {
+                "get": {
+                    "summary": "Server-Sent Events: the event's seats, then every change as it"
+                    " happens (expiries included).",
+                    "description": _STREAM,
+                    "operationId": "v1_stream",
+                    "parameters": [
+                        event_query,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 80},
+                            "description": "Resume after this message's `id` (no snapshot);"
+                            " an id that means nothing here gets a fresh snapshot.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "An endless `text/event-stream`.",
+                            "headers": {"Cache-Control": {"schema": {"const": "no-cache"}}},
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
                         **_errors([*_READ_ERRORS, "404"]),
                     },
                 }
