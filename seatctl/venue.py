@@ -39,6 +39,7 @@ from seatctl.model import (
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.changefeed import StreamState
     from seatctl.venue_map import Counts, MapCell
 
 Rule = Callable[[Seat], rules.Decision]
@@ -278,6 +279,12 @@ class Venue:
                 raise usage_error(f"event {show.name} already exists")
         return show
 
+    def event(self, name: str = DEFAULT_SHOW) -> Show:
+        """The event named `name`; exit 3 `not_found` if there is none."""
+        show = validate.event_name(name)
+        with self._store.transaction(write=False) as tx:
+            return _existing(tx, show)
+
     def events(self) -> list[tuple[Show, StatusCounts]]:
         """Every event, in the order added, with its seats counted by status now."""
         with self._store.transaction(write=False) as tx:
@@ -376,6 +383,45 @@ class Venue:
             now = tx.now()
             events = history.with_pending_expiries(tx.events(show), tx.all_seats(show), now)
         return history.select(history.of_show(events, show), wanted, user, since, limit)
+
+    # --- the change stream (`seatctl.changefeed`) --------------------------------------
+
+    def stream_state(self, event: str = DEFAULT_SHOW, after: int | None = None) -> StreamState:
+        """What a watcher starts from, in one read transaction: the clock (read first), the
+        newest event id, every seat of `event` in map order, and with `after` (a cursor's
+        event id) the event's history after it and the time of its newest event up to it."""
+        from seatctl.changefeed import MAX_REPLAY, StreamState
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            _existing(tx, show)
+            now = tx.now()  # before the reads: a change they miss happens at or after it
+            newest = tx.newest_event_id()
+            order = {label: n for label, (_, n) in tx.places().items()}
+            seats = sorted(tx.all_seats(show), key=lambda seat: order.get(seat.label, 0))
+            if after is None or after > newest:
+                return StreamState(now, newest, seats, [], None)
+            events = tx.events_after(show, after, MAX_REPLAY + 1)
+            return StreamState(now, newest, seats, events, tx.event_at_through(show, after))
+
+    def stream_changes(
+        self, event: str, after: int
+    ) -> tuple[Instant, list[Event], dict[str, Place]]:
+        """The clock (read first), the history of `event` after id `after`, and the places of
+        the seats it names: what a running stream reads when the database has changed."""
+        from seatctl.changefeed import MAX_REPLAY
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            now = tx.now()
+            events = tx.events_after(show, after, MAX_REPLAY)
+            labels = sorted({e.seat for e in events})
+            places = {label: seat.place for label, seat in tx.seats(labels, show).items()}
+        return now, events, places
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for another connection to commit; True if one may have."""
+        return self._store.wait_for_change(timeout)
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""

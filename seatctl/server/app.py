@@ -16,14 +16,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from seatctl import __version__, render, validate
+from seatctl import __version__, changefeed, render, validate
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
 from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
@@ -62,9 +63,10 @@ def status_for(error: SeatctlError, prototype: bool = False) -> int:
 class Api:
     """The routes, bound to one database worker and one authentication mode."""
 
-    def __init__(self, worker: Worker, auth: bool) -> None:
+    def __init__(self, worker: Worker, auth: bool, hub: Hub) -> None:
         self.worker = worker
         self.auth = auth
+        self.hub = hub
 
     # --- the prototype's endpoints --------------------------------------------------------
 
@@ -190,6 +192,33 @@ class Api:
             return [render.event_object(e) for e in events]
 
         return _json(await self.worker.read(work))
+
+    async def stream(self, request: Request) -> Response:
+        """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
+        then every change of the event (`seatctl.server.live`)."""
+        event = _event(_one_query(request, "event"))
+        given = changefeed.parse_cursor(request.headers.get("last-event-id"))
+        token = self._token(request)
+
+        def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
+            self._filter(venue, token, None)
+            venue.event(event)
+
+        await self.worker.read(check)
+        if self.hub.closed:
+            raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
+        feed = await self.hub.subscribe(validate.event_name(event))
+        watcher = Watcher(self.hub, self.worker, feed, feed.show)
+        try:
+            first = await watcher.start(given)
+        except BaseException:
+            self.hub.unsubscribe(feed)
+            raise
+        return StreamingResponse(
+            watcher.messages(first),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     async def health(self, request: Request) -> Response:
         return _json({"ok": True, "version": __version__})
@@ -490,8 +519,10 @@ class App(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(worker: Worker, auth: bool = True) -> App:
-    api = Api(worker, auth)
+def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App:
+    """The application; `hub` (made here if not given) serves /v1/stream, and whoever runs
+    the application closes it at shutdown so that open streams end."""
+    api = Api(worker, auth, hub if hub is not None else Hub(worker.db, worker))
 
     def route(path: str, handler: Any, method: str, prototype: bool = False) -> Route:
         return Route(path, _guarded(handler, prototype), methods=[method])
@@ -504,6 +535,7 @@ def create_app(worker: Worker, auth: bool = True) -> App:
         route("/v1/lock", api.lock, "POST"),
         *(route(f"/v1/{v}", partial(api.change, verb=v), "POST") for v in ("confirm", "release")),
         route("/v1/history", api.history, "GET"),
+        route("/v1/stream", api.stream, "GET"),
         route("/v1/me", api.me, "GET"),
         route("/v1/events", api.events, "GET"),
         route("/v1/health", api.health, "GET"),

@@ -122,6 +122,17 @@ class Transaction(Protocol):
         """The history in commit order, each event with its `id`: all of it, or that of one
         event (its changes and the seats' adds)."""
 
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        """At most `limit` events of event `show` (its changes and the seats' adds) with an id
+        above `after`, in commit order: what a change stream has not told yet."""
+
+    def newest_event_id(self) -> int:
+        """The id of the newest history event of any event (0 if there is none)."""
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        """The instant of the newest event of `show` (adds included) with an id up to
+        `event_id`, None if there is none: how far in time a stream had got at that id."""
+
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         """The instant of the newest recorded event of each of `labels` in event `show` (the
         map's adds included), so that a write can keep each seat's history in time order."""
@@ -161,6 +172,11 @@ class Store(Protocol):
     def group(self) -> AbstractContextManager[None]:
         """One write transaction around several `transaction()`s (group commit): each is a
         savepoint, all or nothing on its own; all become durable at the group's one COMMIT."""
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for another connection to commit a change (SQLite
+        polls `PRAGMA data_version`, PostgreSQL listens for the writers' NOTIFY); True if one
+        may have. Cheap when nothing changes: a change stream's one watcher calls it in a loop."""
 
     def integrity_problems(self) -> list[str]:
         """What the database engine's own consistency check reports (empty when sound)."""

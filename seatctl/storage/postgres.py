@@ -94,6 +94,8 @@ _TABLES = ("meta", "seats", "events", "tokens", "shows", "seat_states")
 # The server's clock when first asked in a transaction (after the command has locked its seats,
 # so a command that queued behind another acts at the time it got them), truncated to the
 # second like the local clock. The transaction caches it: one "now" per transaction.
+# Writers NOTIFY on it (with their schema) when they add to the history; change streams LISTEN.
+CHANGES_CHANNEL = "seatctl_changes"
 _SERVER_NOW = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"
 
 # Labels are ASCII and must sort exactly as in SQLite (byte order), whatever the database's
@@ -445,12 +447,18 @@ class PostgresTransaction:
         if not events:
             return
         # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
+        # The same statement tells change streams (`wait_for_change`) that the history grew:
+        # PostgreSQL delivers the NOTIFY at COMMIT, once per transaction, and never if it rolls
+        # back.
         self._conn.execute(
+            "WITH added AS ("
             'INSERT INTO events (at, seat, action, "user", expires_at, show, reason)'
             " SELECT at, seat, action, usr, expires_at, show, reason FROM unnest("
             "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
             " %s::text[]) WITH ORDINALITY"
-            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position",
+            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position"
+            f" RETURNING 1) SELECT pg_notify('{CHANGES_CHANNEL}', current_schema())"
+            " FROM (SELECT 1 FROM added LIMIT 1) AS one",
             _columns(
                 [
                     (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
@@ -474,6 +482,29 @@ class PostgresTransaction:
                 (show,),
             )
         )
+
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        if self._version < 4:
+            query = f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s"
+            params: tuple[Any, ...] = (after, limit)
+        else:
+            query = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > %s"
+                " AND (show = %s OR show IS NULL) ORDER BY id LIMIT %s"
+            )
+            params = (after, show, limit)
+        return [records.event(row) for row in self._conn.execute(query, params)]
+
+    def newest_event_id(self) -> int:
+        return int(self._value("SELECT coalesce(max(id), 0) FROM events"))
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        condition = " AND (show = %s OR show IS NULL)" if self._version >= 4 else ""
+        row = self._conn.execute(
+            f"SELECT at, seat FROM events WHERE id <= %s{condition} ORDER BY id DESC LIMIT 1",
+            (event_id, show) if condition else (event_id,),
+        ).fetchone()
+        return records.newest_instant(row[1], row[0]) if row is not None else None
 
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
@@ -585,6 +616,7 @@ class PostgresStore:
         self._spare: PostgresStore | None = None
         self._may_create = False  # an init found no tables: its write transaction makes them
         self._indexed = False  # this connection has made sure of the (seat, at) index
+        self._schema: str | None = None  # listening for this schema's changes (wait_for_change)
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -804,6 +836,32 @@ class PostgresStore:
         # On a lost connection ROLLBACK fails too; the error that got us here is the news.
         with contextlib.suppress(psycopg.Error):
             self._conn.execute("ROLLBACK")
+
+    def wait_for_change(self, timeout: float) -> bool:
+        # Writers NOTIFY with their schema as the payload (see `append_events`): one channel
+        # for the whole database, each stream picks its own schema's. The first call starts
+        # listening and cannot know what happened before: it says "maybe".
+        with translated_errors(self._url, write=False):
+            if self._schema is None:
+                self._schema = str(self._value_outside("SELECT current_schema()"))
+                self._conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                return True
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                for note in self._conn.notifies(timeout=left, stop_after=1):
+                    if note.payload == self._schema:
+                        self._drain_notifies()
+                        return True
+            return False
+
+    def _drain_notifies(self) -> None:
+        """Take the notifications already here: one change is news enough for all of them."""
+        for _ in self._conn.notifies(timeout=0):
+            pass
+
+    def _value_outside(self, query: str) -> Any:
+        row = self._conn.execute(query).fetchone()
+        return row[0] if row else None
 
     def integrity_problems(self) -> list[str]:
         # The server has no counterpart of SQLite's integrity_check; `check` still runs the

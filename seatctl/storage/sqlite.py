@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -46,6 +47,9 @@ from seatctl.validate import natural_key
 # seat states (`seat_states`, blocks included); the history names each change's event.
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_SECONDS = 10.0
+# How often a change stream reads `PRAGMA data_version`: far within its 0.5 s promise, and
+# the read costs microseconds.
+CHANGE_POLL_SECONDS = 0.02
 _OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 _SEAT_COLUMNS = (
@@ -261,6 +265,37 @@ class SqliteTransaction:
             f"SELECT {columns} FROM events WHERE show = ? OR show IS NULL ORDER BY id", (show,)
         )
 
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        if self._version < 2:  # no history yet: nothing to tell
+            return []
+        if self._version < 4:
+            rows = self._conn.execute(
+                f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            )
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? AND (show = ? OR show IS NULL)"
+                " ORDER BY id LIMIT ?",
+                (after, show, limit),
+            )
+        return [records.event(row) for row in rows]
+
+    def newest_event_id(self) -> int:
+        if self._version < 2:
+            return 0
+        return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        if self._version < 2:
+            return None
+        condition = " AND (show = ? OR show IS NULL)" if self._version >= 4 else ""
+        row = self._conn.execute(
+            f"SELECT at, seat FROM events WHERE id <= ?{condition} ORDER BY id DESC LIMIT 1",
+            (event_id, show) if condition else (event_id,),
+        ).fetchone()
+        return records.newest_instant(row[1], row[0]) if row is not None else None
+
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
@@ -375,6 +410,7 @@ class SqliteStore:
         self.read_only: str | None = None  # why this user may only read it
         self._usable = False  # opened as a seatctl database this version can use
         self._indexed = False  # this connection has made sure of the (seat, at) index
+        self._data_version: int | None = None  # as `wait_for_change` last read it
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -551,6 +587,21 @@ class SqliteStore:
             return version
         self._indexed = True  # created with the events table, or already there
         return SCHEMA_VERSION
+
+    def wait_for_change(self, timeout: float) -> bool:
+        # data_version moves when another connection commits; reading it is not a query of
+        # any table, so a change stream may poll it often. The first call cannot compare.
+        deadline = time.monotonic() + timeout
+        with translated_errors(self.location):
+            while True:
+                version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._data_version = version
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                time.sleep(min(CHANGE_POLL_SECONDS, left))
 
     def integrity_problems(self) -> list[str]:
         with translated_errors(self.location):
