@@ -66,14 +66,14 @@ def browser() -> Iterator[object]:
 class Hall:
     """A mapped venue served by `seatctl serve`, with a token for alice and one for bob."""
 
-    def __init__(self, db: str, tmp_path: Path) -> None:
+    def __init__(self, db: str, tmp_path: Path, *serve_args: str) -> None:
         path = tmp_path / "hall.csv"
         path.write_text(HALL)
         Venue.init(db, seat_map=str(path))
         with Venue.open(db) as venue:
             self.tokens = {user: venue.add_token(user)[0] for user in ("alice", "bob")}
         self.db = db
-        self.server = ServerProcess(db)
+        self.server = ServerProcess(db, *serve_args)
         self.url = f"http://127.0.0.1:{self.server.port}/"
 
     def request(self, method: str, path: str, body: object, user: str) -> object:
@@ -302,3 +302,39 @@ def test_a_screenshot_of_the_map_in_every_state(hall, pages, tmp_path):
     assert seat(b, "20").locator(".mark").inner_text() == "X"
     assert seat(b, "8").locator(".mark").inner_text() == "\u2713"
     assert seat(b, "9").locator(".mark").inner_text() == ""
+
+
+def test_the_event_is_chosen_from_the_list_or_the_address(browser, hall):
+    assert run_process("--db", hall.db, "event", "add", "gala", "--title", "Gala night").code == 0
+    assert run_process("--db", hall.db, "lock", "3", "--user", "carol", "--event", "gala").code == 0
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(hall.url + "?event=gala")
+    page.fill("#token", hall.tokens["alice"])
+    page.click("#signin button[type=submit]")
+    expect(page.locator("#event")).to_have_value("gala", timeout=WAIT)
+    expect(seat(page, "3")).to_have_attribute("data-status", "locked", timeout=WAIT)
+    page.select_option("#event", "default")
+    expect(seat(page, "3")).to_have_attribute("data-status", "available", timeout=WAIT)
+    assert page.url.endswith("?event=default")
+    assert hall.tokens["alice"] not in page.url
+    context.close()
+
+
+def test_a_server_without_tokens_gets_a_name_instead(browser, db_path, tmp_path):
+    served = Hall(db_path, tmp_path, "--no-auth")
+    with served.server:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(served.url)
+        expect(page.locator("#name")).to_be_visible(timeout=WAIT)
+        expect(page.locator("#token")).to_be_hidden()
+        page.fill("#name", "dora")
+        page.click("#signin button[type=submit]")
+        expect(page.locator("#user")).to_have_text("dora", timeout=WAIT)
+        seat(page, "4").click()
+        page.click("#lock")
+        expect(seat(page, "4")).to_have_attribute("data-mine", "true", timeout=WAIT)
+        context.close()
+    with Venue.open(db_path) as venue:
+        assert venue.seats()[3].locked_by == "dora"
