@@ -211,7 +211,7 @@ def test_release_gives_the_seats_back_on_both_pages(hall, pages):
 def test_the_page_is_used_with_the_keyboard_alone(hall, pages):
     a, _ = pages
     focused = "document.activeElement.dataset.seat || document.activeElement.id"
-    for _ in range(10):  # from the top of the page: the event, sign out, then the seats
+    for _ in range(10):  # from the top of the page: the event, sign out, then the map
         a.keyboard.press("Tab")
         if a.evaluate(focused) == "1":
             break
@@ -219,13 +219,16 @@ def test_the_page_is_used_with_the_keyboard_alone(hall, pages):
     outline = a.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"  # the focus is visible
     a.keyboard.press("Enter")
-    a.keyboard.press("Tab")
+    a.keyboard.press("ArrowRight")
+    assert a.evaluate(focused) == "2"
     a.keyboard.press("Space")
     expect(seat(a, "2")).to_have_attribute("aria-pressed", "true")
-    for _ in range(40):  # on through the map to the first action
-        a.keyboard.press("Tab")
-        if a.evaluate(focused) == "lock":
-            break
+    a.keyboard.press("ArrowDown")  # row B, number 2: seat 10
+    assert a.evaluate(focused) == "10"
+    a.keyboard.press("End")
+    assert a.evaluate(focused) == "14"
+    a.keyboard.press("Tab")  # one seat of the map is in the Tab order: on to the actions
+    assert a.evaluate(focused) == "lock"
     a.keyboard.press("Enter")
     expect(seat(a, "1")).to_have_attribute("data-mine", "true", timeout=WAIT)
     expect(seat(a, "2")).to_have_attribute("data-mine", "true", timeout=WAIT)
