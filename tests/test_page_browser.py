@@ -87,6 +87,9 @@ def hall(db_path: str, tmp_path: Path) -> Iterator[Hall]:
     served = Hall(db_path, tmp_path)
     with served.server:
         yield served
+        assert served.server.stop() == 0
+        # Pages coming and going (streams cut mid-way) are normal life: nothing to log.
+        assert served.server.all_stderr() == served.server.ready_line
 
 
 def signed_in(browser: object, hall: Hall, user: str) -> object:
@@ -341,3 +344,67 @@ def test_a_server_without_tokens_gets_a_name_instead(browser, db_path, tmp_path)
         context.close()
     with Venue.open(db_path) as venue:
         assert venue.seats()[3].locked_by == "dora"
+
+
+def seat_object(label: str, status: str = "available", **fields: object) -> dict[str, object]:
+    return {
+        "seat": label,
+        "status": status,
+        "locked_by": None,
+        "expires_at": None,
+        "booked_by": None,
+        "booked_at": None,
+        "section": "Stalls",
+        "row": "A",
+        "number": int(label),
+        "category": None,
+        **fields,
+    }
+
+
+@pytest.mark.sqlite_only  # the stream is a stand-in: the backend plays no part
+def test_the_page_parses_the_stream_and_resumes_after_the_last_event_id(browser, hall):
+    """The page against a stand-in stream (the real one is tested in its own tests): CRLF
+    line ends, comments, data over two lines, unknown events and keys; when the answer ends,
+    the page reconnects with the last id it was given and its token, in headers."""
+    import json
+
+    asked: list[dict[str, str]] = []
+    snapshot = json.dumps(
+        {
+            "event": "default",
+            "now": "2026-01-01T12:00:00Z",
+            "seats": [seat_object(str(n)) for n in range(1, 5)],
+        }
+    )
+    locked = seat_object("3", "locked", locked_by="zed", expires_at="2999-01-01T00:00:00Z")
+    head, tail = json.dumps({**locked, "held_since": None}).split(", ", 1)
+    first = (
+        ": keep-alive\r\n\r\n"
+        f"event: snapshot\r\nid: 6\r\ndata: {snapshot}\r\n\r\n"
+        "event: news\r\ndata: {}\r\n\r\n"
+        f"event: seat\r\nid: 7\r\ndata: {head},\r\ndata: {tail}\r\n\r\n"
+        "id: 7:1767268800\r\n\r\n"
+    )
+    booked = json.dumps(seat_object("4", "booked", booked_by="zed"))
+    later = f"event: seat\nid: 8\ndata: {booked}\n\n"
+
+    def stream(route: object) -> None:
+        asked.append(route.request.headers)  # type: ignore[attr-defined]
+        body = first if len(asked) == 1 else later
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)  # type: ignore[attr-defined]
+
+    context = browser.new_context()
+    context.route("**/v1/stream*", stream)
+    page = context.new_page()
+    page.goto(hall.url)
+    page.fill("#token", hall.tokens["alice"])
+    page.click("#signin button[type=submit]")
+    expect(seat(page, "3")).to_have_attribute(
+        "aria-label", re.compile("locked by zed"), timeout=WAIT
+    )
+    expect(seat(page, "4")).to_have_attribute("data-status", "booked", timeout=WAIT)
+    assert "last-event-id" not in asked[0]
+    assert asked[1]["last-event-id"] == "7:1767268800"
+    assert asked[1]["authorization"] == f"Bearer {hall.tokens['alice']}"
+    context.close()
