@@ -39,9 +39,11 @@ from seatctl.model import (
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from seatctl.changefeed import StreamState
+    from seatctl.changefeed import Item, StreamState
     from seatctl.venue_map import Counts, MapCell
 
+# How long `watch` waits for a commit before it looks at the clock for lapsed locks.
+WATCH_POLL_SECONDS = 0.1
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
@@ -418,6 +420,23 @@ class Venue:
             labels = sorted({e.seat for e in events})
             places = {label: seat.place for label, seat in tx.seats(labels, show).items()}
         return now, events, places
+
+    def watch(self, event: str = DEFAULT_SHOW) -> Iterator[StreamState | Item]:
+        """`seatctl watch`: the state of `event` now, then each change as it happens, expiries
+        included (within a poll of their deadline), without end. Changes by any process."""
+        from seatctl import changefeed
+
+        show = validate.event_name(event)
+        self.wait_for_change(0)  # from here on a commit is noticed
+        state = self.stream_state(show)
+        yield state
+        tracker = changefeed.tracker_at(state)
+        while True:
+            changed = self.wait_for_change(WATCH_POLL_SECONDS)
+            deadline = tracker.next_deadline
+            if changed or (deadline is not None and clock.now() >= deadline):
+                now, events, places = self.stream_changes(show, tracker.event_id)
+                yield from tracker.committed(events, places) + tracker.expired(now)
 
     def wait_for_change(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for another connection to commit; True if one may have."""

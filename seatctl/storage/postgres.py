@@ -848,16 +848,13 @@ class PostgresStore:
                 return True
             deadline = time.monotonic() + timeout
             while (left := deadline - time.monotonic()) > 0:
-                for note in self._conn.notifies(timeout=left, stop_after=1):
-                    if note.payload == self._schema:
-                        self._drain_notifies()
-                        return True
+                # Whole lists: a generator left suspended would keep the connection's lock.
+                notes = list(self._conn.notifies(timeout=left, stop_after=1))
+                if any(note.payload == self._schema for note in notes):
+                    # The ones already here too: one change is news enough for all of them.
+                    list(self._conn.notifies(timeout=0))
+                    return True
             return False
-
-    def _drain_notifies(self) -> None:
-        """Take the notifications already here: one change is news enough for all of them."""
-        for _ in self._conn.notifies(timeout=0):
-            pass
 
     def _value_outside(self, query: str) -> Any:
         row = self._conn.execute(query).fetchone()
