@@ -125,11 +125,13 @@ def _decimal(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 18
 
 
-def seat_after(event: Event, place: Place) -> Seat:
-    """The seat's state right after `event`: each action alone decides it."""
+def seat_after(event: Event, place: Place, held_since: Instant | None = None) -> Seat:
+    """The seat's state right after `event`: each action alone decides it, but for the start
+    of the hold an extension continues (`held_since`; a `lock` starts one)."""
     label, action = event.seat, event.action
     if action in _LOCKING:
-        return Seat(label, event.user, event.expires_at, place=place)
+        since = event.at if action is Action.LOCK else held_since
+        return Seat(label, event.user, event.expires_at, place=place, held_since=since)
     if action is Action.CONFIRM:
         return Seat(label, booked_by=event.user, booked_at=event.at, place=place)
     if action is Action.BLOCK:
@@ -143,15 +145,20 @@ class Lock(NamedTuple):
     deadline: Instant
     event_id: int
     place: Place
+    held_since: Instant | None = None  # when the hold this lock belongs to began
 
 
 class Tracker:
     """The stream of one event from a known point on: feed it committed events in order and
     the clock's readings; it answers the items to tell."""
 
-    def __init__(self, event_id: int, locks: dict[str, Lock]) -> None:
+    def __init__(
+        self, event_id: int, locks: dict[str, Lock], hold_starts: dict[str, Instant] | None = None
+    ) -> None:
         self.event_id = event_id  # the newest committed event passed
         self._locks = dict(locks)
+        # The start of each hold that began before the tracker and that an extension continues.
+        self._hold_starts = hold_starts or {}
 
     @property
     def next_deadline(self) -> Instant | None:
@@ -164,13 +171,17 @@ class Tracker:
             items += self.expired(event.at)  # expiries due by then come first
             lock = self._locks.pop(event.seat, None)
             place = places.get(event.seat, lock.place if lock else NO_PLACE)
+            since = lock.held_since if lock else self._hold_starts.get(event.seat)
+            seat = seat_after(event, place, since)
             if event.action in _LOCKING and event.expires_at is not None:
-                self._locks[event.seat] = Lock(event.expires_at, event.id or 0, place)
+                self._locks[event.seat] = Lock(
+                    event.expires_at, event.id or 0, place, seat.held_since
+                )
             self.event_id = max(self.event_id, event.id or 0)
             # A committed expire ends a lock whose expiry was told just above (its time is
             # the deadline), or one older than this stream, told before it started.
             if event.action is not Action.EXPIRE:
-                view = seat_after(event, place).view(event.at)
+                view = seat.view(event.at)
                 items.append(
                     Item(
                         Kind.SEAT, event.seat, event.at, self.event_id, 0, render.seat_object(view)
@@ -211,6 +222,7 @@ class StreamState(NamedTuple):
     seats: list[Seat]
     events: list[Event]
     at_through: Instant | None
+    hold_starts: dict[str, Instant] = {}  # noqa: RUF012 (never mutated) see `extended_holds`
 
 
 class Start(NamedTuple):
@@ -226,7 +238,7 @@ def tracker_at(state: StreamState) -> Tracker:
     """A tracker starting where a snapshot read left off: the live locks are to be told; the
     lapsed ones were told by the snapshot itself."""
     locks = {
-        seat.label: Lock(seat.lock_expires, state.newest_id, seat.place)
+        seat.label: Lock(seat.lock_expires, state.newest_id, seat.place, seat.held_since)
         for seat in state.seats
         if seat.lock_expires is not None
         and seat.booked_by is None
@@ -271,13 +283,13 @@ def resume(given: GivenCursor, state: StreamState) -> Start:
             and seat.booked_by is None
             and seat.lock_expires is not None
         ):
-            locks[seat.label] = Lock(seat.lock_expires, given.event_id, seat.place)
+            locks[seat.label] = Lock(seat.lock_expires, given.event_id, seat.place, seat.held_since)
     pending = {
         label: lock
         for label, lock in locks.items()
         if not _before_or_at((lock.deadline, label), (cursor.expired_through, cursor.label))
     }
-    tracker = Tracker(given.event_id, pending)
+    tracker = Tracker(given.event_id, pending, state.hold_starts)
     items = tracker.committed(state.events, places) + tracker.expired(state.now)
     # Everything the read saw is told now: every change up to the newest id (this event's
     # are all above) and every expiry due by `now` (fired just above, or before the cursor).
@@ -285,6 +297,16 @@ def resume(given: GivenCursor, state: StreamState) -> Start:
     if cursor.expired_through > state.now:  # a cursor from a clock ahead of this one
         return Start(items, cursor._replace(event_id=state.newest_id), None)
     return Start(items, Cursor(state.newest_id, state.now), None)
+
+
+def extended_holds(events: Iterable[Event]) -> list[str]:
+    """The seats whose first deadline-setting event among `events` extends a hold begun
+    before them: a resume needs to know when each of those holds began."""
+    first: dict[str, Action] = {}
+    for event in events:
+        if event.action in _LOCKING:
+            first.setdefault(event.seat, event.action)
+    return [label for label, action in first.items() if action is not Action.LOCK]
 
 
 # --- the wire format ------------------------------------------------------------------------

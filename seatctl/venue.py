@@ -428,7 +428,7 @@ class Venue:
         """What a watcher starts from, in one read transaction: the clock (read first), the
         newest event id, every seat of `event` in map order, and with `after` (a cursor's
         event id) the event's history after it and the time of its newest event up to it."""
-        from seatctl.changefeed import MAX_REPLAY, StreamState
+        from seatctl.changefeed import MAX_REPLAY, StreamState, extended_holds
 
         show = validate.event_name(event)
         with self._store.transaction(write=False) as tx:
@@ -440,7 +440,8 @@ class Venue:
             if after is None or after > newest:
                 return StreamState(now, newest, seats, [], None)
             events = tx.events_after(show, after, MAX_REPLAY + 1)
-            return StreamState(now, newest, seats, events, tx.event_at_through(show, after))
+            holds = tx.hold_starts(extended_holds(events), show, after)
+            return StreamState(now, newest, seats, events, tx.event_at_through(show, after), holds)
 
     def stream_changes(
         self, event: str, after: int

@@ -150,6 +150,21 @@ def test_resuming_from_any_id_a_watcher_was_given_tells_exactly_the_rest(venue):
             assert told(start.items) == told(rest), id_text
 
 
+def test_a_resume_after_a_lock_tells_its_extension_with_the_holds_start(venue):
+    with freeze_time(START) as clock:
+        live = Live(venue)
+        venue.lock(["1"], "alice", ttl=30)
+        [locked] = live.read()
+        clock.tick(timedelta(seconds=10))
+        venue.lock(["1"], "alice", ttl=30)  # the same hold, extended
+        [extended] = live.read()
+        given = parse_cursor(locked.id_text)
+        assert given is not None
+        [resumed] = resume(given, venue.stream_state(after=given.event_id)).items
+    assert extended.seat["held_since"] == locked.seat["held_since"] is not None
+    assert resumed.seat == extended.seat
+
+
 def test_resuming_between_two_expiries_of_one_instant_tells_only_the_second(venue):
     with freeze_time(START) as clock:
         live = Live(venue)

@@ -178,6 +178,10 @@ class Transaction(Protocol):
         """The instant of the newest event of `show` (adds included) with an id up to
         `event_id`, None if there is none: how far in time a stream had got at that id."""
 
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        """The instant of each of `labels`' newest `lock` event in event `show` up to history
+        id `through`: where a hold that later events extend began."""
+
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         """The instant of the newest recorded event of each of `labels` in event `show` (the
         map's adds included), so that a write can keep each seat's history in time order."""

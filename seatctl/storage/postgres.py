@@ -562,6 +562,21 @@ class PostgresTransaction:
         ).fetchone()
         return records.newest_instant(row[1], row[0]) if row is not None else None
 
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        if not labels:
+            return {}
+        condition, params = (
+            (" AND show = %s", (through, show, labels))
+            if self._version >= 4
+            else ("", (through, labels))
+        )
+        rows = self._conn.execute(
+            'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C"'
+            f" AND action = 'lock' AND id <= %s{condition}) FROM unnest(%s::text[]) AS label",
+            params,
+        )
+        return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
+
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
             return {}

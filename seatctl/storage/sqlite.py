@@ -339,6 +339,21 @@ class SqliteTransaction:
         ).fetchone()
         return records.newest_instant(row[1], row[0]) if row is not None else None
 
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        if self._version < 2:
+            return {}
+        condition = " AND show = ?" if self._version >= 4 else ""
+        starts: dict[str, Instant] = {}
+        for label in labels:  # one seat at a time, through the (seat, at) index
+            at = self._conn.execute(
+                f"SELECT max(at) FROM events WHERE seat = ? AND action = 'lock' AND id <= ?"
+                f"{condition}",
+                (label, through, show) if condition else (label, through),
+            ).fetchone()[0]
+            if at is not None:
+                starts[label] = records.newest_instant(label, at)
+        return starts
+
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
