@@ -183,13 +183,12 @@ class Venue:
         with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             _existing(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
-            # tuple.__new__ makes each SeatSpot at C speed (`_make` is a Python call per seat).
-            make_spot = partial(tuple.__new__, selection.SeatSpot)
-            spots = list(map(make_spot, tx.seat_spots(show, tx.now())))
-            chosen = selection.choose_best(
-                spots, count, wanted_sections, wanted_categories, split=split
-            )
+            ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
+            # Only the rows the choice needs are read: most often the first one settles it.
+            rows = selection.RowsInRankOrder(ranked, partial(tx.row_spots, show, tx.now()))
+            chosen = selection.choose_best_in_rows(rows, count, wanted_categories, split=split)
             if chosen is None:
+                spots = list(map(selection.as_spot, tx.seat_spots(show, tx.now())))
                 raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
             return self._decide(tx, chosen, name, rule_for, show)
 

@@ -28,14 +28,19 @@ from seatctl.model import (
 )
 from seatctl.storage import (
     AVAILABLE_AT,
+    CREATE_SEATS_PLACE_INDEX,
     DEFAULT_TTL,
     MAP_ORDER_BY_LABEL,
+    MAP_ROW_FIRSTS,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
+    RowFirstsRow,
+    RowKey,
     SpotRow,
     count_statuses,
     records,
+    row_spots_query,
     status_counts,
 )
 from seatctl.storage import sqlite_access as access
@@ -134,6 +139,17 @@ class SqliteTransaction:
                 for label, _, _, _, _, status, n in self.placed_states(show, now)
             )
         return iter(self._conn.execute(_SEAT_SPOTS.replace("%s", "?"), (now, show)))
+
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        if self._version < 4:  # before the map: one row of seats without a place
+            return iter([(None, None, None, 1)])
+        return iter(self._conn.execute(MAP_ROW_FIRSTS))
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return self.seat_spots(show, now)  # its only row
+        query, params = row_spots_query(rows)
+        return iter(self._conn.execute(query.replace("%s", "?"), (now, show, *params)))
 
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         if self._version < 4:  # before the map: one row of seats in label order
@@ -546,7 +562,7 @@ class SqliteStore:
             SqliteTransaction(self._conn, version).upgrade()
         else:
             if write and not self._indexed and version >= 2:
-                _create_events_seat_at_index(self._conn)  # a no-op once it exists
+                _create_lookup_indexes(self._conn, version)  # a no-op once they exist
                 self._indexed = True
             return version
         self._indexed = True  # created with the events table, or already there
@@ -624,6 +640,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     _create_events_table(conn, with_shows=True)
     _create_tokens_table(conn)
     _create_show_tables(conn)
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -649,6 +666,14 @@ def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
     the data model (older seatctl versions use such a database unchanged), so it carries no
     schema version: a database from before it gets it with the first write of a connection."""
     conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
+
+
+def _create_lookup_indexes(conn: sqlite3.Connection, version: int) -> None:
+    """The indexes outside the data model that a database from before them lacks: the
+    clock check's, and from schema 4 (the map) `lock --best`'s seats_place."""
+    _create_events_seat_at_index(conn)
+    if version >= 4:
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 # `shows` holds the events (shows): the name `events` is the history's, since schema 2. A seat
@@ -690,6 +715,7 @@ def _upgrade_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN show TEXT")
     conn.execute("ALTER TABLE events ADD COLUMN reason TEXT")
     conn.execute("UPDATE events SET show = 'default' WHERE action != 'add'")
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 _MAP_COLUMNS = (
