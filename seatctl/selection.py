@@ -105,19 +105,27 @@ RowKey = tuple[str | None, str | None, bool]
 
 
 class RowsInRankOrder:
-    """The ranked rows with their seats, each read only when a walk reaches it: through
-    `read` (the seats of some rows, as SeatSpot fields, in any order) in batches of 1, 1, 2,
-    4... rows, at most `MOST_ROWS` at a time, and kept for a second walk. `choose_best_in_rows`
-    stops at the first row with a block that strands nobody: then only the rows up to it are
-    read, most often one."""
+    """The ranked rows of the allowed sections with their seats, each read only when a walk
+    reaches it, and kept for a second walk (`split`). `choose_best_in_rows` stops at the first
+    row with a block that strands nobody, most often the first: then only the rows up to it
+    are read. They are read through `read_rows` (the seats of some rows, as SeatSpot fields,
+    in any order) in batches of 1, 1, 2, 4... rows; a walk that goes past `LAZY_ROWS` rows
+    (a venue with few free seats) reads every seat at once through `read_all` instead, since
+    one plain query is cheaper than many row by row."""
 
-    MOST_ROWS = 128
+    LAZY_ROWS = 64
 
     def __init__(
-        self, ranked: list[RankedRow], read: Callable[[list[RowKey]], Iterable[Iterable[Any]]]
+        self,
+        ranked: list[RankedRow],
+        sections: Sequence[str],
+        read_rows: Callable[[list[RowKey]], Iterable[Iterable[Any]]],
+        read_all: Callable[[], Iterable[Iterable[Any]]],
     ) -> None:
         self._ranked = ranked
-        self._read = read
+        self._sections = sections
+        self._read_rows = read_rows
+        self._read_all = read_all
         self._rows: list[RowSeats] = []
 
     def __iter__(self) -> Iterator[RowSeats]:
@@ -128,11 +136,21 @@ class RowsInRankOrder:
             yield self._rows[index]
             index += 1
 
+    def spots(self) -> list[SeatSpot]:
+        """Every seat of the allowed sections (all of them are read by then)."""
+        while len(self._rows) < len(self._ranked):
+            self._read_more()
+        return [spot for row in self._rows for spot in row.spots]
+
     def _read_more(self) -> None:
         start = len(self._rows)
-        batch = self._ranked[start : start + max(1, min(start, self.MOST_ROWS))]
+        if start >= self.LAZY_ROWS:
+            # The same ranking over every seat: the rows already read come out the same.
+            self._rows = _groups(list(map(as_spot, self._read_all())), self._sections)
+            return
+        batch = self._ranked[start : start + max(1, start)]
         seats: dict[RowKey, list[SeatSpot]] = {_key(ranked.row): [] for ranked in batch}
-        for spot in map(as_spot, self._read(list(seats))):
+        for spot in map(as_spot, self._read_rows(list(seats))):
             if spot.number is None:  # in its section's row of seats without a number
                 seats[spot.section, None, False].append(spot)
             else:

@@ -186,10 +186,15 @@ class Venue:
             tx.serialise_show(show)  # writers choosing seats in this event queue here
             ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
             # Only the rows the choice needs are read: most often the first one settles it.
-            rows = selection.RowsInRankOrder(ranked, partial(tx.row_spots, show, tx.now()))
+            rows = selection.RowsInRankOrder(
+                ranked,
+                wanted_sections,
+                partial(tx.row_spots, show, tx.now()),
+                partial(tx.seat_spots, show, tx.now()),
+            )
             chosen = selection.choose_best_in_rows(rows, count, wanted_categories, split=split)
             if chosen is None:
-                spots = list(map(selection.as_spot, tx.seat_spots(show, tx.now())))
+                spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
             return self._decide(tx, chosen, name, rule_for, show)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import START, dump
 from seatctl import Venue
 from seatctl.errors import SeatctlError
-from seatctl.selection import SeatSpot, choose_best
+from seatctl.selection import RowsInRankOrder, SeatSpot, choose_best
 from test_concurrency import RACERS, assert_clean, race
 
 # Stalls: row A (5 seats, the best row), row B (4 seats); Circle: row A (4 seats, standard).
@@ -282,6 +282,7 @@ def every_spot(venue: Venue) -> list[SeatSpot]:
         return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
 
 
+@pytest.mark.parametrize("lazy_rows", [64, 2], ids=["row-by-row", "then-all-at-once"])
 @settings(
     max_examples=60,
     deadline=None,
@@ -295,8 +296,10 @@ def every_spot(venue: Venue) -> list[SeatSpot]:
     split=st.booleans(),
 )
 def test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps(
-    new_database, tmp_path, seats, count, sections, categories, split
+    new_database, tmp_path, monkeypatch, lazy_rows, seats, count, sections, categories, split
 ):
+    # Past LAZY_ROWS rows the walk reads every seat at once: both ways must choose alike.
+    monkeypatch.setattr(RowsInRankOrder, "LAZY_ROWS", lazy_rows)
     db, remove = new_database()
     try:
         write_map(tmp_path / "map.csv", seats)
