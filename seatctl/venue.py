@@ -116,7 +116,8 @@ class Venue:
                 wanted = DEFAULT_VENUE
             unique = list(dict.fromkeys(wanted))
             new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
-            tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
+            now, add = tx.now(), Action.ADD  # looked up once: a map may add 100,000 seats
+            tx.append_events([Event(now, label, add) for label in new])
             after = _set_settings(tx, venue._store.created, ttl, max_hold, max_seats_per_user)
             return InitResult(
                 venue._store.location,
@@ -206,13 +207,17 @@ class Venue:
         with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             _existing(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
-            # tuple.__new__ makes each SeatSpot at C speed (`_make` is a Python call per seat).
-            make_spot = partial(tuple.__new__, selection.SeatSpot)
-            spots = list(map(make_spot, tx.seat_spots(show, tx.now())))
-            chosen = selection.choose_best(
-                spots, count, wanted_sections, wanted_categories, split=split
+            ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
+            # Only the rows the choice needs are read: most often the first one settles it.
+            rows = selection.RowsInRankOrder(
+                ranked,
+                wanted_sections,
+                partial(tx.row_spots, show, tx.now()),
+                partial(tx.seat_spots, show, tx.now()),
             )
+            chosen = selection.choose_best_in_rows(rows, count, wanted_categories, split=split)
             if chosen is None:
+                spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
             return self._decide(tx, chosen, name, rule_for, show, locking=True)
 
@@ -630,6 +635,9 @@ def _new_places(tx: Transaction, mapped: list, path: str) -> dict[str, Place]:
     a stored seat must be in the file with the place it has (existing seats never change),
     and no new seat may take the (section, row, number) of a stored one."""
     stored = tx.places()
+    if not stored:  # a new map: nothing to conflict with (the parser refused duplicates)
+        make_place = partial(tuple.__new__, Place)  # at C speed, for 100,000 seats
+        return {seat.label: make_place(seat[1:5]) for seat in mapped}
     taken = {
         (place.section, place.row, place.number): label
         for label, (place, _) in stored.items()

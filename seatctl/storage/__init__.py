@@ -43,6 +43,22 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
 PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
 # A seat as `seat_spots` reads it, in the fields' order of `seatctl.selection.SeatSpot`.
 SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
+# A row of the map for `lock --best`'s ranking (`seatctl.selection.map_rows`): section, row,
+# the map order of its first seat with a number and of its first without one (or None).
+RowFirstsRow = tuple[str | None, str | None, int | None, int | None]
+# Both backends: `RowFirstsRow`s, read from the seats_place index alone where it exists.
+MAP_ROW_FIRSTS = """
+SELECT section, seat_row, min(map_order) FILTER (WHERE seat_number IS NOT NULL),
+    min(map_order) FILTER (WHERE seat_number IS NULL)
+FROM seats GROUP BY section, seat_row
+"""
+# Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.selection.MapRow`.
+RowKey = tuple[str | None, str | None, bool]
+# Both backends: the index behind `MAP_ROW_FIRSTS` and `row_spots`. Like events_seat_at it is
+# not part of the data model: a database from before it gets it with its first write.
+CREATE_SEATS_PLACE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS seats_place ON seats (section, seat_row, seat_number, map_order)"
+)
 # Both backends: whether a seat is available (as `Seat.status` decides) from its state row.
 # Without a state row every column is NULL: available.
 AVAILABLE_AT = (
@@ -52,6 +68,35 @@ AVAILABLE_AT = (
 STATUS_AT = """CASE WHEN st.booked_by IS NOT NULL THEN 'booked'
     WHEN st.blocked_at IS NOT NULL THEN 'blocked'
     WHEN st.lock_expires > %s THEN 'locked' ELSE 'available' END"""
+# The seats of some rows of the map (`row_spots_query` adds which).
+_ROW_SPOTS = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {AVAILABLE_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label WHERE """
+
+
+def row_spots_query(rows: list[RowKey]) -> tuple[str, list[str | None]]:
+    """The query that reads the seats of `rows` as `seat_spots` does (placeholders %s, which
+    SQLite's backend replaces), and its parameters after the instant and the event. A row's
+    seats are found through the seats_place index; a NULL place is matched with IS NULL."""
+    terms: list[str] = []
+    params: list[str | None] = []
+    for section, row, positioned in rows:
+        parts = [_equal("s.section", section, params)]
+        if positioned:
+            parts += [_equal("s.seat_row", row, params), "s.seat_number IS NOT NULL"]
+        else:  # a section's seats without a number, whatever row they name
+            parts.append("s.seat_number IS NULL")
+        terms.append("(" + " AND ".join(parts) + ")")
+    return _ROW_SPOTS + " OR ".join(terms), params
+
+
+def _equal(column: str, value: str | None, params: list[str | None]) -> str:
+    if value is None:
+        return f"{column} IS NULL"
+    params.append(value)
+    return f"{column} = %s"
+
+
 # Schema 4's upgrade: the seats of an older database are in the map in natural label order.
 MAP_ORDER_BY_LABEL = """
 UPDATE seats SET map_order = ordered.n FROM (
@@ -133,6 +178,14 @@ class Transaction(Protocol):
         """Every seat of the map as `lock --best` weighs it: label, section, row, number,
         category, whether it is available in event `show` at `now` (truthy), map order; in
         any order (one query joining the map and the event's states)."""
+
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        """Each (section, row) of the map with the map order of its first seat with a number
+        and of its first seat without one (None when it has none), in any order."""
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        """The seats of those rows of the map as `seat_spots` reads them, in any order: a
+        positioned row's numbered seats, or a section's seats without a number."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the

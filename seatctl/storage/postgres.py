@@ -44,19 +44,24 @@ from seatctl.model import (
 )
 from seatctl.storage import (
     AVAILABLE_AT,
+    CREATE_SEATS_PLACE_INDEX,
     DEFAULT_TTL,
     HELD_SINCE_FROM_HISTORY,
     HOLDER_INDEX,
     LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAP_ROW_FIRSTS,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
+    RowFirstsRow,
+    RowKey,
     SpotRow,
     count_statuses,
     records,
+    row_spots_query,
     status_counts,
 )
 from seatctl.validate import natural_key
@@ -177,7 +182,11 @@ UPDATE events SET show = 'default' WHERE action != 'add';
 # model (older seatctl versions use such a schema unchanged), so it carries no schema version:
 # a schema from before it gets it with the first write of a connection.
 _CREATE_SEAT_AT_INDEX = "CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)"
-_HAS_SEAT_AT_INDEX = "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at')"
+# The same for `lock --best`'s index of the map's places (storage.CREATE_SEATS_PLACE_INDEX).
+_HAS_LOOKUP_INDEXES = (
+    "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at') IS NOT NULL"
+    " AND to_regclass(quote_ident(current_schema()) || '.seats_place') IS NOT NULL"
+)
 # Only a hash of each token is stored; a token is found by its (unique) hash.
 _CREATE_TOKENS = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -380,6 +389,17 @@ class PostgresTransaction:
                 for label, _, _, _, _, status, n in self.placed_states(show, now)
             )
         return iter(self._conn.execute(_SEAT_SPOTS, (now, show)))
+
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        if self._version < 4:  # before the map: one row of seats without a place
+            return iter([(None, None, None, 1)])
+        return iter(self._conn.execute(MAP_ROW_FIRSTS))
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return self.seat_spots(show, now)  # its only row
+        query, params = row_spots_query(rows)
+        return iter(self._conn.execute(query, (now, show, *params)))
 
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         if self._version < 4:  # before the map: one row of seats in label order
@@ -740,6 +760,7 @@ class PostgresStore:
         conn.execute(_CREATE_TOKENS)
         conn.execute(_CREATE_SHOW_TABLES)
         conn.execute(_ADD_HELD_SINCE)
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
         )
@@ -842,20 +863,24 @@ class PostgresStore:
             conn.execute(MAP_ORDER_BY_LABEL)
         conn.execute(_ADD_HELD_SINCE)
         conn.execute(HELD_SINCE_FROM_HISTORY)
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
         conn.execute(
             "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
         )
         self.version = SCHEMA_VERSION
 
     def _make_sure_of_the_index(self, conn: Connection) -> None:
-        """Create the (seat, at) index if this schema lacks it; once per connection."""
+        """Create the (seat, at) and seats_place indexes if this schema lacks them; once per
+        connection."""
         if self._indexed:
             return
-        if conn.execute(_HAS_SEAT_AT_INDEX).fetchone()[0] is None:  # type: ignore[index]
+        if not conn.execute(_HAS_LOOKUP_INDEXES).fetchone()[0]:  # type: ignore[index]
             conn.execute("SAVEPOINT seatctl_index")
             try:
-                conn.execute(_SCHEMA_LOCK)  # another host may be creating it too
+                conn.execute(_SCHEMA_LOCK)  # another host may be creating them too
                 conn.execute(_CREATE_SEAT_AT_INDEX)
+                if self.version >= 4:
+                    conn.execute(CREATE_SEATS_PLACE_INDEX)
             except psycopg.errors.InsufficientPrivilege:
                 # Only the table's owner may index it. A writer who is not the owner still
                 # writes: its clock check reads every event of a seat, as before the index.

@@ -30,19 +30,24 @@ from seatctl.model import (
 )
 from seatctl.storage import (
     AVAILABLE_AT,
+    CREATE_SEATS_PLACE_INDEX,
     DEFAULT_TTL,
     HELD_SINCE_FROM_HISTORY,
     HOLDER_INDEX,
     LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAP_ROW_FIRSTS,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
+    RowFirstsRow,
+    RowKey,
     SpotRow,
     count_statuses,
     records,
+    row_spots_query,
     status_counts,
 )
 from seatctl.storage import sqlite_access as access
@@ -86,6 +91,7 @@ _OLD_EVENT_COLUMNS = (
 )
 _TOKEN_COLUMNS = "id, user, created_at, expires_at, last_used_at, hash"
 _CHUNK = 500  # well under SQLite's limit on bound parameters
+_BARE_TAIL = (None,) * 5  # an Event's user, expires_at, id, show and reason, none of them set
 
 
 class SqliteTransaction:
@@ -176,6 +182,17 @@ class SqliteTransaction:
             )
         return iter(self._conn.execute(_SEAT_SPOTS.replace("%s", "?"), (now, show)))
 
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        if self._version < 4:  # before the map: one row of seats without a place
+            return iter([(None, None, None, 1)])
+        return iter(self._conn.execute(MAP_ROW_FIRSTS))
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return self.seat_spots(show, now)  # its only row
+        query, params = row_spots_query(rows)
+        return iter(self._conn.execute(query.replace("%s", "?"), (now, show, *params)))
+
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         if self._version < 4:  # before the map: one row of seats in label order
             return (
@@ -230,21 +247,16 @@ class SqliteTransaction:
         new = [label for label in labels if label not in existing]
         first = self._conn.execute("SELECT coalesce(max(map_order), 0) FROM seats").fetchone()[0]
         places = places or {}
-        rows = (
-            {
-                "label": label,
-                "sort_key": natural_key(label),
-                "section": place.section,
-                "seat_row": place.row,
-                "seat_number": place.number,
-                "category": place.category,
-                "map_order": first + n,
-            }
-            for n, (label, place) in enumerate(
-                ((label, places.get(label, NO_PLACE)) for label in new), 1
-            )
+        placed = [places.get(label, NO_PLACE) for label in new]
+        columns = zip(*placed, strict=True) if placed else ((), (), (), ())
+        # sqlite3 directly: sqlite-utils' insert_all costs more Python per row than the rest
+        # of a 100,000-seat `init --map` together.
+        self._conn.executemany(
+            "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
+            " map_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            # Rows put together by zip at C speed: label, sort key, the place's four fields, order.
+            zip(new, map(natural_key, new), *columns, itertools.count(first + 1)),
         )
-        _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
         return new
 
     def places(self) -> dict[str, tuple[Place, int]]:
@@ -283,12 +295,21 @@ class SqliteTransaction:
         return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
 
     def append_events(self, events: list[Event]) -> None:
+        if all(e[3:] == _BARE_TAIL for e in events):
+            # Only instant, seat and action (a map's `add`s: 100,000 for a big `init --map`):
+            # binding four NULLs a row would cost more than the inserts themselves.
+            self._conn.executemany(
+                "INSERT INTO events (at, seat, action) VALUES (?, ?, ?)",
+                [(at, seat, action) for at, seat, action, *_ in events],
+            )
+            return
         self._conn.executemany(
             "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            # An Action is a str: bound as its text, without a Python call per event for .value.
             [
-                (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
-                for e in events
+                (at, seat, action, user, expires_at, show, reason)
+                for at, seat, action, user, expires_at, _, show, reason in events
             ],
         )
 
@@ -470,6 +491,9 @@ class SqliteStore:
         # The file `init` is about to fill, which holds no database yet: (device, inode) to
         # undo it by if `init` never commits, and whether this store created it.
         self._unfilled: tuple[tuple[int, int], bool] | None = None
+        # New tables get their indexes once the transaction that made them has filled them:
+        # `init --map` of 100,000 seats sorts each index once instead of updating it per row.
+        self._unindexed = False
         self.read_only: str | None = None  # why this user may only read it
         self._usable = False  # opened as a seatctl database this version can use
         self._indexed = False  # this connection has made sure of the (seat, at) index
@@ -594,12 +618,16 @@ class SqliteStore:
             try:
                 tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
+                if self._unindexed:
+                    _create_indexes(self._conn)
                 self._conn.execute("COMMIT")
             except BaseException:
                 # Also when COMMIT itself failed: SQLite then keeps the transaction (and the
                 # write lock) open, and every later transaction here would fail to begin.
                 self._roll_back()
                 raise
+            finally:
+                self._unindexed = False  # made and committed, or rolled back with the tables
             if self.created:
                 self._unfilled = None  # the database exists now: the file is here to stay
 
@@ -640,12 +668,13 @@ class SqliteStore:
         version = self._version()
         if write and version == 0 and self._may_create:  # else another init won the race
             _create_tables(self._conn)
+            self._unindexed = True  # until this transaction, which fills them, commits
             self.created = True
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
             if write and not self._indexed and version >= 2:
-                _create_events_seat_at_index(self._conn)  # a no-op once it exists
+                _create_lookup_indexes(self._conn, version)  # a no-op once they exist
                 self._indexed = True
             return version
         self._indexed = True  # created with the events table, or already there
@@ -734,15 +763,21 @@ def _create_tables(conn: sqlite3.Connection) -> None:
         not_null={"sort_key"},
         if_not_exists=True,
     )
-    db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
-    _create_events_table(conn, with_shows=True)
+    _create_events_table(conn, with_shows=True, indexed=False)
     _create_tokens_table(conn)
     _create_show_tables(conn)
     _add_held_since(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    """The indexes of the tables `_create_tables` made."""
+    _toolkit(conn)["seats"].create_index(["sort_key", "label"], if_not_exists=True)
+    _create_events_indexes(conn)
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
+
+
+def _create_events_table(conn: sqlite3.Connection, with_shows: bool, indexed: bool = True) -> None:
     db = _toolkit(conn)
     columns: dict[str, type] = {
         "id": int,
@@ -755,7 +790,12 @@ def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
     if with_shows:
         columns |= {"show": str, "reason": str}
     db["events"].create(columns, pk="id", not_null={"at", "seat", "action"}, if_not_exists=True)
-    db["events"].create_index(["seat", "id"], if_not_exists=True)
+    if indexed:
+        _create_events_indexes(conn)
+
+
+def _create_events_indexes(conn: sqlite3.Connection) -> None:
+    _toolkit(conn)["events"].create_index(["seat", "id"], if_not_exists=True)
     _create_events_seat_at_index(conn)
 
 
@@ -764,6 +804,14 @@ def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
     the data model (older seatctl versions use such a database unchanged), so it carries no
     schema version: a database from before it gets it with the first write of a connection."""
     conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
+
+
+def _create_lookup_indexes(conn: sqlite3.Connection, version: int) -> None:
+    """The indexes outside the data model that a database from before them lacks: the
+    clock check's, and from schema 4 (the map) `lock --best`'s seats_place."""
+    _create_events_seat_at_index(conn)
+    if version >= 4:
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 # `shows` holds the events (shows): the name `events` is the history's, since schema 2. A seat
@@ -805,6 +853,7 @@ def _upgrade_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN show TEXT")
     conn.execute("ALTER TABLE events ADD COLUMN reason TEXT")
     conn.execute("UPDATE events SET show = 'default' WHERE action != 'add'")
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 def _add_held_since(conn: sqlite3.Connection) -> None:
