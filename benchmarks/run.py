@@ -920,6 +920,7 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     6: case_batch_mode,
     7: lambda bench: __import__("http_case").case_http(bench),
     8: case_venue,
+    9: lambda bench: __import__("stream_case").case_stream(bench),
 }
 
 

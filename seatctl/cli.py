@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,6 +23,7 @@ from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
 from seatctl.model import DEFAULT_SHOW, Status
 from seatctl.render import Output
+from seatctl.storage import count_statuses
 from seatctl.streams import ErrorStream, OutputLost, ReportStream
 from seatctl.venue import Venue
 
@@ -508,6 +511,65 @@ def history(
     return render.EventList(events)
 
 
+@app.command()
+def watch(ctx: typer.Context, json: JsonOpt = False, event: EventOpt = None) -> int:
+    """Print each change of an event's seats as it happens, until Ctrl-C.
+
+    \b
+    Text: first a line on stderr saying what is watched, then on stdout one
+    line per change: its instant, the seat, and what the seat is now.
+    --json: first a snapshot object (every seat now), then one object per
+    change: {"type": "seat" or "expire", "id", "at", "seat": seat object}.
+    Changes by any process count; a lock that runs out is printed as an
+    `expire` within a second of its deadline. Ctrl-C or SIGTERM ends it: exit 0.
+
+    Examples:
+      seatctl watch
+      seatctl watch --event gala --json
+    """
+    venue = ctx.obj.venue(json)
+    show = _event(ctx, event)
+    from seatctl.changefeed import Item
+
+    with _ended_by_signals():
+        for told in venue.watch(show):
+            if isinstance(told, Item):
+                if json:
+                    line = render.watch_object(told.kind, told.id_text, told.at, told.seat)
+                else:
+                    line = render.watch_line(told.kind, told.at, told.seat)
+                typer.echo(line)
+            elif json:
+                seats = [render.seat_object(seat.view(told.now)) for seat in told.seats]
+                start_id = f"{told.newest_id}:{told.now}"
+                typer.echo(render.watch_snapshot_object(show, start_id, told.now, seats))
+            else:
+                counts = count_statuses(seat.status(told.now) for seat in told.seats)
+                typer.echo(render.watch_start_line(show, venue.location, counts), err=True)
+            sys.stdout.flush()  # a pipe's reader sees each change now, not when a buffer fills
+    return ExitCode.OK
+
+
+@contextlib.contextmanager
+def _ended_by_signals() -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends a watch as its normal end (exit 0): nothing is being changed."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except (_Stopped, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived during a watch."""
+
+
 class Grouping(StrEnum):
     section = "section"
     row = "row"
@@ -813,8 +875,9 @@ def _check_variable(variable: str, value: str, check: Callable[[str], object]) -
 
 
 def _subcommand(name: str) -> Command | None:
-    """A command (or a command group) for a `batch` line (batches do not nest, nor serve)."""
-    if name in ("batch", "serve") or name not in _COMMAND_NAMES:
+    """A command (or a command group) for a `batch` line (batches do not nest, serve or watch:
+    those never end)."""
+    if name in ("batch", "serve", "watch") or name not in _COMMAND_NAMES:
         return None  # known without building a parser: junk names must not each cost one
     return _command_for(name).commands.get(name)
 

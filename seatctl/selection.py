@@ -48,10 +48,11 @@ beat it. Split stops at the first rows that hold enough seats.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import groupby
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from seatctl.validate import natural_key
 
@@ -74,15 +75,165 @@ def choose_best(
     split: bool = False,
 ) -> list[str] | None:
     """The labels of the best `count` seats by the rule above, in seat order, or None."""
+    _names(sections, categories)
+    return choose_best_in_rows(_groups(spots, sections), count, categories, split)
+
+
+def choose_best_in_rows(
+    rows: Iterable[RowSeats],
+    count: int,
+    categories: Sequence[str] = (),
+    split: bool = False,
+) -> list[str] | None:
+    """`choose_best` given the rows of the allowed sections in rank order (`rank_rows`), each
+    with all its seats. `rows` is iterated at most twice (the second time only for `split`),
+    and only as far as the choice needs: it may read them from a database as it goes."""
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
-    _names(sections, categories)
+    _names(categories)
     allowed = _Allowed(categories)
-    groups = _groups(spots, sections)
-    block = _best_block(map(_row, groups), count, allowed)
+    block = _best_block(map(_row, rows), count, allowed)
     if block is not None or not split:
         return block
-    return _best_singles(map(_row, groups), count, allowed)
+    return _best_singles(map(_row, rows), count, allowed)
+
+
+# A SeatSpot from a tuple of its fields, at C speed (`SeatSpot._make` is a Python call).
+as_spot: Callable[[Iterable[Any]], SeatSpot] = partial(tuple.__new__, SeatSpot)
+# A row as `RowsInRankOrder` asks for it: section, row, positioned (as in `MapRow`).
+RowKey = tuple[str | None, str | None, bool]
+
+
+class RowsInRankOrder:
+    """The ranked rows of the allowed sections with their seats, each read only when a walk
+    reaches it, and kept for a second walk (`split`). `choose_best_in_rows` stops at the first
+    row with a block that strands nobody, most often the first: then only the rows up to it
+    are read. They are read through `read_rows` (the seats of some rows, as SeatSpot fields,
+    in any order) in batches of 1, 1, 2, 4... rows; a walk that goes past `LAZY_ROWS` rows
+    (a venue with few free seats) reads every seat at once through `read_all` instead, since
+    one plain query is cheaper than many row by row."""
+
+    LAZY_ROWS = 64
+
+    def __init__(
+        self,
+        ranked: list[RankedRow],
+        sections: Sequence[str],
+        read_rows: Callable[[list[RowKey]], Iterable[Iterable[Any]]],
+        read_all: Callable[[], Iterable[Iterable[Any]]],
+    ) -> None:
+        self._ranked = ranked
+        self._sections = sections
+        self._read_rows = read_rows
+        self._read_all = read_all
+        self._rows: list[RowSeats] = []
+
+    def __iter__(self) -> Iterator[RowSeats]:
+        index = 0
+        while index < len(self._ranked):
+            if index == len(self._rows):
+                self._read_more()
+            yield self._rows[index]
+            index += 1
+
+    def spots(self) -> list[SeatSpot]:
+        """Every seat of the allowed sections (all of them are read by then)."""
+        while len(self._rows) < len(self._ranked):
+            self._read_more()
+        return [spot for row in self._rows for spot in row.spots]
+
+    def _read_more(self) -> None:
+        start = len(self._rows)
+        if start >= self.LAZY_ROWS:
+            # The same ranking over every seat: the rows already read come out the same.
+            self._rows = _groups(list(map(as_spot, self._read_all())), self._sections)
+            return
+        batch = self._ranked[start : start + max(1, start)]
+        seats: dict[RowKey, list[SeatSpot]] = {_key(ranked.row): [] for ranked in batch}
+        for spot in map(as_spot, self._read_rows(list(seats))):
+            if spot.number is None:  # in its section's row of seats without a number
+                seats[spot.section, None, False].append(spot)
+            else:
+                seats[spot.section, spot.row, True].append(spot)
+        self._rows += [
+            RowSeats(ranked.rank, seats[_key(ranked.row)], ranked.row.positioned)
+            for ranked in batch
+        ]
+
+
+def _key(row: MapRow) -> RowKey:
+    return row.section, row.row, row.positioned
+
+
+class MapRow(NamedTuple):
+    """A row of the map as the ranking sees it: a section's numbered row, or (`row` None,
+    `positioned` False) the section's seats without a number."""
+
+    section: str | None
+    row: str | None
+    positioned: bool
+    first: int  # the map order of its first seat
+
+
+class RankedRow(NamedTuple):
+    rank: tuple[int, int]  # (section rank, row rank)
+    row: MapRow
+
+
+class RowSeats(NamedTuple):
+    """A ranked row with its seats, in any order."""
+
+    rank: tuple[int, int]
+    spots: list[SeatSpot]
+    positioned: bool  # False: seats without a number, numbered by label
+
+
+# A numbered row's first seats, as a database aggregates them: section, row, the map order of
+# its first seat with a number and of its first seat without one (None when it has none).
+RowFirsts = tuple[str | None, str | None, int | None, int | None]
+
+
+def map_rows(firsts: Iterable[RowFirsts]) -> list[MapRow]:
+    """The map's rows from each (section, row)'s first seats: the seats without a number of
+    one section are one row, whatever row they name."""
+    rows: list[MapRow] = []
+    loose: dict[str | None, int] = {}
+    for section, row, numbered, unnumbered in firsts:
+        if numbered is not None:
+            rows.append(MapRow(section, row, True, numbered))
+        if unnumbered is not None:
+            loose[section] = min(unnumbered, loose.get(section, unnumbered))
+    return rows + [MapRow(section, None, False, first) for section, first in loose.items()]
+
+
+def rank_rows(rows: Iterable[MapRow], sections: Sequence[str] = ()) -> list[RankedRow]:
+    """The rows of the allowed sections (empty: all) in rank order. Map orders are unique.
+
+    Sections rank by their first seat of any kind; rows within a section by their first seat
+    (a seat without a number is not in its named row but in its section's unnumbered row,
+    which ranks after the section's numbered rows). Ranks count every section."""
+    _names(sections)
+    listed = sorted(rows, key=_FIRST)
+    section_ranks: dict[str | None, int] = {}
+    for row in listed:
+        section_ranks.setdefault(row.section, len(section_ranks))
+    rows_so_far: dict[str | None, int] = {}
+    ranked = []
+    for row in listed:  # numbered rows in the order of their first seats, then the loose ones
+        if row.positioned:
+            rank = rows_so_far.get(row.section, 0)
+            rows_so_far[row.section] = rank + 1
+            ranked.append(RankedRow((section_ranks[row.section], rank), row))
+    ranked += [
+        RankedRow((section_ranks[row.section], rows_so_far.get(row.section, 0)), row)
+        for row in listed
+        if not row.positioned
+    ]
+    if sections:
+        wanted = set(sections)
+        ranked = [row for row in ranked if row.row.section in wanted]
+    ranked.sort(key=_RANK)
+    return ranked
 
 
 def largest_block(
@@ -148,56 +299,37 @@ class _Row(NamedTuple):
     centre2: int
 
 
-class _Group(NamedTuple):
-    """A row before its seats are put in number order (which only the rows scanned need)."""
-
-    rank: tuple[int, int]
-    spots: list[SeatSpot]
-    positioned: bool  # False: seats without a number, numbered by label
-
-
 _MAP_ORDER = attrgetter("map_order")
 _ROW = attrgetter("row")
 _NUMBER = attrgetter("number")
 _SECTION = attrgetter("section")
+_FIRST = attrgetter("first")
+_RANK = attrgetter("rank")
 
 
-def _groups(spots: Sequence[SeatSpot], sections: Sequence[str]) -> list[_Group]:
-    """The rows of the allowed sections in rank order (ranks count every section); each
-    becomes a `_Row` only when a scan reaches it."""
+def _groups(spots: Sequence[SeatSpot], sections: Sequence[str]) -> list[RowSeats]:
+    """The rows of the allowed sections with their seats, in rank order."""
     ordered = sorted(spots, key=_MAP_ORDER)
     numbered, loose = _split_unnumbered(ordered)
-    # Sections rank by their first seat of any kind; rows by their first numbered seat (a
-    # seat without a number is not in its named row but in its section's unnumbered row).
-    section_ranks: dict[str | None, int] = {}
-    if loose:
-        section_ranks = {s: rank for rank, s in enumerate(dict.fromkeys(map(_SECTION, ordered)))}
-    rows_so_far: dict[str | None, int] = {}
-    rows: dict[tuple[str | None, str | None], _Group] = {}
+    rows: dict[tuple[str | None, str | None], list[SeatSpot]] = {}
     # A map lists a row's seats together: grouping runs of one place costs one step per row
     # (two nested C-level groupbys, with no key tuple built per seat).
     for section, in_section in groupby(numbered, key=_SECTION):
         for row, run in groupby(in_section, key=_ROW):
-            group = rows.get((section, row))
-            if group is None:
-                rank = (
-                    section_ranks.setdefault(section, len(section_ranks)),
-                    rows_so_far.get(section, 0),
-                )
-                rows_so_far[section] = rank[1] + 1
-                rows[section, row] = group = _Group(rank, [], True)
-            group.spots.extend(run)
-    groups = list(rows.values())
-    # Seats without a number: after every numbered row of their section.
-    groups += [
-        _Group((section_ranks[section], rows_so_far.get(section, 0)), seats, False)
-        for section, seats in loose.items()
+            rows.setdefault((section, row), []).extend(run)
+    # In map order, each list's first seat is the row's first.
+    places = [MapRow(sec, row, True, seats[0].map_order) for (sec, row), seats in rows.items()]
+    places += [MapRow(sec, None, False, seats[0].map_order) for sec, seats in loose.items()]
+    return [
+        RowSeats(
+            ranked.rank,
+            rows[ranked.row.section, ranked.row.row]
+            if ranked.row.positioned
+            else loose[ranked.row.section],
+            ranked.row.positioned,
+        )
+        for ranked in rank_rows(places, sections)
     ]
-    if sections:
-        wanted = {section_ranks[section] for section in sections if section in section_ranks}
-        groups = [group for group in groups if group.rank[0] in wanted]
-    groups.sort(key=_rank)
-    return groups
 
 
 def _split_unnumbered(
@@ -213,19 +345,15 @@ def _split_unnumbered(
     return [spot for spot in ordered if spot.number is not None], loose
 
 
-def _rank(group: _Group) -> tuple[int, int]:
-    return group.rank
-
-
-def _row(group: _Group) -> _Row:
+def _row(group: RowSeats) -> _Row:
+    numbers: list[int]
     if group.positioned:
         spots = sorted(group.spots, key=_NUMBER)  # already in number order, most often
-        numbers = [spot.number for spot in spots]
+        numbers = list(map(_NUMBER, spots))  # a positioned row's seats all have a number
     else:
         spots = sorted(group.spots, key=lambda spot: (natural_key(spot.label), spot.label))
         numbers = list(range(1, len(spots) + 1))
-    # A positioned group's seats all have numbers.
-    return _Row(group.rank, numbers, spots, numbers[0] + numbers[-1])  # type: ignore[arg-type, operator]
+    return _Row(group.rank, numbers, spots, numbers[0] + numbers[-1])
 
 
 def _runs(row: _Row, ok: list[bool]) -> Iterator[tuple[int, int]]:
@@ -300,4 +428,19 @@ def _best_singles(rows: Iterator[_Row], count: int, allowed: _Allowed) -> list[s
     return None
 
 
-__all__ = ["SeatSpot", "available_count", "choose_best", "largest_block"]
+__all__ = [
+    "MapRow",
+    "RankedRow",
+    "RowFirsts",
+    "RowKey",
+    "RowSeats",
+    "RowsInRankOrder",
+    "SeatSpot",
+    "as_spot",
+    "available_count",
+    "choose_best",
+    "choose_best_in_rows",
+    "largest_block",
+    "map_rows",
+    "rank_rows",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -16,7 +17,7 @@ MIN_TTL, MAX_TTL = 1, 86_400
 MAX_SEATS = 100_000
 MAX_HOLD = MAX_TTL  # the longest cap on one hold: a day, like the longest lock
 
-_DIGIT_RUNS = re.compile(r"[0-9]+")
+_SPLIT_DIGIT_RUNS = re.compile(r"([0-9]+)").split
 
 
 def labels(raw: Iterable[str]) -> list[str]:
@@ -167,11 +168,18 @@ def natural_key(label: str) -> str:
     digits, so runs compare as numbers; the rest stays as text. Stored beside the label so
     listings can be ordered (and streamed) by an index.
     """
-    return _DIGIT_RUNS.sub(_encode_number, label)
+    parts = _SPLIT_DIGIT_RUNS(label)  # text, digits, text, ..., text
+    if len(parts) == 1:
+        return label
+    # A venue's labels repeat a few hundred digit runs: each is encoded once (init --map of
+    # 100,000 seats computes 100,000 keys).
+    parts[1::2] = map(_encoded_number, parts[1::2])
+    return "".join(parts)
 
 
-def _encode_number(match: re.Match[str]) -> str:
-    digits = match.group().lstrip("0") or "0"
+@functools.lru_cache(maxsize=4096)
+def _encoded_number(run: str) -> str:
+    digits = run.lstrip("0") or "0"
     return f"0{len(digits):02d}{digits}"
 
 

@@ -40,10 +40,13 @@ from seatctl.model import (
 from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store, records
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.changefeed import Item, StreamState
     from seatctl.seatmap import MapSeat
     from seatctl.selection import SeatSpot
     from seatctl.venue_map import Counts, MapCell
 
+# How long `watch` waits for a commit before it looks at the clock for lapsed locks.
+WATCH_POLL_SECONDS = 0.1
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
@@ -115,7 +118,8 @@ class Venue:
                 wanted = DEFAULT_VENUE
             unique = list(dict.fromkeys(wanted))
             new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
-            tx.append_events([Event(tx.now(), label, Action.ADD) for label in new])
+            now, add = tx.now(), Action.ADD  # looked up once: a map may add 100,000 seats
+            tx.append_events([Event(now, label, add) for label in new])
             after = _set_settings(tx, venue._store.created, ttl, max_hold, max_seats_per_user)
             return InitResult(
                 venue._store.location,
@@ -205,13 +209,17 @@ class Venue:
         with _naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             _existing(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
-            # tuple.__new__ makes each SeatSpot at C speed (`_make` is a Python call per seat).
-            make_spot = partial(tuple.__new__, selection.SeatSpot)
-            spots = list(map(make_spot, tx.seat_spots(show, tx.now())))
-            chosen = selection.choose_best(
-                spots, count, wanted_sections, wanted_categories, split=split
+            ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
+            # Only the rows the choice needs are read: most often the first one settles it.
+            rows = selection.RowsInRankOrder(
+                ranked,
+                wanted_sections,
+                partial(tx.row_spots, show, tx.now()),
+                partial(tx.seat_spots, show, tx.now()),
             )
+            chosen = selection.choose_best_in_rows(rows, count, wanted_categories, split=split)
             if chosen is None:
+                spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise _not_enough(spots, count, wanted_sections, wanted_categories, split)
             return self._decide(tx, chosen, name, rule_for, show, locking=True)
 
@@ -299,6 +307,12 @@ class Venue:
             if not tx.add_show(show):
                 raise usage_error(f"event {show.name} already exists")
         return show
+
+    def event(self, name: str = DEFAULT_SHOW) -> Show:
+        """The event named `name`; exit 3 `not_found` if there is none."""
+        show = validate.event_name(name)
+        with self._store.transaction(write=False) as tx:
+            return _existing(tx, show)
 
     def events(self) -> list[tuple[Show, StatusCounts]]:
         """Every event, in the order added, with its seats counted by status now."""
@@ -417,6 +431,63 @@ class Venue:
             now = tx.now()
             events = history.with_pending_expiries(tx.events(show), tx.all_seats(show), now)
         return history.select(history.of_show(events, show), wanted, user, since, limit)
+
+    # --- the change stream (`seatctl.changefeed`) --------------------------------------
+
+    def stream_state(self, event: str = DEFAULT_SHOW, after: int | None = None) -> StreamState:
+        """What a watcher starts from, in one read transaction: the clock (read first), the
+        newest event id, every seat of `event` in map order, and with `after` (a cursor's
+        event id) the event's history after it and the time of its newest event up to it."""
+        from seatctl.changefeed import MAX_REPLAY, StreamState, extended_holds
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            _existing(tx, show)
+            now = tx.now()  # before the reads: a change they miss happens at or after it
+            newest = tx.newest_event_id()
+            order = {label: n for label, (_, n) in tx.places().items()}
+            seats = sorted(tx.all_seats(show), key=lambda seat: order.get(seat.label, 0))
+            if after is None or after > newest:
+                return StreamState(now, newest, seats, [], None)
+            events = tx.events_after(show, after, MAX_REPLAY + 1)
+            holds = tx.hold_starts(extended_holds(events), show, after)
+            return StreamState(now, newest, seats, events, tx.event_at_through(show, after), holds)
+
+    def stream_changes(
+        self, event: str, after: int
+    ) -> tuple[Instant, list[Event], dict[str, Place]]:
+        """The clock (read first), the history of `event` after id `after`, and the places of
+        the seats it names: what a running stream reads when the database has changed."""
+        from seatctl.changefeed import MAX_REPLAY
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            now = tx.now()
+            events = tx.events_after(show, after, MAX_REPLAY)
+            labels = sorted({e.seat for e in events})
+            places = {label: seat.place for label, seat in tx.seats(labels, show).items()}
+        return now, events, places
+
+    def watch(self, event: str = DEFAULT_SHOW) -> Iterator[StreamState | Item]:
+        """`seatctl watch`: the state of `event` now, then each change as it happens, expiries
+        included (within a poll of their deadline), without end. Changes by any process."""
+        from seatctl import changefeed
+
+        show = validate.event_name(event)
+        self.wait_for_change(0)  # from here on a commit is noticed
+        state = self.stream_state(show)
+        yield state
+        tracker = changefeed.tracker_at(state)
+        while True:
+            changed = self.wait_for_change(WATCH_POLL_SECONDS)
+            deadline = tracker.next_deadline
+            if changed or (deadline is not None and clock.now() >= deadline):
+                now, events, places = self.stream_changes(show, tracker.event_id)
+                yield from tracker.committed(events, places) + tracker.expired(now)
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for another connection to commit; True if one may have."""
+        return self._store.wait_for_change(timeout)
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
@@ -569,6 +640,9 @@ def _new_places(tx: Transaction, mapped: list[MapSeat], path: str) -> dict[str, 
     a stored seat must be in the file with the place it has (existing seats never change),
     and no new seat may take the (section, row, number) of a stored one."""
     stored = tx.places()
+    if not stored:  # a new map: nothing to conflict with (the parser refused duplicates)
+        make_place = partial(tuple.__new__, Place)  # at C speed, for 100,000 seats
+        return {seat.label: make_place(seat[1:5]) for seat in mapped}
     taken = {
         (place.section, place.row, place.number): label
         for label, (place, _) in stored.items()

@@ -192,3 +192,40 @@ def dump_pg(url: str) -> dict[str, list[tuple]]:
             for table in ("meta", "seats", "events", "shows", "seat_states")
             if table in present
         }
+
+
+@pytest.fixture(params=BACKENDS)
+def new_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], tuple[str, Callable[[], None]]]:
+    """Makes databases that do not exist yet, as many as a test needs (one per Hypothesis
+    example), once per backend: each call returns one and the function that removes it."""
+    if request.param == "postgres":
+        import psycopg
+
+        server = request.getfixturevalue("pg_server")
+        _freezable_server_clock(request.getfixturevalue("monkeypatch"))
+
+        def make_schema() -> tuple[str, Callable[[], None]]:
+            schema = f"seatctl_test_{secrets.token_hex(6)}"
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(f"CREATE SCHEMA {schema}")
+
+            def drop() -> None:
+                with psycopg.connect(server, autocommit=True) as admin:
+                    admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+            return with_search_path(server, schema), drop
+
+        return make_schema
+
+    def make_file() -> tuple[str, Callable[[], None]]:
+        path = tmp_path / f"venue-{secrets.token_hex(6)}.db"
+
+        def remove() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        return str(path), remove
+
+    return make_file

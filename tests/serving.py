@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 READY = re.compile(r"serving (.+) on http://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly; this is an upper bound only
@@ -84,3 +87,89 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=60)
+
+
+class Message(NamedTuple):
+    """One Server-Sent Events message (or a comment line), with the time it arrived."""
+
+    event: str | None
+    id: str | None
+    data: Any
+    comment: str | None
+    arrived: float  # time.time() when its blank line was read
+
+
+class EventStream:
+    """`GET /v1/stream` read by a thread of its own: messages queue up as they arrive."""
+
+    def __init__(
+        self,
+        port: int,
+        token: str | None = None,
+        query: str = "",
+        last_id: str | None = None,
+    ) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Accept": "text/event-stream"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        self.conn.request("GET", f"/v1/stream{query}", headers=headers)
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
+        self.messages: queue.Queue[Message | None] = queue.Queue()
+        self.last_id: str | None = last_id
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.error = json.loads(self.response.read())
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            while line := self.response.readline():
+                text = line.decode().rstrip("\n")
+                if text.startswith(":"):
+                    self.messages.put(Message(None, None, None, text[1:].strip(), time.time()))
+                elif text:
+                    name, _, value = text.partition(":")
+                    fields[name] = value.removeprefix(" ")
+                elif fields:
+                    data = json.loads(fields["data"]) if "data" in fields else None
+                    message = Message(
+                        fields.get("event"), fields.get("id"), data, None, time.time()
+                    )
+                    self.messages.put(message)
+                    fields = {}
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # the connection was cut
+        finally:
+            self.conn.close()
+            self.messages.put(None)
+
+    def next(self, timeout: float = 30.0, everything: bool = False) -> Message:
+        """The next message with data (unless `everything`: comments and id-only messages
+        too); fails if none comes in time. Keeps `last_id` as EventSource does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.messages.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert message is not None, "the stream ended"
+            if message.id is not None:
+                self.last_id = message.id
+            if everything or message.data is not None:
+                return message
+
+    def kill(self) -> None:
+        """Cut the connection without a goodbye, as a dropped network does."""
+        sock = self.conn.sock
+        if sock is not None:  # the reader thread then meets the end and closes its side
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import START, dump
 from seatctl import Venue
 from seatctl.errors import SeatctlError
+from seatctl.selection import RowsInRankOrder, SeatSpot, choose_best
 from test_concurrency import RACERS, assert_clean, race
 
 # Stalls: row A (5 seats, the best row), row B (4 seats); Circle: row A (4 seats, standard).
@@ -228,3 +231,90 @@ def test_sixteen_processes_asking_for_the_best_two_get_distinct_seats(hall):
     assert len(won) == 6  # 13 seats: six pairs, then one seat is not enough
     with Venue.open(hall) as venue:
         assert venue.check() == []
+
+
+# --- The database's shortcut makes the pure rule's choice ---------------------------------
+#
+# `lock --best` reads only the rows its choice needs (ranked from a per-row aggregate, read
+# in rank order); `seatctl.selection.choose_best` over every seat of the event is the rule.
+
+# A seat of a random small map: section, row, number (often none), category, and what it is
+# in the event (available, or made locked, booked or blocked before the choice).
+map_seat = st.tuples(
+    st.sampled_from(["A", "B", None]),
+    st.sampled_from(["1", "2", None]),
+    st.one_of(st.none(), st.integers(1, 9), st.integers(1, 9)),
+    st.sampled_from(["a", "b", None]),
+    st.sampled_from(["available", "available", "locked", "booked", "blocked"]),
+)
+random_maps = st.lists(
+    map_seat,
+    min_size=1,
+    max_size=30,
+    unique_by=lambda s: (s[0], s[1], s[2]) if s[2] is not None else object(),
+)
+
+
+def write_map(path: Path, seats: list[tuple]) -> None:
+    """The seats as a map file, in list order, labelled L0, L1... (so that natural label
+    order is not list order); an empty field is a place not set."""
+    lines = ["label,section,row,number,category"]
+    for index, (section, row, number, category, _) in enumerate(seats):
+        fields = (section, row, number, category)
+        lines.append(f"L{index}," + ",".join("" if f is None else str(f) for f in fields))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def set_states(venue: Venue, seats: list[tuple]) -> None:
+    for state, action in (
+        ("locked", lambda named: venue.lock(named, user="holder", ttl=3600)),
+        ("booked", lambda named: venue.lock(named, user="booker", ttl=3600)),
+        ("booked", lambda named: venue.confirm(named, user="booker")),
+        ("blocked", venue.block),
+    ):
+        named = [f"L{index}" for index, seat in enumerate(seats) if seat[4] == state]
+        if named:
+            action(named)
+
+
+def every_spot(venue: Venue) -> list[SeatSpot]:
+    with venue._store.transaction(write=False) as tx:
+        return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
+
+
+@pytest.mark.parametrize("lazy_rows", [64, 2], ids=["row-by-row", "then-all-at-once"])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seats=random_maps,
+    count=st.integers(1, 4),
+    sections=st.lists(st.sampled_from(["A", "B", "C"]), max_size=2, unique=True),
+    categories=st.lists(st.sampled_from(["a", "b"]), max_size=1),
+    split=st.booleans(),
+)
+def test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps(
+    new_database, tmp_path, monkeypatch, lazy_rows, seats, count, sections, categories, split
+):
+    # Past LAZY_ROWS rows the walk reads every seat at once: both ways must choose alike.
+    monkeypatch.setattr(RowsInRankOrder, "LAZY_ROWS", lazy_rows)
+    db, remove = new_database()
+    try:
+        write_map(tmp_path / "map.csv", seats)
+        with freeze_time(START):
+            Venue.init(db, seat_map=str(tmp_path / "map.csv"))
+        with freeze_time(LATER), Venue.open(db) as venue:
+            set_states(venue, seats)
+            expected = choose_best(every_spot(venue), count, sections, categories, split)
+            try:
+                chosen = venue.lock_best(
+                    count, "alice", sections=sections, categories=categories, split=split
+                )
+            except SeatctlError as error:
+                assert (error.reason, expected) == ("not_enough", None)
+            else:
+                assert [seat.seat for seat in chosen] == expected
+    finally:
+        remove()

@@ -72,6 +72,8 @@ def test_seatctl_event_environment_variable_selects_the_event(cli, monkeypatch):
         ["block", "1"],
         ["unblock", "1"],
         ["history"],
+        ["summary"],
+        ["lock", "--best", "2", "--user", "a"],
     ],
 )
 def test_an_unknown_event_is_exit_3_not_found_naming_it(cli, db_path, args):
@@ -81,6 +83,12 @@ def test_an_unknown_event_is_exit_3_not_found_naming_it(cli, db_path, args):
     assert run.error()["error"] == "not_found"
     assert "event nope" in run.error()["message"]
     assert dump(db_path) == before
+
+
+def test_the_map_of_an_unknown_event_is_exit_3_naming_it(cli, db_path):
+    run = cli("map", "--event", "nope")
+    assert run.code == 3
+    assert run.err == "error: event nope does not exist (see 'seatctl event list')\n"
 
 
 def test_an_invalid_event_name_is_a_usage_error(cli):

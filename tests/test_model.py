@@ -2,12 +2,15 @@
 
 Hypothesis drives `seatctl.Venue` with random multi-seat `lock`, `confirm`, `release`, `block`,
 `unblock` and `init` calls by a few users on a handful of labels (some of which do not exist,
-one of which is not a label at all), in the event `default` and in events it adds (one of
-which may not exist yet), while a frozen clock moves forward, jumps to lock deadlines (and a
+one of which is not a label at all), and `lock_best` (best available, with and without
+`split`), in the event `default` and in events it adds (one of which may not exist yet), on
+both backends, while a frozen clock moves forward, jumps to lock deadlines (and a
 second either side, so sometimes backwards, even past a seat's newest event) and stops at
 fractions of a second. `ReferenceVenue` below is the rules of docs/commands.md and
 docs/guarantees.md written out again, independently of `seatctl.rules`, the fairness caps
-(max-hold, max-seats-per-user, set by `init`) included: after every step the
+(max-hold, max-seats-per-user, set by `init`) included, and best available by the brute-force
+reference of tests/test_selection.py (these venues have no map, so every seat is in one row in
+natural label order): after every step the
 API must give the same outcome (the views it returns, or the exact refusal: reason, exit code
 and every refused seat with its reason) and every seat of every event must look the same,
 listed whole or filtered by state and user. At the end of every run `check()` finds nothing
@@ -20,8 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,8 +39,10 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from test_selection import reference
 
 from seatctl import InitResult, SeatctlError, SeatView, Status, Venue
+from seatctl.selection import SeatSpot
 
 SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 START_MS = int(datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()) * 1000
@@ -295,6 +298,28 @@ class ReferenceVenue:
     def release(self, named: list[str], user: str, now: int, show: str = "default") -> Ok | Refused:
         return self._apply(named, user, now, NOT_HOLDER, release_rule, show)
 
+    def lock_best(
+        self, count: int, user: str, ttl: int | None, now: int, show: str, split: bool
+    ) -> Ok | Refused:
+        """The best `count` available seats of the event's one row, locked as `lock` would."""
+        if valid_user(user) is None or (ttl is not None and not 1 <= ttl <= 86_400):
+            return USAGE_ERROR
+        if not LABEL_RULE.fullmatch(show):
+            return USAGE_ERROR
+        if show not in self.shows:
+            return Refused("not_found", NOT_FOUND, [])
+        seats = self.records(show)
+        spots = [
+            SeatSpot(
+                label, None, None, None, None, seats[label].view(label, now)[1] == "available", n
+            )
+            for n, label in enumerate(seats)
+        ]
+        chosen = reference(spots, count, [], [], split)
+        if chosen is None:
+            return Refused("not_enough", LOCK_REFUSED, [])
+        return self.lock(chosen, user, ttl, now, show)
+
     def block(self, named: list[str], now: int, show: str) -> Ok | Refused:
         return self._apply(named, "nobody", now, LOCK_REFUSED, block_rule, show)
 
@@ -411,11 +436,13 @@ def seen(view: SeatView) -> tuple:
     )
 
 
+NewDatabase = Callable[[], tuple[str, Callable[[], None]]]
+
+
 class VenueAgainstModel(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, new_database: NewDatabase) -> None:
         super().__init__()
-        self.folder = tempfile.mkdtemp(prefix="seatctl-model-")
-        self.path = os.path.join(self.folder, "venue.db")
+        self.path, self.remove_database = new_database()
         self.model = ReferenceVenue()
         self.venue: Venue | None = None
         self.ms = START_MS
@@ -499,6 +526,20 @@ class VenueAgainstModel(RuleBasedStateMachine):
     def confirm_in_an_event(self, named: list[str], user: str, show: str) -> None:
         expected = self.model.confirm(named, user, self.now(), show)
         assert outcome_of(lambda: self.venue.confirm(named, user, event=show)) == expected
+
+    @rule(
+        count=now_and_then(st.integers(1, 3), st.integers(4, 9), 5),
+        user=users,
+        ttl=ttls,
+        show=events,
+        split=st.booleans(),
+    )
+    def lock_best(self, count: int, user: str, ttl: int | None, show: str, split: bool) -> None:
+        expected = self.model.lock_best(count, user, ttl, self.now(), show, split)
+        actual = outcome_of(
+            lambda: self.venue.lock_best(count, user, split=split, ttl=ttl, event=show)
+        )
+        assert actual == expected
 
     @rule(named=labels, reason=reasons, show=events)
     def block(self, named: list[str], reason: str | None, show: str) -> None:
@@ -613,12 +654,12 @@ class VenueAgainstModel(RuleBasedStateMachine):
                 self.venue.close()
         finally:
             self.freezer.stop()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self.remove_database()
 
 
-def test_the_api_follows_the_reference_model_step_by_step() -> None:
+def test_the_api_follows_the_reference_model_step_by_step(new_database: NewDatabase) -> None:
     run_state_machine_as_test(
-        VenueAgainstModel,
+        lambda: VenueAgainstModel(new_database),
         settings=settings(
             max_examples=50 * SOAK,
             stateful_step_count=30 if SOAK == 1 else 60,

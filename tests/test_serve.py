@@ -257,6 +257,9 @@ GUARDED = [
     ("POST", "/v1/confirm", {"seats": ["1"]}),
     ("POST", "/v1/release", {"seats": ["1"]}),
     ("GET", "/v1/history", None),
+    ("GET", "/v1/me", None),
+    ("GET", "/v1/events", None),
+    ("POST", "/v1/lock", {"best": 2}),
 ]
 
 

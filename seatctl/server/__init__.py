@@ -11,6 +11,7 @@ import logging
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
 from seatctl.errors import ExitCode, usage_error
 
@@ -34,6 +35,7 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
         raise usage_error(f"serve needs the server extra ({exc.name}): {INSTALL_HINT}") from None
     _quiet_logging()
     from seatctl.server.app import create_app
+    from seatctl.server.live import Hub
     from seatctl.server.worker import Worker
 
     worker = Worker(db)
@@ -47,7 +49,12 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
                     f"--no-auth serves only a loopback address, but {host!r} resolves to"
                     f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
                 )
-            _run(create_app(worker, auth=auth), listener, worker.location, auth)
+            hub = Hub(db, worker)
+            try:
+                _run(create_app(worker, auth, hub), listener, worker.location, auth, hub.close)
+            finally:
+                hub.close()
+                hub.join()
         finally:
             listener.close()
     finally:
@@ -72,10 +79,22 @@ def _listen(host: str, port: int) -> socket.socket:
         raise usage_error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _run(app: object, listener: socket.socket, location: str, auth: bool) -> None:
+def _run(
+    app: object,
+    listener: socket.socket,
+    location: str,
+    auth: bool,
+    end_streams: Callable[[], None],
+) -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open streams never end by themselves: end them first, so that the graceful
+            # shutdown waits only for the requests in flight.
+            end_streams()
+            await super().shutdown(sockets)
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:

@@ -16,14 +16,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from seatctl import __version__, render, validate
+from seatctl import __version__, changefeed, render, validate
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
 from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
@@ -62,9 +63,10 @@ def status_for(error: SeatctlError, prototype: bool = False) -> int:
 class Api:
     """The routes, bound to one database worker and one authentication mode."""
 
-    def __init__(self, worker: Worker, auth: bool) -> None:
+    def __init__(self, worker: Worker, auth: bool, hub: Hub) -> None:
         self.worker = worker
         self.auth = auth
+        self.hub = hub
 
     # --- the prototype's endpoints --------------------------------------------------------
 
@@ -114,8 +116,38 @@ class Api:
         return _json(await self.worker.read(work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        optional = ("user", "ttl", "event") if verb == "lock" else ("user", "event")
-        body = await _body(request, required=("seats",), optional=optional)
+        body = await _body(request, required=("seats",), optional=("user", "event"))
+        return await self._change(request, body, verb)
+
+    async def lock(self, request: Request) -> Response:
+        """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
+        body = await _body(request, required=(), optional=_LOCK_FIELDS)
+        if "best" not in body:
+            extra = [key for key in _BEST_ONLY if key in body]
+            if extra:
+                raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
+            if "seats" not in body:
+                raise usage_error("the request body lacks 'seats' (or 'best')")
+            return await self._change(request, body, "lock")
+        if "seats" in body:
+            raise usage_error("give either 'seats' or 'best', not both")
+        count = _best(body["best"])
+        sections = _names(body, "section")
+        categories = _names(body, "category")
+        split = _flag(body, "split")
+        ttl = _ttl(body.get("ttl"))
+        named = _text(body, "user")
+        event = _event(_text(body, "event"))
+        token = self._token(request)
+
+        def work(venue: Venue) -> dict[str, Any]:
+            user = self._acting(venue, token, named)
+            views = venue.lock_best(count, user, sections, categories, split, ttl, event)
+            return {"seats": [render.seat_object(v) for v in views]}
+
+        return _json(await self.worker.write(work))
+
+    async def _change(self, request: Request, body: dict[str, Any], verb: str) -> Response:
         labels = _labels(body["seats"])
         ttl = _ttl(body.get("ttl"))
         named = _text(body, "user")
@@ -128,6 +160,23 @@ class Api:
             return {"seats": [render.seat_object(v) for v in views]}
 
         return _json(await self.worker.write(work))
+
+    async def me(self, request: Request) -> Response:
+        """Who the token acts for (null without tokens: then each request names its user)."""
+        token = self._token(request)
+        if not self.auth:
+            return _json({"user": None, "auth": "none"})
+        user = await self.worker.read(lambda venue: venue.authenticate(token or ""))
+        return _json({"user": user, "auth": "tokens"})
+
+    async def events(self, request: Request) -> Response:
+        token = self._token(request)
+
+        def work(venue: Venue) -> list[dict[str, Any]]:
+            self._filter(venue, token, None)
+            return [render.show_object(show, counts) for show, counts in venue.events()]
+
+        return _json(await self.worker.read(work))
 
     async def history(self, request: Request) -> Response:
         labels = request.query_params.getlist("seat")
@@ -144,8 +193,41 @@ class Api:
 
         return _json(await self.worker.read(work))
 
+    async def stream(self, request: Request) -> Response:
+        """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
+        then every change of the event (`seatctl.server.live`)."""
+        event = _event(_one_query(request, "event"))
+        given = changefeed.parse_cursor(request.headers.get("last-event-id"))
+        token = self._token(request)
+
+        def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
+            self._filter(venue, token, None)
+            venue.event(event)
+
+        await self.worker.read(check)
+        if self.hub.closed:
+            raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
+        feed = await self.hub.subscribe(validate.event_name(event))
+        watcher = Watcher(self.hub, self.worker, feed, feed.show)
+        try:
+            first = await watcher.start(given)
+        except BaseException:
+            self.hub.unsubscribe(feed)
+            raise
+        return StreamingResponse(
+            watcher.messages(first),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
     async def health(self, request: Request) -> Response:
         return _json({"ok": True, "version": __version__})
+
+    async def page(self, request: Request) -> Response:
+        """The seat-map page: static, so it needs no token (it asks for one itself)."""
+        from seatctl.server import page
+
+        return page.response()
 
     async def openapi(self, request: Request) -> Response:
         from seatctl.server.openapi import document
@@ -188,6 +270,10 @@ _CHANGES: dict[str, Change] = {
     "confirm": lambda venue, labels, user, ttl, event: venue.confirm(labels, user, event),
     "release": lambda venue, labels, user, ttl, event: venue.release(labels, user, event),
 }
+
+
+_LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
+_BEST_ONLY = ("section", "category", "split")
 
 
 def _proto_seat(view: SeatView) -> dict[str, Any]:
@@ -265,6 +351,28 @@ def _ttl(value: Any) -> int | None:
     if whole is None:
         raise usage_error("ttl must be a whole number of seconds")
     return validate.ttl(whole)
+
+
+def _best(value: Any) -> int:
+    whole = _whole_number(value)
+    if whole is None or whole < 1:
+        raise usage_error("best must be a whole number from 1")
+    return whole
+
+
+def _names(body: dict[str, Any], key: str) -> list[str]:
+    """A list of section or category names; absent means every one."""
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise usage_error(f"{key} must be an array of names (strings)")
+    return value
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise usage_error(f"{key} must be true or false")
+    return value
 
 
 def _whole_number(value: Any) -> int | None:
@@ -411,8 +519,10 @@ class App(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(worker: Worker, auth: bool = True) -> App:
-    api = Api(worker, auth)
+def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App:
+    """The application; `hub` (made here if not given) serves /v1/stream, and whoever runs
+    the application closes it at shutdown so that open streams end."""
+    api = Api(worker, auth, hub if hub is not None else Hub(worker.db, worker))
 
     def route(path: str, handler: Any, method: str, prototype: bool = False) -> Route:
         return Route(path, _guarded(handler, prototype), methods=[method])
@@ -422,9 +532,14 @@ def create_app(worker: Worker, auth: bool = True) -> App:
         # The verb is bound here: reading it from request.url would cost ~17 us a request.
         *(route(f"/{v}", partial(api.proto_change, verb=v), "POST", prototype=True) for v in _DONE),
         route("/v1/seats", api.seats, "GET"),
-        *(route(f"/v1/{v}", partial(api.change, verb=v), "POST") for v in _DONE),
+        route("/v1/lock", api.lock, "POST"),
+        *(route(f"/v1/{v}", partial(api.change, verb=v), "POST") for v in ("confirm", "release")),
         route("/v1/history", api.history, "GET"),
+        route("/v1/stream", api.stream, "GET"),
+        route("/v1/me", api.me, "GET"),
+        route("/v1/events", api.events, "GET"),
         route("/v1/health", api.health, "GET"),
+        route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]
     return App(routes)

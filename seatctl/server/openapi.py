@@ -31,6 +31,7 @@ NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
 STATUS = {"type": "string", "enum": [status.value for status in Status]}
 NULLABLE_TEXT = {"type": ["string", "null"]}
+TTL = {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL}
 
 SCHEMAS: dict[str, Any] = {
     "Seat": {
@@ -101,6 +102,13 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "LockChange": {
+        "description": "Named seats, or the best N available together.",
+        "oneOf": [
+            {"$ref": "#/components/schemas/LockSeats"},
+            {"$ref": "#/components/schemas/LockBest"},
+        ],
+    },
+    "LockSeats": {
         "type": "object",
         "description": "Seats to lock, all or nothing, for `ttl` seconds (default: the venue's).",
         "required": ["seats"],
@@ -108,8 +116,59 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
-            "ttl": {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL},
+            "ttl": TTL,
             "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "LockBest": {
+        "type": "object",
+        "description": "The best `best` available seats, chosen and locked in one transaction"
+        " (as `seatctl lock --best N`): a block together in one row, or with `split` single"
+        " seats when no block exists; only in the sections and categories given (default:"
+        " all). 409 `not_enough` when there is no such choice.",
+        "required": ["best"],
+        "additionalProperties": False,
+        "properties": {
+            "best": {"type": "integer", "minimum": 1},
+            "section": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "category": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "split": {"type": "boolean"},
+            "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
+            "ttl": TTL,
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "Me": {
+        "type": "object",
+        "required": ["user", "auth"],
+        "properties": {
+            "user": {**NULLABLE_USER, "description": "The token's user; null without tokens."},
+            "auth": {"type": "string", "enum": ["tokens", "none"]},
+        },
+    },
+    "Show": {
+        "type": "object",
+        "description": "An event (show) as `seatctl event list --json` shows it.",
+        "required": [
+            "event",
+            "title",
+            "starts_at",
+            "total",
+            "available",
+            "locked",
+            "booked",
+            "blocked",
+            "occupancy",
+        ],
+        "properties": {
+            "event": {"type": "string"},
+            "title": NULLABLE_TEXT,
+            "starts_at": NULLABLE_INSTANT,
+            **{
+                key: {"type": "integer", "minimum": 0}
+                for key in ("total", "available", "locked", "booked", "blocked")
+            },
+            "occupancy": {"type": "number", "minimum": 0, "maximum": 100},
         },
     },
     "Changed": {
@@ -155,11 +214,26 @@ _WHY = {
     "403": "The request names a user other than the token's.",
     "404": "A named seat does not exist.",
     "405": "The path does not take this method.",
-    "409": "Refused: a seat is booked or locked by another user, or not locked by you.",
+    "409": "Refused: a seat is booked or locked by another user, or not locked by you; or"
+    " (best) no such choice of seats is available.",
     "413": "The request body is larger than 64 KiB.",
     "500": "A database problem; the details are in the server's log.",
     "503": "The database stayed busy; retry after Retry-After seconds.",
 }
+
+
+_STREAM = """Messages (SSE framing; every `data` is one line of JSON):
+
+- `event: snapshot`, `id: N` (the newest history event id), data `{"event", "now", "seats":
+  [seat objects as GET /v1/seats returns them, in map order]}`; then a message with only
+  `id: N:T` (T: the epoch second the snapshot was read), which EventSource dispatches to no
+  listener but keeps as the id to resume from.
+- `event: seat`, `id: N` (the change's history event id), data: the seat object after it.
+- `event: expire`, `id: N:T:LABEL` (T: the lock's deadline), data: the seat object, now
+  available. Nothing is written when a lock runs out; `history` shows the same `expire`.
+- `: keep-alive` comment lines every 15 s.
+
+Resuming with `Last-Event-ID` sends exactly the messages after that one."""
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -287,7 +361,9 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/lock": _v1_change("lock", "Lock seats for the acting user."),
+            "/v1/lock": _v1_change(
+                "lock", "Lock the named seats, or the best N together, for the acting user."
+            ),
             "/v1/confirm": _v1_change("confirm", "Book the acting user's locked seats."),
             "/v1/release": _v1_change("release", "Release the acting user's locks."),
             "/v1/history": {
@@ -318,6 +394,66 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Event")}, "The events."),
                         **_errors([*_READ_ERRORS, "404"]),
+                    },
+                }
+            },
+            "/v1/stream": {
+                "get": {
+                    "summary": "Server-Sent Events: the event's seats, then every change as it"
+                    " happens (expiries included).",
+                    "description": _STREAM,
+                    "operationId": "v1_stream",
+                    "parameters": [
+                        event_query,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 80},
+                            "description": "Resume after this message's `id` (no snapshot);"
+                            " an id that means nothing here gets a fresh snapshot.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "An endless `text/event-stream`.",
+                            "headers": {"Cache-Control": {"schema": {"const": "no-cache"}}},
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors([*_READ_ERRORS, "404"]),
+                    },
+                }
+            },
+            "/v1/me": {
+                "get": {
+                    "summary": "Who the token acts for (the seat-map page asks this).",
+                    "operationId": "v1_me",
+                    "responses": {
+                        "200": _json(_ref("Me"), "The acting user."),
+                        **_errors(_READ_ERRORS),
+                    },
+                }
+            },
+            "/v1/events": {
+                "get": {
+                    "summary": "Every event, as `seatctl event list --json`.",
+                    "operationId": "v1_events",
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("Show")}, "The events."),
+                        **_errors(_READ_ERRORS),
+                    },
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The seat-map page (HTML); it asks for a token itself.",
+                    "operationId": "page",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The page, with its CSS and JavaScript inline.",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
                     },
                 }
             },

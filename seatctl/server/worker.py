@@ -36,6 +36,7 @@ class Job(NamedTuple):
 class Worker:
     def __init__(self, db: str) -> None:
         self._db = db
+        self.db = db  # as given: others open their own connections to it
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name="seatctl-db", daemon=True)
         self._ready: Future[str] = Future()

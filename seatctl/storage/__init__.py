@@ -43,6 +43,22 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
 PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
 # A seat as `seat_spots` reads it, in the fields' order of `seatctl.selection.SeatSpot`.
 SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
+# A row of the map for `lock --best`'s ranking (`seatctl.selection.map_rows`): section, row,
+# the map order of its first seat with a number and of its first without one (or None).
+RowFirstsRow = tuple[str | None, str | None, int | None, int | None]
+# Both backends: `RowFirstsRow`s, read from the seats_place index alone where it exists.
+MAP_ROW_FIRSTS = """
+SELECT section, seat_row, min(map_order) FILTER (WHERE seat_number IS NOT NULL),
+    min(map_order) FILTER (WHERE seat_number IS NULL)
+FROM seats GROUP BY section, seat_row
+"""
+# Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.selection.MapRow`.
+RowKey = tuple[str | None, str | None, bool]
+# Both backends: the index behind `MAP_ROW_FIRSTS` and `row_spots`. Like events_seat_at it is
+# not part of the data model: a database from before it gets it with its first write.
+CREATE_SEATS_PLACE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS seats_place ON seats (section, seat_row, seat_number, map_order)"
+)
 # Both backends: whether a seat is available (as `Seat.status` decides) from its state row.
 # Without a state row every column is NULL: available.
 AVAILABLE_AT = (
@@ -52,6 +68,35 @@ AVAILABLE_AT = (
 STATUS_AT = """CASE WHEN st.booked_by IS NOT NULL THEN 'booked'
     WHEN st.blocked_at IS NOT NULL THEN 'blocked'
     WHEN st.lock_expires > %s THEN 'locked' ELSE 'available' END"""
+# The seats of some rows of the map (`row_spots_query` adds which).
+_ROW_SPOTS = f"""
+SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {AVAILABLE_AT}, s.map_order
+FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label WHERE """
+
+
+def row_spots_query(rows: list[RowKey]) -> tuple[str, list[str | None]]:
+    """The query that reads the seats of `rows` as `seat_spots` does (placeholders %s, which
+    SQLite's backend replaces), and its parameters after the instant and the event. A row's
+    seats are found through the seats_place index; a NULL place is matched with IS NULL."""
+    terms: list[str] = []
+    params: list[str | None] = []
+    for section, row, positioned in rows:
+        parts = [_equal("s.section", section, params)]
+        if positioned:
+            parts += [_equal("s.seat_row", row, params), "s.seat_number IS NOT NULL"]
+        else:  # a section's seats without a number, whatever row they name
+            parts.append("s.seat_number IS NULL")
+        terms.append("(" + " AND ".join(parts) + ")")
+    return _ROW_SPOTS + " OR ".join(terms), params
+
+
+def _equal(column: str, value: str | None, params: list[str | None]) -> str:
+    if value is None:
+        return f"{column} IS NULL"
+    params.append(value)
+    return f"{column} = %s"
+
+
 # Schema 4's upgrade: the seats of an older database are in the map in natural label order.
 MAP_ORDER_BY_LABEL = """
 UPDATE seats SET map_order = ordered.n FROM (
@@ -134,6 +179,14 @@ class Transaction(Protocol):
         category, whether it is available in event `show` at `now` (truthy), map order; in
         any order (one query joining the map and the event's states)."""
 
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        """Each (section, row) of the map with the map order of its first seat with a number
+        and of its first seat without one (None when it has none), in any order."""
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        """The seats of those rows of the map as `seat_spots` reads them, in any order: a
+        positioned row's numbered seats, or a section's seats without a number."""
+
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the
         same event is open, and keep them waiting until this one ends (`lock --best` reads
@@ -166,6 +219,21 @@ class Transaction(Protocol):
     def events(self, show: str | None = None) -> list[Event]:
         """The history in commit order, each event with its `id`: all of it, or that of one
         event (its changes and the seats' adds)."""
+
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        """At most `limit` events of event `show` (its changes and the seats' adds) with an id
+        above `after`, in commit order: what a change stream has not told yet."""
+
+    def newest_event_id(self) -> int:
+        """The id of the newest history event of any event (0 if there is none)."""
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        """The instant of the newest event of `show` (adds included) with an id up to
+        `event_id`, None if there is none: how far in time a stream had got at that id."""
+
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        """The instant of each of `labels`' newest `lock` event in event `show` up to history
+        id `through`: where a hold that later events extend began."""
 
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         """The instant of the newest recorded event of each of `labels` in event `show` (the
@@ -206,6 +274,11 @@ class Store(Protocol):
     def group(self) -> AbstractContextManager[None]:
         """One write transaction around several `transaction()`s (group commit): each is a
         savepoint, all or nothing on its own; all become durable at the group's one COMMIT."""
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for another connection to commit a change (SQLite
+        polls `PRAGMA data_version`, PostgreSQL listens for the writers' NOTIFY); True if one
+        may have. Cheap when nothing changes: a change stream's one watcher calls it in a loop."""
 
     def integrity_problems(self) -> list[str]:
         """What the database engine's own consistency check reports (empty when sound)."""

@@ -44,19 +44,24 @@ from seatctl.model import (
 )
 from seatctl.storage import (
     AVAILABLE_AT,
+    CREATE_SEATS_PLACE_INDEX,
     DEFAULT_TTL,
     HELD_SINCE_FROM_HISTORY,
     HOLDER_INDEX,
     LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAP_ROW_FIRSTS,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
+    RowFirstsRow,
+    RowKey,
     SpotRow,
     count_statuses,
     records,
+    row_spots_query,
     status_counts,
 )
 from seatctl.validate import natural_key
@@ -102,6 +107,8 @@ _TABLES = ("meta", "seats", "events", "tokens", "shows", "seat_states")
 # The server's clock when first asked in a transaction (after the command has locked its seats,
 # so a command that queued behind another acts at the time it got them), truncated to the
 # second like the local clock. The transaction caches it: one "now" per transaction.
+# Writers NOTIFY on it (with their schema) when they add to the history; change streams LISTEN.
+CHANGES_CHANNEL = "seatctl_changes"
 _SERVER_NOW = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"
 
 # Labels are ASCII and must sort exactly as in SQLite (byte order), whatever the database's
@@ -175,7 +182,11 @@ UPDATE events SET show = 'default' WHERE action != 'add';
 # model (older seatctl versions use such a schema unchanged), so it carries no schema version:
 # a schema from before it gets it with the first write of a connection.
 _CREATE_SEAT_AT_INDEX = "CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)"
-_HAS_SEAT_AT_INDEX = "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at')"
+# The same for `lock --best`'s index of the map's places (storage.CREATE_SEATS_PLACE_INDEX).
+_HAS_LOOKUP_INDEXES = (
+    "SELECT to_regclass(quote_ident(current_schema()) || '.events_seat_at') IS NOT NULL"
+    " AND to_regclass(quote_ident(current_schema()) || '.seats_place') IS NOT NULL"
+)
 # Only a hash of each token is stored; a token is found by its (unique) hash.
 _CREATE_TOKENS = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -380,6 +391,17 @@ class PostgresTransaction:
             )
         return iter(self._conn.execute(_SEAT_SPOTS, (now, show)))
 
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        if self._version < 4:  # before the map: one row of seats without a place
+            return iter([(None, None, None, 1)])
+        return iter(self._conn.execute(MAP_ROW_FIRSTS))
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return self.seat_spots(show, now)  # its only row
+        query, params = row_spots_query(rows)
+        return iter(self._conn.execute(query, (now, show, *params)))
+
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         if self._version < 4:  # before the map: one row of seats in label order
             return (
@@ -502,12 +524,18 @@ class PostgresTransaction:
         if not events:
             return
         # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
+        # The same statement tells change streams (`wait_for_change`) that the history grew:
+        # PostgreSQL delivers the NOTIFY at COMMIT, once per transaction, and never if it rolls
+        # back.
         self._conn.execute(
+            "WITH added AS ("
             'INSERT INTO events (at, seat, action, "user", expires_at, show, reason)'
             " SELECT at, seat, action, usr, expires_at, show, reason FROM unnest("
             "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
             " %s::text[]) WITH ORDINALITY"
-            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position",
+            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position"
+            f" RETURNING 1) SELECT pg_notify('{CHANGES_CHANNEL}', current_schema())"
+            " FROM (SELECT 1 FROM added LIMIT 1) AS one",
             _columns(
                 [
                     (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
@@ -531,6 +559,44 @@ class PostgresTransaction:
                 (show,),
             )
         )
+
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        if self._version < 4:
+            query = f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s"
+            params: tuple[Any, ...] = (after, limit)
+        else:
+            query = (
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > %s"
+                " AND (show = %s OR show IS NULL) ORDER BY id LIMIT %s"
+            )
+            params = (after, show, limit)
+        return [records.event(row) for row in self._conn.execute(query, params)]
+
+    def newest_event_id(self) -> int:
+        return int(self._value("SELECT coalesce(max(id), 0) FROM events"))
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        condition = " AND (show = %s OR show IS NULL)" if self._version >= 4 else ""
+        row = self._conn.execute(
+            f"SELECT at, seat FROM events WHERE id <= %s{condition} ORDER BY id DESC LIMIT 1",
+            (event_id, show) if condition else (event_id,),
+        ).fetchone()
+        return records.newest_instant(row[1], row[0]) if row is not None else None
+
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        if not labels:
+            return {}
+        condition, params = (
+            (" AND show = %s", (through, show, labels))
+            if self._version >= 4
+            else ("", (through, labels))
+        )
+        rows = self._conn.execute(
+            'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C"'
+            f" AND action = 'lock' AND id <= %s{condition}) FROM unnest(%s::text[]) AS label",
+            params,
+        )
+        return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
 
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
@@ -643,6 +709,7 @@ class PostgresStore:
         self._spare: PostgresStore | None = None
         self._may_create = False  # an init found no tables: its write transaction makes them
         self._indexed = False  # this connection has made sure of the (seat, at) index
+        self._schema: str | None = None  # listening for this schema's changes (wait_for_change)
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -695,6 +762,7 @@ class PostgresStore:
         conn.execute(_CREATE_TOKENS)
         conn.execute(_CREATE_SHOW_TABLES)
         conn.execute(_ADD_HELD_SINCE)
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
         )
@@ -797,20 +865,24 @@ class PostgresStore:
             conn.execute(MAP_ORDER_BY_LABEL)
         conn.execute(_ADD_HELD_SINCE)
         conn.execute(HELD_SINCE_FROM_HISTORY)
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
         conn.execute(
             "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
         )
         self.version = SCHEMA_VERSION
 
     def _make_sure_of_the_index(self, conn: Connection) -> None:
-        """Create the (seat, at) index if this schema lacks it; once per connection."""
+        """Create the (seat, at) and seats_place indexes if this schema lacks them; once per
+        connection."""
         if self._indexed:
             return
-        if conn.execute(_HAS_SEAT_AT_INDEX).fetchone()[0] is None:  # type: ignore[index]
+        if not conn.execute(_HAS_LOOKUP_INDEXES).fetchone()[0]:  # type: ignore[index]
             conn.execute("SAVEPOINT seatctl_index")
             try:
-                conn.execute(_SCHEMA_LOCK)  # another host may be creating it too
+                conn.execute(_SCHEMA_LOCK)  # another host may be creating them too
                 conn.execute(_CREATE_SEAT_AT_INDEX)
+                if self.version >= 4:
+                    conn.execute(CREATE_SEATS_PLACE_INDEX)
             except psycopg.errors.InsufficientPrivilege:
                 # Only the table's owner may index it. A writer who is not the owner still
                 # writes: its clock check reads every event of a seat, as before the index.
@@ -867,6 +939,29 @@ class PostgresStore:
         # On a lost connection ROLLBACK fails too; the error that got us here is the news.
         with contextlib.suppress(psycopg.Error):
             self._conn.execute("ROLLBACK")
+
+    def wait_for_change(self, timeout: float) -> bool:
+        # Writers NOTIFY with their schema as the payload (see `append_events`): one channel
+        # for the whole database, each stream picks its own schema's. The first call starts
+        # listening and cannot know what happened before: it says "maybe".
+        with translated_errors(self._url, write=False):
+            if self._schema is None:
+                self._schema = str(self._value_outside("SELECT current_schema()"))
+                self._conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                return True
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                # Whole lists: a generator left suspended would keep the connection's lock.
+                notes = list(self._conn.notifies(timeout=left, stop_after=1))
+                if any(note.payload == self._schema for note in notes):
+                    # The ones already here too: one change is news enough for all of them.
+                    list(self._conn.notifies(timeout=0))
+                    return True
+            return False
+
+    def _value_outside(self, query: str) -> Any:
+        row = self._conn.execute(query).fetchone()
+        return row[0] if row else None
 
     def integrity_problems(self) -> list[str]:
         # The server has no counterpart of SQLite's integrity_check; `check` still runs the

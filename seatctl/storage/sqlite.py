@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -30,19 +31,24 @@ from seatctl.model import (
 )
 from seatctl.storage import (
     AVAILABLE_AT,
+    CREATE_SEATS_PLACE_INDEX,
     DEFAULT_TTL,
     HELD_SINCE_FROM_HISTORY,
     HOLDER_INDEX,
     LIVE_LOCK_COUNT,
     MAP_ORDER_BY_LABEL,
+    MAP_ROW_FIRSTS,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
     SHOW_COUNTS,
     STATUS_AT,
     PlacedState,
+    RowFirstsRow,
+    RowKey,
     SpotRow,
     count_statuses,
     records,
+    row_spots_query,
     status_counts,
 )
 from seatctl.storage import sqlite_access as access
@@ -55,6 +61,9 @@ from seatctl.validate import natural_key
 # `settings` events in the history.
 SCHEMA_VERSION = 5
 BUSY_TIMEOUT_SECONDS = 10.0
+# How often a change stream reads `PRAGMA data_version`: far within its 0.5 s promise, and
+# the read costs microseconds.
+CHANGE_POLL_SECONDS = 0.02
 _OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 _SEAT_COLUMNS = (
@@ -83,6 +92,7 @@ _OLD_EVENT_COLUMNS = (
 )
 _TOKEN_COLUMNS = "id, user, created_at, expires_at, last_used_at, hash"
 _CHUNK = 500  # well under SQLite's limit on bound parameters
+_BARE_TAIL = (None,) * 5  # an Event's user, expires_at, id, show and reason, none of them set
 
 
 class SqliteTransaction:
@@ -174,6 +184,17 @@ class SqliteTransaction:
             )
         return iter(self._conn.execute(_SEAT_SPOTS.replace("%s", "?"), (now, show)))
 
+    def map_row_firsts(self) -> Iterator[RowFirstsRow]:
+        if self._version < 4:  # before the map: one row of seats without a place
+            return iter([(None, None, None, 1)])
+        return iter(self._conn.execute(MAP_ROW_FIRSTS))
+
+    def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
+        if self._version < 4:
+            return self.seat_spots(show, now)  # its only row
+        query, params = row_spots_query(rows)
+        return iter(self._conn.execute(query.replace("%s", "?"), (now, show, *params)))
+
     def placed_states(self, show: str, now: Instant) -> Iterator[PlacedState]:
         if self._version < 4:  # before the map: one row of seats in label order
             return (
@@ -228,21 +249,16 @@ class SqliteTransaction:
         new = [label for label in labels if label not in existing]
         first = self._conn.execute("SELECT coalesce(max(map_order), 0) FROM seats").fetchone()[0]
         places = places or {}
-        rows = (
-            {
-                "label": label,
-                "sort_key": natural_key(label),
-                "section": place.section,
-                "seat_row": place.row,
-                "seat_number": place.number,
-                "category": place.category,
-                "map_order": first + n,
-            }
-            for n, (label, place) in enumerate(
-                ((label, places.get(label, NO_PLACE)) for label in new), 1
-            )
+        placed = [places.get(label, NO_PLACE) for label in new]
+        columns = zip(*placed, strict=True) if placed else ((), (), (), ())
+        # sqlite3 directly: sqlite-utils' insert_all costs more Python per row than the rest
+        # of a 100,000-seat `init --map` together.
+        self._conn.executemany(
+            "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
+            " map_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            # Rows put together by zip at C speed: label, sort key, the place's four fields, order.
+            zip(new, map(natural_key, new), *columns, itertools.count(first + 1)),
         )
-        _toolkit(self._conn)["seats"].insert_all(rows, batch_size=1000)
         return new
 
     def places(self) -> dict[str, tuple[Place, int]]:
@@ -281,12 +297,21 @@ class SqliteTransaction:
         return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
 
     def append_events(self, events: list[Event]) -> None:
+        if all(e[3:] == _BARE_TAIL for e in events):
+            # Only instant, seat and action (a map's `add`s: 100,000 for a big `init --map`):
+            # binding four NULLs a row would cost more than the inserts themselves.
+            self._conn.executemany(
+                "INSERT INTO events (at, seat, action) VALUES (?, ?, ?)",
+                [(at, seat, action) for at, seat, action, *_ in events],
+            )
+            return
         self._conn.executemany(
             "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            # An Action is a str: bound as its text, without a Python call per event for .value.
             [
-                (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
-                for e in events
+                (at, seat, action, user, expires_at, show, reason)
+                for at, seat, action, user, expires_at, _, show, reason in events
             ],
         )
 
@@ -305,6 +330,52 @@ class SqliteTransaction:
         return self._conn.execute(
             f"SELECT {columns} FROM events WHERE show = ? OR show IS NULL ORDER BY id", (show,)
         )
+
+    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+        if self._version < 2:  # no history yet: nothing to tell
+            return []
+        if self._version < 4:
+            rows = self._conn.execute(
+                f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            )
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? AND (show = ? OR show IS NULL)"
+                " ORDER BY id LIMIT ?",
+                (after, show, limit),
+            )
+        return [records.event(row) for row in rows]
+
+    def newest_event_id(self) -> int:
+        if self._version < 2:
+            return 0
+        return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+        if self._version < 2:
+            return None
+        condition = " AND (show = ? OR show IS NULL)" if self._version >= 4 else ""
+        row = self._conn.execute(
+            f"SELECT at, seat FROM events WHERE id <= ?{condition} ORDER BY id DESC LIMIT 1",
+            (event_id, show) if condition else (event_id,),
+        ).fetchone()
+        return records.newest_instant(row[1], row[0]) if row is not None else None
+
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        if self._version < 2:
+            return {}
+        condition = " AND show = ?" if self._version >= 4 else ""
+        starts: dict[str, Instant] = {}
+        for label in labels:  # one seat at a time, through the (seat, at) index
+            at = self._conn.execute(
+                f"SELECT max(at) FROM events WHERE seat = ? AND action = 'lock' AND id <= ?"
+                f"{condition}",
+                (label, through, show) if condition else (label, through),
+            ).fetchone()[0]
+            if at is not None:
+                starts[label] = records.newest_instant(label, at)
+        return starts
 
     def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
@@ -422,9 +493,13 @@ class SqliteStore:
         # The file `init` is about to fill, which holds no database yet: (device, inode) to
         # undo it by if `init` never commits, and whether this store created it.
         self._unfilled: tuple[tuple[int, int], bool] | None = None
+        # New tables get their indexes once the transaction that made them has filled them:
+        # `init --map` of 100,000 seats sorts each index once instead of updating it per row.
+        self._unindexed = False
         self.read_only: str | None = None  # why this user may only read it
         self._usable = False  # opened as a seatctl database this version can use
         self._indexed = False  # this connection has made sure of the (seat, at) index
+        self._data_version: int | None = None  # as `wait_for_change` last read it
 
     @classmethod
     def open(cls, path: str, create: bool = False) -> SqliteStore:
@@ -546,12 +621,16 @@ class SqliteStore:
             try:
                 tx = SqliteTransaction(self._conn, self._prepared_version(write))
                 yield tx
+                if self._unindexed:
+                    _create_indexes(self._conn)
                 self._conn.execute("COMMIT")
             except BaseException:
                 # Also when COMMIT itself failed: SQLite then keeps the transaction (and the
                 # write lock) open, and every later transaction here would fail to begin.
                 self._roll_back()
                 raise
+            finally:
+                self._unindexed = False  # made and committed, or rolled back with the tables
             if self.created:
                 self._unfilled = None  # the database exists now: the file is here to stay
 
@@ -592,16 +671,32 @@ class SqliteStore:
         version = self._version()
         if write and version == 0 and self._may_create:  # else another init won the race
             _create_tables(self._conn)
+            self._unindexed = True  # until this transaction, which fills them, commits
             self.created = True
         elif write and version < SCHEMA_VERSION:
             SqliteTransaction(self._conn, version).upgrade()
         else:
             if write and not self._indexed and version >= 2:
-                _create_events_seat_at_index(self._conn)  # a no-op once it exists
+                _create_lookup_indexes(self._conn, version)  # a no-op once they exist
                 self._indexed = True
             return version
         self._indexed = True  # created with the events table, or already there
         return SCHEMA_VERSION
+
+    def wait_for_change(self, timeout: float) -> bool:
+        # data_version moves when another connection commits; reading it is not a query of
+        # any table, so a change stream may poll it often. The first call cannot compare.
+        deadline = time.monotonic() + timeout
+        with translated_errors(self.location):
+            while True:
+                version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._data_version = version
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                time.sleep(min(CHANGE_POLL_SECONDS, left))
 
     def integrity_problems(self) -> list[str]:
         with translated_errors(self.location):
@@ -671,15 +766,21 @@ def _create_tables(conn: sqlite3.Connection) -> None:
         not_null={"sort_key"},
         if_not_exists=True,
     )
-    db["seats"].create_index(["sort_key", "label"], if_not_exists=True)
-    _create_events_table(conn, with_shows=True)
+    _create_events_table(conn, with_shows=True, indexed=False)
     _create_tokens_table(conn)
     _create_show_tables(conn)
     _add_held_since(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    """The indexes of the tables `_create_tables` made."""
+    _toolkit(conn)["seats"].create_index(["sort_key", "label"], if_not_exists=True)
+    _create_events_indexes(conn)
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
+
+
+def _create_events_table(conn: sqlite3.Connection, with_shows: bool, indexed: bool = True) -> None:
     db = _toolkit(conn)
     columns: dict[str, type] = {
         "id": int,
@@ -692,7 +793,12 @@ def _create_events_table(conn: sqlite3.Connection, with_shows: bool) -> None:
     if with_shows:
         columns |= {"show": str, "reason": str}
     db["events"].create(columns, pk="id", not_null={"at", "seat", "action"}, if_not_exists=True)
-    db["events"].create_index(["seat", "id"], if_not_exists=True)
+    if indexed:
+        _create_events_indexes(conn)
+
+
+def _create_events_indexes(conn: sqlite3.Connection) -> None:
+    _toolkit(conn)["events"].create_index(["seat", "id"], if_not_exists=True)
     _create_events_seat_at_index(conn)
 
 
@@ -701,6 +807,14 @@ def _create_events_seat_at_index(conn: sqlite3.Connection) -> None:
     the data model (older seatctl versions use such a database unchanged), so it carries no
     schema version: a database from before it gets it with the first write of a connection."""
     conn.execute("CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)")
+
+
+def _create_lookup_indexes(conn: sqlite3.Connection, version: int) -> None:
+    """The indexes outside the data model that a database from before them lacks: the
+    clock check's, and from schema 4 (the map) `lock --best`'s seats_place."""
+    _create_events_seat_at_index(conn)
+    if version >= 4:
+        conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 # `shows` holds the events (shows): the name `events` is the history's, since schema 2. A seat
@@ -742,6 +856,7 @@ def _upgrade_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN show TEXT")
     conn.execute("ALTER TABLE events ADD COLUMN reason TEXT")
     conn.execute("UPDATE events SET show = 'default' WHERE action != 'add'")
+    conn.execute(CREATE_SEATS_PLACE_INDEX)
 
 
 def _add_held_since(conn: sqlite3.Connection) -> None:

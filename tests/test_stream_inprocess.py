@@ -1,0 +1,100 @@
+"""The stream's server side in this process (the ASGI app called directly): keep-alive comments
+while nothing changes, and a watcher that disconnects leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from seatctl import Venue
+
+pytest.importorskip("starlette")
+
+from seatctl.server import live
+from seatctl.server.app import create_app
+from seatctl.server.live import Hub
+from seatctl.server.worker import Worker
+
+
+@pytest.fixture
+def worker(venue_db: str) -> Iterator[Worker]:
+    running = Worker(venue_db)
+    running.start()
+    yield running
+    running.stop()
+
+
+def stream_scope(token: str) -> dict:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/stream",
+        "raw_path": b"/v1/stream",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+    }
+
+
+async def watch_until(hub: Hub, worker: Worker, token: str, enough) -> list[bytes]:
+    """Run one stream until `enough(chunks)` holds, then disconnect; the body chunks."""
+    chunks: list[bytes] = []
+    gone = asyncio.Event()
+    seen = asyncio.Event()
+
+    requested: list[bool] = []
+
+    async def receive() -> dict:
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            chunks.append(message["body"])
+            if enough(chunks):
+                seen.set()
+
+    app = create_app(worker, auth=True, hub=hub)
+    task = asyncio.create_task(app(stream_scope(token), receive, send))
+    await asyncio.wait_for(seen.wait(), 30)
+    gone.set()
+    await asyncio.wait_for(task, 30)
+    return chunks
+
+
+def test_a_keep_alive_comment_comes_while_nothing_changes(venue_db, worker, monkeypatch):
+    monkeypatch.setattr(live, "KEEP_ALIVE_SECONDS", 0.2)
+    with Venue.open(venue_db) as venue:
+        token = venue.add_token("alice")[0]
+    hub = Hub(venue_db, worker)
+
+    async def run() -> list[bytes]:
+        try:
+            return await watch_until(hub, worker, token, lambda c: b": keep-alive\n\n" in c)
+        finally:
+            hub.close()
+
+    chunks = asyncio.run(run())
+    hub.join()
+    assert chunks[0].startswith(b"event: snapshot\n")
+    assert chunks[-1] == b": keep-alive\n\n"
+
+
+def test_a_watcher_that_disconnects_leaves_no_feed_behind(venue_db, worker):
+    with Venue.open(venue_db) as venue:
+        token = venue.add_token("alice")[0]
+    hub = Hub(venue_db, worker)
+
+    async def run() -> dict[str, int]:
+        try:
+            await watch_until(hub, worker, token, lambda c: len(c) >= 1)
+            return hub.watched()
+        finally:
+            hub.close()
+
+    assert asyncio.run(run()) == {}
+    hub.join()
