@@ -32,12 +32,13 @@ from typing import Any, NamedTuple
 from seatctl import render
 from seatctl.clock import Instant, format_instant
 from seatctl.model import NO_PLACE, Action, Event, Place, Seat
+from seatctl.rules import LOCKING
 from seatctl.validate import LABEL_PATTERN
 
 # A resume that would replay more events than this sends a fresh snapshot instead: cheaper
 # for both sides, and the watcher ends up in the same state.
 MAX_REPLAY = 10_000
-_LOCKING = frozenset({Action.LOCK, Action.EXTEND})
+_LOCKING = LOCKING  # the actions that set a deadline
 _NEVER = 1 << 62  # an event id no history reaches
 
 

@@ -165,6 +165,20 @@ def test_a_resume_after_a_lock_tells_its_extension_with_the_holds_start(venue):
     assert resumed.seat == extended.seat
 
 
+def test_a_shortened_lock_is_told_with_its_new_deadline_and_expires_at_it(venue):
+    with freeze_time(START) as clock:
+        live = Live(venue)
+        venue.lock(["1"], "alice", ttl=60)
+        [locked] = live.read()
+        venue.lock(["1"], "alice", ttl=5)  # the holder shortens the hold's deadline
+        [shortened] = live.read()
+        clock.tick(timedelta(seconds=5))
+        [expired] = live.read()
+    assert shortened.seat["expires_at"] < locked.seat["expires_at"]
+    assert shortened.seat["held_since"] == locked.seat["held_since"]
+    assert (expired.kind, expired.label) == (Kind.EXPIRE, "1")
+
+
 def test_resuming_between_two_expiries_of_one_instant_tells_only_the_second(venue):
     with freeze_time(START) as clock:
         live = Live(venue)
