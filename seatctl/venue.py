@@ -118,8 +118,7 @@ class Venue:
                 wanted = DEFAULT_VENUE
             unique = list(dict.fromkeys(wanted))
             new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
-            now, add = tx.now(), Action.ADD  # looked up once: a map may add 100,000 seats
-            tx.append_events([Event(now, label, add) for label in new])
+            tx.append_adds(new, tx.now())
             after = _set_settings(tx, venue._store.created, ttl, max_hold, max_seats_per_user)
             return InitResult(
                 venue._store.location,

@@ -213,6 +213,10 @@ class Transaction(Protocol):
     def show_counts(self, now: Instant) -> list[tuple[Show, StatusCounts]]:
         """Every event, in the order they were added, with its seats counted by status."""
 
+    def append_adds(self, labels: list[str], at: Instant) -> None:
+        """Add to the history that these seats joined the map at `at` (their `add` events, in
+        order): `append_events` for the many adds of a big map."""
+
     def append_events(self, events: list[Event]) -> None:
         """Add to the history, in order, in this transaction."""
 

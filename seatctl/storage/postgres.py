@@ -34,6 +34,7 @@ from seatctl.errors import (
 from seatctl.model import (
     DEFAULT_SHOW,
     NO_PLACE,
+    Action,
     Event,
     Place,
     Seat,
@@ -519,6 +520,9 @@ class PostgresTransaction:
             return [(Show(DEFAULT_SHOW), counts)]
         rows = self._conn.execute(SHOW_COUNTS, (now,)).fetchall()
         return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
+
+    def append_adds(self, labels: list[str], at: Instant) -> None:
+        self.append_events([Event(at, label, Action.ADD) for label in labels])
 
     def append_events(self, events: list[Event]) -> None:
         if not events:
