@@ -346,10 +346,11 @@ def test_reads_while_a_listing_is_open_on_the_same_venue_succeed(venue):
 def interrupt_init(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C arrives inside `init`'s transaction, after its seats were inserted."""
 
-    def interrupted(self, events):
+    def interrupted(self, labels, at):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sqlite_backend.SqliteTransaction, "append_events", interrupted)
+    # The seats' `add` events are written right after the seats themselves.
+    monkeypatch.setattr(sqlite_backend.SqliteTransaction, "append_adds", interrupted)
 
 
 @pytest.mark.usefixtures("interrupt_init")
