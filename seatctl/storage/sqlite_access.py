@@ -24,13 +24,20 @@ def why_read_only(path: str) -> str | None:
     if not os.access(path, os.W_OK):  # also false on a read-only filesystem
         return "this user cannot write it"
     for suffix in SIDE_FILES:
-        side = path + suffix
-        if os.path.exists(side) and not os.access(side, os.W_OK):
+        if _refuses_writes(path + suffix):
             return f"this user cannot write its {suffix} file"
     folder = os.path.dirname(os.path.abspath(path))
     if not os.access(folder, os.W_OK) and not has_side_files(path):
         return "this user cannot write its folder, where SQLite keeps its -wal and -shm files"
     return None
+
+
+def _refuses_writes(side: str) -> bool:
+    """Whether the side file exists and this user may not write it. Another process may delete
+    it meanwhile (SQLite does as its last connection closes) and make it again at once (see
+    `keep_side_files`): a file that was missing when asked and is there when looked at is
+    asked again, so that neither counts as refusing."""
+    return all(not os.access(side, os.W_OK) and os.path.exists(side) for _ in range(2))
 
 
 def has_side_files(path: str) -> bool:
