@@ -67,6 +67,7 @@ os.read(int(go), 1)
 
 runs = []
 last_lock = None  # (user, seats) of this process's last successful lock
+book_next = False  # confirm that lock with the next command
 for step in range(operations):
     os.write(ticket_file, b".")
     ticket = os.lseek(ticket_file, 0, os.SEEK_CUR)
@@ -77,11 +78,16 @@ for step in range(operations):
     user = rng.choice(["ann", "bob", "cy", "di"])
     chosen = rng.sample(labels, rng.randint(1, 3))
     event = rng.choice(events)
-    again = {"lock": 0, "release": 0.3, "confirm": 0.1, "block": 0, "unblock": 0}[action]
-    if last_lock and rng.random() < again:
-        user, chosen, event = last_lock  # give up or book what this process held last
+    again = {"lock": 0, "release": 0.3, "confirm": 0.3, "block": 0, "unblock": 0}[action]
+    if last_lock and (book_next or rng.random() < again):
+        # Give up or book what this process held last (at once, now and then: however the
+        # processes are scheduled, some bookings are made while their locks are live).
+        if book_next:
+            action = "confirm"
+        user, chosen, event = last_lock
     elif rng.random() < 0.03:
         chosen.append(missing)
+    book_next = False
     args = [action, *chosen, "--event", event]
     if action in ("lock", "release", "confirm"):
         args += ["--user", user]
@@ -96,6 +102,7 @@ for step in range(operations):
             code = None
     if action == "lock" and code == 0:
         last_lock = (user, chosen, event)
+        book_next = rng.random() < 0.05
     runs.append({"step": step, "args": args, "code": code, "err": err.getvalue()})
 json.dump(runs, sys.stdout)
 """
