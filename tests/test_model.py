@@ -478,18 +478,7 @@ class VenueAgainstModel(RuleBasedStateMachine):
         """A new venue: the default one (seats 1 to 5), or seats 1..count and some labels."""
         self.move_clock(self.ms + fraction_ms)
         count, named = (None, []) if default else (count, named)
-        expected = self.model.init(count, named, ttl, self.now(), max_hold, max_seats)
-        actual = outcome_of(
-            lambda: Venue.init(
-                self.path,
-                seats=count,
-                labels=named,
-                ttl=ttl,
-                max_hold=max_hold,
-                max_seats_per_user=max_seats,
-            )
-        )
-        assert actual == expected
+        self.check_init(count, named, ttl, max_hold, max_seats)
         self.venue = Venue.open(self.path)
 
     def move_clock(self, ms: int) -> None:
@@ -578,6 +567,28 @@ class VenueAgainstModel(RuleBasedStateMachine):
         )
         return user, named
 
+    def check_init(
+        self,
+        count: int | None,
+        named: list[str],
+        ttl: int | None,
+        max_hold: int | None,
+        max_seats: int | None,
+    ) -> None:
+        """`init` gives the reference's outcome."""
+        expected = self.model.init(count, named, ttl, self.now(), max_hold, max_seats)
+        actual = outcome_of(
+            lambda: Venue.init(
+                self.path,
+                seats=count,
+                labels=named,
+                ttl=ttl,
+                max_hold=max_hold,
+                max_seats_per_user=max_seats,
+            )
+        )
+        assert actual == expected
+
     @rule(
         count=seat_counts,
         named=st.lists(label, max_size=3),
@@ -593,18 +604,7 @@ class VenueAgainstModel(RuleBasedStateMachine):
         max_hold: int | None,
         max_seats: int | None,
     ) -> None:
-        expected = self.model.init(count, named, ttl, self.now(), max_hold, max_seats)
-        actual = outcome_of(
-            lambda: Venue.init(
-                self.path,
-                seats=count,
-                labels=named,
-                ttl=ttl,
-                max_hold=max_hold,
-                max_seats_per_user=max_seats,
-            )
-        )
-        assert actual == expected
+        self.check_init(count, named, ttl, max_hold, max_seats)
 
     @rule(ms=time_steps_ms)
     def let_time_pass(self, ms: int) -> None:
