@@ -15,15 +15,15 @@ The Python API mirrors the CLI:
 __version__ = "0.3.0"
 
 _EXPORTS = {
-    "ExitCode": "seatctl.errors",
-    "Reason": "seatctl.errors",
-    "SeatRefusal": "seatctl.errors",
-    "SeatctlError": "seatctl.errors",
-    "Place": "seatctl.model",
-    "SeatView": "seatctl.model",
-    "Show": "seatctl.model",
-    "Status": "seatctl.model",
-    "StatusCounts": "seatctl.model",
+    "ExitCode": "seatctl.core.errors",
+    "Reason": "seatctl.core.errors",
+    "SeatRefusal": "seatctl.core.errors",
+    "SeatctlError": "seatctl.core.errors",
+    "Place": "seatctl.core.model",
+    "SeatView": "seatctl.core.model",
+    "Show": "seatctl.core.model",
+    "Status": "seatctl.core.model",
+    "StatusCounts": "seatctl.core.model",
     "InitResult": "seatctl.venue",
     "Venue": "seatctl.venue",
 }

@@ -1,6 +1,6 @@
 """The Python API: a venue's seats, changed only through the booking rules.
 
-Each call is one transaction: load the named seats, let `seatctl.rules` decide for every
+Each call is one transaction: load the named seats, let `seatctl.core.rules` decide for every
 one of them, and write all the changes or none.
 """
 
@@ -13,9 +13,9 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from seatctl import clock, rules, validate
-from seatctl.clock import Instant
-from seatctl.errors import (
+from seatctl.core import clock, rules, validate
+from seatctl.core.clock import Instant
+from seatctl.core.errors import (
     ExitCode,
     Reason,
     SeatctlError,
@@ -24,10 +24,10 @@ from seatctl.errors import (
     refused,
     usage_error,
 )
-from seatctl.model import (
+from seatctl.core.model import (
     DEFAULT_SHOW,
     Action,
-    Event,
+    HistoryEntry,
     Place,
     Seat,
     SeatView,
@@ -36,14 +36,15 @@ from seatctl.model import (
     Status,
     StatusCounts,
     Token,
+    settings_change,
 )
-from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store, records
+from seatctl.storage import DEFAULT_TTL, DEFAULT_VENUE, Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from seatctl.changefeed import Item, StreamState
-    from seatctl.seatmap import MapSeat
-    from seatctl.selection import SeatSpot
-    from seatctl.venue_map import Counts, MapCell
+    from seatctl.core.changefeed import Item, StreamState
+    from seatctl.core.seatmap import MapSeat
+    from seatctl.core.selection import SeatSpot
+    from seatctl.core.venue_map import Counts, MapCell
 
 # How long `watch` waits for a commit before it looks at the clock for lapsed locks.
 WATCH_POLL_SECONDS = 0.1
@@ -91,7 +92,7 @@ class Venue:
         """Create the database if missing and add the seats it lacks; never change existing ones.
 
         With neither `seats` nor `labels` (nor `seat_map`), a new database gets seats 1 to 5.
-        `seat_map` is a seat-map file (CSV or JSON lines, see `seatctl.seatmap`): its seats are
+        `seat_map` is a seat-map file (CSV or JSON lines, see `seatctl.core.seatmap`): its seats are
         added in file order with their places, all or none; a seat of the file that conflicts
         with a stored one refuses the whole file, naming the line of every such seat.
         `ttl`, `max_hold` and `max_seats_per_user` change the settings (see `settings()`); a
@@ -190,7 +191,7 @@ class Venue:
         ttl: int | None = None,
         event: str = DEFAULT_SHOW,
     ) -> list[SeatView]:
-        """Choose the best `count` available seats (`seatctl.selection`: a block together in
+        """Choose the best `count` available seats (`seatctl.core.selection`: a block together in
         one row, or with `split` single seats if no block exists) within the sections and
         categories given (empty: all), and lock them for `user`, all in one transaction: the
         choice and the lock are atomic. Exit 4 `not_enough` when there is no such choice."""
@@ -201,7 +202,7 @@ class Venue:
             raise usage_error(f"invalid --best {count!r}: use a whole number from 1")
         wanted_sections = _names("--section", sections)
         wanted_categories = _names("--category", categories)
-        from seatctl import selection
+        from seatctl.core import selection
 
         rule_for = _lock_rule(name, ttl)
 
@@ -227,7 +228,7 @@ class Venue:
     ) -> tuple[Counts, list[dict[str, str | int | float | None]] | None]:
         """The event's seats counted by status now, and with `by` (section, row or category)
         the counts of each group, in map order."""
-        from seatctl import venue_map
+        from seatctl.core import venue_map
 
         show = validate.event_name(event)
         if by is not None and by not in venue_map.GROUPINGS:
@@ -247,7 +248,7 @@ class Venue:
     def map_cells(self, event: str = DEFAULT_SHOW, section: str | None = None) -> list[MapCell]:
         """The event's seats as the terminal map draws them, in map order; only one section's
         if `section` is given (exit 3 `not_found` if the map has no such section)."""
-        from seatctl import venue_map
+        from seatctl.core import venue_map
 
         show = validate.event_name(event)
         with self._store.transaction(write=False) as tx:
@@ -355,7 +356,7 @@ class Venue:
         refusals: list[SeatRefusal] = []
         after: list[Seat] = []
         changed: list[Seat] = []
-        events: list[Event] = []
+        events: list[HistoryEntry] = []
         for label in wanted:
             seat = stored.get(label)
             if seat is None:
@@ -378,7 +379,7 @@ class Venue:
             if over is not None:
                 raise over
         tx.save(changed, show)
-        tx.append_events([e._replace(show=show) for e in events])
+        tx.append_history([e._replace(show=show) for e in events])
         return [seat.view(now) for seat in after]
 
     @staticmethod
@@ -387,7 +388,7 @@ class Venue:
     ) -> Instant:
         """The transaction's clock, moved up to the named seats' newest events if it is a
         little behind them; refused (with the unknown seats) if it is further behind."""
-        latest = tx.latest_event_at([label for label in wanted if label in stored], show)
+        latest = tx.latest_history_at([label for label in wanted if label in stored], show)
         newest = {label: latest[label] for label in wanted if label in latest}
         acting = rules.acting_instant(tx.now(), newest)
         if isinstance(acting, list):
@@ -410,7 +411,7 @@ class Venue:
         since: Instant | None = None,
         limit: int | None = None,
         event: str = DEFAULT_SHOW,
-    ) -> list[Event]:
+    ) -> list[HistoryEntry]:
         """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
         nobody touched yet shown as `expire` events at their deadline. Every filter given
         must match."""
@@ -419,7 +420,7 @@ class Venue:
         user = validate.user(user) if user is not None else None
         if limit is not None and limit < 0:
             raise usage_error(f"invalid --limit {limit}: use a whole number from 0")
-        from seatctl import history
+        from seatctl.core import history
 
         with self._store.transaction(write=False) as tx:
             _existing(tx, show)
@@ -428,41 +429,43 @@ class Venue:
             if missing:
                 raise refused([rules.not_found(label) for label in missing])
             now = tx.now()
-            events = history.with_pending_expiries(tx.events(show), tx.all_seats(show), now)
+            events = history.with_pending_expiries(tx.history(show), tx.all_seats(show), now)
         return history.select(history.of_show(events, show), wanted, user, since, limit)
 
-    # --- the change stream (`seatctl.changefeed`) --------------------------------------
+    # --- the change stream (`seatctl.core.changefeed`) --------------------------------------
 
     def stream_state(self, event: str = DEFAULT_SHOW, after: int | None = None) -> StreamState:
         """What a watcher starts from, in one read transaction: the clock (read first), the
         newest event id, every seat of `event` in map order, and with `after` (a cursor's
         event id) the event's history after it and the time of its newest event up to it."""
-        from seatctl.changefeed import MAX_REPLAY, StreamState, extended_holds
+        from seatctl.core.changefeed import MAX_REPLAY, StreamState, extended_holds
 
         show = validate.event_name(event)
         with self._store.transaction(write=False) as tx:
             _existing(tx, show)
             now = tx.now()  # before the reads: a change they miss happens at or after it
-            newest = tx.newest_event_id()
+            newest = tx.newest_history_id()
             order = {label: n for label, (_, n) in tx.places().items()}
             seats = sorted(tx.all_seats(show), key=lambda seat: order.get(seat.label, 0))
             if after is None or after > newest:
                 return StreamState(now, newest, seats, [], None)
-            events = tx.events_after(show, after, MAX_REPLAY + 1)
+            events = tx.history_after(show, after, MAX_REPLAY + 1)
             holds = tx.hold_starts(extended_holds(events), show, after)
-            return StreamState(now, newest, seats, events, tx.event_at_through(show, after), holds)
+            return StreamState(
+                now, newest, seats, events, tx.history_at_through(show, after), holds
+            )
 
     def stream_changes(
         self, event: str, after: int
-    ) -> tuple[Instant, list[Event], dict[str, Place]]:
+    ) -> tuple[Instant, list[HistoryEntry], dict[str, Place]]:
         """The clock (read first), the history of `event` after id `after`, and the places of
         the seats it names: what a running stream reads when the database has changed."""
-        from seatctl.changefeed import MAX_REPLAY
+        from seatctl.core.changefeed import MAX_REPLAY
 
         show = validate.event_name(event)
         with self._store.transaction(write=False) as tx:
             now = tx.now()
-            events = tx.events_after(show, after, MAX_REPLAY)
+            events = tx.history_after(show, after, MAX_REPLAY)
             labels = sorted({e.seat for e in events})
             places = {label: seat.place for label, seat in tx.seats(labels, show).items()}
         return now, events, places
@@ -470,7 +473,7 @@ class Venue:
     def watch(self, event: str = DEFAULT_SHOW) -> Iterator[StreamState | Item]:
         """`seatctl watch`: the state of `event` now, then each change as it happens, expiries
         included (within a poll of their deadline), without end. Changes by any process."""
-        from seatctl import changefeed
+        from seatctl.core import changefeed
 
         show = validate.event_name(event)
         self.wait_for_change(0)  # from here on a commit is noticed
@@ -490,7 +493,7 @@ class Venue:
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
-        from seatctl import audit
+        from seatctl.core import audit
 
         problems = self._store.integrity_problems()
         if problems:
@@ -502,7 +505,7 @@ class Venue:
             seats = list(tx.all_seats())
             states = list(tx.seat_states())
             shows = [show.name for show, _ in tx.show_counts(tx.now())]
-            events = tx.events()
+            events = tx.history()
             seeded = tx.seeded_through()
             settings = tx.settings()
         return audit.record_problems(seat for _, seat in states) + audit.history_problems(
@@ -520,7 +523,7 @@ class Venue:
     def add_token(self, user: str, expires_in: int | None = None) -> tuple[str, Token]:
         """A new API token for `user`: the token itself (shown once, never stored) and its
         stored record."""
-        from seatctl import tokens
+        from seatctl.core import tokens
 
         name = validate.user(user)
         lifetime = tokens.expires_in(expires_in)
@@ -545,7 +548,7 @@ class Venue:
     def authenticate(self, token: str) -> str:
         """The user `token` acts for; an `unauthorized` error if it is unknown, revoked or
         expired. Records its use (at most once a minute, so that this is mostly a read)."""
-        from seatctl import tokens
+        from seatctl.core import tokens
 
         with self._store.transaction(write=False) as tx:
             found = tokens.check(token, tx.token(tokens.token_hash(token)), tx.now())
@@ -621,15 +624,15 @@ def _set_settings(
         tx.set_default_ttl(after.ttl)
     if created or after[1:] != before[1:]:
         tx.set_caps(after.max_hold, after.max_seats_per_user)
-    change = records.settings_change(before, after)
+    change = settings_change(before, after)
     if change is not None and not created:
-        tx.append_events([Event(tx.now(), "", Action.SETTINGS, reason=change)])
+        tx.append_history([HistoryEntry(tx.now(), "", Action.SETTINGS, reason=change)])
     return after
 
 
 def _parsed_map(path: str) -> list[MapSeat]:
-    """The seats of the map file (`seatctl.seatmap.parse_map`: every bad line is exit 2)."""
-    from seatctl.seatmap import parse_map  # only `init --map` pays for the reader
+    """The seats of the map file (`seatctl.core.seatmap.parse_map`: every bad line is exit 2)."""
+    from seatctl.core.seatmap import parse_map  # only `init --map` pays for the reader
 
     return parse_map(path)
 
@@ -711,7 +714,7 @@ def _not_enough(
 ) -> SeatctlError:
     """Exit 4 `not_enough`: how many seats are available and the largest block together,
     within the filters."""
-    from seatctl import selection
+    from seatctl.core import selection
 
     available = selection.available_count(spots, sections, categories)
     largest = selection.largest_block(spots, sections, categories)

@@ -59,7 +59,7 @@ def _freezable_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL's "now" is the server's clock, which freezegun cannot stop; for the shared
     suite, this process's (frozen) clock stands in for it. tests/test_postgres.py checks the
     real server clock."""
-    from seatctl import clock
+    from seatctl.core import clock
     from seatctl.storage.postgres import PostgresTransaction
 
     monkeypatch.setattr(PostgresTransaction, "_server_now", lambda self: clock.now())

@@ -3,37 +3,37 @@ they stood at that event's instant, and a seat's history never goes back in time
 
 from __future__ import annotations
 
-from seatctl.audit import history_problems
-from seatctl.model import Action, Event, Seat
+from seatctl.core.audit import history_problems
+from seatctl.core.model import Action, HistoryEntry, Seat
 
 T = 1_767_268_800  # 2026-01-01T12:00:00Z
-ADD = Event(T - 100, "1", Action.ADD)
+ADD = HistoryEntry(T - 100, "1", Action.ADD)
 
 
-def replay(*events: Event, stored: Seat, seeded_through: int = 0) -> list[str]:
+def replay(*events: HistoryEntry, stored: Seat, seeded_through: int = 0) -> list[str]:
     """The problems `check` finds in `events` (numbered in commit order) for seat 1."""
     numbered = [e._replace(id=n) for n, e in enumerate([ADD, *events], 1)]
     return history_problems([stored], numbered, seeded_through)
 
 
-def lock(user: str, at: int, until: int) -> Event:
-    return Event(T + at, "1", Action.LOCK, user, T + until)
+def lock(user: str, at: int, until: int) -> HistoryEntry:
+    return HistoryEntry(T + at, "1", Action.LOCK, user, T + until)
 
 
-def extend(user: str, at: int, until: int) -> Event:
-    return Event(T + at, "1", Action.EXTEND, user, T + until)
+def extend(user: str, at: int, until: int) -> HistoryEntry:
+    return HistoryEntry(T + at, "1", Action.EXTEND, user, T + until)
 
 
-def confirm(user: str, at: int) -> Event:
-    return Event(T + at, "1", Action.CONFIRM, user)
+def confirm(user: str, at: int) -> HistoryEntry:
+    return HistoryEntry(T + at, "1", Action.CONFIRM, user)
 
 
-def release(user: str, at: int) -> Event:
-    return Event(T + at, "1", Action.RELEASE, user)
+def release(user: str, at: int) -> HistoryEntry:
+    return HistoryEntry(T + at, "1", Action.RELEASE, user)
 
 
-def expire(user: str, at: int) -> Event:
-    return Event(T + at, "1", Action.EXPIRE, user, T + at)
+def expire(user: str, at: int) -> HistoryEntry:
+    return HistoryEntry(T + at, "1", Action.EXPIRE, user, T + at)
 
 
 def booked(user: str, at: int) -> Seat:
@@ -147,10 +147,10 @@ def test_an_expiry_recorded_after_a_later_event_on_the_seat_is_reported():
 
 def test_events_of_other_seats_do_not_count_as_the_seats_history():
     events = [
-        Event(T, "1", Action.ADD, id=1),
-        Event(T, "2", Action.ADD, id=2),
-        Event(T + 50, "2", Action.LOCK, "bob", T + 110, id=3),
-        Event(T + 10, "1", Action.LOCK, "alice", T + 70, id=4),
+        HistoryEntry(T, "1", Action.ADD, id=1),
+        HistoryEntry(T, "2", Action.ADD, id=2),
+        HistoryEntry(T + 50, "2", Action.LOCK, "bob", T + 110, id=3),
+        HistoryEntry(T + 10, "1", Action.LOCK, "alice", T + 70, id=4),
     ]
     stored = [
         Seat("1", locked_by="alice", lock_expires=T + 70),
@@ -161,7 +161,7 @@ def test_events_of_other_seats_do_not_count_as_the_seats_history():
 
 def test_a_seeded_lapsed_lock_may_be_expired_at_its_earlier_deadline():
     # An upgrade seeds a lock at the upgrade's instant even when its deadline had passed.
-    seeded = Event(T + 100, "1", Action.LOCK, "alice", T + 60)
+    seeded = HistoryEntry(T + 100, "1", Action.LOCK, "alice", T + 60)
     problems = replay(
         seeded,
         expire("alice", 60),

@@ -215,8 +215,8 @@ def test_a_command_group_without_its_command_is_one_short_usage_line(db_path):
 
 
 def test_unknown_command_names_do_not_each_keep_a_parser():
-    from seatctl import cli
-    from seatctl.batch import run_lines
+    from seatctl.cli import app as cli
+    from seatctl.cli.batch import run_lines
 
     lines = [f"junk{number} 1\n" for number in range(50)]
     run_lines(lines, io.StringIO(), cli.Invocation(), cli._subcommand)

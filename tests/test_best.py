@@ -1,4 +1,4 @@
-"""`lock --best N`: the best-available rule (`seatctl.selection`, tested with it) wired to the
+"""`lock --best N`: the best-available rule (`seatctl.core.selection`, tested with it) wired to the
 database: the choice and the lock in one transaction, on both backends."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import START, dump
 from seatctl import Venue
-from seatctl.errors import SeatctlError
-from seatctl.selection import RowsInRankOrder, SeatSpot, choose_best
+from seatctl.core.errors import SeatctlError
+from seatctl.core.selection import RowsInRankOrder, SeatSpot, choose_best
 from test_concurrency import RACERS, assert_clean, race
 
 # Stalls: row A (5 seats, the best row), row B (4 seats); Circle: row A (4 seats, standard).
@@ -236,7 +236,7 @@ def test_sixteen_processes_asking_for_the_best_two_get_distinct_seats(hall):
 # --- The database's shortcut makes the pure rule's choice ---------------------------------
 #
 # `lock --best` reads only the rows its choice needs (ranked from a per-row aggregate, read
-# in rank order); `seatctl.selection.choose_best` over every seat of the event is the rule.
+# in rank order); `seatctl.core.selection.choose_best` over every seat of the event is the rule.
 
 # A seat of a random small map: section, row, number (often none), category, and what it is
 # in the event (available, or made locked, booked or blocked before the choice).

@@ -175,7 +175,7 @@ def test_a_reason_with_control_characters_is_a_usage_error(cli):
 @freeze_time(START)
 def test_seats_table_colours_blocked_seats_too(venue_db):
     from seatctl import Venue
-    from seatctl.render import seats_table
+    from seatctl.cli.output import seats_table
 
     with Venue.open(venue_db) as venue:
         venue.block(["3"])

@@ -1,4 +1,4 @@
-"""The change stream's core (`seatctl.changefeed`) over a real database on both backends, with
+"""The change stream's core (`seatctl.core.changefeed`) over a real database on both backends, with
 the clock frozen: what is told, in which order, and that resuming from any id a watcher was
 given tells exactly the rest."""
 
@@ -10,8 +10,8 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import START
-from seatctl import Venue, render
-from seatctl.changefeed import (
+from seatctl import Venue, wire
+from seatctl.core.changefeed import (
     Cursor,
     GivenCursor,
     Item,
@@ -40,7 +40,7 @@ class Live:
 
 
 def told(items: list[Item]) -> list[tuple[str, str, str, str]]:
-    return [(i.kind.value, i.label, i.id_text, i.seat["status"]) for i in items]
+    return [(i.kind.value, i.label, i.id_text, seat_of(i)["status"]) for i in items]
 
 
 def test_a_change_is_told_with_the_seat_after_it_and_its_event_id(venue):
@@ -48,9 +48,9 @@ def test_a_change_is_told_with_the_seat_after_it_and_its_event_id(venue):
         live = Live(venue)
         venue.lock(["2"], "alice", ttl=60)
         [item] = live.read()
-        listed = render.seat_object(venue.seats()[1])
-    assert (item.kind, item.label, item.seat["locked_by"]) == (Kind.SEAT, "2", "alice")
-    assert item.seat == listed  # as GET /v1/seats shows it
+        listed = wire.seat_object(venue.seats()[1])
+    assert (item.kind, item.label, seat_of(item)["locked_by"]) == (Kind.SEAT, "2", "alice")
+    assert seat_of(item) == listed  # as GET /v1/seats shows it
     assert item.id_text == str(venue.stream_state().newest_id)
 
 
@@ -63,7 +63,11 @@ def test_an_expiry_is_told_once_its_deadline_has_passed_not_before(venue):
         assert live.read() == []
         clock.tick(timedelta(seconds=1))
         [expired] = live.read()
-    assert (expired.kind, expired.label, expired.seat["status"]) == (Kind.EXPIRE, "1", "available")
+    assert (expired.kind, expired.label, seat_of(expired)["status"]) == (
+        Kind.EXPIRE,
+        "1",
+        "available",
+    )
 
 
 def test_an_expiry_comes_before_a_change_made_after_its_deadline(venue):
@@ -85,7 +89,7 @@ def test_a_relock_that_writes_the_expire_tells_the_expiry_once(venue):
         venue.lock(["1"], "bob")  # writes expire (alice) then lock (bob)
         items = live.read()
         written = venue.history(["1"])[-2]
-    assert [(i.kind, i.seat["locked_by"]) for i in items] == [
+    assert [(i.kind, seat_of(i)["locked_by"]) for i in items] == [
         (Kind.EXPIRE, None),
         (Kind.SEAT, "bob"),
     ]
@@ -161,8 +165,8 @@ def test_a_resume_after_a_lock_tells_its_extension_with_the_holds_start(venue):
         given = parse_cursor(locked.id_text)
         assert given is not None
         [resumed] = resume(given, venue.stream_state(after=given.event_id)).items
-    assert extended.seat["held_since"] == locked.seat["held_since"] is not None
-    assert resumed.seat == extended.seat
+    assert seat_of(extended)["held_since"] == seat_of(locked)["held_since"] is not None
+    assert seat_of(resumed) == seat_of(extended)
 
 
 def test_a_shortened_lock_is_told_with_its_new_deadline_and_expires_at_it(venue):
@@ -174,8 +178,8 @@ def test_a_shortened_lock_is_told_with_its_new_deadline_and_expires_at_it(venue)
         [shortened] = live.read()
         clock.tick(timedelta(seconds=5))
         [expired] = live.read()
-    assert shortened.seat["expires_at"] < locked.seat["expires_at"]
-    assert shortened.seat["held_since"] == locked.seat["held_since"]
+    assert seat_of(shortened)["expires_at"] < seat_of(locked)["expires_at"]
+    assert seat_of(shortened)["held_since"] == seat_of(locked)["held_since"]
     assert (expired.kind, expired.label) == (Kind.EXPIRE, "1")
 
 
@@ -246,3 +250,8 @@ def test_after_a_resume_an_expiry_it_told_is_not_told_again_by_the_live_feed(ven
         [expired] = feed.expired(state.now)
     assert [(i.kind, i.label) for i in start.items] == [(Kind.SEAT, "1"), (Kind.EXPIRE, "1")]
     assert start.cursor.told(expired)
+
+
+def seat_of(item: Item) -> dict:
+    """The seat object a watcher is sent with the item."""
+    return wire.seat_object(item.view)

@@ -6,8 +6,8 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import run_process
-from seatctl import clock
-from seatctl.errors import SeatctlError
+from seatctl.core import clock
+from seatctl.core.errors import SeatctlError
 
 
 @pytest.mark.parametrize(

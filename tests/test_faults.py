@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from conftest import START, dump, run_process
 from seatctl import Status, Venue
 from seatctl.cli import main
-from seatctl.clock import format_instant, parse_instant
+from seatctl.core.clock import format_instant, parse_instant
 from test_bad_input import assert_one_line_error, run_as_other_user
 
 pytestmark = pytest.mark.sqlite_only
@@ -657,8 +657,8 @@ def test_lock_whose_reader_left_is_exit_7_in_a_real_process(streams_db):
 
 
 def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
-    from seatctl import cli
-    from seatctl.batch import run_lines
+    from seatctl.cli import app as cli
+    from seatctl.cli.batch import run_lines
 
     oddities = ["", "é", "--", "\x1b", "💺", "#", ".db"]
 

@@ -45,9 +45,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import START, dump
-from seatctl import Reason, SeatctlError, Venue, clock, validate
+from seatctl import Reason, SeatctlError, Venue
 from seatctl.cli import main
-from seatctl.model import Action
+from seatctl.core import clock, validate
+from seatctl.core.model import Action
 
 SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 FUZZ = settings(max_examples=100 * SOAK, deadline=None)
@@ -956,7 +957,7 @@ inner_hash_words = plain_word(
 @FUZZ
 @given(words=st.lists(inner_hash_words, min_size=1, max_size=5))
 def test_a_hash_inside_a_word_is_part_of_the_word(words):
-    from seatctl.batch import _split
+    from seatctl.cli.batch import _split
 
     assert _split(" ".join(words)) == words
 
@@ -964,7 +965,7 @@ def test_a_hash_inside_a_word_is_part_of_the_word(words):
 @FUZZ
 @given(words=st.lists(inner_hash_words, max_size=5), comment=plain_word(st.just("#")))
 def test_a_hash_at_the_start_of_a_word_starts_a_comment(words, comment):
-    from seatctl.batch import _split
+    from seatctl.cli.batch import _split
 
     assert _split(" ".join([*words, comment, *words])) == words
 
@@ -974,7 +975,7 @@ def test_a_hash_at_the_start_of_a_word_starts_a_comment(words, comment):
 def test_quoted_words_come_back_exactly_whatever_they_hold(words):
     import shlex
 
-    from seatctl.batch import _split
+    from seatctl.cli.batch import _split
 
     assert _split(shlex.join(words)) == words
 
@@ -1065,7 +1066,7 @@ def _decodes(raw: bytes) -> bool:
 
 @pytest.mark.parametrize("flag", ["-h", "--help"])
 def test_help_on_every_command_in_a_batch_is_one_json_line_and_nothing_else(starting_points, flag):
-    from seatctl.cli import app
+    from seatctl.cli.app import app
 
     names = sorted(command.callback.__name__ for command in app.registered_commands)
     lines = [f"{name} {flag}" for name in names] + [f"{name} 1 {flag}" for name in names]

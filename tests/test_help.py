@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import run_process
-from seatctl.cli import _command_for
-from seatctl.cli_format import purpose
+from seatctl.cli.app import _command_for
+from seatctl.cli.formatting import purpose
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "docs" / "commands.md").read_text()

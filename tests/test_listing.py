@@ -6,7 +6,7 @@ import pytest
 from freezegun import freeze_time
 
 from conftest import START
-from seatctl.validate import natural_key
+from seatctl.core.validate import natural_key
 
 
 @pytest.fixture
@@ -146,7 +146,8 @@ def test_labels_are_case_sensitive(cli, db_path):
 
 
 def test_the_status_column_is_coloured_only_when_asked(busy_venue, venue_db):
-    from seatctl import Venue, render
+    from seatctl import Venue
+    from seatctl.cli import output as render
 
     with freeze_time(START), Venue.open(venue_db) as venue:
         views = venue.seats()
@@ -155,7 +156,7 @@ def test_the_status_column_is_coloured_only_when_asked(busy_venue, venue_db):
 
 
 def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
-    from seatctl import cli
+    from seatctl.cli import app as cli
 
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert cli._colour()
@@ -213,14 +214,14 @@ def test_seats_json_streams_large_venues_exactly_like_a_json_array(cli, db_path)
     ],
 )
 def test_display_width_counts_terminal_columns(text, columns):
-    from seatctl.render import display_width
+    from seatctl.cli.output import display_width
 
     assert display_width(text) == columns
 
 
 @freeze_time(START)
 def test_tables_stay_aligned_with_wide_and_combining_characters(cli, venue_db):
-    from seatctl.render import display_width
+    from seatctl.cli.output import display_width
 
     for label, user in zip("1234", ["山田太郎", "🎭 fan", "q\u0303uinn", "bob"], strict=True):
         cli("lock", label, "--user", user)

@@ -1,5 +1,5 @@
 """`init --map FILE`: seats added from a seat-map file with their places, in file order, all
-or none. (Parsing the file is `seatctl.seatmap`'s, tested with it.)"""
+or none. (Parsing the file is `seatctl.core.seatmap`'s, tested with it.)"""
 
 from __future__ import annotations
 

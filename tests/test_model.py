@@ -7,7 +7,7 @@ one of which is not a label at all), and `lock_best` (best available, with and w
 both backends, while a frozen clock moves forward, jumps to lock deadlines (and a
 second either side, so sometimes backwards, even past a seat's newest event) and stops at
 fractions of a second. `ReferenceVenue` below is the rules of docs/commands.md and
-docs/guarantees.md written out again, independently of `seatctl.rules`, the fairness caps
+docs/guarantees.md written out again, independently of `seatctl.core.rules`, the fairness caps
 (max-hold, max-seats-per-user, set by `init`) included, and best available by the brute-force
 reference of tests/test_selection.py (these venues have no map, so every seat is in one row in
 natural label order): after every step the
@@ -42,7 +42,7 @@ from hypothesis.stateful import (
 from test_selection import reference
 
 from seatctl import InitResult, SeatctlError, SeatView, Status, Venue
-from seatctl.selection import SeatSpot
+from seatctl.core.selection import SeatSpot
 
 SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 START_MS = int(datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()) * 1000

@@ -22,7 +22,7 @@ from freezegun import freeze_time
 from conftest import Run, dump_pg, run_process, with_search_path
 from seatctl import Venue
 from seatctl.cli import main
-from seatctl.clock import parse_instant
+from seatctl.core.clock import parse_instant
 from seatctl.storage import open_store
 from test_concurrency import RACERS, race
 
@@ -498,7 +498,7 @@ def test_a_password_in_the_url_is_never_printed(pg, pg_url, capsys):
 
 
 def test_postgres_urls_need_the_extra_and_say_how_to_install_it():
-    blocked = "import sys; sys.modules['psycopg'] = None; from seatctl.cli import run; run()"
+    blocked = "import sys; sys.modules['psycopg'] = None; from seatctl.__main__ import run; run()"
     for scheme in ("postgresql", "postgres"):
         done = subprocess.run(
             [sys.executable, "-c", blocked, "--db", f"{scheme}://u:{SECRET}@h/db", "seats"],

@@ -26,7 +26,7 @@ from test_postgres import WAITING, free_port, named, sql
 from conftest import Run, dump_pg, run_process
 from seatctl import Venue
 from seatctl.cli import main
-from seatctl.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.errors import ExitCode, Reason, SeatctlError
 
 psycopg = pytest.importorskip("psycopg")
 pg = test_postgres.pg  # the fixture running seatctl against the test's schema
@@ -463,7 +463,7 @@ def test_seatctl_now_on_sqlite_does_not_warn(db_path, monkeypatch, capsys):
 
 
 def test_the_warning_is_a_python_warning_for_api_callers(pg_url, monkeypatch):
-    from seatctl.errors import SeatctlWarning
+    from seatctl.core.errors import SeatctlWarning
 
     Venue.init(pg_url)
     monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from seatctl import rules
-from seatctl.errors import ExitCode, Reason, SeatRefusal
-from seatctl.model import Action, Seat, Status
-from seatctl.rules import Change
+from seatctl.core import rules
+from seatctl.core.errors import ExitCode, Reason, SeatRefusal
+from seatctl.core.model import Action, Seat, Status
+from seatctl.core.rules import Change
 
 NOW = 1_000_000
 FREE = Seat("3")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.seatmap import COLUMNS, MapSeat, parse_map
+from seatctl.core.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.seatmap import COLUMNS, MapSeat, parse_map
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "venue.csv") -> str:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seatctl.selection import SeatSpot, available_count, choose_best, largest_block
-from seatctl.validate import natural_key
+from seatctl.core.selection import SeatSpot, available_count, choose_best, largest_block
+from seatctl.core.validate import natural_key
 
 
 class Venue:

@@ -470,7 +470,7 @@ def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(
 
 
 def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
-    from seatctl.errors import Reason, database_error
+    from seatctl.core.errors import Reason, database_error
     from seatctl.venue import Venue as VenueClass
 
     def busy(*args, **kwargs):
@@ -492,7 +492,7 @@ def test_a_clock_behind_the_seats_history_is_503_with_retry_after(api, alice, bo
 
 
 def test_other_database_problems_are_500_with_a_generic_message(api, alice, monkeypatch, caplog):
-    from seatctl.errors import Reason, database_error
+    from seatctl.core.errors import Reason, database_error
     from seatctl.venue import Venue as VenueClass
 
     def broken(*args, **kwargs):

@@ -82,7 +82,7 @@ def test_version_imports_nothing_heavy(venue_db):
 
 # Loaded only when asked for: completion's candidates, and the parser's messages. (Typer
 # imports its own completion modules with itself.)
-ON_DEMAND = ("seatctl.completion", "seatctl.cli_messages")
+ON_DEMAND = ("seatctl.cli.completion", "seatctl.cli.messages")
 
 
 def test_ordinary_commands_load_neither_completion_nor_the_parsers_messages(venue_db):
@@ -159,14 +159,14 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_exit_130():
     # `platform`'s uname_result during Typer's import, say) in a RuntimeError.
     script = (
         "import sys, types\n"
-        "cli = types.ModuleType('seatctl.cli')\n"
+        "cli = types.ModuleType('seatctl.cli.app')\n"
         "def main():\n"
         "    try:\n"
         "        raise KeyboardInterrupt\n"
         "    except KeyboardInterrupt as exc:\n"
         "        raise RuntimeError('Error calling __set_name__') from exc\n"
         "cli.main = main\n"
-        "sys.modules['seatctl.cli'] = cli\n"
+        "sys.modules['seatctl.cli.app'] = cli\n"
         "from seatctl.__main__ import run\n"
         "run()\n"
     )

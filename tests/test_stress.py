@@ -36,7 +36,7 @@ from freezegun import freeze_time
 
 from conftest import PG_ENV, run_process, with_search_path
 from seatctl import Venue
-from seatctl.clock import format_instant, parse_instant
+from seatctl.core.clock import format_instant, parse_instant
 
 PROCESSES = 8
 OPERATIONS = 150

@@ -1,5 +1,5 @@
 """`summary` and `map`: an event's seats counted and drawn (the counting and drawing are
-`seatctl.venue_map`'s, tested with it), read from the database on both backends."""
+`seatctl.core.venue_map`'s, tested with it), read from the database on both backends."""
 
 from __future__ import annotations
 

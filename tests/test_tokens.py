@@ -123,7 +123,7 @@ def test_authenticate_names_the_tokens_user(venue_db):
 
 
 def test_a_token_expires_by_the_seatctl_clock(venue_db, monkeypatch):
-    from seatctl.errors import SeatctlError
+    from seatctl.core.errors import SeatctlError
 
     monkeypatch.setenv("SEATCTL_NOW", START)
     with Venue.open(venue_db) as venue:
@@ -140,7 +140,7 @@ def test_check_passes_with_tokens(cli, venue_db):
 
 
 def test_token_is_run_lazily_like_other_commands():
-    from seatctl.cli import _command_for
+    from seatctl.cli.app import _command_for
 
     group = _command_for("token")
     assert set(group.commands) == {"token"}

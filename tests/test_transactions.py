@@ -23,8 +23,8 @@ import pytest
 
 from conftest import START, dump, run_process
 from seatctl import SeatctlError, Status, Venue
-from seatctl.errors import Reason
-from seatctl.storage import is_postgres_url
+from seatctl.core.errors import Reason
+from seatctl.core.validate import is_postgres_url
 from seatctl.storage import sqlite as sqlite_backend
 
 
@@ -199,7 +199,7 @@ def test_after_a_failed_commit_the_next_batch_line_runs(
 
 
 def test_after_ctrl_c_inside_a_transaction_the_same_venue_carries_on(venue, venue_db, monkeypatch):
-    from seatctl import rules
+    from seatctl.core import rules
 
     lock = rules.lock
 
@@ -218,7 +218,7 @@ def test_after_ctrl_c_inside_a_transaction_the_same_venue_carries_on(venue, venu
 def test_after_an_unexpected_error_inside_a_transaction_the_same_venue_carries_on(
     venue, venue_db, monkeypatch
 ):
-    from seatctl import rules
+    from seatctl.core import rules
 
     lock = rules.lock
     monkeypatch.setattr(rules, "lock", lambda *args, **kwargs: 1 / 0)

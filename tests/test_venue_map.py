@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seatctl.venue_map import (
+from seatctl.core.venue_map import (
     CHARACTERS,
     Counts,
     MapCell,

@@ -41,7 +41,7 @@ conn.execute("PRAGMA user_version").fetchone()
 now = int(time.time())
 existing = seats(conn, labels)
 new = [label for label in labels if label not in existing]
-# The natural sort key of a label made of digits only (see seatctl.validate.natural_key).
+# The natural sort key of a label made of digits only (see seatctl.core.validate.natural_key).
 conn.executemany(
     "INSERT INTO seats (label, sort_key) VALUES (?, ?)",
     ((label, f"0{len(label):02d}{label}") for label in new),

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from seatctl.errors import ExitCode, usage_error
+from seatctl.core.errors import ExitCode, usage_error
 
 INSTALL_HINT = "pip install 'seatctl[server]'"
 log = logging.getLogger("seatctl.serve")

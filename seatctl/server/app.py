@@ -20,13 +20,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from seatctl import __version__, changefeed, render, validate
-from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
-from seatctl.model import DEFAULT_SHOW, SeatView, Status
+from seatctl import __version__, wire
+from seatctl.core import changefeed, validate
+from seatctl.core.clock import parse_instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.core.tokens import forbidden, unauthorized
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
-from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
@@ -91,7 +92,7 @@ class Api:
             view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
             return {
                 "message": f"Seat {label} {_DONE[verb]} by {user}",
-                "seat": render.seat_object(view),  # the seat object, as `seats --json`
+                "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
         return _json(await self.worker.write(work))
@@ -111,7 +112,7 @@ class Api:
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
             views = venue.iter_seats(Status(status) if status else None, user, event)
-            return [render.seat_object(v) for v in views]
+            return [wire.seat_object(v) for v in views]
 
         return _json(await self.worker.read(work))
 
@@ -143,7 +144,7 @@ class Api:
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
             views = venue.lock_best(count, user, sections, categories, split, ttl, event)
-            return {"seats": [render.seat_object(v) for v in views]}
+            return {"seats": [wire.seat_object(v) for v in views]}
 
         return _json(await self.worker.write(work))
 
@@ -157,7 +158,7 @@ class Api:
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
             views = _CHANGES[verb](venue, labels, user, ttl, event)
-            return {"seats": [render.seat_object(v) for v in views]}
+            return {"seats": [wire.seat_object(v) for v in views]}
 
         return _json(await self.worker.write(work))
 
@@ -174,7 +175,7 @@ class Api:
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             self._filter(venue, token, None)
-            return [render.show_object(show, counts) for show, counts in venue.events()]
+            return [wire.show_object(show, counts) for show, counts in venue.events()]
 
         return _json(await self.worker.read(work))
 
@@ -189,7 +190,7 @@ class Api:
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
             events = venue.history(labels, user, since, limit, event)
-            return [render.event_object(e) for e in events]
+            return [wire.history_object(e) for e in events]
 
         return _json(await self.worker.read(work))
 
@@ -443,11 +444,11 @@ def _error_response(error: SeatctlError, prototype: bool) -> Response:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     message = error.message
     if status == 500:
-        log.error("database problem: %s", render.printable(error.message))
+        log.error("database problem: %s", wire.printable(error.message))
         message = "the server met a database problem; its log has the details"
     if prototype:
         return _json({"error": message, "reason": str(error.reason)}, status, headers)
-    fields = render.error_fields(error)
+    fields = wire.error_fields(error)
     fields["message"] = message
     return _json(fields, status, headers)
 

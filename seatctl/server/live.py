@@ -5,7 +5,7 @@ One thread (`Hub`) waits for the database to change (`Venue.wait_for_change`: SQ
 event's new history once, on a connection of its own (the request worker is not held up).
 It also reads when the earliest lock deadline of a feed has passed, so that an expiry, which
 writes nothing, is told within a poll of its deadline. Each `Feed` turns what was read into
-items once (`seatctl.changefeed.Tracker`), encoded once, kept in a bounded log that every
+items once (`seatctl.core.changefeed.Tracker`), encoded once, kept in a bounded log that every
 watcher of the event reads from at its own pace. A watcher that falls further behind than
 the log reaches catches up from the database; one that disconnects leaves nothing behind,
 and a feed nobody watches is dropped.
@@ -20,11 +20,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from seatctl import changefeed, clock
-from seatctl.changefeed import Cursor, GivenCursor, Item, StreamState
-from seatctl.clock import Instant
-from seatctl.errors import SeatctlError
-from seatctl.model import Event, Place
+from seatctl import wire
+from seatctl.core import changefeed, clock
+from seatctl.core.changefeed import Cursor, GivenCursor, Item, StreamState
+from seatctl.core.clock import Instant
+from seatctl.core.errors import SeatctlError
+from seatctl.core.model import HistoryEntry, Place
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
@@ -80,7 +81,7 @@ class Feed:
         per watcher): proxies and browsers keep the connection open."""
         if self.closed:
             return
-        self._log.append((None, changefeed.KEEP_ALIVE))
+        self._log.append((None, wire.KEEP_ALIVE))
         self._trim()
         self._wake()
         self._schedule_keep_alive()
@@ -89,13 +90,13 @@ class Feed:
         self.error = error
         self.started.set()
 
-    def apply(self, now: Instant, events: list[Event], places: dict[str, Place]) -> None:
+    def apply(self, now: Instant, events: list[HistoryEntry], places: dict[str, Place]) -> None:
         if self._tracker is None:
             return
         items = self._tracker.committed(events, places) + self._tracker.expired(now)
         self.next_deadline = self._tracker.next_deadline
         if items:
-            self._log += [(item, changefeed.item_message(item)) for item in items]
+            self._log += [(item, wire.item_message(item)) for item in items]
             self._trim()
             self._wake()
 
@@ -271,8 +272,8 @@ class Watcher:
         state: StreamState = await self._worker.read(lambda v: v.stream_state(show, after))
         start = changefeed.resume(given, state) if given else changefeed.snapshot_start(state)
         if start.snapshot is not None:
-            return changefeed.snapshot_message(show, start.snapshot), start.cursor
-        return b"".join(changefeed.item_message(item) for item in start.items), start.cursor
+            return wire.snapshot_message(show, start.snapshot), start.cursor
+        return b"".join(wire.item_message(item) for item in start.items), start.cursor
 
     async def messages(self, first: bytes) -> AsyncIterator[bytes]:
         try:

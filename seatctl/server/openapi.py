@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from seatctl import __version__, validate
-from seatctl.model import Action, Status
-from seatctl.render import SEAT_FIELDS
+from seatctl import __version__
+from seatctl.core import validate
+from seatctl.core.model import Action, Status
+from seatctl.wire import SEAT_FIELDS
 
 LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
 # The server takes any printable name of up to 64 characters (surrounding spaces dropped);

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
-from seatctl.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.errors import ExitCode, Reason, SeatctlError
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")

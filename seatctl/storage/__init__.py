@@ -6,22 +6,22 @@ A `Store` hands out transactions; a `Transaction` loads and saves seat records a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from seatctl.clock import Instant
-from seatctl.model import (
+from seatctl.core.clock import Instant
+from seatctl.core.model import (
     DEFAULT_SHOW,
-    Event,
+    HistoryEntry,
     Place,
     Seat,
     Settings,
     Show,
-    Status,
     StatusCounts,
     Token,
 )
+from seatctl.core.validate import is_postgres_url
 
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
@@ -41,9 +41,9 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
 # A seat of the map in one event, as `placed_states` reads it: label, section, row, number,
 # category, status ("available", "locked", "booked" or "blocked"), map order.
 PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
-# A seat as `seat_spots` reads it, in the fields' order of `seatctl.selection.SeatSpot`.
+# A seat as `seat_spots` reads it, in the fields' order of `seatctl.core.selection.SeatSpot`.
 SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
-# A row of the map for `lock --best`'s ranking (`seatctl.selection.map_rows`): section, row,
+# A row of the map for `lock --best`'s ranking (`seatctl.core.selection.map_rows`): section, row,
 # the map order of its first seat with a number and of its first without one (or None).
 RowFirstsRow = tuple[str | None, str | None, int | None, int | None]
 # Both backends: `RowFirstsRow`s, read from the seats_place index alone where it exists.
@@ -52,7 +52,7 @@ SELECT section, seat_row, min(map_order) FILTER (WHERE seat_number IS NOT NULL),
     min(map_order) FILTER (WHERE seat_number IS NULL)
 FROM seats GROUP BY section, seat_row
 """
-# Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.selection.MapRow`.
+# Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.core.selection.MapRow`.
 RowKey = tuple[str | None, str | None, bool]
 # Both backends: the index behind `MAP_ROW_FIRSTS` and `row_spots`. Like events_seat_at it is
 # not part of the data model: a database from before it gets it with its first write.
@@ -124,17 +124,6 @@ SELECT count(*) FROM seat_states WHERE show = %s AND locked_by = %s AND booked_b
 # The meta keys of the fairness caps. A database without them (made before schema 5) has no
 # caps: it keeps its old behaviour until `init` sets one.
 MAX_HOLD_KEY, MAX_SEATS_KEY = "max_hold", "max_seats_per_user"
-
-
-def status_counts(total: int, booked: int, blocked: int, locked: int) -> StatusCounts:
-    return StatusCounts(total - booked - blocked - locked, locked, booked, blocked)
-
-
-def count_statuses(statuses: Iterable[Status]) -> StatusCounts:
-    tally = dict.fromkeys(Status, 0)
-    for status in statuses:
-        tally[status] += 1
-    return StatusCounts(*(tally[s] for s in Status))
 
 
 class Transaction(Protocol):
@@ -215,23 +204,23 @@ class Transaction(Protocol):
 
     def append_adds(self, labels: list[str], at: Instant) -> None:
         """Add to the history that these seats joined the map at `at` (their `add` events, in
-        order): `append_events` for the many adds of a big map."""
+        order): `append_history` for the many adds of a big map."""
 
-    def append_events(self, events: list[Event]) -> None:
+    def append_history(self, events: list[HistoryEntry]) -> None:
         """Add to the history, in order, in this transaction."""
 
-    def events(self, show: str | None = None) -> list[Event]:
+    def history(self, show: str | None = None) -> list[HistoryEntry]:
         """The history in commit order, each event with its `id`: all of it, or that of one
         event (its changes and the seats' adds)."""
 
-    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+    def history_after(self, show: str, after: int, limit: int) -> list[HistoryEntry]:
         """At most `limit` events of event `show` (its changes and the seats' adds) with an id
         above `after`, in commit order: what a change stream has not told yet."""
 
-    def newest_event_id(self) -> int:
+    def newest_history_id(self) -> int:
         """The id of the newest history event of any event (0 if there is none)."""
 
-    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+    def history_at_through(self, show: str, event_id: int) -> Instant | None:
         """The instant of the newest event of `show` (adds included) with an id up to
         `event_id`, None if there is none: how far in time a stream had got at that id."""
 
@@ -239,7 +228,7 @@ class Transaction(Protocol):
         """The instant of each of `labels`' newest `lock` event in event `show` up to history
         id `through`: where a hold that later events extend began."""
 
-    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
+    def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         """The instant of the newest recorded event of each of `labels` in event `show` (the
         map's adds included), so that a write can keep each seat's history in time order."""
 
@@ -292,13 +281,6 @@ class Store(Protocol):
         A backend whose copies are made by other tools raises a usage error naming them."""
 
     def close(self) -> None: ...
-
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(db: str) -> bool:
-    return db.lower().startswith(POSTGRES_SCHEMES)
 
 
 def open_store(db: str, create: bool = False) -> Store:

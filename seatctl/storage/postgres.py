@@ -21,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
-from seatctl import clock
-from seatctl.clock import Instant
-from seatctl.errors import (
+from seatctl.core import clock
+from seatctl.core.clock import Instant
+from seatctl.core.errors import (
     Reason,
     SeatctlError,
     SeatctlWarning,
@@ -31,18 +31,21 @@ from seatctl.errors import (
     database_error,
     usage_error,
 )
-from seatctl.model import (
+from seatctl.core.model import (
     DEFAULT_SHOW,
     NO_PLACE,
     Action,
-    Event,
+    HistoryEntry,
     Place,
     Seat,
     Settings,
     Show,
     StatusCounts,
     Token,
+    count_statuses,
+    status_counts,
 )
+from seatctl.core.validate import natural_key
 from seatctl.storage import (
     AVAILABLE_AT,
     CREATE_SEATS_PLACE_INDEX,
@@ -60,12 +63,9 @@ from seatctl.storage import (
     RowFirstsRow,
     RowKey,
     SpotRow,
-    count_statuses,
     records,
     row_spots_query,
-    status_counts,
 )
-from seatctl.validate import natural_key
 
 try:
     import psycopg
@@ -268,7 +268,7 @@ class PostgresTransaction:
         self._seat_columns = _SEAT_COLUMNS + (_HELD_SINCE if version >= 5 else "")
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         # The command's whole budget for waiting on other writers (not a booking instant, so
-        # not seatctl.clock's time).
+        # not seatctl.core.clock's time).
         self._deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
 
     def now(self) -> Instant:
@@ -522,9 +522,9 @@ class PostgresTransaction:
         return [(Show(*row[:3]), status_counts(total, *row[3:])) for row in rows]
 
     def append_adds(self, labels: list[str], at: Instant) -> None:
-        self.append_events([Event(at, label, Action.ADD) for label in labels])
+        self.append_history([HistoryEntry(at, label, Action.ADD) for label in labels])
 
-    def append_events(self, events: list[Event]) -> None:
+    def append_history(self, events: list[HistoryEntry]) -> None:
         if not events:
             return
         # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
@@ -549,7 +549,7 @@ class PostgresTransaction:
             ),
         )
 
-    def events(self, show: str | None = None) -> list[Event]:
+    def history(self, show: str | None = None) -> list[HistoryEntry]:
         return [records.event(row) for row in self._event_rows(show)]
 
     def _event_rows(self, show: str | None = None) -> Iterator[tuple[Any, ...]]:
@@ -564,7 +564,7 @@ class PostgresTransaction:
             )
         )
 
-    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+    def history_after(self, show: str, after: int, limit: int) -> list[HistoryEntry]:
         if self._version < 4:
             query = f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s"
             params: tuple[Any, ...] = (after, limit)
@@ -576,10 +576,10 @@ class PostgresTransaction:
             params = (after, show, limit)
         return [records.event(row) for row in self._conn.execute(query, params)]
 
-    def newest_event_id(self) -> int:
+    def newest_history_id(self) -> int:
         return int(self._value("SELECT coalesce(max(id), 0) FROM events"))
 
-    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+    def history_at_through(self, show: str, event_id: int) -> Instant | None:
         condition = " AND (show = %s OR show IS NULL)" if self._version >= 4 else ""
         row = self._conn.execute(
             f"SELECT at, seat FROM events WHERE id <= %s{condition} ORDER BY id DESC LIMIT 1",
@@ -602,7 +602,7 @@ class PostgresTransaction:
         )
         return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
 
-    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
+    def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if not labels:
             return {}
         params: tuple[Any, ...]
@@ -945,7 +945,7 @@ class PostgresStore:
             self._conn.execute("ROLLBACK")
 
     def wait_for_change(self, timeout: float) -> bool:
-        # Writers NOTIFY with their schema as the payload (see `append_events`): one channel
+        # Writers NOTIFY with their schema as the payload (see `append_history`): one channel
         # for the whole database, each stream picks its own schema's. The first call starts
         # listening and cannot know what happened before: it says "maybe".
         with translated_errors(self._url, write=False):

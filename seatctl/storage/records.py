@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from seatctl.clock import LATEST_INSTANT, format_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
-from seatctl.model import NO_PLACE, Action, Event, Place, Seat, Settings
-from seatctl.validate import (
+from seatctl.core.clock import LATEST_INSTANT, format_instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatRefusal
+from seatctl.core.model import (
+    NO_PLACE,
+    Action,
+    HistoryEntry,
+    Place,
+    Seat,
+    Settings,
+    settings_changed,
+)
+from seatctl.core.validate import (
     LABEL_PATTERN,
     MAX_HOLD,
     MAX_SEATS,
@@ -116,13 +124,13 @@ def _good_user(value: Any) -> bool:
     )
 
 
-def event(row: tuple[Any, ...]) -> Event:
+def event(row: tuple[Any, ...]) -> HistoryEntry:
     """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason)."""
     problem = event_problem(row)
     if problem:
         raise DamagedRecord(problem, row[1])
     at, label, action, user, expires_at, id_, show, reason = row
-    return Event(at, label, _ACTIONS[action], user, expires_at, id_, show, reason)
+    return HistoryEntry(at, label, _ACTIONS[action], user, expires_at, id_, show, reason)
 
 
 def settings(stored: dict[str, Any], default_ttl_: int) -> Settings:
@@ -138,39 +146,8 @@ def settings(stored: dict[str, Any], default_ttl_: int) -> Settings:
     )
 
 
-# A `settings` event's reason: the settings it changed, "name old -> new" joined by ", ".
-_SETTING_NAMES = ("ttl", "max_hold", "max_seats_per_user")
-
-
-def settings_change(before: Settings, after: Settings) -> str | None:
-    """What a `settings` event records of a change of settings (None if nothing changed)."""
-    changed = [
-        f"{name} {old} -> {new}"
-        for name, old, new in zip(_SETTING_NAMES, before, after, strict=True)
-        if old != new
-    ]
-    return ", ".join(changed) or None
-
-
-def settings_changed(reason: str | None) -> dict[str, tuple[int, int]] | None:
-    """The changes a `settings` event's reason records (name -> (old, new)); None if it is
-    not one `settings_change` could have written."""
-    if not reason:
-        return None
-    changes: dict[str, tuple[int, int]] = {}
-    for part in reason.split(", "):
-        name, _, values = part.partition(" ")
-        old, arrow, new = values.partition(" -> ")
-        if name not in _SETTING_NAMES or name in changes or not arrow:
-            return None
-        if not (_is_digits(old) and _is_digits(new)) or old == new:
-            return None
-        changes[name] = (int(old), int(new))
-    return changes
-
-
 def newest_instant(label: Any, at: Any) -> int:
-    """The instant of `label`'s newest history event, as a backend's `latest_event_at` finds
+    """The instant of `label`'s newest history event, as a backend's `latest_history_at` finds
     it (the greatest stored value: a damaged one, text included, sorts there too)."""
     problem = _instant_problem("time", at, required=True)
     if problem:

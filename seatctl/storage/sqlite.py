@@ -15,20 +15,23 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from seatctl import clock
-from seatctl.clock import Instant
-from seatctl.errors import Reason, SeatctlError, database_error
-from seatctl.model import (
+from seatctl.core import clock
+from seatctl.core.clock import Instant
+from seatctl.core.errors import Reason, SeatctlError, database_error
+from seatctl.core.model import (
     DEFAULT_SHOW,
     NO_PLACE,
-    Event,
+    HistoryEntry,
     Place,
     Seat,
     Settings,
     Show,
     StatusCounts,
     Token,
+    count_statuses,
+    status_counts,
 )
+from seatctl.core.validate import natural_key
 from seatctl.storage import (
     AVAILABLE_AT,
     CREATE_SEATS_PLACE_INDEX,
@@ -46,13 +49,10 @@ from seatctl.storage import (
     RowFirstsRow,
     RowKey,
     SpotRow,
-    count_statuses,
     records,
     row_spots_query,
-    status_counts,
 )
 from seatctl.storage import sqlite_access as access
-from seatctl.validate import natural_key
 
 # 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`;
 # 4: the seat map (section, row, number, category, map order), events (shows) and their own
@@ -303,7 +303,7 @@ class SqliteTransaction:
             zip(itertools.repeat(at), labels),
         )
 
-    def append_events(self, events: list[Event]) -> None:
+    def append_history(self, events: list[HistoryEntry]) -> None:
         self._conn.executemany(
             "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -314,10 +314,10 @@ class SqliteTransaction:
             ],
         )
 
-    def events(self, show: str | None = None) -> list[Event]:
+    def history(self, show: str | None = None) -> list[HistoryEntry]:
         """The history in commit order: all of it, or that of one event (with the seats' adds)."""
         if self._version < 2:  # read before the first write upgraded it: what it would seed
-            from seatctl.history import seed_events
+            from seatctl.core.history import seed_events
 
             return seed_events(self.all_seats(), self.now())
         return [records.event(row) for row in self._event_rows(show)]
@@ -330,7 +330,7 @@ class SqliteTransaction:
             f"SELECT {columns} FROM events WHERE show = ? OR show IS NULL ORDER BY id", (show,)
         )
 
-    def events_after(self, show: str, after: int, limit: int) -> list[Event]:
+    def history_after(self, show: str, after: int, limit: int) -> list[HistoryEntry]:
         if self._version < 2:  # no history yet: nothing to tell
             return []
         if self._version < 4:
@@ -346,12 +346,12 @@ class SqliteTransaction:
             )
         return [records.event(row) for row in rows]
 
-    def newest_event_id(self) -> int:
+    def newest_history_id(self) -> int:
         if self._version < 2:
             return 0
         return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
-    def event_at_through(self, show: str, event_id: int) -> Instant | None:
+    def history_at_through(self, show: str, event_id: int) -> Instant | None:
         if self._version < 2:
             return None
         condition = " AND (show = ? OR show IS NULL)" if self._version >= 4 else ""
@@ -376,7 +376,7 @@ class SqliteTransaction:
                 starts[label] = records.newest_instant(label, at)
         return starts
 
-    def latest_event_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
+    def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         if self._version < 2:  # no history yet: a write upgrades the schema before asking
             return {}
         latest: dict[str, Instant] = {}
@@ -394,7 +394,7 @@ class SqliteTransaction:
 
     def seeded_through(self) -> int:
         if self._version < 2:
-            return len(self.events())
+            return len(self.history())
         return records.seeded_through(self._meta("seeded_through"))
 
     def damaged_records(self) -> list[str]:
@@ -450,9 +450,9 @@ class SqliteTransaction:
         transaction: 1 -> 2 seeds the history from the seats, 2 -> 3 adds the tokens table,
         3 -> 4 moves the seats' states to the event `default` and adds the seat map, 4 -> 5
         adds each state's hold start (from the history), after the seeds it may need."""
-        seeds: list[Event] = []
+        seeds: list[HistoryEntry] = []
         if self._version < 2:
-            from seatctl.history import seed_events
+            from seatctl.core.history import seed_events
 
             _create_events_table(self._conn, with_shows=False)
             seeds = seed_events(self.all_seats(), self.now())
@@ -464,7 +464,7 @@ class SqliteTransaction:
         _add_held_since(self._conn)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._version = SCHEMA_VERSION
-        self.append_events(seeds)
+        self.append_history(seeds)
         self._conn.execute(HELD_SINCE_FROM_HISTORY)
 
     def _meta(self, key: str) -> str | None:

@@ -14,8 +14,8 @@ import os
 import sqlite3
 import stat
 
-from seatctl.errors import Reason, SeatctlError, database_error, usage_error
-from seatctl.storage import is_postgres_url
+from seatctl.core.errors import Reason, SeatctlError, database_error, usage_error
+from seatctl.core.validate import is_postgres_url
 
 SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite keeps beside a database
 _KINDS = {

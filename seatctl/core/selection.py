@@ -54,7 +54,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from seatctl.validate import natural_key
+from seatctl.core.validate import natural_key
 
 
 class SeatSpot(NamedTuple):

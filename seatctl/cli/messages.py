@@ -15,8 +15,8 @@ from typing import Any
 
 from typer._click import exceptions as parser_errors
 
-from seatctl.tokens import MAX_EXPIRES_IN
-from seatctl.validate import MAX_HOLD, MAX_SEATS, MAX_TTL, MIN_TTL
+from seatctl.core.tokens import MAX_EXPIRES_IN
+from seatctl.core.validate import MAX_HOLD, MAX_SEATS, MAX_TTL, MIN_TTL
 
 # What a good value looks like, by option (or argument metavar), in seatctl's words.
 HINTS = {

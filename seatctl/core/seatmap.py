@@ -32,8 +32,8 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from seatctl.errors import SeatctlError, usage_error
-from seatctl.validate import LABEL_PATTERN
+from seatctl.core.errors import SeatctlError, usage_error
+from seatctl.core.validate import LABEL_PATTERN
 
 COLUMNS = ("label", "section", "row", "number", "category")
 MAX_NAME_LENGTH = 64  # sections, rows and categories, like user names

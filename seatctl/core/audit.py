@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from seatctl.clock import Instant, format_instant
-from seatctl.model import DEFAULT_SHOW, Action, Event, Seat, Settings, Status
-from seatctl.storage.records import settings_changed
+from seatctl.core.clock import Instant, format_instant
+from seatctl.core.model import (
+    DEFAULT_SHOW,
+    Action,
+    HistoryEntry,
+    Seat,
+    Settings,
+    Status,
+    settings_changed,
+)
 
 
 def record_problems(seats: Iterable[Seat]) -> list[str]:
@@ -35,7 +42,7 @@ class _Replayed(NamedTuple):
 
 def history_problems(
     seats: Iterable[Seat],
-    events: Iterable[Event],
+    events: Iterable[HistoryEntry],
     seeded_through: int,
     states: Iterable[tuple[str, Seat]] | None = None,
     shows: Iterable[str] = (DEFAULT_SHOW,),
@@ -135,7 +142,7 @@ def history_problems(
     return problems
 
 
-def _first_settings(events: list[Event], stored: Settings) -> tuple[Settings, list[str]]:
+def _first_settings(events: list[HistoryEntry], stored: Settings) -> tuple[Settings, list[str]]:
     """The settings before the history's first `settings` event: the stored ones, with every
     recorded change undone, newest first; and the changes that do not follow on (a setting
     recorded as changed to a value the next change does not start from)."""
@@ -152,13 +159,13 @@ def _first_settings(events: list[Event], stored: Settings) -> tuple[Settings, li
     return Settings(**current), problems
 
 
-def _changed(settings: Settings, event: Event) -> Settings:
+def _changed(settings: Settings, event: HistoryEntry) -> Settings:
     """The settings after a `settings` event."""
     changes = settings_changed(event.reason) or {}
     return settings._replace(**{name: new for name, (_, new) in changes.items()})
 
 
-def _past_max_hold(seat: Seat, event: Event, max_hold: int) -> str | None:
+def _past_max_hold(seat: Seat, event: HistoryEntry, max_hold: int) -> str | None:
     """A lock or extension whose deadline lies past its hold's start plus the max-hold then
     in force (0: no cap)."""
     if not max_hold or event.action not in (Action.LOCK, Action.EXTEND, Action.SHORTEN):
@@ -185,7 +192,7 @@ def _track_holds(
 
 
 def _past_max_seats(
-    holds: dict[tuple[str, str], dict[str, Instant]], show: str, event: Event, cap: int
+    holds: dict[tuple[str, str], dict[str, Instant]], show: str, event: HistoryEntry, cap: int
 ) -> str | None:
     """A new hold that leaves its user with more live locks in the event than the
     max-seats-per-user then in force (0: no cap). A command's seats are recorded one by one,
@@ -205,7 +212,7 @@ def _seat_in(label: str, show: str) -> str:
 
 
 def _step(
-    before: _Replayed | None, event: Event, seeded: bool
+    before: _Replayed | None, event: HistoryEntry, seeded: bool
 ) -> tuple[_Replayed | None, str | None]:
     """The seat after `event`, and what was wrong with it, if anything."""
     if event.action is Action.ADD:
@@ -224,7 +231,7 @@ def _step(
     return _Replayed(after, latest, unexpired), problem
 
 
-def _out_of_order(before: _Replayed, event: Event) -> str | None:
+def _out_of_order(before: _Replayed, event: HistoryEntry) -> str | None:
     """What is wrong with an event dated before the seat's newest one, if it is."""
     if before.latest is None or event.at >= before.latest:
         return None
@@ -235,14 +242,14 @@ def _out_of_order(before: _Replayed, event: Event) -> str | None:
     return _backwards(before, event)
 
 
-def _backwards(before: _Replayed, event: Event) -> str:
+def _backwards(before: _Replayed, event: HistoryEntry) -> str:
     return (
         f"{event.action} by {event.user} is recorded after an event at"
         f" {format_instant(before.latest or 0)}: the seat's history goes back in time"
     )
 
 
-def _illegal(seat: Seat, event: Event, seeded: bool) -> str | None:
+def _illegal(seat: Seat, event: HistoryEntry, seeded: bool) -> str | None:
     """Why the booking rules would not have made `event` on `seat` at its instant, if so."""
     action, user, at = event.action, event.user or "", event.at
     if action is Action.EXPIRE:
@@ -288,7 +295,7 @@ def _illegal_lock(seat: Seat, user: str, at: Instant) -> str | None:
     )
 
 
-def _illegal_deadline(event: Event) -> str | None:
+def _illegal_deadline(event: HistoryEntry) -> str | None:
     """A lock lasts at least a second: its deadline is after the instant it was made."""
     if (event.expires_at or 0) > event.at:
         return None
@@ -296,7 +303,7 @@ def _illegal_deadline(event: Event) -> str | None:
     return f"locked by {event.user} until {until}, not after the lock was taken"
 
 
-def _applied(seat: Seat, event: Event) -> Seat:
+def _applied(seat: Seat, event: HistoryEntry) -> Seat:
     """The seat after `event`, applied even if it was illegal, so one bad step is one problem."""
     action, user = event.action, event.user or ""
     if action is Action.BLOCK:
@@ -342,5 +349,5 @@ def _deadline(seat: Seat) -> str:
     return format_instant(seat.lock_expires or 0)
 
 
-def _at(event: Event) -> str:
+def _at(event: HistoryEntry) -> str:
     return format_instant(event.at)

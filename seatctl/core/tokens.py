@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import secrets
 
-from seatctl.clock import Instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
-from seatctl.model import Token
+from seatctl.core.clock import Instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.model import Token
 
 PREFIX = "stk_"
 MAX_EXPIRES_IN = 10 * 365 * 86_400  # ten years

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from seatctl.validate import natural_key
+from seatctl.core.validate import natural_key
 
 STATUSES = ("available", "locked", "booked", "blocked")
 GROUPINGS = ("section", "row", "category")

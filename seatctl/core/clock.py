@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from seatctl.errors import usage_error
+from seatctl.core.errors import usage_error
 
 Instant = int
 

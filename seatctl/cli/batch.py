@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 import typer
 
-from seatctl import render
-from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl import wire
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 
 # A database problem that every later line would meet too ends the batch; "busy" does not.
 _STOPPING = {Reason.NO_DATABASE, Reason.BAD_DATABASE, Reason.NEWER_SCHEMA, Reason.READ_ONLY}
@@ -49,7 +49,7 @@ def run_lines(
         code = error.exit_code if error else ExitCode.OK
         record = {"line": number, "exit": int(code), **result}
         if error:
-            record.update(render.error_fields(error))
+            record.update(wire.error_fields(error))
         out.write(json.dumps(record) + "\n")
         out.flush()
         if error and error.reason in _STOPPING:
@@ -140,9 +140,9 @@ def _run(
     except SeatctlError as error:
         return {}, error
     except typer.TyperException as error:
-        from seatctl.cli import parser_message
+        from seatctl.cli.messages import rewrite
 
-        return {}, usage_error(parser_message(error))
+        return {}, usage_error(rewrite(error))
 
 
 _HELP_OPTIONS = ["-h", "--help"]

@@ -17,14 +17,15 @@ from typing import Annotated, Any
 import typer
 from typer._click import Command
 
-from seatctl import __version__, render, validate
-from seatctl.cli_format import SeatctlGroup, SeatctlTyper
-from seatctl.clock import parse_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
-from seatctl.model import DEFAULT_SHOW, Status
-from seatctl.render import Output
-from seatctl.storage import count_statuses
-from seatctl.streams import ErrorStream, OutputLost, ReportStream
+from seatctl import __version__, wire
+from seatctl.cli import output as render
+from seatctl.cli.formatting import SeatctlGroup, SeatctlTyper
+from seatctl.cli.output import Output
+from seatctl.cli.streams import ErrorStream, OutputLost, ReportStream
+from seatctl.core import validate
+from seatctl.core.clock import parse_instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatctlWarning, usage_error
+from seatctl.core.model import DEFAULT_SHOW, Status, count_statuses
 from seatctl.venue import Venue
 
 EXIT_CODES = """\b
@@ -529,18 +530,20 @@ def watch(ctx: typer.Context, json: JsonOpt = False, event: EventOpt = None) -> 
     """
     venue = ctx.obj.venue(json)
     show = _event(ctx, event)
-    from seatctl.changefeed import Item
+    from seatctl.core.changefeed import Item
 
     with _ended_by_signals():
         for told in venue.watch(show):
             if isinstance(told, Item):
                 if json:
-                    line = render.watch_object(told.kind, told.id_text, told.at, told.seat)
+                    line = render.watch_object(
+                        told.kind, told.id_text, told.at, wire.seat_object(told.view)
+                    )
                 else:
-                    line = render.watch_line(told.kind, told.at, told.seat)
+                    line = render.watch_line(told.kind, told.at, wire.seat_object(told.view))
                 typer.echo(line)
             elif json:
-                seats = [render.seat_object(seat.view(told.now)) for seat in told.seats]
+                seats = [wire.seat_object(seat.view(told.now)) for seat in told.seats]
                 start_id = f"{told.newest_id}:{told.now}"
                 typer.echo(render.watch_snapshot_object(show, start_id, told.now, seats))
             else:
@@ -671,7 +674,7 @@ def batch(ctx: typer.Context, json: JsonOpt = False) -> None:
       seatctl batch < commands.txt
       seatctl --db venue.db batch < commands.txt
     """
-    from seatctl.batch import run_lines
+    from seatctl.cli.batch import run_lines
 
     ctx.obj.json = json
     # Bytes, decoded line by line in run_lines: one undecodable line must not end the batch.
@@ -827,7 +830,7 @@ def event_add(
     """
     starts_at = _instant(starts, "--starts")
     show = ctx.obj.venue(json).add_event(name, title=title, starts_at=starts_at)
-    return render.Message(f"added event {show.name}", render.show_object(show))
+    return render.Message(f"added event {show.name}", wire.show_object(show))
 
 
 @event_app.command("list")
@@ -919,7 +922,7 @@ def _command_for(name: str | None, completion: bool = False) -> typer.core.Typer
         group = typer.main.get_command(lazy)
         assert isinstance(group, typer.core.TyperGroup)  # a callback makes it a group
         if completion:
-            from seatctl.completion import complete_from_the_database
+            from seatctl.cli.completion import complete_from_the_database
 
             complete_from_the_database(group)
         _built[key, completion] = group
@@ -1050,7 +1053,7 @@ def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
             fallback(message, category, *args, **kwargs)
         elif str(message) not in shown:
             shown.add(str(message))
-            typer.echo(f"warning: {render.printable(str(message))}", err=True)
+            typer.echo(f"warning: {wire.printable(str(message))}", err=True)
 
     return show
 
@@ -1089,7 +1092,7 @@ def _main(argv: list[str], invocation: Invocation) -> int:
     except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: the transaction was rolled back
         return 130
     except typer.TyperException as error:  # the option parser's complaints
-        from seatctl.cli_messages import locate
+        from seatctl.cli.messages import locate
 
         locate(error, _command_for(_subcommand_name(argv)), argv)  # built already, or cheap
         typer.echo(render.error_line(usage_message(error)), err=True)
@@ -1101,7 +1104,7 @@ def _main(argv: list[str], invocation: Invocation) -> int:
 
 
 def _report(error: SeatctlError, invocation: Invocation) -> None:
-    out = render.error_json(error) if invocation.json else render.error_line(error.message)
+    out = wire.error_json(error) if invocation.json else render.error_line(error.message)
     typer.echo(out, err=True)
 
 
@@ -1121,20 +1124,13 @@ def _unreported(lost: OutputLost, result: Output | None, argv: list[str]) -> Sea
 
 
 def usage_message(error: typer.TyperException) -> str:
-    from seatctl.cli_messages import help_pointer
+    from seatctl.cli.messages import help_pointer
 
     return f"{parser_message(error)} ({help_pointer(error)})"
 
 
 def parser_message(error: typer.TyperException) -> str:
     """What the option parser found wrong, on one line, in seatctl's words."""
-    from seatctl.cli_messages import rewrite
+    from seatctl.cli.messages import rewrite
 
     return rewrite(error)
-
-
-def run() -> None:
-    """The console script of seatctl 0.2.0.dev0 and earlier installs; see `seatctl.__main__`."""
-    from seatctl.__main__ import run
-
-    run()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
-from seatctl.clock import Instant
+from seatctl.core.clock import Instant
 
 
 class Status(StrEnum):
@@ -139,7 +140,7 @@ class SeatView(NamedTuple):
         return user in (self.locked_by, self.booked_by)
 
 
-class Event(NamedTuple):
+class HistoryEntry(NamedTuple):
     """One line of a seat's history. `expires_at` is the deadline of the lock the event made
     (lock, extend) or ended (expire); `id` orders events as they were committed. `show` is the
     event (show) it happened in: None for `add`, which adds the seat to the map (every show);
@@ -199,3 +200,49 @@ class Token(NamedTuple):
 
     def live(self, now: Instant) -> bool:
         return self.expires_at is None or self.expires_at > now
+
+
+def status_counts(total: int, booked: int, blocked: int, locked: int) -> StatusCounts:
+    return StatusCounts(total - booked - blocked - locked, locked, booked, blocked)
+
+
+def count_statuses(statuses: Iterable[Status]) -> StatusCounts:
+    tally = dict.fromkeys(Status, 0)
+    for status in statuses:
+        tally[status] += 1
+    return StatusCounts(*(tally[s] for s in Status))
+
+
+# A `settings` event's reason: the settings it changed, "name old -> new" joined by ", ".
+_SETTING_NAMES = ("ttl", "max_hold", "max_seats_per_user")
+
+
+def settings_change(before: Settings, after: Settings) -> str | None:
+    """What a `settings` event records of a change of settings (None if nothing changed)."""
+    changed = [
+        f"{name} {old} -> {new}"
+        for name, old, new in zip(_SETTING_NAMES, before, after, strict=True)
+        if old != new
+    ]
+    return ", ".join(changed) or None
+
+
+def settings_changed(reason: str | None) -> dict[str, tuple[int, int]] | None:
+    """The changes a `settings` event's reason records (name -> (old, new)); None if it is
+    not one `settings_change` could have written."""
+    if not reason:
+        return None
+    changes: dict[str, tuple[int, int]] = {}
+    for part in reason.split(", "):
+        name, _, values = part.partition(" ")
+        old, arrow, new = values.partition(" -> ")
+        if name not in _SETTING_NAMES or name in changes or not arrow:
+            return None
+        if not (_is_count(old) and _is_count(new)) or old == new:
+            return None
+        changes[name] = (int(old), int(new))
+    return changes
+
+
+def _is_count(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 18

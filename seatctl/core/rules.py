@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from seatctl.clock import Instant, format_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError, SeatRefusal
-from seatctl.model import Action, Event, Seat, Status
+from seatctl.core.clock import Instant, format_instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatRefusal
+from seatctl.core.model import Action, HistoryEntry, Seat, Status
 
 
 class Change(NamedTuple):
@@ -19,7 +19,7 @@ class Change(NamedTuple):
     after: Seat
     action: Action | None
 
-    def events(self, before: Seat, user: str | None, now: Instant) -> list[Event]:
+    def events(self, before: Seat, user: str | None, now: Instant) -> list[HistoryEntry]:
         """The history this change writes: a lapsed lock it replaces ends first, at its deadline."""
         if self.action is None:
             return []
@@ -27,11 +27,11 @@ class Change(NamedTuple):
         if before.lapsed_lock(now):
             expired = before.lock_expires
             events.append(
-                Event(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
+                HistoryEntry(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
             )
         made = self.after.lock_expires if self.action in LOCKING else None
         reason = self.after.block_reason if self.action is Action.BLOCK else None
-        events.append(Event(now, before.label, self.action, user, made, reason=reason))
+        events.append(HistoryEntry(now, before.label, self.action, user, made, reason=reason))
         return events
 
 

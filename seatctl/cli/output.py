@@ -10,12 +10,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
-from seatctl.clock import Instant, format_instant
-from seatctl.errors import ExitCode, Reason, SeatctlError
-from seatctl.model import Event, SeatView, Settings, Show, Status, StatusCounts, Token
+from seatctl.core.clock import Instant, format_instant
+from seatctl.core.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Status, StatusCounts, Token
+from seatctl.wire import (
+    SEAT_FIELDS,
+    counts_object,
+    dumps,
+    history_object,
+    instant,
+    printable,
+    seat_object,
+    settings_object,
+    show_object,
+    token_object,
+)
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from seatctl.venue_map import Counts, MapCell
+    from seatctl.core.venue_map import Counts, MapCell
 
 _STATUS_COLOURS = {
     Status.AVAILABLE: "green",
@@ -23,19 +35,6 @@ _STATUS_COLOURS = {
     Status.BOOKED: "red",
     Status.BLOCKED: "blue",
 }
-SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's schema)
-    "seat",
-    "status",
-    "locked_by",
-    "expires_at",
-    "booked_by",
-    "booked_at",
-    "section",
-    "row",
-    "number",
-    "category",
-    "held_since",  # last: CSV readers that count columns keep their places
-)
 
 
 class Output(Protocol):
@@ -53,78 +52,6 @@ class Output(Protocol):
 
     def error(self) -> SeatctlError | None:
         """An error to report after the output (exit code and stderr), if any."""
-
-
-def _json(value: Any) -> str:
-    import json  # only the JSON outputs pay for it
-
-    return json.dumps(value)
-
-
-def _instant(value: Instant | None) -> str | None:
-    return None if value is None else format_instant(value)
-
-
-def seat_object(view: SeatView) -> dict[str, str | int | None]:
-    return {
-        "seat": view.seat,
-        "status": view.status.value,
-        "locked_by": view.locked_by,
-        "expires_at": _instant(view.expires_at),
-        "booked_by": view.booked_by,
-        "booked_at": _instant(view.booked_at),
-        "section": view.section,
-        "row": view.row,
-        "number": view.number,
-        "category": view.category,
-        "held_since": _instant(view.held_since),
-    }
-
-
-def event_object(event: Event) -> dict[str, str | None]:
-    return {
-        "at": format_instant(event.at),
-        "seat": event.seat or None,  # a `settings` event names no seat
-        "action": event.action.value,
-        "user": event.user,
-        "expires_at": _instant(event.expires_at),
-        "event": event.show,
-        "reason": event.reason,
-    }
-
-
-def counts_object(counts: StatusCounts) -> dict[str, int]:
-    """The count fields of `event list` (and `summary`)."""
-    return {
-        "available": counts.available,
-        "locked": counts.locked,
-        "booked": counts.booked,
-        "blocked": counts.blocked,
-        "total": counts.total,
-    }
-
-
-def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any]:
-    shown: dict[str, Any] = {
-        "event": show.name,
-        "title": show.title,
-        "starts_at": _instant(show.starts_at),
-    }
-    return shown | (_summary_counts(counts).as_dict() if counts is not None else {})
-
-
-def _summary_counts(counts: StatusCounts) -> Counts:
-    """The counts as `summary` gives them (occupancy included), so both always agree."""
-    from seatctl.venue_map import Counts, occupancy
-
-    return Counts(
-        counts.available,
-        counts.locked,
-        counts.booked,
-        counts.blocked,
-        counts.total,
-        occupancy(counts.booked, counts.total),
-    )
 
 
 _GROUP_HEADINGS = {"section": ("SECTION",), "row": ("SECTION", "ROW"), "category": ("CATEGORY",)}
@@ -156,7 +83,7 @@ class Summary(NamedTuple):
         out.write(_aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"event": self.event, **self.counts.as_dict()}
@@ -176,7 +103,7 @@ def _count_cells(counts: dict[str, Any]) -> tuple[str, ...]:
 
 
 class SeatMap(NamedTuple):
-    """`map`: the event's seats drawn for a terminal (`seatctl.venue_map.render_map`)."""
+    """`map`: the event's seats drawn for a terminal (`seatctl.core.venue_map.render_map`)."""
 
     cells: Sequence[MapCell]
     width: int
@@ -186,15 +113,15 @@ class SeatMap(NamedTuple):
         return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        from seatctl.venue_map import render_map
+        from seatctl.core.venue_map import render_map
 
         out.write(render_map(self.cells, colour, self.width) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
-        from seatctl.venue_map import render_map
+        from seatctl.core.venue_map import render_map
 
         return {"map": render_map(self.cells, False, self.width)}
 
@@ -219,7 +146,7 @@ class ShowList(NamedTuple):
             rows.append(
                 (
                     show.name,
-                    _instant(show.starts_at) or "",
+                    instant(show.starts_at) or "",
                     *(str(n) for n in counts_object(counts).values()),
                     printable(show.title or ""),
                 )
@@ -227,7 +154,7 @@ class ShowList(NamedTuple):
         out.write(_aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json([show_object(s, c) for s, c in self.shows]) + "\n")
+        out.write(dumps([show_object(s, c) for s, c in self.shows]) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {"events": [show_object(s, c) for s, c in self.shows]}
@@ -255,7 +182,7 @@ class SeatList(NamedTuple):
     def write_json(self, out: TextIO) -> None:
         if self.form == "nl":
             for view in self.views:
-                out.write(_json(seat_object(view)) + "\n")
+                out.write(dumps(seat_object(view)) + "\n")
         else:
             _write_json_array(out, (seat_object(v) for v in self.views))
 
@@ -280,7 +207,7 @@ class SeatChange(NamedTuple):
         out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {"seats": [seat_object(v) for v in self.views]}
@@ -290,7 +217,7 @@ class SeatChange(NamedTuple):
 
 
 class EventList(NamedTuple):
-    events: Sequence[Event]
+    events: Sequence[HistoryEntry]
 
     @property
     def committed(self) -> bool:
@@ -306,7 +233,7 @@ class EventList(NamedTuple):
                 e.seat,
                 e.action,
                 e.user or "",
-                _instant(e.expires_at) or "",
+                instant(e.expires_at) or "",
                 *((printable(e.reason or ""),) if reasons else ()),
             )
             for e in self.events
@@ -314,21 +241,13 @@ class EventList(NamedTuple):
         out.write(_aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        _write_json_array(out, (event_object(e) for e in self.events))
+        _write_json_array(out, (history_object(e) for e in self.events))
 
     def fields(self) -> dict[str, Any]:
-        return {"events": [event_object(e) for e in self.events]}
+        return {"events": [history_object(e) for e in self.events]}
 
     def error(self) -> SeatctlError | None:
         return None
-
-
-def settings_object(settings: Settings) -> dict[str, int]:
-    return {
-        "ttl": settings.ttl,
-        "max_hold": settings.max_hold,
-        "max_seats_per_user": settings.max_seats_per_user,
-    }
 
 
 class SettingsReport:
@@ -352,7 +271,7 @@ class SettingsReport:
         out.write(_aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return settings_object(self.settings)
@@ -376,7 +295,7 @@ class CheckReport(NamedTuple):
         out.write("".join(p + "\n" for p in self.problems) if self.problems else "ok\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {"ok": not self.problems, "problems": self.problems}
@@ -403,7 +322,7 @@ class Message(NamedTuple):
         out.write(printable(self.text) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {"message": self.text, **(self.extra or {})}
@@ -415,7 +334,7 @@ class Message(NamedTuple):
 def seats_table(views: Sequence[SeatView], colour: bool) -> str:
     rows = [("SEAT", "STATUS", "HOLDER", "UNTIL")]
     rows += [
-        (v.seat, v.status.value, v.locked_by or v.booked_by or "", _instant(v.expires_at) or "")
+        (v.seat, v.status.value, v.locked_by or v.booked_by or "", instant(v.expires_at) or "")
         for v in views
     ]
     lines = _aligned(rows).split("\n")
@@ -430,9 +349,9 @@ def seats_table(views: Sequence[SeatView], colour: bool) -> str:
 
 def _change_line(verb: str, view: SeatView) -> str:
     if view.status is Status.LOCKED:
-        return f"locked seat {view.seat} for {view.locked_by} until {_instant(view.expires_at)}"
+        return f"locked seat {view.seat} for {view.locked_by} until {instant(view.expires_at)}"
     if view.status is Status.BOOKED:
-        return f"booked seat {view.seat} for {view.booked_by} at {_instant(view.booked_at)}"
+        return f"booked seat {view.seat} for {view.booked_by} at {instant(view.booked_at)}"
     if view.status is Status.BLOCKED:
         return f"blocked seat {view.seat}"
     return f"{verb} seat {view.seat}"
@@ -467,13 +386,13 @@ def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
 def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
     """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
     (an expiry's is the deadline), and the seat object after it."""
-    return _json({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
+    return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
 
 
 def watch_snapshot_object(
     event: str, id_text: str, now: Instant, seats: list[dict[str, Any]]
 ) -> str:
-    return _json(
+    return dumps(
         {
             "type": "snapshot",
             "id": id_text,
@@ -484,28 +403,8 @@ def watch_snapshot_object(
     )
 
 
-def error_json(error: SeatctlError) -> str:
-    return _json(error_fields(error))
-
-
-def error_fields(error: SeatctlError) -> dict[str, Any]:
-    return {
-        "error": error.reason.value,
-        "message": error.message,
-        "seats": [{"seat": r.seat, "reason": r.reason.value} for r in error.seats],
-    }
-
-
 def error_line(message: str) -> str:
     return f"error: {printable(message)}"
-
-
-def printable(text: str) -> str:
-    """`text` with control characters (terminal escapes, newlines) shown as escapes, so that
-    whatever a user passed in cannot reach the terminal raw or break the one-line format."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
@@ -545,11 +444,11 @@ def display_width(text: str) -> int:
 
 
 def _write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
-    """`_json(list(objects))`, byte for byte, without holding the whole list. Nothing is
+    """`dumps(list(objects))`, byte for byte, without holding the whole list. Nothing is
     written before the first chunk is read: a listing that fails at once prints nothing."""
     first = True
     while chunk := list(islice(objects, 1000)):
-        text = ", ".join(_json(o) for o in chunk)
+        text = ", ".join(dumps(o) for o in chunk)
         out.write(("[" if first else ", ") + text)
         first = False
     out.write("[]\n" if first else "]\n")
@@ -571,17 +470,6 @@ def _style(text: str, colour: str) -> str:
     return style(text, fg=colour)
 
 
-def token_object(token: Token) -> dict[str, Any]:
-    """A stored token as `token list` shows it: never the token, nor its hash."""
-    return {
-        "id": token.id,
-        "user": token.user,
-        "created": format_instant(token.created_at),
-        "expires": _instant(token.expires_at),
-        "last_used": _instant(token.last_used_at),
-    }
-
-
 class NewToken(NamedTuple):
     """`token add`: the token itself, printed this once (as text: alone, for `$(...)`)."""
 
@@ -596,7 +484,7 @@ class NewToken(NamedTuple):
         out.write(self.token + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json(self.fields()) + "\n")
+        out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {**token_object(self.record), "token": self.token}
@@ -628,7 +516,7 @@ class TokenList(NamedTuple):
         out.write(_aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(_json([token_object(t) for t in self.tokens]) + "\n")
+        out.write(dumps([token_object(t) for t in self.tokens]) + "\n")
 
     def fields(self) -> dict[str, Any]:
         return {"tokens": [token_object(t) for t in self.tokens]}

@@ -24,16 +24,14 @@ hosts writing the database agree on the time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from seatctl import render
-from seatctl.clock import Instant, format_instant
-from seatctl.model import NO_PLACE, Action, Event, Place, Seat
-from seatctl.rules import LOCKING
-from seatctl.validate import LABEL_PATTERN
+from seatctl.core.clock import Instant
+from seatctl.core.model import NO_PLACE, Action, HistoryEntry, Place, Seat, SeatView
+from seatctl.core.rules import LOCKING
+from seatctl.core.validate import LABEL_PATTERN
 
 # A resume that would replay more events than this sends a fresh snapshot instead: cheaper
 # for both sides, and the watcher ends up in the same state.
@@ -57,7 +55,7 @@ class Item(NamedTuple):
     at: Instant
     event_id: int  # the committed event's id; for an expiry, the newest event told before it
     lock_id: int  # expiries only (0 for a seat item)
-    seat: dict[str, Any]  # the seat object after the change, as GET /v1/seats shows it
+    view: SeatView  # the seat after the change, as GET /v1/seats shows it
 
     @property
     def id_text(self) -> str:
@@ -126,7 +124,7 @@ def _decimal(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 18
 
 
-def seat_after(event: Event, place: Place, held_since: Instant | None = None) -> Seat:
+def seat_after(event: HistoryEntry, place: Place, held_since: Instant | None = None) -> Seat:
     """The seat's state right after `event`: each action alone decides it, but for the start
     of the hold an extension continues (`held_since`; a `lock` starts one)."""
     label, action = event.seat, event.action
@@ -166,7 +164,7 @@ class Tracker:
         """The earliest deadline of a lock whose end is still to be told."""
         return min((lock.deadline for lock in self._locks.values()), default=None)
 
-    def committed(self, events: Iterable[Event], places: dict[str, Place]) -> list[Item]:
+    def committed(self, events: Iterable[HistoryEntry], places: dict[str, Place]) -> list[Item]:
         items: list[Item] = []
         for event in events:
             items += self.expired(event.at)  # expiries due by then come first
@@ -183,11 +181,7 @@ class Tracker:
             # the deadline), or one older than this stream, told before it started.
             if event.action is not Action.EXPIRE:
                 view = seat.view(event.at)
-                items.append(
-                    Item(
-                        Kind.SEAT, event.seat, event.at, self.event_id, 0, render.seat_object(view)
-                    )
-                )
+                items.append(Item(Kind.SEAT, event.seat, event.at, self.event_id, 0, view))
         return items
 
     def expired(self, now: Instant) -> list[Item]:
@@ -206,7 +200,7 @@ class Tracker:
                     deadline,
                     self.event_id,
                     lock.event_id,
-                    render.seat_object(view),
+                    view,
                 )
             )
         return items
@@ -221,7 +215,7 @@ class StreamState(NamedTuple):
     now: Instant
     newest_id: int
     seats: list[Seat]
-    events: list[Event]
+    events: list[HistoryEntry]
     at_through: Instant | None
     hold_starts: dict[str, Instant] = {}  # noqa: RUF012 (never mutated) see `extended_holds`
 
@@ -300,7 +294,7 @@ def resume(given: GivenCursor, state: StreamState) -> Start:
     return Start(items, Cursor(state.newest_id, state.now), None)
 
 
-def extended_holds(events: Iterable[Event]) -> list[str]:
+def extended_holds(events: Iterable[HistoryEntry]) -> list[str]:
     """The seats whose first deadline-setting event among `events` extends a hold begun
     before them: a resume needs to know when each of those holds began."""
     first: dict[str, Action] = {}
@@ -308,32 +302,3 @@ def extended_holds(events: Iterable[Event]) -> list[str]:
         if event.action in _LOCKING:
             first.setdefault(event.seat, event.action)
     return [label for label, action in first.items() if action is not Action.LOCK]
-
-
-# --- the wire format ------------------------------------------------------------------------
-
-
-def snapshot_message(event: str, state: StreamState) -> bytes:
-    """The snapshot, then an `id`-only message (no data: EventSource dispatches nothing) that
-    records the instant it was read, so that a resume does not repeat the expiries it showed."""
-    data = {
-        "event": event,
-        "now": format_instant(state.now),
-        "seats": [render.seat_object(seat.view(state.now)) for seat in state.seats],
-    }
-    return (
-        sse(Kind.SNAPSHOT, str(state.newest_id), data)
-        + f"id: {state.newest_id}:{state.now}\n\n".encode()
-    )
-
-
-def item_message(item: Item) -> bytes:
-    return sse(item.kind, item.id_text, item.seat)
-
-
-def sse(kind: str, id_text: str, data: dict[str, Any]) -> bytes:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {kind}\nid: {id_text}\ndata: {body}\n\n".encode()
-
-
-KEEP_ALIVE = b": keep-alive\n\n"

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from seatctl.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.venue import Venue
 
 # Which seats are worth offering to each command: the ones it can act on.

@@ -5,20 +5,24 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from seatctl.clock import Instant
-from seatctl.model import DEFAULT_SHOW, Action, Event, Seat
+from seatctl.core.clock import Instant
+from seatctl.core.model import DEFAULT_SHOW, Action, HistoryEntry, Seat
 
 
-def seed_events(seats: Iterable[Seat], now: Instant) -> list[Event]:
+def seed_events(seats: Iterable[Seat], now: Instant) -> list[HistoryEntry]:
     """What a database from before the history existed is known to have done: each seat was
     added, and its current lock or booking made. Bookings keep their real instant."""
-    events: list[Event] = []
+    events: list[HistoryEntry] = []
     for seat in seats:
-        events.append(Event(now, seat.label, Action.ADD))
+        events.append(HistoryEntry(now, seat.label, Action.ADD))
         if seat.locked_by is not None:
-            events.append(Event(now, seat.label, Action.LOCK, seat.locked_by, seat.lock_expires))
+            events.append(
+                HistoryEntry(now, seat.label, Action.LOCK, seat.locked_by, seat.lock_expires)
+            )
         if seat.booked_by is not None:
-            events.append(Event(seat.booked_at or now, seat.label, Action.CONFIRM, seat.booked_by))
+            events.append(
+                HistoryEntry(seat.booked_at or now, seat.label, Action.CONFIRM, seat.booked_by)
+            )
     # Everything but the adds (which are the map's) happened in the one event there was.
     return [
         e._replace(id=n, show=None if e.action is Action.ADD else DEFAULT_SHOW)
@@ -26,7 +30,9 @@ def seed_events(seats: Iterable[Seat], now: Instant) -> list[Event]:
     ]
 
 
-def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Instant) -> list[Event]:
+def with_pending_expiries(
+    events: list[HistoryEntry], seats: Iterable[Seat], now: Instant
+) -> list[HistoryEntry]:
     """The committed events plus an `expire` for every lapsed lock nobody has touched yet.
 
     Such an expiry is placed after the lock it ends, and among later events by its deadline.
@@ -40,7 +46,7 @@ def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Insta
     if not pending:
         return events
     heapq.heapify(pending)
-    merged: list[Event] = []
+    merged: list[HistoryEntry] = []
     for event in events:
         while pending and pending[0][1] < (event.id or 0) and pending[0][0] <= event.at:
             merged.append(_expiry(*heapq.heappop(pending)))
@@ -49,22 +55,22 @@ def with_pending_expiries(events: list[Event], seats: Iterable[Seat], now: Insta
     return merged
 
 
-def _expiry(deadline: Instant, _after: int, label: str, holder: str | None) -> Event:
-    return Event(deadline, label, Action.EXPIRE, holder, deadline)
+def _expiry(deadline: Instant, _after: int, label: str, holder: str | None) -> HistoryEntry:
+    return HistoryEntry(deadline, label, Action.EXPIRE, holder, deadline)
 
 
-def of_show(events: Iterable[Event], show: str) -> list[Event]:
+def of_show(events: Iterable[HistoryEntry], show: str) -> list[HistoryEntry]:
     """The history of one event as shown: the map's adds count as its own."""
     return [e if e.show == show else e._replace(show=show) for e in events]
 
 
 def select(
-    events: Iterable[Event],
+    events: Iterable[HistoryEntry],
     labels: Iterable[str] = (),
     user: str | None = None,
     since: Instant | None = None,
     limit: int | None = None,
-) -> list[Event]:
+) -> list[HistoryEntry]:
     """Events matching every filter given, oldest first; `limit` keeps the last ones."""
     wanted = set(labels)
     chosen = [

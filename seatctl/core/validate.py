@@ -8,8 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
-from seatctl.errors import usage_error
-from seatctl.storage import is_postgres_url
+from seatctl.core.errors import usage_error
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
@@ -188,3 +187,11 @@ def _shown(text: str, limit: int = 40) -> str:
     if len(text) > limit:
         text = text[:limit] + "..."
     return repr(text) if text.isprintable() else ascii(text)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    """Whether `--db` names a PostgreSQL database rather than a SQLite file."""
+    return db.lower().startswith(POSTGRES_SCHEMES)

@@ -1,0 +1,174 @@
+"""The JSON shapes seatctl speaks: the seat object, a history entry, an event (show), the
+counts, a token, an error object and the change stream's messages.
+
+One definition for every shell: the CLI's `--json`, the HTTP API and the change stream all
+write these, so a script that reads one reads them all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from seatctl.core.clock import Instant, format_instant
+from seatctl.core.errors import SeatctlError
+from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, StatusCounts, Token
+
+if TYPE_CHECKING:  # the change stream's and summary's modules load with what uses them
+    from seatctl.core.changefeed import Item, StreamState
+    from seatctl.core.venue_map import Counts
+
+SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's schema)
+    "seat",
+    "status",
+    "locked_by",
+    "expires_at",
+    "booked_by",
+    "booked_at",
+    "section",
+    "row",
+    "number",
+    "category",
+    "held_since",  # last: CSV readers that count columns keep their places
+)
+
+
+def dumps(value: Any) -> str:
+    import json  # only the JSON outputs pay for it
+
+    return json.dumps(value)
+
+
+def instant(value: Instant | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+def seat_object(view: SeatView) -> dict[str, str | int | None]:
+    return {
+        "seat": view.seat,
+        "status": view.status.value,
+        "locked_by": view.locked_by,
+        "expires_at": instant(view.expires_at),
+        "booked_by": view.booked_by,
+        "booked_at": instant(view.booked_at),
+        "section": view.section,
+        "row": view.row,
+        "number": view.number,
+        "category": view.category,
+        "held_since": instant(view.held_since),
+    }
+
+
+def history_object(event: HistoryEntry) -> dict[str, str | None]:
+    return {
+        "at": format_instant(event.at),
+        "seat": event.seat or None,  # a `settings` event names no seat
+        "action": event.action.value,
+        "user": event.user,
+        "expires_at": instant(event.expires_at),
+        "event": event.show,
+        "reason": event.reason,
+    }
+
+
+def counts_object(counts: StatusCounts) -> dict[str, int]:
+    """The count fields of `event list` (and `summary`)."""
+    return {
+        "available": counts.available,
+        "locked": counts.locked,
+        "booked": counts.booked,
+        "blocked": counts.blocked,
+        "total": counts.total,
+    }
+
+
+def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "event": show.name,
+        "title": show.title,
+        "starts_at": instant(show.starts_at),
+    }
+    return shown | (summary_counts(counts).as_dict() if counts is not None else {})
+
+
+def summary_counts(counts: StatusCounts) -> Counts:
+    """The counts as `summary` gives them (occupancy included), so both always agree."""
+    from seatctl.core.venue_map import Counts, occupancy
+
+    return Counts(
+        counts.available,
+        counts.locked,
+        counts.booked,
+        counts.blocked,
+        counts.total,
+        occupancy(counts.booked, counts.total),
+    )
+
+
+def settings_object(settings: Settings) -> dict[str, int]:
+    return {
+        "ttl": settings.ttl,
+        "max_hold": settings.max_hold,
+        "max_seats_per_user": settings.max_seats_per_user,
+    }
+
+
+def error_json(error: SeatctlError) -> str:
+    return dumps(error_fields(error))
+
+
+def error_fields(error: SeatctlError) -> dict[str, Any]:
+    return {
+        "error": error.reason.value,
+        "message": error.message,
+        "seats": [{"seat": r.seat, "reason": r.reason.value} for r in error.seats],
+    }
+
+
+def token_object(token: Token) -> dict[str, Any]:
+    """A stored token as `token list` shows it: never the token, nor its hash."""
+    return {
+        "id": token.id,
+        "user": token.user,
+        "created": format_instant(token.created_at),
+        "expires": instant(token.expires_at),
+        "last_used": instant(token.last_used_at),
+    }
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (terminal escapes, newlines) shown as escapes, so that
+    whatever a user passed in cannot reach the terminal raw or break the one-line format."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+# --- the change stream (`GET /v1/stream`) as Server-Sent Events -----------------------------
+
+
+def snapshot_message(event: str, state: StreamState) -> bytes:
+    """The snapshot, then an `id`-only message (no data: EventSource dispatches nothing) that
+    records the instant it was read, so that a resume does not repeat the expiries it showed."""
+    data = {
+        "event": event,
+        "now": format_instant(state.now),
+        "seats": [seat_object(seat.view(state.now)) for seat in state.seats],
+    }
+    return (
+        sse("snapshot", str(state.newest_id), data)
+        + f"id: {state.newest_id}:{state.now}\n\n".encode()
+    )
+
+
+def item_message(item: Item) -> bytes:
+    return sse(item.kind, item.id_text, seat_object(item.view))
+
+
+def sse(kind: str, id_text: str, data: dict[str, Any]) -> bytes:
+    import json
+
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {kind}\nid: {id_text}\ndata: {body}\n\n".encode()
+
+
+KEEP_ALIVE = b": keep-alive\n\n"
