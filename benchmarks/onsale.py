@@ -1,0 +1,383 @@
+"""Case 10 (`run.py --case 10`, or alone: `python benchmarks/onsale.py`): an on-sale.
+
+A 5,000-seat hall from a seat map, one event, and 10,000 simulated buyers on 64 keep-alive
+connections. Each buyer asks `POST /v1/lock` for the best 2 seats together; nine in ten then
+confirm them (`POST /v1/confirm`), one in ten releases them (`POST /v1/release`), so the hall
+fills, with some seats coming back, until it is sold out. Run against `seatctl serve --no-auth`
+(each request names its buyer, as the prototype's clients did), on SQLite with one server, and
+on PostgreSQL with one and with two `serve` processes on one database (as two hosts would run
+them), each process behind its own port and the buyers' connections spread over them.
+
+Reported: sell-out time; holds and bookings per second; the hold rate while the hall was 0-10%
+sold and 80-90% sold; p50 and p99 of a pick (`best: 2`); errors (5xx, dropped connections,
+answers the protocol does not allow); and the two numbers that must be zero, read from the
+database afterwards: seats booked twice (a seat acknowledged as booked to two buyers) and
+acknowledged bookings missing (a 200 confirm whose seat is not booked by that buyer at the
+end). The server processes' CPU seconds and peak RSS say where the time went.
+
+The load generator is a small asyncio HTTP/1.1 client (no library) so that it costs little
+CPU beside the servers on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECTIONS = (  # name, category, rows, seats per row (even: pairs fill them): 2,500 + 1,500 + 1,000
+    ("Stalls", "premium", 25, 100),
+    ("Circle", "standard", 25, 60),
+    ("Balcony", "economy", 20, 50),
+)
+BUYERS = 10_000
+CONNECTIONS = 64
+RELEASE_EVERY = 10  # one buyer in ten releases instead of confirming
+
+
+def hall_csv(path: Path) -> int:
+    lines = ["label,section,row,number,category"]
+    for section, category, rows, per_row in SECTIONS:
+        for r in range(rows):
+            row = chr(ord("A") + r)
+            for n in range(1, per_row + 1):
+                lines.append(f"{section[0]}{row}{n},{section},{row},{n},{category}")
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines) - 1
+
+
+# --- the servers -------------------------------------------------------------------------------
+
+
+def seatctl_command() -> list[str]:
+    """The installed console script beside this interpreter, else `python -m seatctl`."""
+    script = Path(sys.executable).with_name("seatctl")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "seatctl"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before listening")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s")
+
+
+@contextmanager
+def serving(db: str, servers: int, extra: list[str]) -> Iterator[list[tuple[int, int]]]:
+    """`servers` `seatctl serve --no-auth` processes on `db`: their (port, pid)."""
+    with ExitStack() as stack:
+        started: list[tuple[int, int]] = []
+        for _ in range(servers):
+            port = free_port()
+            argv = [*seatctl_command(), "--db", db, "serve", "--no-auth", "--port", str(port)]
+            process = subprocess.Popen(
+                [*argv, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            stack.callback(_stop, process)
+            wait_for_port(port, process)
+            started.append((port, process.pid))
+        yield started
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # the peak resident set
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- the buyers --------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends a JSON POST and reads the answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        data = json.dumps(body).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + data)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b"{}"
+        return status, json.loads(payload)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Tally:
+    seats: int
+    started: float = field(default_factory=time.monotonic)
+    pick_ms: list[float] = field(default_factory=list)
+    hold_times: list[tuple[float, int]] = field(default_factory=list)  # (when, seats booked)
+    booked: int = 0
+    holds: int = 0
+    bookings: int = 0
+    releases: int = 0
+    errors: list[str] = field(default_factory=list)
+    acknowledged: dict[str, str] = field(default_factory=dict)  # seat -> buyer (confirm 200)
+    doubled_acks: int = 0
+    sold_out_at: float | None = None
+
+
+async def buyer_loop(port: int, buyers: Iterator[int], tally: Tally) -> None:
+    conn = await Connection.open(port)
+    try:
+        for n in buyers:
+            if tally.sold_out_at is not None:
+                return
+            user = f"buyer{n}"
+            began = time.perf_counter()
+            status, answer = await conn.post("/v1/lock", {"best": 2, "user": user})
+            tally.pick_ms.append((time.perf_counter() - began) * 1000)
+            if status == 409 and answer.get("reason") == "not_enough":
+                if tally.booked >= tally.seats:
+                    tally.sold_out_at = time.monotonic()
+                continue  # the last seats are held by others for now
+            if status != 200:
+                tally.errors.append(f"lock {status} {answer}")
+                continue
+            seats = [seat["seat"] for seat in answer["seats"]]  # type: ignore[union-attr]
+            tally.holds += 1
+            tally.hold_times.append((time.monotonic(), tally.booked))
+            verb = "/v1/release" if n % RELEASE_EVERY == 0 else "/v1/confirm"
+            status, answer = await conn.post(verb, {"seats": seats, "user": user})
+            if status != 200:
+                tally.errors.append(f"{verb} {status} {answer}")
+                continue
+            if verb == "/v1/release":
+                tally.releases += 1
+                continue
+            tally.bookings += 1
+            tally.booked += len(seats)
+            for seat in seats:
+                if seat in tally.acknowledged:
+                    tally.doubled_acks += 1
+                tally.acknowledged[seat] = user
+            if tally.booked >= tally.seats:
+                tally.sold_out_at = time.monotonic()
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        tally.errors.append(f"connection: {exc!r}")
+    finally:
+        conn.close()
+
+
+async def on_sale(ports: list[int], seats: int) -> Tally:
+    tally = Tally(seats)
+    numbers = iter(range(1, BUYERS + 1))
+    await asyncio.gather(
+        *(buyer_loop(ports[i % len(ports)], numbers, tally) for i in range(CONNECTIONS))
+    )
+    return tally
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    seats: int
+    sell_out_s: float
+    holds_per_s: float
+    bookings_per_s: float
+    rate_early: float
+    rate_late: float
+    pick_p50_ms: float
+    pick_p99_ms: float
+    errors: int
+    doubled: int
+    missing: int
+    unsold: int
+    server_cpu_s: float
+    server_rss_mb: float
+    first_errors: list[str]
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.label}: sold {self.seats - self.unsold:,} of {self.seats:,} seats in"
+            f" {self.sell_out_s:.1f} s",
+            f"  holds {self.holds_per_s:,.0f}/s, bookings {self.bookings_per_s:,.0f}/s;"
+            f" hold rate at 0-10% sold {self.rate_early:,.0f}/s, at 80-90% {self.rate_late:,.0f}/s"
+            f" ({self.rate_late / self.rate_early if self.rate_early else 0:.2f}x)",
+            f"  pick (best 2) p50 {self.pick_p50_ms:.1f} ms, p99 {self.pick_p99_ms:.1f} ms",
+            f"  errors {self.errors}, seats booked twice {self.doubled},"
+            f" acknowledged bookings missing {self.missing}",
+            f"  servers: {self.server_cpu_s:.1f} CPU s, peak RSS {self.server_rss_mb:.0f} MB",
+            *(f"  error: {line[:160]}" for line in self.first_errors),
+        ]
+
+
+def rate_between(tally: Tally, low: float, high: float) -> float:
+    """Holds per second while the share of seats booked was in [low, high)."""
+    times = [t for t, booked in tally.hold_times if low <= booked / tally.seats < high]
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def final_seats(db: str) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [*seatctl_command(), "--db", db, "seats", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(done.stdout))
+
+
+def run_case(label: str, db: str, servers: int, seats: int, extra: list[str]) -> Result:
+    with serving(db, servers, extra) as started:
+        before = sum(cpu_seconds(pid) for _, pid in started)
+        tally = asyncio.run(on_sale([port for port, _ in started], seats))
+        cpu = sum(cpu_seconds(pid) for _, pid in started) - before
+        rss = max(rss_mb(pid) for _, pid in started)
+    ended = tally.sold_out_at or time.monotonic()
+    elapsed = ended - tally.started
+    final = {str(seat["seat"]): seat for seat in final_seats(db)}
+    missing = sum(
+        1
+        for seat, user in tally.acknowledged.items()
+        if final[seat]["status"] != "booked" or final[seat]["booked_by"] != user
+    )
+    unsold = sum(1 for seat in final.values() if seat["status"] != "booked")
+    return Result(
+        label=label,
+        seats=seats,
+        sell_out_s=elapsed,
+        holds_per_s=tally.holds / elapsed,
+        bookings_per_s=tally.bookings / elapsed,
+        rate_early=rate_between(tally, 0.0, 0.1),
+        rate_late=rate_between(tally, 0.8, 0.9),
+        pick_p50_ms=statistics.median(tally.pick_ms) if tally.pick_ms else 0.0,
+        pick_p99_ms=percentile(tally.pick_ms, 0.99),
+        errors=len(tally.errors),
+        doubled=tally.doubled_acks,
+        missing=missing,
+        unsold=unsold,
+        server_cpu_s=cpu,
+        server_rss_mb=rss,
+        first_errors=tally.errors[:3],
+    )
+
+
+def init_hall(db: str, csv: Path) -> None:
+    subprocess.run(
+        [*seatctl_command(), "--db", db, "init", "--map", str(csv)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+@contextmanager
+def postgres_schema(server: str) -> Iterator[str]:
+    """A fresh schema on `server`, dropped afterwards: the URL that selects it."""
+    import psycopg
+
+    schema = f"seatctl_onsale_{secrets.token_hex(4)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in server else "?"
+        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def cases(postgres: str | None, extra: list[str]) -> Iterator[Result]:
+    workdir = Path(tempfile.mkdtemp(prefix="seatctl-onsale-"))
+    try:
+        csv = workdir / "hall.csv"
+        seats = hall_csv(csv)
+        db = str(workdir / "hall.db")
+        init_hall(db, csv)
+        yield run_case("SQLite, 1 server", db, 1, seats, extra)
+        if postgres:
+            for servers in (1, 2):
+                with postgres_schema(postgres) as url:
+                    init_hall(url, csv)
+                    label = f"PostgreSQL, {servers} server{'s' if servers > 1 else ''}"
+                    yield run_case(label, url, servers, seats, extra)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres", default=os.environ.get("SEATCTL_TEST_PG"),
+                        help="a PostgreSQL server URL (default: $SEATCTL_TEST_PG)")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("serve_options", nargs="*", help="extra options for `seatctl serve`")
+    args = parser.parse_args()
+    for result in cases(args.postgres, args.serve_options):
+        if args.json:
+            print(json.dumps(result.__dict__))
+        else:
+            print("\n".join(result.lines()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
