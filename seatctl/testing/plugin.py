@@ -49,18 +49,22 @@ def pytest_configure(config: pytest.Config) -> None:
         "seatctl(seats=5, ttl=60, map=None, events=(), max_hold=None, max_seats_per_user=None,"
         " now=None): shape the test's seat_venue and where seat_clock starts",
     )
+    if config.getoption("--seatctl-db"):
+        _postgres_server(config)  # a wrong --seatctl-db stops the run before any test
 
 
 def _postgres_server(config: pytest.Config) -> str | None:
     """The PostgreSQL server the venues go to, or None for SQLite."""
-    chosen = config.getoption("--seatctl-db") or os.environ.get(PG_ENV) or "sqlite"
+    option = config.getoption("--seatctl-db")
+    chosen = option or os.environ.get(PG_ENV) or "sqlite"
     if chosen == "sqlite":
         return None
     if not chosen.startswith(("postgresql://", "postgres://")):
-        raise pytest.UsageError(
-            f"--seatctl-db {chosen!r}: give a postgresql:// URL or 'sqlite'"
-            f" (from --seatctl-db or ${PG_ENV})"
-        )
+        where = "--seatctl-db" if option else f"${PG_ENV}"
+        message = f"{where} {chosen!r}: give a postgresql:// URL or 'sqlite'"
+        if option:  # checked as pytest starts
+            raise pytest.UsageError(message)
+        pytest.fail(message, pytrace=False)  # only tests that use the venue need it
     return chosen
 
 
