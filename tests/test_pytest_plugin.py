@@ -272,7 +272,9 @@ def test_p_no_seatctl_turns_the_plugin_off(project):
 def test_seatctl_db_takes_only_a_postgresql_url_or_sqlite(project):
     result = run(project, "def test_nothing(seat_venue):\n    pass\n", "--seatctl-db=mysql://x")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--seatctl-db 'mysql://x': give a postgresql:// URL or 'sqlite'*"])
+    result.stderr.fnmatch_lines(
+        ["*--seatctl-db 'mysql://x': give a postgresql:// URL or 'sqlite'*"]
+    )
 
 
 POSTGRES_PROJECT = """
