@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -312,3 +314,18 @@ def test_on_postgresql_each_test_has_a_schema_dropped_after_it(project, monkeypa
     schema = re.search(r"search_path%3D(\w+)", url)
     assert schema is not None, url
     assert schema.group(1) not in schemas(server)
+
+
+DOC_FILE = re.compile(r"<!-- file: (?P<name>[\w.]+) -->\n```python\n(?P<body>.*?)^```", re.S | re.M)
+
+
+def test_the_examples_in_docs_testing_md_pass(project, monkeypatch):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text()
+    files = {match["name"]: match["body"] for match in DOC_FILE.finditer(doc)}
+    assert set(files) == {"shop.py", "test_shop.py", "test_shop_cli.py"}
+    for name, body in files.items():
+        (project.path / name).write_text(body)
+    # The example runs `seatctl` by name, as a project's code would: this interpreter's.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = project.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)
