@@ -167,6 +167,25 @@ def test_seat_env_gives_processes_the_venue_and_the_clock_as_it_is_when_they_sta
     result.assert_outcomes(passed=1)
 
 
+def test_a_process_not_given_the_clock_is_refused_rather_than_passing_by_luck(project):
+    result = run(
+        project,
+        """
+        import subprocess, sys
+        import pytest
+
+        @pytest.mark.seatctl(now="2099-01-01T00:00:00Z")  # ahead of the real clock for years
+        def test_forgotten_clock(seat_venue, seat_env):
+            env = {k: v for k, v in seat_env.items() if k != "SEATCTL_NOW"}
+            done = subprocess.run([sys.executable, "-m", "seatctl", "lock", "2", "--user", "a"],
+                                  env=env, capture_output=True, text=True)
+            assert done.returncode == 6
+            assert "clock" in done.stderr
+        """,
+    )
+    result.assert_outcomes(passed=1)
+
+
 def test_seat_server_serves_the_venue_with_tokens_and_follows_the_clock(project):
     result = run(
         project,
