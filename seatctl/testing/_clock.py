@@ -17,9 +17,9 @@ from typing import Any
 
 from seatctl import clock
 
-# The default start: a fixed instant, so that a test's output is the same on every run,
-# and (until 2030) in the future, so that a change made by a process the test forgot to give the clock
-# (SEATCTL_NOW) is refused (exit 6 clock_behind) rather than passing by luck of the time.
+# The default start: a fixed instant, so that a test's output is the same on every run, and
+# (until 2030) in the future, so that a change made by a process the test forgot to give the
+# clock (SEATCTL_NOW) is refused (exit 6 clock_behind) rather than passing by luck.
 DEFAULT_START = "2030-01-01T12:00:00Z"
 
 When = str | int | datetime
