@@ -298,6 +298,13 @@ def test_seatctl_db_takes_only_a_postgresql_url_or_sqlite(project):
     )
 
 
+def test_seatctl_db_sqlite_keeps_venues_on_sqlite_whatever_the_variable_says(project, monkeypatch):
+    monkeypatch.setenv(PG_ENV, "postgresql://nobody@127.0.0.1:1/none")
+    source = "def test_file(seat_venue, tmp_path):\n    assert seat_venue.db.endswith('venue.db')\n"
+    result = run(project, source, "--seatctl-db=sqlite")
+    result.assert_outcomes(passed=1)
+
+
 POSTGRES_PROJECT = """
     import pathlib
     from seatctl.testing import assert_seat

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 if TYPE_CHECKING:
-    from seatctl.testing import RunResult, SeatClock, SeatEnv, SeatServer
+    from seatctl.testing import SeatClock, SeatEnv, SeatServer
     from seatctl.testing._run import Runner
     from seatctl.venue import Venue
 
@@ -177,11 +177,16 @@ def seat_server(
 
     workdir = tmp_path / "seat_server"
     workdir.mkdir()
-    server = SeatServer(seat_venue, _seatctl_db, seat_clock, workdir)
+    try:
+        server = SeatServer(seat_venue, _seatctl_db, seat_clock, workdir)
+    except RuntimeError as exc:  # it did not start: the server's own words say why
+        failure = str(exc)
+    else:
+        failure = ""
+    if failure:
+        pytest.fail(failure, pytrace=False)
     try:
         yield server
     finally:
         server.stop()
 
-
-__all__ = ["RunResult", "seat_clock", "seat_env", "seat_server", "seat_venue", "seatctl_run"]
