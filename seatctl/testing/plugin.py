@@ -189,4 +189,3 @@ def seat_server(
         yield server
     finally:
         server.stop()
-
