@@ -114,16 +114,26 @@ def _seatctl_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if server is None:
         yield str(tmp_path / "venue.db")
         return
-    try:
-        import psycopg
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
         pytest.fail(
             "seat_venue on PostgreSQL needs psycopg: pip install 'seatctl[postgres]'",
             pytrace=False,
         )
+    import psycopg
+
+    from seatctl.storage.postgres import redacted
+
     schema = SCHEMA_PREFIX + secrets.token_hex(6)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
+    failure = ""
+    try:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.Error as exc:
+        failure = f"seat_venue: cannot make a schema on {redacted(server)}: {exc}".strip()
+    if failure:  # failed outside the `except`: no "during handling" chain
+        pytest.fail(failure, pytrace=False)
     try:
         yield f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{schema}"
     finally:
