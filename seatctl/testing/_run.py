@@ -30,11 +30,11 @@ class RunResult(NamedTuple):
         and printed nothing there, its JSON error from stderr."""
         import json
 
-        text = self.stdout if self.stdout.strip() or self.exit_code == 0 else self.stderr
+        on_stdout = bool(self.stdout.strip()) or self.exit_code == 0
         try:
-            return json.loads(text)
+            return json.loads(self.stdout if on_stdout else self.stderr)
         except ValueError:
-            where = "stdout" if text is self.stdout else "stderr"
+            where = "stdout" if on_stdout else "stderr"
             raise AssertionError(
                 f"seatctl printed no JSON on {where} (was --json given?):"
                 f" exit {self.exit_code}, stdout {self.stdout!r}, stderr {self.stderr!r}"
