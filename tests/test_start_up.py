@@ -184,3 +184,18 @@ def test_warnings_psycopg_logs_never_reach_stderr():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_command_never_loads_the_pytest_plugin(venue_db):
+    # pytest loads seatctl.testing.plugin through its `pytest11` entry point; the command
+    # (the console script's own entry, as `-X importtime` sees every import) never does.
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "seatctl", "--db", venue_db, "seats", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "seatctl.cli" in imported  # the report is read right
+    plugin = {name for name in imported if name.split(".")[0] in ("pytest", "_pytest", "pluggy")}
+    assert not plugin | {name for name in imported if name.startswith("seatctl.testing")}
