@@ -25,7 +25,7 @@ from seatctl.testing._run import RunResult, SeatEnv
 from seatctl.testing._server import SeatServer
 
 if TYPE_CHECKING:
-    from seatctl.model import Event, SeatView
+    from seatctl.core.model import HistoryEntry, SeatView
     from seatctl.venue import Venue
 
 __all__ = [
@@ -129,9 +129,9 @@ def _seat_view(venue: Venue | str, seat: str, event: str) -> SeatView:
     raise AssertionError(f"seat {seat} does not exist in event {event!r} (seats: {labels})")
 
 
-def _history(venue: Venue | str, seat: str, event: str) -> list[Event]:
+def _history(venue: Venue | str, seat: str, event: str) -> list[HistoryEntry]:
     __tracebackhide__ = True
-    from seatctl.errors import SeatctlError
+    from seatctl.core.errors import SeatctlError
 
     try:
         return _with_venue(venue, lambda v: v.history([seat], event=event))
@@ -149,14 +149,14 @@ def _with_venue(venue: Venue | str, read: Callable[[Venue], T]) -> T:
 
 
 def _shown_seat(view: SeatView) -> dict[str, Any]:
-    from seatctl.render import seat_object
+    from seatctl.wire import seat_object
 
     return seat_object(view)
 
 
 def _normal(name: str, value: Any) -> Any:
     """An expected value as `seatctl seats --json` would show it."""
-    from seatctl.clock import format_instant, parse_instant
+    from seatctl.core.clock import format_instant, parse_instant
 
     if hasattr(value, "value") and isinstance(value.value, str):  # Status, Action
         return value.value
@@ -175,8 +175,8 @@ def _one_line(fields: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in fields.items() if value is not None)
 
 
-def _event_line(event: Event) -> str:
-    from seatctl.clock import format_instant
+def _event_line(event: HistoryEntry) -> str:
+    from seatctl.core.clock import format_instant
 
     parts = [format_instant(event.at), f"{event.action.value:<8}", event.user or "-"]
     if event.expires_at is not None and event.action.value != "expire":

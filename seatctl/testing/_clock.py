@@ -1,6 +1,6 @@
 """`seat_clock`: one clock for a test's venue, moved by hand and never backwards.
 
-seatctl reads the time from one function, `seatctl.clock.now` (and, on PostgreSQL, the
+seatctl reads the time from one function, `seatctl.core.clock.now` (and, on PostgreSQL, the
 server's clock, read by `PostgresTransaction._server_now`). A `SeatClock` replaces both in
 the test's process, so `Venue` objects already open follow it too; processes started with
 `env()` get it as `SEATCTL_NOW`; and `seat_server` reads it from a file the clock rewrites on
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from seatctl import clock
+from seatctl.core import clock
 
 # The default start: a fixed instant, so that a test's output is the same on every run, and
 # (until 2030) in the future, so that a change made by a process the test forgot to give the

@@ -15,7 +15,7 @@ import sys
 
 def main() -> None:
     clock_file, db, *options = sys.argv[1:]
-    from seatctl.storage import is_postgres_url
+    from seatctl.core.validate import is_postgres_url
     from seatctl.testing._clock import install, read_instant
 
     install(lambda: read_instant(clock_file), is_postgres_url(db), setattr)

@@ -21,7 +21,7 @@ def make_venue(db: str, shape: dict[str, Any], root: Path) -> None:
     with seatctl's own message."""
     import pytest
 
-    from seatctl.errors import SeatctlError
+    from seatctl.core.errors import SeatctlError
 
     seat_map = shape.get("map")
     if seat_map is not None:
