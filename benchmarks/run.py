@@ -29,7 +29,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
+
+from rows import BenchmarkError, Row, Run, verdict
 
 HERE = Path(__file__).resolve().parent
 FLOOR = HERE / "floor"
@@ -72,54 +74,6 @@ class Settings:
             batch_lines=1000,
             batch_mode_reps=1,
         )
-
-
-@dataclass
-class Row:
-    """One line of the results table. `ratio` is seatctl / floor, for times and rates alike."""
-
-    case: str
-    measure: str
-    unit: str
-    seatctl: float
-    floor: float | None
-    target: str
-    passed: bool | None
-    note: str = ""
-    seatctl_samples: list[float] = field(default_factory=list)
-    floor_samples: list[float] = field(default_factory=list)
-
-    @property
-    def ratio(self) -> float | None:
-        return self.seatctl / self.floor if self.floor else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "result": verdict(self.passed)}
-
-
-class Run(NamedTuple):
-    """One finished child process: wall time from spawn to exit, its own CPU time and peak
-    resident set size, and what it printed."""
-
-    seconds: float
-    exit_code: int
-    cpu_seconds: float
-    peak_rss_mb: float
-    stdout: bytes = b""
-    stderr: bytes = b""
-    output_size: int = 0
-
-    def slim(self) -> Run:
-        """The same without the output held in memory (a 100,000-seat listing is 12 MB)."""
-        return self._replace(stdout=b"", stderr=b"", output_size=len(self.stdout))
-
-    @property
-    def output_bytes(self) -> int:
-        return self.output_size or len(self.stdout)
-
-
-class BenchmarkError(Exception):
-    """A command failed where it must succeed: the figures would mean nothing."""
 
 
 # --- running processes ------------------------------------------------------------------
@@ -911,6 +865,18 @@ def ratio_row(measure: str, mine: list[Run], base: list[Run], limit: float, note
     return row
 
 
+def case_http(bench: Bench) -> list[Row]:
+    import http_case  # wrk and the prototype peer: only case 7 loads them
+
+    return http_case.case_http(bench)
+
+
+def case_stream(bench: Bench) -> list[Row]:
+    import stream_case
+
+    return stream_case.case_stream(bench)
+
+
 CASES: dict[int, Callable[[Bench], list[Row]]] = {
     1: case_startup,
     2: case_batch,
@@ -918,9 +884,9 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     4: case_contention,
     5: case_api,
     6: case_batch_mode,
-    7: lambda bench: __import__("http_case").case_http(bench),
+    7: lambda bench: case_http(bench),
     8: case_venue,
-    9: lambda bench: __import__("stream_case").case_stream(bench),
+    9: lambda bench: case_stream(bench),
 }
 
 
@@ -937,10 +903,6 @@ def machine(bench: Bench) -> dict[str, Any]:
         "seatctl": version.removeprefix("seatctl "),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def verdict(passed: bool | None) -> str:
-    return "-" if passed is None else "PASS" if passed else "MISS"
 
 
 def number(value: float | None, unit: str) -> str:
