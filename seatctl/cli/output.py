@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
-from seatctl.core.clock import Instant, format_instant
+from seatctl.core.clock import format_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
-from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Status, StatusCounts, Token
+from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Status, StatusCounts
 from seatctl.wire import (
     SEAT_FIELDS,
     counts_object,
@@ -23,7 +23,6 @@ from seatctl.wire import (
     seat_object,
     settings_object,
     show_object,
-    token_object,
 )
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
@@ -80,7 +79,7 @@ class Summary(NamedTuple):
             rows.append((*shown, *_count_cells(group)))
         first = ("(all)", *([""] * (len(names) - 1))) if names else (printable(self.event),)
         rows.append((*first, *_count_cells(self.counts.as_dict())))
-        out.write(_aligned(rows) + "\n")
+        out.write(aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
         out.write(dumps(self.fields()) + "\n")
@@ -151,7 +150,7 @@ class ShowList(NamedTuple):
                     printable(show.title or ""),
                 )
             )
-        out.write(_aligned(rows) + "\n")
+        out.write(aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
         out.write(dumps([show_object(s, c) for s, c in self.shows]) + "\n")
@@ -238,7 +237,7 @@ class EventList(NamedTuple):
             )
             for e in self.events
         ]
-        out.write(_aligned(rows) + "\n")
+        out.write(aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
         _write_json_array(out, (history_object(e) for e in self.events))
@@ -268,7 +267,7 @@ class SettingsReport:
                 "most live locks per user in an event",
             ),
         ]
-        out.write(_aligned(rows) + "\n")
+        out.write(aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
         out.write(dumps(self.fields()) + "\n")
@@ -337,7 +336,7 @@ def seats_table(views: Sequence[SeatView], colour: bool) -> str:
         (v.seat, v.status.value, v.locked_by or v.booked_by or "", instant(v.expires_at) or "")
         for v in views
     ]
-    lines = _aligned(rows).split("\n")
+    lines = aligned(rows).split("\n")
     if colour:
         start = max(len(row[0]) for row in rows) + 2  # where the STATUS column begins
         for n, row in enumerate(rows[1:], 1):
@@ -357,57 +356,11 @@ def _change_line(verb: str, view: SeatView) -> str:
     return f"{verb} seat {view.seat}"
 
 
-# --- `seatctl watch` -------------------------------------------------------------------------
-
-
-def watch_start_line(event: str, location: str, counts: StatusCounts) -> str:
-    """What `watch` says first (on stderr as text): what it watches, and the seats now."""
-    return (
-        f"watching event {printable(event)} of {printable(location)}: {counts.total} seats"
-        f" ({counts.available} available, {counts.locked} locked, {counts.booked} booked,"
-        f" {counts.blocked} blocked); Ctrl-C to stop"
-    )
-
-
-def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a line: when, the seat, and what it is now."""
-    status = seat["status"]
-    if status == Status.LOCKED:
-        what = f"locked by {seat['locked_by']} until {seat['expires_at']}"
-    elif status == Status.BOOKED:
-        what = f"booked by {seat['booked_by']}"
-    elif kind == "expire":
-        what = "available (lock expired)"
-    else:
-        what = str(status)
-    return f"{format_instant(at)}  seat {seat['seat']}  {what}"
-
-
-def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
-    (an expiry's is the deadline), and the seat object after it."""
-    return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
-
-
-def watch_snapshot_object(
-    event: str, id_text: str, now: Instant, seats: list[dict[str, Any]]
-) -> str:
-    return dumps(
-        {
-            "type": "snapshot",
-            "id": id_text,
-            "event": event,
-            "now": format_instant(now),
-            "seats": seats,
-        }
-    )
-
-
 def error_line(message: str) -> str:
     return f"error: {printable(message)}"
 
 
-def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
+def aligned(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(
@@ -468,58 +421,3 @@ def _style(text: str, colour: str) -> str:
     from typer import style
 
     return style(text, fg=colour)
-
-
-class NewToken(NamedTuple):
-    """`token add`: the token itself, printed this once (as text: alone, for `$(...)`)."""
-
-    token: str
-    record: Token
-
-    @property
-    def committed(self) -> bool:
-        return True  # the token is stored: printed or not
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write(self.token + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {**token_object(self.record), "token": self.token}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-class TokenList(NamedTuple):
-    tokens: Sequence[Token]
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [("ID", "USER", "CREATED", "EXPIRES", "LAST USED")]
-        for token in self.tokens:
-            shown = token_object(token)
-            rows.append(
-                (
-                    str(token.id),
-                    printable(token.user),
-                    shown["created"],
-                    shown["expires"] or "never",
-                    shown["last_used"] or "never",
-                )
-            )
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps([token_object(t) for t in self.tokens]) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {"tokens": [token_object(t) for t in self.tokens]}
-
-    def error(self) -> SeatctlError | None:
-        return None
