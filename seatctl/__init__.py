@@ -24,8 +24,8 @@ _EXPORTS = {
     "Show": "seatctl.core.model",
     "Status": "seatctl.core.model",
     "StatusCounts": "seatctl.core.model",
-    "InitResult": "seatctl.venue",
-    "Venue": "seatctl.venue",
+    "InitResult": "seatctl.service",
+    "Venue": "seatctl.service",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -155,9 +155,9 @@ def test_map_of_an_unknown_section_is_not_found(hall, cli):
 
 @freeze_time(LATER)
 def test_map_is_coloured_on_a_terminal_unless_no_color(hall, cli, monkeypatch):
-    monkeypatch.setattr("seatctl.cli._colour", lambda: True)
+    monkeypatch.setattr("seatctl.cli.app._colour", lambda: True)
     assert "\x1b[" in cli("map").out
-    monkeypatch.setattr("seatctl.cli._colour", lambda: False)
+    monkeypatch.setattr("seatctl.cli.app._colour", lambda: False)
     assert "\x1b[" not in cli("map").out
 
 

@@ -11,7 +11,7 @@ import typer
 from seatctl.cli import output as render
 from seatctl.cli.common import JsonOpt
 from seatctl.cli.output import Output
-from seatctl.venue import Venue
+from seatctl.service import Venue
 
 
 def init(

@@ -14,7 +14,7 @@ from seatctl.core import validate
 from seatctl.core.clock import parse_instant
 from seatctl.core.errors import SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW
-from seatctl.venue import Venue
+from seatctl.service import Venue
 
 
 class Invocation:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
-from seatctl.venue import Venue
+from seatctl.service import Venue
 
 # Which seats are worth offering to each command: the ones it can act on.
 _SEATS_FOR = {

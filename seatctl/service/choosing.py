@@ -1,0 +1,48 @@
+"""`lock --best`'s checks and refusal: the names of sections and categories it may choose
+from, and what it says when there is no such choice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.service.shared import shown
+
+if TYPE_CHECKING:
+    from seatctl.core.selection import SeatSpot
+
+
+def names(option: str, names: Sequence[str]) -> list[str]:
+    if isinstance(names, str):
+        raise usage_error(f"{option}: expected a list of names, not the string {names!r}")
+    listed = list(names)
+    for name in listed:
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise usage_error(f"invalid {option} {name!r}")
+    return listed
+
+
+def not_enough(
+    spots: list[SeatSpot], count: int, sections: list[str], categories: list[str], split: bool
+) -> SeatctlError:
+    """Exit 4 `not_enough`: how many seats are available and the largest block together,
+    within the filters."""
+    from seatctl.core import selection
+
+    available = selection.available_count(spots, sections, categories)
+    largest = selection.largest_block(spots, sections, categories)
+    within = [
+        f"{what} {', '.join(map(shown, names))}"
+        for what, names in (("section", sections), ("category", categories))
+        if names
+    ]
+    where = f" in {' and '.join(within)}" if within else ""
+    seats = "seat" if available == 1 else "seats"
+    what = (
+        f"no {count} seats {'to be had' if split else 'together'}{where}: {available} {seats}"
+        f" available, the largest block together is {largest}"
+    )
+    if not split and available >= count:
+        what += " (--split takes seats apart)"
+    return SeatctlError(Reason.NOT_ENOUGH, what, ExitCode.LOCK_REFUSED)
