@@ -1,6 +1,6 @@
 """The booking rules: pure functions of (seat, user, now) that return a change or a refusal.
 
-Nothing here reads the clock, touches storage or prints; `seatctl.service` applies the result.
+Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies the result.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The narrow interface between the booking rules and a database.
 
 A `Store` hands out transactions; a `Transaction` loads and saves seat records and knows
-"now". Everything a backend must guarantee is here; `seatctl.service` needs nothing else.
+"now". Everything a backend must guarantee is here; `seatctl.venue` needs nothing else.
 """
 
 from __future__ import annotations
