@@ -16,6 +16,7 @@ __version__ = "0.3.0"
 
 _EXPORTS = {
     "ExitCode": "seatctl.core.errors",
+    "FieldError": "seatctl.core.errors",
     "Reason": "seatctl.core.errors",
     "SeatRefusal": "seatctl.core.errors",
     "SeatctlError": "seatctl.core.errors",

@@ -204,6 +204,7 @@ def _main(argv: list[str], invocation: Invocation) -> int:
 
 
 def _report(error: SeatctlError, invocation: Invocation) -> None:
+    error = render.as_options(error)
     out = wire.error_json(error) if invocation.json else render.error_line(error.message)
     typer.echo(out, err=True)
 

@@ -9,6 +9,7 @@ import typer
 from seatctl.cli import output as render
 from seatctl.cli.common import EventOpt, JsonOpt, SeatsArg, TtlOpt, UserOpt, event_name, user_name
 from seatctl.cli.output import Output
+from seatctl.core import validate
 from seatctl.core.errors import usage_error
 
 
@@ -76,8 +77,7 @@ def lock(
         return render.SeatChange("locked", views)
     if seat:
         raise usage_error("give either seat labels or --best N, not both")
-    if best < 1:
-        raise usage_error(f"invalid --best {best}: use a whole number from 1")
+    validate.best(best)  # before the database is opened, as every usage error is
     views = ctx.obj.venue(json).lock_best(
         best,
         user_name(ctx, user),

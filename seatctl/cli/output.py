@@ -11,7 +11,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
 from seatctl.core.clock import format_instant
-from seatctl.core.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
 from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Status, StatusCounts
 from seatctl.wire import (
     SEAT_FIELDS,
@@ -358,6 +358,14 @@ def _change_line(verb: str, view: SeatView) -> str:
 
 def error_line(message: str) -> str:
     return f"error: {printable(message)}"
+
+
+def as_options(error: SeatctlError) -> SeatctlError:
+    """The error in the command line's words: a field it names as its option (`best` as
+    `--best`, `max_hold` as `--max-hold`)."""
+    if isinstance(error, FieldError):
+        return error.worded(lambda field: "--" + field.replace("_", "-"))
+    return error
 
 
 def aligned(rows: Sequence[tuple[str, ...]]) -> str:

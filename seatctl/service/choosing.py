@@ -6,20 +6,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
 from seatctl.service.shared import shown
 
 if TYPE_CHECKING:
     from seatctl.core.selection import SeatSpot
 
 
-def names(option: str, names: Sequence[str]) -> list[str]:
+def names(field: str, names: Sequence[str]) -> list[str]:
+    """The sections or categories (`field`) to choose from: printable names."""
     if isinstance(names, str):
-        raise usage_error(f"{option}: expected a list of names, not the string {names!r}")
+        raise FieldError(
+            field,
+            names,
+            lambda name: f"{name(field)}: expected a list of names, not the string {names!r}",
+        )
     listed = list(names)
-    for name in listed:
-        if not isinstance(name, str) or not name or not name.isprintable():
-            raise usage_error(f"invalid {option} {name!r}")
+    bad = [n for n in listed if not isinstance(n, str) or not n or not n.isprintable()]
+    if bad:
+        raise FieldError(field, bad[0], lambda name: f"invalid {name(field)} {bad[0]!r}")
     return listed
 
 
@@ -44,5 +49,11 @@ def not_enough(
         f" available, the largest block together is {largest}"
     )
     if not split and available >= count:
-        what += " (--split takes seats apart)"
+        return FieldError(
+            "split",
+            split,
+            lambda name: f"{what} ({name('split')} takes seats apart)",
+            Reason.NOT_ENOUGH,
+            ExitCode.LOCK_REFUSED,
+        )
     return SeatctlError(Reason.NOT_ENOUGH, what, ExitCode.LOCK_REFUSED)

@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from seatctl.core import clock, validate
-from seatctl.core.errors import usage_error
+from seatctl.core.errors import FieldError, usage_error
 from seatctl.core.model import Action, HistoryEntry, Place, Settings, settings_change
 from seatctl.storage import DEFAULT_VENUE, Transaction, open_store
 
@@ -47,7 +47,11 @@ def initialise(
     validate.max_hold(max_hold, ttl or 1)  # its range now; against the TTL in force below
     max_seats_per_user = validate.max_seats_per_user(max_seats_per_user)
     if seat_map is not None and (count is not None or named):
-        raise usage_error("give either --map or seat labels and --seats, not both")
+        raise FieldError(
+            "map",
+            seat_map,
+            lambda name: f"give either {name('map')} or seat labels and {name('seats')}, not both",
+        )
     clock.clock_override()  # a bad SEATCTL_NOW is refused before a file is created
     mapped = parsed_map(seat_map) if seat_map is not None else None
     wanted = [str(n) for n in range(1, (count or 0) + 1)] + named
@@ -92,9 +96,13 @@ def set_settings(
         max_seats_per_user if max_seats_per_user is not None else before.max_seats_per_user,
     )
     if 0 < after.max_hold < after.ttl:
-        raise usage_error(
-            f"max-hold {after.max_hold} s would be less than the default lock duration"
-            f" {after.ttl} s: give --max-hold 0 (no cap) or at least {after.ttl}"
+        raise FieldError(
+            "max_hold",
+            after.max_hold,
+            lambda name: (
+                f"max-hold {after.max_hold} s would be less than the default lock duration"
+                f" {after.ttl} s: give {name('max_hold')} 0 (no cap) or at least {after.ttl}"
+            ),
         )
     if after.ttl != before.ttl:
         tx.set_default_ttl(after.ttl)

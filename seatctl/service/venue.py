@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, cast
 
 from seatctl.core import clock, rules, validate
 from seatctl.core.clock import Instant
-from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatRefusal, refused, usage_error
+from seatctl.core.errors import (
+    ExitCode,
+    FieldError,
+    Reason,
+    SeatctlError,
+    SeatRefusal,
+    refused,
+    usage_error,
+)
 from seatctl.core.model import (
     DEFAULT_SHOW,
     Action,
@@ -144,10 +152,9 @@ class Venue(ChangeStream, TokenKeeping):
         name = validate.user(user)
         ttl = validate.ttl(ttl)
         show = validate.event_name(event)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise usage_error(f"invalid --best {count!r}: use a whole number from 1")
-        wanted_sections = names("--section", sections)
-        wanted_categories = names("--category", categories)
+        count = validate.best(count)
+        wanted_sections = names("section", sections)
+        wanted_categories = names("category", categories)
         from seatctl.core import selection
 
         rule_for = _lock_rule(name, ttl)
@@ -178,7 +185,8 @@ class Venue(ChangeStream, TokenKeeping):
 
         show = validate.event_name(event)
         if by is not None and by not in venue_map.GROUPINGS:
-            raise usage_error(f"invalid --by {by!r}: use {', '.join(venue_map.GROUPINGS)}")
+            groupings = ", ".join(venue_map.GROUPINGS)
+            raise FieldError("by", by, lambda name: f"invalid {name('by')} {by!r}: use {groupings}")
         with self._store.transaction(write=False) as tx:
             existing_show(tx, show)
             rows = list(tx.placed_states(show, tx.now()))
@@ -365,7 +373,11 @@ class Venue(ChangeStream, TokenKeeping):
         show = validate.event_name(event)
         user = validate.user(user) if user is not None else None
         if limit is not None and limit < 0:
-            raise usage_error(f"invalid --limit {limit}: use a whole number from 0")
+            raise FieldError(
+                "limit",
+                limit,
+                lambda name: f"invalid {name('limit')} {limit}: use a whole number from 0",
+            )
         from seatctl.core import history
 
         with self._store.transaction(write=False) as tx:
