@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 
 from seatctl import __version__, wire
-from seatctl.cli import admin, booking, events, listing, serve, tokens
 from seatctl.cli import output as render
 from seatctl.cli.common import Invocation
 from seatctl.cli.formatting import SeatctlGroup, SeatctlTyper
@@ -72,7 +71,8 @@ Examples:
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
 
-app = SeatctlTyper(**_APP_SETTINGS)
+# The app without its commands: `Parsers` adds those a run needs (`app` below: all of them).
+root = SeatctlTyper(**_APP_SETTINGS)
 
 
 def _show_version(value: bool) -> None:
@@ -81,7 +81,7 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@root.callback()
 def _global_options(
     ctx: typer.Context,
     db: Annotated[
@@ -106,26 +106,36 @@ def _global_options(
     ctx.obj.db = db
 
 
-# The commands, in the order `seatctl --help` lists them.
-app.command()(admin.init)
-app.command()(admin.settings)
-app.command()(listing.seats)
-app.command()(booking.lock)
-app.command()(booking.confirm)
-app.command()(booking.release)
-app.command()(booking.block)
-app.command()(booking.unblock)
-app.command()(listing.history)
-app.command()(listing.watch)
-app.command()(listing.summary)
-app.command("map")(listing.seat_map)
-app.command()(admin.check)
-app.command()(admin.backup)
-app.command()(admin.batch)
-app.command()(serve.serve)
-app.add_typer(tokens.token_app)
-app.add_typer(events.event_app)
-parsers = Parsers(app, _APP_SETTINGS)
+# The commands, in the order `seatctl --help` lists them: name -> (module of seatctl.cli, the
+# command's function or the group's Typer). A run imports only the module of its command.
+COMMANDS = {
+    "init": ("admin", "init"),
+    "settings": ("admin", "settings"),
+    "seats": ("listing", "seats"),
+    "lock": ("booking", "lock"),
+    "confirm": ("booking", "confirm"),
+    "release": ("booking", "release"),
+    "block": ("booking", "block"),
+    "unblock": ("booking", "unblock"),
+    "history": ("listing", "history"),
+    "watch": ("listing", "watch"),
+    "summary": ("listing", "summary"),
+    "map": ("listing", "seat_map"),
+    "check": ("admin", "check"),
+    "backup": ("admin", "backup"),
+    "batch": ("admin", "batch"),
+    "serve": ("serve", "serve"),
+    "token": ("tokens", "token_app"),
+    "event": ("events", "event_app"),
+}
+parsers = Parsers(root, _APP_SETTINGS, "seatctl.cli", COMMANDS)
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`: the whole Typer app, every command registered (built when first asked for)."""
+    if name == "app":
+        return parsers.whole_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

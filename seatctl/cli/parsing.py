@@ -8,6 +8,7 @@ after the command before it, the lookup of a `batch` line's command, and the com
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -43,19 +44,42 @@ _GLOBAL_VALUE_OPTIONS = {"--db"}  # the global options that take a value
 
 
 class Parsers:
-    """The parsers of one Typer app, each built when first needed.
+    """The parsers of one Typer app, each built when first needed, with only the commands it
+    needs: the command definitions live in modules imported only by the runs that use them.
 
     Typer turns every command's signature into options on each run; building just the one
     that runs saves several milliseconds of start-up (the same idea as click's lazy groups).
     """
 
-    def __init__(self, app: typer.Typer, settings: dict[str, Any]) -> None:
-        self.app = app
+    def __init__(
+        self,
+        root: typer.Typer,
+        settings: dict[str, Any],
+        package: str,
+        commands: dict[str, tuple[str, str]],
+    ) -> None:
+        self.root = root  # the global options, without commands
         self.settings = settings
-        self.command_names = frozenset(
-            [*(_name(c) for c in app.registered_commands), *map(_group_name, app.registered_groups)]
-        ) - {None}
+        self.package = package
+        self.commands = commands  # name -> (module of `package`, function or Typer), in order
+        self.command_names = frozenset(commands)
         self.built: dict[tuple[str | None, bool], TyperGroup] = {}
+
+    def app(self, names: list[str], completion: bool = False) -> typer.Typer:
+        """A Typer app with the global options and the named commands, in the given order."""
+        app = type(self.root)(**{**self.settings, "add_completion": completion})
+        app.registered_callback = self.root.registered_callback
+        for name in names:
+            module, attribute = self.commands[name]
+            defined = getattr(importlib.import_module(f"{self.package}.{module}"), attribute)
+            if isinstance(defined, typer.Typer):
+                app.add_typer(defined)
+            else:
+                app.command(name if name != defined.__name__ else None)(defined)
+        return app
+
+    def whole_app(self) -> typer.Typer:
+        return self.app(list(self.commands))
 
     def command_for(self, name: str | None, completion: bool = False) -> TyperGroup:
         """The command-line parser, with only the named subcommand built when there is one.
@@ -68,16 +92,8 @@ class Parsers:
         key = name if name in self.command_names or name == _NO_COMMAND else None
         completion = completion and key is None
         if (key, completion) not in self.built:
-            app = self.app
-            lazy = type(app)(**{**self.settings, "add_completion": completion})
-            lazy.registered_callback = app.registered_callback
-            lazy.registered_commands = [
-                c for c in app.registered_commands if key is None or _name(c) == key
-            ]
-            lazy.registered_groups = [
-                g for g in app.registered_groups if key is None or _group_name(g) == key
-            ]
-            group = typer.main.get_command(lazy)
+            names = [key] if key in self.commands else [] if key else list(self.commands)
+            group = typer.main.get_command(self.app(names, completion))
             assert isinstance(group, TyperGroup)  # a callback makes it a group
             if completion:
                 _complete_from_the_database(group)
@@ -118,16 +134,6 @@ def _complete_from_the_database(group: Any) -> None:
         for param in command.params:
             if param.name in KINDS:
                 param._custom_shell_complete = completer(param.name)
-
-
-def _name(command: typer.models.CommandInfo) -> str | None:
-    if command.name:  # a command named other than its function (map)
-        return command.name
-    return command.callback.__name__ if command.callback else None
-
-
-def _group_name(group: typer.models.TyperInfo) -> str | None:
-    return group.typer_instance.info.name if group.typer_instance else None
 
 
 def subcommand_name(argv: list[str]) -> str | None:

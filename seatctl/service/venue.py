@@ -35,7 +35,6 @@ from seatctl.core.model import (
     StatusCounts,
 )
 from seatctl.service.choosing import names, not_enough
-from seatctl.service.initialising import InitResult, initialise
 from seatctl.service.shared import existing_show, naming_busy_seats, shown
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
@@ -43,6 +42,7 @@ from seatctl.storage import Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.core.venue_map import Counts, MapCell
+    from seatctl.service.initialising import InitResult
 
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
@@ -82,6 +82,8 @@ class Venue(ChangeStream, TokenKeeping):
         change is recorded in the history as a `settings` event. A new database caps holds at
         10 default lock durations (at most a day) unless `max_hold` says otherwise.
         """
+        from seatctl.service.initialising import initialise
+
         return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user)
 
     def settings(self) -> Settings:
@@ -454,4 +456,4 @@ def _lock_rule(user: str, ttl: int | None) -> RuleAt:
     return rule_for
 
 
-__all__ = ["InitResult", "Venue"]
+__all__ = ["Venue"]
