@@ -1,16 +1,17 @@
 """Looking after the database: init, settings, check, backup, and batch (many commands, one
 process)."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 import sys
 from typing import Annotated
 
 import typer
 
-from seatctl.cli import output as render
 from seatctl.cli.common import JsonOpt
 from seatctl.cli.output import Output
+from seatctl.cli.reports import CheckReport, Message, SettingsReport
 from seatctl.service import Venue
 
 
@@ -78,7 +79,7 @@ def init(
         max_seats_per_user=max_seats_per_user,
     )
     seats_word = "seat" if result.added == 1 else "seats"
-    return render.Message(
+    return Message(
         f"initialised {result.location}: added {result.added} {seats_word}"
         f" ({result.total} in all); default lock duration {result.default_ttl} s",
         {
@@ -101,7 +102,7 @@ def settings(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl settings
       seatctl --db venue.db settings --json
     """
-    return render.SettingsReport(ctx.obj.venue(json).settings())
+    return SettingsReport(ctx.obj.venue(json).settings())
 
 
 def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
@@ -111,7 +112,7 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl check
       seatctl --db venue.db check --json
     """
-    return render.CheckReport(ctx.obj.venue(json).check())
+    return CheckReport(ctx.obj.venue(json).check())
 
 
 def backup(
@@ -135,7 +136,7 @@ def backup(
     """
     ctx.obj.venue(json).backup(dest, force=force)
     source = ctx.obj.database()
-    return render.Message(f"backed up {source} to {dest}", {"database": source, "dest": dest})
+    return Message(f"backed up {source} to {dest}", {"database": source, "dest": dest})
 
 
 def batch(ctx: typer.Context, json: JsonOpt = False) -> None:

@@ -1,6 +1,7 @@
 """Changing seats: lock (named seats or the best N), confirm, release, block and unblock."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 from typing import Annotated
 

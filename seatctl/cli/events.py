@@ -1,16 +1,17 @@
 """`seatctl event`: the events (shows), each with its own seat states and history."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 from typing import Annotated
 
 import typer
 
 from seatctl import wire
-from seatctl.cli import output as render
 from seatctl.cli.common import JsonOpt, instant
 from seatctl.cli.formatting import SeatctlGroup, SeatctlTyper
 from seatctl.cli.output import Output
+from seatctl.cli.reports import Message, ShowList
 
 event_app: SeatctlTyper = SeatctlTyper(
     name="event",
@@ -51,7 +52,7 @@ def event_add(
     """
     starts_at = instant(starts, "--starts")
     show = ctx.obj.venue(json).add_event(name, title=title, starts_at=starts_at)
-    return render.Message(f"added event {show.name}", wire.show_object(show))
+    return Message(f"added event {show.name}", wire.show_object(show))
 
 
 @event_app.command("list")
@@ -62,4 +63,4 @@ def event_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl event list
       seatctl event list --json
     """
-    return render.ShowList(ctx.obj.venue(json).events())
+    return ShowList(ctx.obj.venue(json).events())

@@ -1,6 +1,7 @@
 """Reading an event's seats: seats, history, watch, summary and map."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 import contextlib
 import signal
@@ -106,7 +107,9 @@ def history(
     """
     venue = ctx.obj.venue(json)
     events = venue.history(seat or [], user, instant(since), limit, event=event_name(ctx, event))
-    return render.EventList(events)
+    from seatctl.cli.reports import EventList  # not every run defines the class
+
+    return EventList(events)
 
 
 def watch(ctx: typer.Context, json: JsonOpt = False, event: EventOpt = None) -> int:
@@ -198,7 +201,9 @@ def summary(
     """
     show = event_name(ctx, event)
     counts, groups = ctx.obj.venue(json).summary(show, by.value if by else None)
-    return render.Summary(show, counts, by.value if by else None, groups)
+    from seatctl.cli.reports import Summary  # not every run defines the class
+
+    return Summary(show, counts, by.value if by else None, groups)
 
 
 def seat_map(
@@ -223,4 +228,6 @@ def seat_map(
 
     cells = ctx.obj.venue(json).map_cells(event_name(ctx, event), section)
     # The terminal's width ($COLUMNS first), else 80.
-    return render.SeatMap(cells, shutil.get_terminal_size((80, 24)).columns)
+    from seatctl.cli.reports import SeatMap  # not every run defines the class
+
+    return SeatMap(cells, shutil.get_terminal_size((80, 24)).columns)

@@ -1,6 +1,7 @@
 """`seatctl serve`: the HTTP API. The server stack is imported by this command only."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 from typing import Annotated
 

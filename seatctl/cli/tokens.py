@@ -1,16 +1,17 @@
 """`seatctl token`: the bearer tokens of `seatctl serve`."""
 
-from __future__ import annotations
+# Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
+# Typer would compile each of the running command's twice, on every run.
 
 from typing import Annotated
 
 import typer
 
-from seatctl.cli import output as render
 from seatctl.cli import token_output
 from seatctl.cli.common import JsonOpt
 from seatctl.cli.formatting import SeatctlGroup, SeatctlTyper
 from seatctl.cli.output import Output
+from seatctl.cli.reports import Message
 
 token_app: SeatctlTyper = SeatctlTyper(
     name="token",
@@ -77,4 +78,4 @@ def token_revoke(
       seatctl token revoke 3
     """
     ctx.obj.venue(json).revoke_token(token_id)
-    return render.Message(f"revoked token {token_id}", {"id": token_id})
+    return Message(f"revoked token {token_id}", {"id": token_id})
