@@ -98,16 +98,46 @@ def child_environment(pycache: Path) -> tuple[dict[str, str], list[str]]:
     return env, dropped
 
 
-def seatctl_command() -> tuple[list[str], str]:
-    """How a user runs seatctl: the console script beside this interpreter if there is one."""
-    script = Path(sys.executable).parent / "seatctl"
-    if script.exists():
-        return [str(script)], f"the console script {script}"
-    return [sys.executable, "-m", "seatctl"], f"{sys.executable} -m seatctl (no console script)"
+ROOT = HERE.parent
+# The interpreter that runs the floors: the installed seatctl's (see `install_seatctl`).
+floor_python = sys.executable
+
+
+def install_seatctl(workdir: Path) -> tuple[list[str], str]:
+    """seatctl as users get it (as pipx installs it): a normal, not editable, install of this
+    checkout into a new virtual environment, whose console script is timed. An editable
+    install would add its import finder's work to every run, which no user pays. The floors
+    run on the same environment's interpreter, so both start alike."""
+    global floor_python
+    venv = workdir / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # With the server extra: `seatctl serve` is cases 7 and 9.
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"{ROOT}[server]"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()
+        raise BenchmarkError(f"cannot install {ROOT}: {why[-1] if why else '?'}")
+    floor_python = str(python)
+    script = venv / "bin" / "seatctl"
+    return [str(script)], f"the console script {script} (pip install of {ROOT}, not editable)"
+
+
+def given_seatctl(script: str) -> tuple[list[str], str]:
+    """A console script named with --seatctl (an install already made); the floors run on the
+    interpreter beside it when there is one."""
+    global floor_python
+    beside = Path(script).parent / "python"
+    if beside.exists():
+        floor_python = str(beside)
+    return [script], f"the console script {script} (given)"
 
 
 def floor_argv(script: str, *args: str) -> list[str]:
-    return [sys.executable, str(FLOOR / script), *args]
+    return [floor_python, str(FLOOR / script), *args]
 
 
 def interleaved(reps: int, *actions: Callable[[], T]) -> list[list[T]]:
@@ -322,7 +352,7 @@ def case_startup(bench: Bench) -> list[Row]:
         one(bench.cli(db, "seats", "--json")),
         one(floor_argv("seats.py", "--db", db, "seats", "--json")),
         reps,
-        2.5,
+        2.2,
         warmup=2,
     )
     lock_release = verb_rows(
@@ -332,7 +362,7 @@ def case_startup(bench: Bench) -> list[Row]:
         lambda: run_verbs(bench, bench.cli, db, ("lock", "release"), "1"),
         lambda: run_verbs(bench, floor_change, db, ("lock", "release"), "1"),
         reps,
-        2.5,
+        2.2,
         warmup=2,
     )
     return version + listing + lock_release
@@ -950,6 +980,7 @@ class Options:
     quick: bool
     json: str | None
     cases: list[int]
+    seatctl: str | None
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -963,20 +994,30 @@ def parse_args(argv: list[str] | None) -> Options:
         choices=sorted(CASES),
         help="run only this case (repeatable; default: all)",
     )
+    parser.add_argument(
+        "--seatctl",
+        metavar="SCRIPT",
+        help="time this console script (an install already made) instead of installing this"
+        " checkout into a new virtual environment",
+    )
     args = parser.parse_args(argv)
-    return Options(args.quick, args.json, args.case or sorted(CASES))
+    return Options(args.quick, args.json, args.case or sorted(CASES), args.seatctl)
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     settings = Settings.quick_run() if options.quick else Settings()
-    seatctl, how = seatctl_command()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="seatctl-bench-") as workdir:
-        bench = Bench(settings, Path(workdir), seatctl)
-        info = machine(bench)
-        print_header(info, how, bench)
         try:
+            if options.seatctl:
+                seatctl, how = given_seatctl(options.seatctl)
+            else:
+                print("installing this checkout into a new virtual environment...", flush=True)
+                seatctl, how = install_seatctl(Path(workdir))
+            bench = Bench(settings, Path(workdir), seatctl)
+            info = machine(bench)
+            print_header(info, how, bench)
             rows = run_cases(bench, options.cases)
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
@@ -1008,7 +1049,7 @@ def print_header(info: dict[str, Any], how: str, bench: Bench) -> None:
         f" SQLite {info['sqlite']}, seatctl {info['seatctl']},"
         f" load average {info['load_average']}"
     )
-    print(f"seatctl runs as {how}; floors as {sys.executable} benchmarks/floor/*.py")
+    print(f"seatctl runs as {how}; floors as {floor_python} benchmarks/floor/*.py")
     print(
         "children get bytecode caching and buffered output"
         + (f" (left out of their environment: {', '.join(bench.dropped)})" if bench.dropped else "")
