@@ -161,7 +161,7 @@ def sqlite_commit_rate(db: str, seconds: float) -> float:
 
 
 def case_http(bench: Any) -> list[Any]:
-    from run import Row  # the shared result row of benchmarks/run.py
+    from rows import Row
 
     missing = missing_tools()
     if missing:

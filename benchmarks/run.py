@@ -29,7 +29,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
+
+from rows import BenchmarkError, Row, Run, verdict
 
 HERE = Path(__file__).resolve().parent
 FLOOR = HERE / "floor"
@@ -74,54 +76,6 @@ class Settings:
         )
 
 
-@dataclass
-class Row:
-    """One line of the results table. `ratio` is seatctl / floor, for times and rates alike."""
-
-    case: str
-    measure: str
-    unit: str
-    seatctl: float
-    floor: float | None
-    target: str
-    passed: bool | None
-    note: str = ""
-    seatctl_samples: list[float] = field(default_factory=list)
-    floor_samples: list[float] = field(default_factory=list)
-
-    @property
-    def ratio(self) -> float | None:
-        return self.seatctl / self.floor if self.floor else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "result": verdict(self.passed)}
-
-
-class Run(NamedTuple):
-    """One finished child process: wall time from spawn to exit, its own CPU time and peak
-    resident set size, and what it printed."""
-
-    seconds: float
-    exit_code: int
-    cpu_seconds: float
-    peak_rss_mb: float
-    stdout: bytes = b""
-    stderr: bytes = b""
-    output_size: int = 0
-
-    def slim(self) -> Run:
-        """The same without the output held in memory (a 100,000-seat listing is 12 MB)."""
-        return self._replace(stdout=b"", stderr=b"", output_size=len(self.stdout))
-
-    @property
-    def output_bytes(self) -> int:
-        return self.output_size or len(self.stdout)
-
-
-class BenchmarkError(Exception):
-    """A command failed where it must succeed: the figures would mean nothing."""
-
-
 # --- running processes ------------------------------------------------------------------
 
 MEASURE = HERE / "measure.py"
@@ -144,16 +98,46 @@ def child_environment(pycache: Path) -> tuple[dict[str, str], list[str]]:
     return env, dropped
 
 
-def seatctl_command() -> tuple[list[str], str]:
-    """How a user runs seatctl: the console script beside this interpreter if there is one."""
-    script = Path(sys.executable).parent / "seatctl"
-    if script.exists():
-        return [str(script)], f"the console script {script}"
-    return [sys.executable, "-m", "seatctl"], f"{sys.executable} -m seatctl (no console script)"
+ROOT = HERE.parent
+# The interpreter that runs the floors: the installed seatctl's (see `install_seatctl`).
+floor_python = sys.executable
+
+
+def install_seatctl(workdir: Path) -> tuple[list[str], str]:
+    """seatctl as users get it (as pipx installs it): a normal, not editable, install of this
+    checkout into a new virtual environment, whose console script is timed. An editable
+    install would add its import finder's work to every run, which no user pays. The floors
+    run on the same environment's interpreter, so both start alike."""
+    global floor_python
+    venv = workdir / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # With the server extra: `seatctl serve` is cases 7 and 9.
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"{ROOT}[server]"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()
+        raise BenchmarkError(f"cannot install {ROOT}: {why[-1] if why else '?'}")
+    floor_python = str(python)
+    script = venv / "bin" / "seatctl"
+    return [str(script)], f"the console script {script} (pip install of {ROOT}, not editable)"
+
+
+def given_seatctl(script: str) -> tuple[list[str], str]:
+    """A console script named with --seatctl (an install already made); the floors run on the
+    interpreter beside it when there is one."""
+    global floor_python
+    beside = Path(script).parent / "python"
+    if beside.exists():
+        floor_python = str(beside)
+    return [script], f"the console script {script} (given)"
 
 
 def floor_argv(script: str, *args: str) -> list[str]:
-    return [sys.executable, str(FLOOR / script), *args]
+    return [floor_python, str(FLOOR / script), *args]
 
 
 def interleaved(reps: int, *actions: Callable[[], T]) -> list[list[T]]:
@@ -368,7 +352,7 @@ def case_startup(bench: Bench) -> list[Row]:
         one(bench.cli(db, "seats", "--json")),
         one(floor_argv("seats.py", "--db", db, "seats", "--json")),
         reps,
-        2.5,
+        2.2,
         warmup=2,
     )
     lock_release = verb_rows(
@@ -378,7 +362,7 @@ def case_startup(bench: Bench) -> list[Row]:
         lambda: run_verbs(bench, bench.cli, db, ("lock", "release"), "1"),
         lambda: run_verbs(bench, floor_change, db, ("lock", "release"), "1"),
         reps,
-        2.5,
+        2.2,
         warmup=2,
     )
     return version + listing + lock_release
@@ -911,6 +895,18 @@ def ratio_row(measure: str, mine: list[Run], base: list[Run], limit: float, note
     return row
 
 
+def case_http(bench: Bench) -> list[Row]:
+    import http_case  # wrk and the prototype peer: only case 7 loads them
+
+    return http_case.case_http(bench)
+
+
+def case_stream(bench: Bench) -> list[Row]:
+    import stream_case
+
+    return stream_case.case_stream(bench)
+
+
 CASES: dict[int, Callable[[Bench], list[Row]]] = {
     1: case_startup,
     2: case_batch,
@@ -918,9 +914,9 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     4: case_contention,
     5: case_api,
     6: case_batch_mode,
-    7: lambda bench: __import__("http_case").case_http(bench),
+    7: lambda bench: case_http(bench),
     8: case_venue,
-    9: lambda bench: __import__("stream_case").case_stream(bench),
+    9: lambda bench: case_stream(bench),
 }
 
 
@@ -937,10 +933,6 @@ def machine(bench: Bench) -> dict[str, Any]:
         "seatctl": version.removeprefix("seatctl "),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def verdict(passed: bool | None) -> str:
-    return "-" if passed is None else "PASS" if passed else "MISS"
 
 
 def number(value: float | None, unit: str) -> str:
@@ -988,6 +980,7 @@ class Options:
     quick: bool
     json: str | None
     cases: list[int]
+    seatctl: str | None
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -1001,20 +994,30 @@ def parse_args(argv: list[str] | None) -> Options:
         choices=sorted(CASES),
         help="run only this case (repeatable; default: all)",
     )
+    parser.add_argument(
+        "--seatctl",
+        metavar="SCRIPT",
+        help="time this console script (an install already made) instead of installing this"
+        " checkout into a new virtual environment",
+    )
     args = parser.parse_args(argv)
-    return Options(args.quick, args.json, args.case or sorted(CASES))
+    return Options(args.quick, args.json, args.case or sorted(CASES), args.seatctl)
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     settings = Settings.quick_run() if options.quick else Settings()
-    seatctl, how = seatctl_command()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="seatctl-bench-") as workdir:
-        bench = Bench(settings, Path(workdir), seatctl)
-        info = machine(bench)
-        print_header(info, how, bench)
         try:
+            if options.seatctl:
+                seatctl, how = given_seatctl(options.seatctl)
+            else:
+                print("installing this checkout into a new virtual environment...", flush=True)
+                seatctl, how = install_seatctl(Path(workdir))
+            bench = Bench(settings, Path(workdir), seatctl)
+            info = machine(bench)
+            print_header(info, how, bench)
             rows = run_cases(bench, options.cases)
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
@@ -1046,7 +1049,7 @@ def print_header(info: dict[str, Any], how: str, bench: Bench) -> None:
         f" SQLite {info['sqlite']}, seatctl {info['seatctl']},"
         f" load average {info['load_average']}"
     )
-    print(f"seatctl runs as {how}; floors as {sys.executable} benchmarks/floor/*.py")
+    print(f"seatctl runs as {how}; floors as {floor_python} benchmarks/floor/*.py")
     print(
         "children get bytecode caching and buffered output"
         + (f" (left out of their environment: {', '.join(bench.dropped)})" if bench.dropped else "")

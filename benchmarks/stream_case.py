@@ -139,7 +139,7 @@ def cpu_seconds(pid: int) -> float:
 
 def case_stream(bench: Any) -> list[Any]:
     from http_case import free_port, wait_for_port
-    from run import BenchmarkError, Row
+    from rows import BenchmarkError, Row
 
     quick = bench.settings.quick
     count, seconds, rate = (100, 3, 100) if quick else (500, 10, 100)

@@ -16,6 +16,7 @@ __version__ = "0.3.0"
 
 _EXPORTS = {
     "ExitCode": "seatctl.core.errors",
+    "FieldError": "seatctl.core.errors",
     "Reason": "seatctl.core.errors",
     "SeatRefusal": "seatctl.core.errors",
     "SeatctlError": "seatctl.core.errors",
@@ -24,8 +25,8 @@ _EXPORTS = {
     "Show": "seatctl.core.model",
     "Status": "seatctl.core.model",
     "StatusCounts": "seatctl.core.model",
-    "InitResult": "seatctl.venue",
-    "Venue": "seatctl.venue",
+    "InitResult": "seatctl.service",
+    "Venue": "seatctl.service",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

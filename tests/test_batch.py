@@ -215,12 +215,13 @@ def test_a_command_group_without_its_command_is_one_short_usage_line(db_path):
 
 
 def test_unknown_command_names_do_not_each_keep_a_parser():
-    from seatctl.cli import app as cli
+    from seatctl.cli.app import app, parsers
     from seatctl.cli.batch import run_lines
+    from seatctl.cli.common import Invocation
 
     lines = [f"junk{number} 1\n" for number in range(50)]
-    run_lines(lines, io.StringIO(), cli.Invocation(), cli._subcommand)
-    assert len(cli._built) <= len(cli.app.registered_commands) + 1
+    run_lines(lines, io.StringIO(), Invocation(), parsers.subcommand)
+    assert len(parsers.built) <= len(app.registered_commands) + 1
 
 
 def test_a_user_typed_decomposed_in_a_batch_is_the_same_user_as_composed(db_path):

@@ -657,8 +657,9 @@ def test_lock_whose_reader_left_is_exit_7_in_a_real_process(streams_db):
 
 
 def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
-    from seatctl.cli import app as cli
+    from seatctl.cli.app import parsers
     from seatctl.cli.batch import run_lines
+    from seatctl.cli.common import Invocation
 
     oddities = ["", "é", "--", "\x1b", "💺", "#", ".db"]
 
@@ -666,11 +667,11 @@ def test_distinct_unknown_command_names_in_a_batch_keep_memory_flat():
         return (f"junk{n}{oddities[n % len(oddities)]} 1 --user a\n" for n in range(start, count))
 
     with open(os.devnull, "w") as sink:
-        run_lines(junk(0, 200), sink, cli.Invocation(), cli._subcommand)  # warm every cache
+        run_lines(junk(0, 200), sink, Invocation(), parsers.subcommand)  # warm every cache
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            run_lines(junk(200, 3000), sink, cli.Invocation(), cli._subcommand)
+            run_lines(junk(200, 3000), sink, Invocation(), parsers.subcommand)
             grown = tracemalloc.get_traced_memory()[0] - before
         finally:
             tracemalloc.stop()

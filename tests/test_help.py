@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import run_process
-from seatctl.cli.app import _command_for
+from seatctl.cli.app import parsers
 from seatctl.cli.formatting import purpose
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def parser() -> Any:
-    return _command_for(None, completion=True)
+    return parsers.command_for(None, completion=True)
 
 
 def commands(group: Any = None, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:

@@ -96,10 +96,10 @@ def test_ordinary_commands_load_neither_completion_nor_the_parsers_messages(venu
 def test_version_builds_no_command():
     script = (
         "import io, contextlib\n"
-        "from seatctl.cli import app as cli\n"
+        "from seatctl.cli import app\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    assert cli.main(['--version']) == 0\n"
-        "print(sum(len(group.commands) for group in cli._built.values()))\n"
+        "    assert app.main(['--version']) == 0\n"
+        "print(sum(len(group.commands) for group in app.parsers.built.values()))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "0\n")

@@ -140,9 +140,9 @@ def test_check_passes_with_tokens(cli, venue_db):
 
 
 def test_token_is_run_lazily_like_other_commands():
-    from seatctl.cli.app import _command_for
+    from seatctl.cli.app import parsers
 
-    group = _command_for("token")
+    group = parsers.command_for("token")
     assert set(group.commands) == {"token"}
     assert set(group.commands["token"].commands) == {"add", "list", "revoke"}
 

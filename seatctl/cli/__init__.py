@@ -1,4 +1,4 @@
-"""The `seatctl` command: a thin shell that parses arguments, calls `seatctl.venue.Venue` and
+"""The `seatctl` command: a thin shell that parses arguments, calls `seatctl.service.Venue` and
 writes its results (`seatctl.cli.output`); one module per group of commands."""
 
 from seatctl.cli.app import main

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import typer
 
 from seatctl import wire
+from seatctl.cli.output import as_options
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 
 # A database problem that every later line would meet too ends the batch; "busy" does not.
@@ -138,7 +139,7 @@ def _run(
             return {}, usage_error("--help is not available in a batch")
         return output.fields(), output.error()
     except SeatctlError as error:
-        return {}, error
+        return {}, as_options(error)
     except typer.TyperException as error:
         from seatctl.cli.messages import rewrite
 

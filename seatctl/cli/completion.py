@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
-from seatctl.venue import Venue
+from seatctl.service import Venue
 
 # Which seats are worth offering to each command: the ones it can act on.
 _SEATS_FOR = {
@@ -37,20 +37,10 @@ _WORDS_VARIABLES = ("COMP_WORDS", "_TYPER_COMPLETE_ARGS")
 KINDS = frozenset({"seat", "user", "event", "section", "category"})
 
 
-def complete_from_the_database(group: Any) -> None:
-    """Give every parameter of `group`'s commands that names seats, users, events, sections
-    or categories its completion from the database. Done on the parser that answers a
-    shell, only: an ordinary run builds no completion at all."""
-    for command in group.commands.values():
-        if hasattr(command, "commands"):
-            complete_from_the_database(command)
-            continue
-        for param in command.params:
-            if param.name in KINDS:
-                param._custom_shell_complete = _completer(param.name)
+def completer(kind: str) -> Callable[[Any, Any, str], list[str]]:
+    """The completion function of a parameter of `kind` (one of KINDS); parsing.py hooks it
+    into the parser that answers a shell."""
 
-
-def _completer(kind: str) -> Callable[[Any, Any, str], list[str]]:
     def complete(ctx: Any, param: Any, incomplete: str) -> list[str]:
         return candidates(kind, ctx, incomplete)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from typer._click import Context, HelpFormatter
-from typer.core import TyperCommand, TyperGroup
+
+from seatctl.cli.parsing import Context, HelpFormatter, TyperCommand, TyperGroup
 
 EXAMPLES_HEADING = "Examples:"
 

@@ -13,8 +13,7 @@ import difflib
 import re
 from typing import Any
 
-from typer._click import exceptions as parser_errors
-
+from seatctl.cli.parsing import parser_errors
 from seatctl.core.tokens import MAX_EXPIRES_IN
 from seatctl.core.validate import MAX_HOLD, MAX_SEATS, MAX_TTL, MIN_TTL
 

@@ -10,24 +10,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
-from seatctl.core.clock import Instant, format_instant
-from seatctl.core.errors import ExitCode, Reason, SeatctlError
-from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Status, StatusCounts, Token
+from seatctl.core.errors import FieldError, SeatctlError
+from seatctl.core.model import SeatView, Status
 from seatctl.wire import (
     SEAT_FIELDS,
-    counts_object,
     dumps,
-    history_object,
     instant,
     printable,
     seat_object,
-    settings_object,
-    show_object,
-    token_object,
 )
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from seatctl.core.venue_map import Counts, MapCell
+    pass
 
 _STATUS_COLOURS = {
     Status.AVAILABLE: "green",
@@ -54,115 +48,6 @@ class Output(Protocol):
         """An error to report after the output (exit code and stderr), if any."""
 
 
-_GROUP_HEADINGS = {"section": ("SECTION",), "row": ("SECTION", "ROW"), "category": ("CATEGORY",)}
-_COUNT_HEADINGS = ("TOTAL", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "OCCUPANCY")
-
-
-class Summary(NamedTuple):
-    """`summary`: an event's seats counted by status, and by group with `--by`."""
-
-    event: str
-    counts: Counts
-    by: str | None = None
-    groups: Sequence[dict[str, Any]] | None = None
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        """An aligned table: one line per group (a missing name shown as -), then the
-        event's own line (`(all)` under the groups)."""
-        names = _GROUP_HEADINGS.get(self.by or "", ())
-        rows = [(*(names or ("EVENT",)), *_COUNT_HEADINGS)]
-        for group in self.groups or ():
-            shown = tuple(printable(str(group[name.lower()] or "-")) for name in names)
-            rows.append((*shown, *_count_cells(group)))
-        first = ("(all)", *([""] * (len(names) - 1))) if names else (printable(self.event),)
-        rows.append((*first, *_count_cells(self.counts.as_dict())))
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"event": self.event, **self.counts.as_dict()}
-        if self.groups is not None:
-            shown["groups"] = list(self.groups)
-        return shown
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-def _count_cells(counts: dict[str, Any]) -> tuple[str, ...]:
-    return (
-        *(str(counts[k]) for k in ("total", "available", "locked", "booked", "blocked")),
-        f"{counts['occupancy']:.1f}%",
-    )
-
-
-class SeatMap(NamedTuple):
-    """`map`: the event's seats drawn for a terminal (`seatctl.core.venue_map.render_map`)."""
-
-    cells: Sequence[MapCell]
-    width: int
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        from seatctl.core.venue_map import render_map
-
-        out.write(render_map(self.cells, colour, self.width) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        from seatctl.core.venue_map import render_map
-
-        return {"map": render_map(self.cells, False, self.width)}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-class ShowList(NamedTuple):
-    """`event list`: every event with its seats counted by status."""
-
-    shows: Sequence[tuple[Show, StatusCounts]]
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        rows: list[tuple[str, ...]] = [
-            ("EVENT", "STARTS", "AVAILABLE", "LOCKED", "BOOKED", "BLOCKED", "TOTAL", "TITLE")
-        ]
-        for show, counts in self.shows:
-            rows.append(
-                (
-                    show.name,
-                    instant(show.starts_at) or "",
-                    *(str(n) for n in counts_object(counts).values()),
-                    printable(show.title or ""),
-                )
-            )
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps([show_object(s, c) for s, c in self.shows]) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {"events": [show_object(s, c) for s, c in self.shows]}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
 class SeatList(NamedTuple):
     """`seats`: every seat (filtered), read lazily inside the listing's transaction."""
 
@@ -184,7 +69,7 @@ class SeatList(NamedTuple):
             for view in self.views:
                 out.write(dumps(seat_object(view)) + "\n")
         else:
-            _write_json_array(out, (seat_object(v) for v in self.views))
+            write_json_array(out, (seat_object(v) for v in self.views))
 
     def fields(self) -> dict[str, Any]:
         return {"seats": [seat_object(v) for v in self.views]}
@@ -216,133 +101,18 @@ class SeatChange(NamedTuple):
         return None
 
 
-class EventList(NamedTuple):
-    events: Sequence[HistoryEntry]
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        # A REASON column only when some event has one (blocks): other listings look as before.
-        reasons = any(e.reason for e in self.events)
-        rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES", *(("REASON",) if reasons else ()))]
-        rows += [
-            (
-                format_instant(e.at),
-                e.seat,
-                e.action,
-                e.user or "",
-                instant(e.expires_at) or "",
-                *((printable(e.reason or ""),) if reasons else ()),
-            )
-            for e in self.events
-        ]
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        _write_json_array(out, (history_object(e) for e in self.events))
-
-    def fields(self) -> dict[str, Any]:
-        return {"events": [history_object(e) for e in self.events]}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-class SettingsReport:
-    """`settings`: the default lock duration and the fairness caps (0: no cap)."""
-
-    committed: bool = False
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [
-            ("ttl", f"{self.settings.ttl} s", "default lock duration"),
-            ("max_hold", _cap(self.settings.max_hold, " s"), "longest hold, relocks included"),
-            (
-                "max_seats_per_user",
-                _cap(self.settings.max_seats_per_user, ""),
-                "most live locks per user in an event",
-            ),
-        ]
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return settings_object(self.settings)
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-def _cap(value: int, unit: str) -> str:
-    return f"{value}{unit}" if value else "0 (no cap)"
-
-
-class CheckReport(NamedTuple):
-    problems: list[str]
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write("".join(p + "\n" for p in self.problems) if self.problems else "ok\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {"ok": not self.problems, "problems": self.problems}
-
-    def error(self) -> SeatctlError | None:
-        if not self.problems:
-            return None
-        count = len(self.problems)
-        message = f"check found {count} problem{'s' if count > 1 else ''}"
-        return SeatctlError(Reason.INCONSISTENT, message, ExitCode.DATABASE)
-
-
-class Message(NamedTuple):
-    """A one-line report (init, backup)."""
-
-    text: str
-    extra: dict[str, Any] | None = None
-
-    @property
-    def committed(self) -> bool:
-        return True
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write(printable(self.text) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {"message": self.text, **(self.extra or {})}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
 def seats_table(views: Sequence[SeatView], colour: bool) -> str:
     rows = [("SEAT", "STATUS", "HOLDER", "UNTIL")]
     rows += [
         (v.seat, v.status.value, v.locked_by or v.booked_by or "", instant(v.expires_at) or "")
         for v in views
     ]
-    lines = _aligned(rows).split("\n")
+    lines = aligned(rows).split("\n")
     if colour:
         start = max(len(row[0]) for row in rows) + 2  # where the STATUS column begins
         for n, row in enumerate(rows[1:], 1):
             status, line = row[1], lines[n]
-            painted = _style(status, _STATUS_COLOURS[Status(status)])
+            painted = coloured(status, _STATUS_COLOURS[Status(status)])
             lines[n] = line[:start] + painted + line[start + len(status) :]
     return "\n".join(lines)
 
@@ -357,57 +127,19 @@ def _change_line(verb: str, view: SeatView) -> str:
     return f"{verb} seat {view.seat}"
 
 
-# --- `seatctl watch` -------------------------------------------------------------------------
-
-
-def watch_start_line(event: str, location: str, counts: StatusCounts) -> str:
-    """What `watch` says first (on stderr as text): what it watches, and the seats now."""
-    return (
-        f"watching event {printable(event)} of {printable(location)}: {counts.total} seats"
-        f" ({counts.available} available, {counts.locked} locked, {counts.booked} booked,"
-        f" {counts.blocked} blocked); Ctrl-C to stop"
-    )
-
-
-def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a line: when, the seat, and what it is now."""
-    status = seat["status"]
-    if status == Status.LOCKED:
-        what = f"locked by {seat['locked_by']} until {seat['expires_at']}"
-    elif status == Status.BOOKED:
-        what = f"booked by {seat['booked_by']}"
-    elif kind == "expire":
-        what = "available (lock expired)"
-    else:
-        what = str(status)
-    return f"{format_instant(at)}  seat {seat['seat']}  {what}"
-
-
-def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
-    (an expiry's is the deadline), and the seat object after it."""
-    return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
-
-
-def watch_snapshot_object(
-    event: str, id_text: str, now: Instant, seats: list[dict[str, Any]]
-) -> str:
-    return dumps(
-        {
-            "type": "snapshot",
-            "id": id_text,
-            "event": event,
-            "now": format_instant(now),
-            "seats": seats,
-        }
-    )
-
-
 def error_line(message: str) -> str:
     return f"error: {printable(message)}"
 
 
-def _aligned(rows: Sequence[tuple[str, ...]]) -> str:
+def as_options(error: SeatctlError) -> SeatctlError:
+    """The error in the command line's words: a field it names as its option (`best` as
+    `--best`, `max_hold` as `--max-hold`)."""
+    if isinstance(error, FieldError):
+        return error.worded(lambda field: "--" + field.replace("_", "-"))
+    return error
+
+
+def aligned(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(
@@ -443,7 +175,7 @@ def display_width(text: str) -> int:
     )
 
 
-def _write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
+def write_json_array(out: TextIO, objects: Iterator[dict[str, Any]]) -> None:
     """`dumps(list(objects))`, byte for byte, without holding the whole list. Nothing is
     written before the first chunk is read: a listing that fails at once prints nothing."""
     first = True
@@ -464,62 +196,7 @@ def _write_csv(out: TextIO, views: Iterable[SeatView]) -> None:
     )
 
 
-def _style(text: str, colour: str) -> str:
+def coloured(text: str, colour: str) -> str:
     from typer import style
 
     return style(text, fg=colour)
-
-
-class NewToken(NamedTuple):
-    """`token add`: the token itself, printed this once (as text: alone, for `$(...)`)."""
-
-    token: str
-    record: Token
-
-    @property
-    def committed(self) -> bool:
-        return True  # the token is stored: printed or not
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write(self.token + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps(self.fields()) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {**token_object(self.record), "token": self.token}
-
-    def error(self) -> SeatctlError | None:
-        return None
-
-
-class TokenList(NamedTuple):
-    tokens: Sequence[Token]
-
-    @property
-    def committed(self) -> bool:
-        return False
-
-    def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [("ID", "USER", "CREATED", "EXPIRES", "LAST USED")]
-        for token in self.tokens:
-            shown = token_object(token)
-            rows.append(
-                (
-                    str(token.id),
-                    printable(token.user),
-                    shown["created"],
-                    shown["expires"] or "never",
-                    shown["last_used"] or "never",
-                )
-            )
-        out.write(_aligned(rows) + "\n")
-
-    def write_json(self, out: TextIO) -> None:
-        out.write(dumps([token_object(t) for t in self.tokens]) + "\n")
-
-    def fields(self) -> dict[str, Any]:
-        return {"tokens": [token_object(t) for t in self.tokens]}
-
-    def error(self) -> SeatctlError | None:
-        return None

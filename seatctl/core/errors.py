@@ -5,6 +5,7 @@ The CLI turns these into output in one place; Python callers catch `SeatctlError
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
@@ -69,6 +70,39 @@ class SeatctlError(Exception):
         self.message = message
         self.exit_code = exit_code
         self.seats = seats or []
+
+
+Naming = Callable[[str], str]  # a field's name -> the name a shell gives it
+
+
+class FieldError(SeatctlError):
+    """An error about a value given for a field (`best`, `ttl`, `max_hold`, ...).
+
+    The library names no shell's flags: `message` names the field as it is (`invalid ttl 0:
+    ...`, the HTTP API's own words, whose JSON fields have these names), and each shell words
+    it its own way with `worded`: the CLI as its options (`invalid --ttl 0: ...`). Most are
+    usage errors; a refusal may name a field too (`lock --best`'s hint at `split`)."""
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        wording: Callable[[Naming], str],
+        reason: Reason = Reason.USAGE,
+        exit_code: ExitCode = ExitCode.USAGE,
+    ) -> None:
+        super().__init__(reason, wording(_as_is), exit_code)
+        self.field = field
+        self.value = value
+        self._wording = wording
+
+    def worded(self, name: Naming) -> SeatctlError:
+        """The same error, every field it names named by `name`."""
+        return SeatctlError(self.reason, self._wording(name), self.exit_code, self.seats)
+
+
+def _as_is(field: str) -> str:
+    return field
 
 
 class SeatctlWarning(UserWarning):

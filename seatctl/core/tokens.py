@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 from seatctl.core.clock import Instant
-from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
 from seatctl.core.model import Token
 
 PREFIX = "stk_"
@@ -32,8 +32,12 @@ def token_hash(token: str) -> str:
 
 def expires_in(raw: int | None) -> int | None:
     if raw is not None and not 1 <= raw <= MAX_EXPIRES_IN:
-        raise usage_error(
-            f"invalid --expires-in {raw}: use whole seconds from 1 to {MAX_EXPIRES_IN}"
+        raise FieldError(
+            "expires_in",
+            raw,
+            lambda name: (
+                f"invalid {name('expires_in')} {raw}: use whole seconds from 1 to {MAX_EXPIRES_IN}"
+            ),
         )
     return raw
 

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
-from seatctl.core.errors import usage_error
+from seatctl.core.errors import FieldError, usage_error
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
@@ -57,8 +57,13 @@ def reason(raw: str | None) -> str | None:
         return None
     text = _nfc(raw.strip())
     if len(text) > MAX_REASON_LENGTH or not text.isprintable():
-        raise usage_error(
-            f"invalid --reason {_shown(text)}: use up to {MAX_REASON_LENGTH} printable characters"
+        raise FieldError(
+            "reason",
+            raw,
+            lambda name: (
+                f"invalid {name('reason')} {_shown(text)}:"
+                f" use up to {MAX_REASON_LENGTH} printable characters"
+            ),
         )
     return text
 
@@ -69,8 +74,13 @@ def title(raw: str | None) -> str | None:
         return None
     text = _nfc(raw.strip())
     if len(text) > MAX_REASON_LENGTH or not text.isprintable():
-        raise usage_error(
-            f"invalid --title {_shown(text)}: use up to {MAX_REASON_LENGTH} printable characters"
+        raise FieldError(
+            "title",
+            raw,
+            lambda name: (
+                f"invalid {name('title')} {_shown(text)}:"
+                f" use up to {MAX_REASON_LENGTH} printable characters"
+            ),
         )
     return text
 
@@ -123,7 +133,13 @@ def _nfc(text: str) -> str:
 
 def ttl(raw: int | None) -> int | None:
     if raw is not None and not MIN_TTL <= raw <= MAX_TTL:
-        raise usage_error(f"invalid --ttl {raw}: use whole seconds from {MIN_TTL} to {MAX_TTL}")
+        raise FieldError(
+            "ttl",
+            raw,
+            lambda name: (
+                f"invalid {name('ttl')} {raw}: use whole seconds from {MIN_TTL} to {MAX_TTL}"
+            ),
+        )
     return raw
 
 
@@ -133,13 +149,22 @@ def max_hold(raw: int | None, ttl: int) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_HOLD:
-        raise usage_error(
-            f"invalid --max-hold {raw!r}: use 0 (no cap) or whole seconds from 1 to {MAX_HOLD}"
+        raise FieldError(
+            "max_hold",
+            raw,
+            lambda name: (
+                f"invalid {name('max_hold')} {raw!r}:"
+                f" use 0 (no cap) or whole seconds from 1 to {MAX_HOLD}"
+            ),
         )
     if 0 < raw < ttl:
-        raise usage_error(
-            f"invalid --max-hold {raw}: it is less than the default lock duration ({ttl} s);"
-            " use 0 (no cap) or at least that"
+        raise FieldError(
+            "max_hold",
+            raw,
+            lambda name: (
+                f"invalid {name('max_hold')} {raw}: it is less than the default lock"
+                f" duration ({ttl} s); use 0 (no cap) or at least that"
+            ),
         )
     return raw
 
@@ -148,15 +173,33 @@ def max_seats_per_user(raw: int | None) -> int | None:
     if raw is not None and (
         isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_SEATS
     ):
-        raise usage_error(
-            f"invalid --max-seats-per-user {raw!r}: use 0 (no cap) or a number up to {MAX_SEATS}"
+        raise FieldError(
+            "max_seats_per_user",
+            raw,
+            lambda name: (
+                f"invalid {name('max_seats_per_user')} {raw!r}:"
+                f" use 0 (no cap) or a number up to {MAX_SEATS}"
+            ),
         )
     return raw
 
 
 def seat_count(raw: int | None) -> int | None:
     if raw is not None and not 0 <= raw <= MAX_SEATS:
-        raise usage_error(f"invalid --seats {raw}: use a number from 0 to {MAX_SEATS}")
+        raise FieldError(
+            "seats",
+            raw,
+            lambda name: f"invalid {name('seats')} {raw}: use a number from 0 to {MAX_SEATS}",
+        )
+    return raw
+
+
+def best(raw: int) -> int:
+    """How many seats `lock --best` (`"best"` on the HTTP API) is to choose: 1 or more."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise FieldError(
+            "best", raw, lambda name: f"invalid {name('best')} {raw!r}: use a whole number from 1"
+        )
     return raw
 
 

@@ -356,9 +356,9 @@ def _ttl(value: Any) -> int | None:
 
 def _best(value: Any) -> int:
     whole = _whole_number(value)
-    if whole is None or whole < 1:
+    if whole is None:
         raise usage_error("best must be a whole number from 1")
-    return whole
+    return validate.best(whole)
 
 
 def _names(body: dict[str, Any], key: str) -> list[str]:

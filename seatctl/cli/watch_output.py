@@ -1,0 +1,53 @@
+"""How `seatctl watch` prints: a first line on what it watches, then one line (or one JSON
+object) per change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seatctl.core.clock import Instant, format_instant
+from seatctl.core.model import Status, StatusCounts
+from seatctl.wire import dumps, printable
+
+
+def watch_start_line(event: str, location: str, counts: StatusCounts) -> str:
+    """What `watch` says first (on stderr as text): what it watches, and the seats now."""
+    return (
+        f"watching event {printable(event)} of {printable(location)}: {counts.total} seats"
+        f" ({counts.available} available, {counts.locked} locked, {counts.booked} booked,"
+        f" {counts.blocked} blocked); Ctrl-C to stop"
+    )
+
+
+def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
+    """One change as a line: when, the seat, and what it is now."""
+    status = seat["status"]
+    if status == Status.LOCKED:
+        what = f"locked by {seat['locked_by']} until {seat['expires_at']}"
+    elif status == Status.BOOKED:
+        what = f"booked by {seat['booked_by']}"
+    elif kind == "expire":
+        what = "available (lock expired)"
+    else:
+        what = str(status)
+    return f"{format_instant(at)}  seat {seat['seat']}  {what}"
+
+
+def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
+    """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
+    (an expiry's is the deadline), and the seat object after it."""
+    return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
+
+
+def watch_snapshot_object(
+    event: str, id_text: str, now: Instant, seats: list[dict[str, Any]]
+) -> str:
+    return dumps(
+        {
+            "type": "snapshot",
+            "id": id_text,
+            "event": event,
+            "now": format_instant(now),
+            "seats": seats,
+        }
+    )

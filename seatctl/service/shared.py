@@ -1,0 +1,38 @@
+"""What the service's modules share: the event a call names, its busy seats, a name shown."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, busy_error
+from seatctl.core.model import Show
+from seatctl.storage import Transaction
+
+
+def shown(text: str) -> str:
+    return text if text.isprintable() else repr(text)
+
+
+def existing_show(tx: Transaction, show: str) -> Show:
+    """The event named `show`; exit 3 `not_found` naming it if there is none."""
+    found = tx.show(show)
+    if found is None:
+        raise SeatctlError(
+            Reason.NOT_FOUND,
+            f"event {show} does not exist (see 'seatctl event list')",
+            ExitCode.NOT_FOUND,
+        )
+    return found
+
+
+@contextlib.contextmanager
+def naming_busy_seats(location: str, labels: list[str]) -> Iterator[None]:
+    """A backend that locks the whole database (SQLite) cannot tell which seats it waited
+    for: then every seat the command names is one it could not get."""
+    try:
+        yield
+    except SeatctlError as error:
+        if error.reason is Reason.BUSY and not error.seats:
+            raise busy_error(location, labels) from None
+        raise

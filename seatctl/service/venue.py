@@ -1,0 +1,459 @@
+"""The Python API: a venue's seats, changed only through the booking rules.
+
+Each call is one transaction: load the named seats, let `seatctl.core.rules` decide for every
+one of them, and write all the changes or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from functools import partial
+from types import TracebackType
+from typing import TYPE_CHECKING, cast
+
+from seatctl.core import clock, rules, validate
+from seatctl.core.clock import Instant
+from seatctl.core.errors import (
+    ExitCode,
+    FieldError,
+    Reason,
+    SeatctlError,
+    SeatRefusal,
+    refused,
+    usage_error,
+)
+from seatctl.core.model import (
+    DEFAULT_SHOW,
+    Action,
+    HistoryEntry,
+    Seat,
+    SeatView,
+    Settings,
+    Show,
+    Status,
+    StatusCounts,
+)
+from seatctl.service.choosing import names, not_enough
+from seatctl.service.shared import existing_show, naming_busy_seats, shown
+from seatctl.service.streams import ChangeStream
+from seatctl.service.tokens import TokenKeeping
+from seatctl.storage import Store, Transaction, open_store
+
+if TYPE_CHECKING:  # loaded only by the commands that use them
+    from seatctl.core.venue_map import Counts, MapCell
+    from seatctl.service.initialising import InitResult
+
+Rule = Callable[[Seat], rules.Decision]
+RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
+
+
+class Venue(ChangeStream, TokenKeeping):
+    """Seats in one database. Use as a context manager, or call `close()`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    def open(cls, db: str) -> Venue:
+        """Open an initialised database; see `init` to create one."""
+        db = validate.database(db)
+        clock.clock_override()  # a bad SEATCTL_NOW is refused before the database is touched
+        return cls(open_store(db))
+
+    @classmethod
+    def init(
+        cls,
+        db: str,
+        seats: int | None = None,
+        labels: Iterable[str] = (),
+        ttl: int | None = None,
+        seat_map: str | None = None,
+        max_hold: int | None = None,
+        max_seats_per_user: int | None = None,
+    ) -> InitResult:
+        """Create the database if missing and add the seats it lacks; never change existing ones.
+
+        With neither `seats` nor `labels` (nor `seat_map`), a new database gets seats 1 to 5.
+        `seat_map` is a seat-map file (CSV or JSON lines, see `seatctl.core.seatmap`): its seats are
+        added in file order with their places, all or none; a seat of the file that conflicts
+        with a stored one refuses the whole file, naming the line of every such seat.
+        `ttl`, `max_hold` and `max_seats_per_user` change the settings (see `settings()`); a
+        change is recorded in the history as a `settings` event. A new database caps holds at
+        10 default lock durations (at most a day) unless `max_hold` says otherwise.
+        """
+        from seatctl.service.initialising import initialise
+
+        return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user)
+
+    def settings(self) -> Settings:
+        """The default lock duration and the fairness caps: `max_hold`, the longest one hold
+        may last however often its holder locks again, and `max_seats_per_user`, the most
+        live locks one user may have in one event (0: no cap)."""
+        with self._store.transaction(write=False) as tx:
+            return tx.settings()
+
+    def seats(
+        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Every seat as it is now in `event`, in natural label order; optionally only one
+        status, or only the seats `user` holds a live lock on or has booked."""
+        return list(self.iter_seats(status, user, event))
+
+    def iter_seats(
+        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+    ) -> Iterator[SeatView]:
+        """`seats()` one at a time, read inside one transaction as they are consumed: the seats
+        as they were when it began. Other calls on this Venue may run meanwhile (the store
+        gives them a connection of their own)."""
+        name = validate.user(user) if user is not None else None
+        show = validate.event_name(event)
+
+        def views() -> Iterator[SeatView | None]:
+            with self._store.transaction(write=False) as tx:
+                existing_show(tx, show)
+                now = tx.now()
+                yield None  # ready: the transaction is open and the clock has been read
+                for seat in tx.all_seats(show):
+                    view = seat.view(now)
+                    if (status is None or view.status is status) and (
+                        name is None or view.belongs_to(name)
+                    ):
+                        yield view
+
+        listing = views()
+        next(listing)  # a database or clock problem surfaces now, before anything is printed
+        return cast(Iterator[SeatView], listing)
+
+    def lock(
+        self,
+        labels: Iterable[str],
+        user: str,
+        ttl: int | None = None,
+        event: str = DEFAULT_SHOW,
+    ) -> list[SeatView]:
+        """Hold every seat for `user` until now + ttl (the database's default if None)."""
+        name = validate.user(user)
+        rule_for = _lock_rule(name, validate.ttl(ttl))
+        return self._apply(labels, name, rule_for, event, locking=True)
+
+    def lock_best(
+        self,
+        count: int,
+        user: str,
+        sections: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        split: bool = False,
+        ttl: int | None = None,
+        event: str = DEFAULT_SHOW,
+    ) -> list[SeatView]:
+        """Choose the best `count` available seats (`seatctl.core.selection`: a block together in
+        one row, or with `split` single seats if no block exists) within the sections and
+        categories given (empty: all), and lock them for `user`, all in one transaction: the
+        choice and the lock are atomic. Exit 4 `not_enough` when there is no such choice."""
+        name = validate.user(user)
+        ttl = validate.ttl(ttl)
+        show = validate.event_name(event)
+        count = validate.best(count)
+        wanted_sections = names("section", sections)
+        wanted_categories = names("category", categories)
+        from seatctl.core import selection
+
+        rule_for = _lock_rule(name, ttl)
+
+        with naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
+            existing_show(tx, show)
+            tx.serialise_show(show)  # writers choosing seats in this event queue here
+            ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
+            # Only the rows the choice needs are read: most often the first one settles it.
+            rows = selection.RowsInRankOrder(
+                ranked,
+                wanted_sections,
+                partial(tx.row_spots, show, tx.now()),
+                partial(tx.seat_spots, show, tx.now()),
+            )
+            chosen = selection.choose_best_in_rows(rows, count, wanted_categories, split=split)
+            if chosen is None:
+                spots = rows.spots()  # those of the allowed sections: what the message counts
+                raise not_enough(spots, count, wanted_sections, wanted_categories, split)
+            return self._decide(tx, chosen, name, rule_for, show, locking=True)
+
+    def summary(
+        self, event: str = DEFAULT_SHOW, by: str | None = None
+    ) -> tuple[Counts, list[dict[str, str | int | float | None]] | None]:
+        """The event's seats counted by status now, and with `by` (section, row or category)
+        the counts of each group, in map order."""
+        from seatctl.core import venue_map
+
+        show = validate.event_name(event)
+        if by is not None and by not in venue_map.GROUPINGS:
+            groupings = ", ".join(venue_map.GROUPINGS)
+            raise FieldError("by", by, lambda name: f"invalid {name('by')} {by!r}: use {groupings}")
+        with self._store.transaction(write=False) as tx:
+            existing_show(tx, show)
+            rows = list(tx.placed_states(show, tx.now()))
+        counts = venue_map.count(row[5] for row in rows)
+        if by is None:
+            return counts, None
+        seats = (
+            ({"section": section, "row": row, "category": category}, status)
+            for _, section, row, _, category, status, _ in rows
+        )
+        return counts, venue_map.summary_groups(seats, by)
+
+    def map_cells(self, event: str = DEFAULT_SHOW, section: str | None = None) -> list[MapCell]:
+        """The event's seats as the terminal map draws them, in map order; only one section's
+        if `section` is given (exit 3 `not_found` if the map has no such section)."""
+        from seatctl.core import venue_map
+
+        show = validate.event_name(event)
+        with self._store.transaction(write=False) as tx:
+            existing_show(tx, show)
+            cells = [
+                venue_map.MapCell(label, sec, row, number, status, n)
+                for label, sec, row, number, _, status, n in tx.placed_states(show, tx.now())
+            ]
+        if section is not None:
+            cells = [cell for cell in cells if cell.section == section]
+            if not cells:
+                raise SeatctlError(
+                    Reason.NOT_FOUND,
+                    f"section {shown(section)} does not exist in the seat map",
+                    ExitCode.NOT_FOUND,
+                )
+        return cells
+
+    def confirm(
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Turn `user`'s live locks on every seat into bookings."""
+        name = validate.user(user)
+        return self._apply(
+            labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now), event
+        )
+
+    def release(
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Give up `user`'s live locks on every seat."""
+        name = validate.user(user)
+        return self._apply(
+            labels, name, lambda tx, now: partial(rules.release, user=name, now=now), event
+        )
+
+    def block(
+        self, labels: Iterable[str], reason: str | None = None, event: str = DEFAULT_SHOW
+    ) -> list[SeatView]:
+        """Take every seat off sale in `event` (refused for a live-locked or booked one)."""
+        why = validate.reason(reason)
+        return self._apply(
+            labels, None, lambda tx, now: partial(rules.block, now=now, reason=why), event
+        )
+
+    def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
+        """Put every seat back on sale in `event`."""
+        return self._apply(labels, None, lambda tx, now: partial(rules.unblock, now=now), event)
+
+    def add_event(
+        self, name: str, title: str | None = None, starts_at: Instant | None = None
+    ) -> Show:
+        """Add an event (a show): every seat of the map is available in it."""
+        show = Show(validate.event_name(name), validate.title(title), starts_at)
+        with self._store.transaction() as tx:
+            if not tx.add_show(show):
+                raise usage_error(f"event {show.name} already exists")
+        return show
+
+    def event(self, name: str = DEFAULT_SHOW) -> Show:
+        """The event named `name`; exit 3 `not_found` if there is none."""
+        show = validate.event_name(name)
+        with self._store.transaction(write=False) as tx:
+            return existing_show(tx, show)
+
+    def events(self) -> list[tuple[Show, StatusCounts]]:
+        """Every event, in the order added, with its seats counted by status now."""
+        with self._store.transaction(write=False) as tx:
+            return tx.show_counts(tx.now())
+
+    def _apply(
+        self,
+        labels: Iterable[str],
+        user: str | None,
+        rule_for: RuleAt,
+        event: str = DEFAULT_SHOW,
+        locking: bool = False,
+    ) -> list[SeatView]:
+        """All or nothing: decide for every seat, then write all changes or raise every refusal."""
+        wanted = validate.labels(labels)
+        show = validate.event_name(event)
+        if not wanted:
+            raise usage_error("name at least one seat")
+        with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
+            existing_show(tx, show)
+            return self._decide(tx, wanted, user, rule_for, show, locking)
+
+    def _decide(
+        self,
+        tx: Transaction,
+        wanted: list[str],
+        user: str | None,
+        rule_for: RuleAt,
+        show: str,
+        locking: bool = False,
+    ) -> list[SeatView]:
+        """Inside a write transaction: decide for every seat, then write all changes or raise
+        every refusal. A `locking` command also keeps its user within max-seats-per-user."""
+        cap = tx.settings().max_seats_per_user if locking and user is not None else 0
+        if cap and user is not None:
+            tx.serialise_user(show, user)  # before the count: one user's locks queue here
+        stored = tx.seats(wanted, show)  # first: a backend that locks rows waits here
+        now = self._acting_instant(tx, wanted, stored, show)
+        decide = rule_for(tx, now)
+        refusals: list[SeatRefusal] = []
+        after: list[Seat] = []
+        changed: list[Seat] = []
+        events: list[HistoryEntry] = []
+        for label in wanted:
+            seat = stored.get(label)
+            if seat is None:
+                refusals.append(rules.not_found(label))
+                continue
+            decision = decide(seat)
+            if isinstance(decision, SeatRefusal):
+                refusals.append(decision)
+                continue
+            after.append(decision.after)
+            if decision.action is not None:
+                changed.append(decision.after)
+                events += decision.events(seat, user, now)
+        if refusals:
+            raise refused(refusals)
+        if cap and user is not None:
+            # Only a new hold counts: relocking a seat one holds does not count twice.
+            adding = [e.seat for e in events if e.action is Action.LOCK]
+            over = rules.seats_cap(user, show, tx.live_lock_count(show, user, now), adding, cap)
+            if over is not None:
+                raise over
+        tx.save(changed, show)
+        tx.append_history([e._replace(show=show) for e in events])
+        return [seat.view(now) for seat in after]
+
+    @staticmethod
+    def _acting_instant(
+        tx: Transaction, wanted: list[str], stored: dict[str, Seat], show: str
+    ) -> Instant:
+        """The transaction's clock, moved up to the named seats' newest events if it is a
+        little behind them; refused (with the unknown seats) if it is further behind."""
+        latest = tx.latest_history_at([label for label in wanted if label in stored], show)
+        newest = {label: latest[label] for label in wanted if label in latest}
+        acting = rules.acting_instant(tx.now(), newest)
+        if isinstance(acting, list):
+            # Refused before any rule is applied: no rule can be judged at an instant the
+            # seat's history has already passed. Unknown seats are still named.
+            behind = {refusal.seat: refusal for refusal in acting}
+            raise refused(
+                [
+                    behind[label] if label in stored else rules.not_found(label)
+                    for label in wanted
+                    if label in behind or label not in stored
+                ]
+            )
+        return acting
+
+    def history(
+        self,
+        labels: Iterable[str] = (),
+        user: str | None = None,
+        since: Instant | None = None,
+        limit: int | None = None,
+        event: str = DEFAULT_SHOW,
+    ) -> list[HistoryEntry]:
+        """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
+        nobody touched yet shown as `expire` events at their deadline. Every filter given
+        must match."""
+        wanted = validate.labels(labels)
+        show = validate.event_name(event)
+        user = validate.user(user) if user is not None else None
+        if limit is not None and limit < 0:
+            raise FieldError(
+                "limit",
+                limit,
+                lambda name: f"invalid {name('limit')} {limit}: use a whole number from 0",
+            )
+        from seatctl.core import history
+
+        with self._store.transaction(write=False) as tx:
+            existing_show(tx, show)
+            found = tx.seats(wanted, show)
+            missing = [label for label in wanted if label not in found]
+            if missing:
+                raise refused([rules.not_found(label) for label in missing])
+            now = tx.now()
+            events = history.with_pending_expiries(tx.history(show), tx.all_seats(show), now)
+        return history.select(history.of_show(events, show), wanted, user, since, limit)
+
+    def check(self) -> list[str]:
+        """Everything wrong with the database; an empty list means every invariant holds."""
+        from seatctl.core import audit
+
+        problems = self._store.integrity_problems()
+        if problems:
+            return problems  # a damaged file cannot be trusted to answer the rest
+        with self._store.transaction(write=False) as tx:
+            damaged = tx.damaged_records()
+            if damaged:
+                return damaged  # a replay around damaged records would only echo them
+            seats = list(tx.all_seats())
+            states = list(tx.seat_states())
+            shows = [show.name for show, _ in tx.show_counts(tx.now())]
+            events = tx.history()
+            seeded = tx.seeded_through()
+            settings = tx.settings()
+        return audit.record_problems(seat for _, seat in states) + audit.history_problems(
+            seats, events, seeded, states, shows, settings
+        )
+
+    def backup(self, dest: str, force: bool = False) -> None:
+        """A consistent copy of the database at `dest`, safe while others keep writing."""
+        if not dest.strip() or "\0" in dest:
+            raise usage_error(f"invalid backup destination {dest!r}")
+        self._store.backup(dest, force=force)
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Run several calls in one transaction, each all or nothing on its own (group
+        commit); their changes are durable only once the `with` block has ended."""
+        return self._store.group()
+
+    @property
+    def location(self) -> str:
+        """The database as it may be shown: a path, or a URL without its password."""
+        return self._store.location
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Venue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _lock_rule(user: str, ttl: int | None) -> RuleAt:
+    """The lock rule for one transaction: its lock duration (the venue's default unless
+    `ttl`) and the venue's max-hold."""
+
+    def rule_for(tx: Transaction, now: Instant) -> Rule:
+        settings = tx.settings()
+        lifetime = ttl if ttl is not None else settings.ttl
+        return partial(rules.lock, user=user, now=now, ttl=lifetime, max_hold=settings.max_hold)
+
+    return rule_for
+
+
+__all__ = ["Venue"]
