@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from seatctl.core import clock
 from seatctl.core.errors import Reason, database_error
-from seatctl.storage.sql import SCHEMA_VERSION
-from seatctl.storage.sqlite import access, schema
+from seatctl.storage.sql import CREATE_SEAT_AT_INDEX, CREATE_SEATS_PLACE_INDEX, SCHEMA_VERSION
+from seatctl.storage.sqlite import access
 from seatctl.storage.sqlite.errors import (
     BUSY,
     LOCKED,
@@ -25,7 +25,7 @@ from seatctl.storage.sqlite.errors import (
     read_only_error,
     translated_errors,
 )
-from seatctl.storage.sqlite.transaction import SqliteTransaction, transaction
+from seatctl.storage.sqlite.transaction import SqliteTransaction
 from seatctl.storage.store import SqlStore, savepoint
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "SqliteTransaction", "translated_errors"]
@@ -89,7 +89,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         return store
 
     def _check_schema(self, create: bool) -> None:
-        version = schema.version(self._conn)
+        version = _version(self._conn)
         if version > SCHEMA_VERSION:
             raise database_error(
                 Reason.NEWER_SCHEMA,
@@ -159,9 +159,11 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         with translated_errors(self.location):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                tx = transaction(self._conn, self._prepared_version(write))
+                tx = _transaction(self._conn, self._prepared_version(write))
                 yield tx
                 if self._unindexed:
+                    from seatctl.storage.sqlite import schema
+
                     schema.create_indexes(self._conn)
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -186,19 +188,27 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         """The schema version the transaction works on: in a write transaction, the current
         one, after creating or upgrading the tables (part of the write: a write that fails
         or is refused leaves an old schema as it was); in a read, the one found, which
-        `transaction` reads through `seatctl.storage.legacy` if it is older."""
-        version = schema.version(self._conn)
+        `_transaction` reads through `seatctl.storage.legacy` if it is older."""
+        version = _version(self._conn)
         if not write:
             return version
+        if version >= SCHEMA_VERSION:
+            if not self._indexed:
+                # The indexes outside the data model, which a database from before them lacks
+                # (a no-op once they exist).
+                self._conn.execute(CREATE_SEAT_AT_INDEX)
+                self._conn.execute(CREATE_SEATS_PLACE_INDEX)
+                self._indexed = True
+            return version
+        from seatctl.storage.sqlite import schema  # sqlite-utils: only to create or upgrade
+
         if version == 0 and self._may_create:  # else another init won the race
             schema.create_tables(self._conn)
             self._unindexed = True  # until this transaction, which fills them, commits
             self.created = True
-        elif version < SCHEMA_VERSION:
+        else:
             schema.upgrade(self._conn, version, clock.now())
-        elif not self._indexed:
-            schema.create_lookup_indexes(self._conn)  # a no-op once they exist
-        self._indexed = True  # created with the events table, or made sure of
+        self._indexed = True  # created with the events table
         return SCHEMA_VERSION
 
     def wait_for_change(self, timeout: float) -> bool:
@@ -264,7 +274,21 @@ class SqliteStore(SqlStore[SqliteTransaction]):
 
     def _holds_nothing(self) -> bool:
         count = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        return schema.version(self._conn) == 0 and count == 0
+        return _version(self._conn) == 0 and count == 0
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _transaction(conn: sqlite3.Connection, version: int) -> SqliteTransaction:
+    """A transaction on `conn`, whose schema is `version` (a write's is always the current)."""
+    if version >= SCHEMA_VERSION:
+        return SqliteTransaction(conn)
+    from seatctl.storage.sqlite.schema import OldSqliteReads  # for older schemas only
+
+    return OldSqliteReads(conn, version)
 
 
 def _connect(path: str, create: bool) -> sqlite3.Connection:

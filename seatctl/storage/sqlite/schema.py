@@ -1,4 +1,5 @@
-"""SQLite's tables: creating them, and upgrading an older schema inside a write transaction.
+"""SQLite's tables: creating them, upgrading an older schema inside a write transaction, and
+reading one without changing it (`OldSqliteReads`).
 
 The schema version is SQLite's `user_version`. sqlite-utils (slow to import) is used only here,
 where a database is created or upgraded.
@@ -11,12 +12,16 @@ from typing import Any
 
 from seatctl.core.model import HistoryEntry
 from seatctl.storage import sql
-from seatctl.storage.sqlite.transaction import OldSqliteReads, SqliteTransaction
+from seatctl.storage.legacy import OldSchemaReads
+from seatctl.storage.sqlite.transaction import SqliteTransaction
 
 
-def version(conn: sqlite3.Connection) -> int:
-    found: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    return found
+class OldSqliteReads(OldSchemaReads, SqliteTransaction):
+    """A read transaction on an older schema (see `seatctl.storage.legacy`)."""
+
+    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
+        super().__init__(conn)
+        self.version = version
 
 
 def create_tables(conn: sqlite3.Connection) -> None:
@@ -47,13 +52,6 @@ def create_indexes(conn: sqlite3.Connection) -> None:
     """The indexes of the tables `create_tables` made (once they are filled)."""
     _toolkit(conn)["seats"].create_index(["sort_key", "label"], if_not_exists=True)
     _create_events_indexes(conn)
-    conn.execute(sql.CREATE_SEATS_PLACE_INDEX)
-
-
-def create_lookup_indexes(conn: sqlite3.Connection) -> None:
-    """The indexes outside the data model that a database from before them lacks: the clock
-    check's and `lock --best`'s (a no-op once they exist)."""
-    conn.execute(sql.CREATE_SEAT_AT_INDEX)
     conn.execute(sql.CREATE_SEATS_PLACE_INDEX)
 
 

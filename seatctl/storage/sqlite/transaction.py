@@ -15,9 +15,7 @@ from seatctl.core.clock import Instant
 from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Seat
 from seatctl.core.validate import natural_key
 from seatctl.storage import records
-from seatctl.storage.legacy import OldSchemaReads
 from seatctl.storage.sql import (
-    SCHEMA_VERSION,
     STATE_COLUMNS,
     STATE_UPSERT,
     Queries,
@@ -122,16 +120,3 @@ class SqliteTransaction(SqlTransaction):
             if at is not None:
                 latest[label] = records.newest_instant(label, at)
         return latest
-
-
-class OldSqliteReads(OldSchemaReads, SqliteTransaction):
-    """A read transaction on an older schema (see `seatctl.storage.legacy`)."""
-
-    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
-        super().__init__(conn)
-        self.version = version
-
-
-def transaction(conn: sqlite3.Connection, version: int) -> SqliteTransaction:
-    """A transaction on `conn`, whose schema is `version`."""
-    return SqliteTransaction(conn) if version >= SCHEMA_VERSION else OldSqliteReads(conn, version)
