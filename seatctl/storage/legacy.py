@@ -52,12 +52,8 @@ class OldSchemaReads(SqlTransaction):
             chunk = labels[start : start + _CHUNK]
             marks = self.sql.marks(len(chunk))
             if self._mapped():
-                source = "seats AS s LEFT JOIN seat_states AS st"
-                rows = self.execute(
-                    f"SELECT {_SEAT_COLUMNS_4} FROM {source} ON st.show = {self.sql.mark}"
-                    f" AND st.seat = s.label WHERE s.label IN ({marks})",
-                    [show, *chunk],
-                )
+                query = f"SELECT {_SEAT_COLUMNS_4} {self.sql.map_and_states}"
+                rows = self.execute(f"{query} WHERE s.label IN ({marks})", [show, *chunk])
             else:
                 query = f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})"
                 rows = self.execute(query, chunk)
@@ -69,13 +65,8 @@ class OldSchemaReads(SqlTransaction):
             return iter(
                 self.execute(f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
             )
-        return iter(
-            self.execute(
-                f"SELECT {_SEAT_COLUMNS_4} FROM seats AS s LEFT JOIN seat_states AS st"
-                f" ON st.show = {self.sql.mark} AND st.seat = s.label ORDER BY s.sort_key, s.label",
-                (show,),
-            )
-        )
+        query = f"SELECT {_SEAT_COLUMNS_4} {self.sql.map_and_states}"
+        return iter(self.execute(f"{query} ORDER BY s.sort_key, s.label", (show,)))
 
     def seat_spots(self, show: str, now: Instant) -> Iterator[storage.SpotRow]:
         if self._mapped():

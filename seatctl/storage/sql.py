@@ -129,7 +129,8 @@ class Queries:
 
     def __init__(self, p: str, returning_id: str = "") -> None:
         self.mark = p
-        source = _MAP_AND_STATES.format(p=p)
+        # The map joined with one event's state rows (a seat without one is available).
+        self.map_and_states = source = _MAP_AND_STATES.format(p=p)
         self.seat_count = "SELECT count(*) FROM seats"
         self.all_seats = f"SELECT {SEAT_COLUMNS} {source} ORDER BY s.sort_key, s.label"
         self.seats_in = f"SELECT {SEAT_COLUMNS} {source} WHERE s.label IN "  # + the marks
