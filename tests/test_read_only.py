@@ -186,7 +186,7 @@ def test_the_side_files_kept_for_readers_have_the_database_s_owner_and_mode(owne
 
 
 def test_on_a_read_only_filesystem_a_reader_needs_no_side_files(owned_by_daemon, monkeypatch):
-    from seatctl.storage import sqlite_access
+    from seatctl.storage.sqlite import access as sqlite_access
 
     drop_side_files(owned_by_daemon)
     # Mounting one needs privileges a test should not use; the check itself is statvfs().

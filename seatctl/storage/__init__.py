@@ -26,18 +26,6 @@ from seatctl.core.validate import is_postgres_url
 DEFAULT_TTL = 60
 DEFAULT_VENUE = [str(n) for n in range(1, 6)]
 
-# Both backends (placeholders %s; SQLite's replaces them): every event, as added, with the
-# counts of its state rows by status (a seat without a state row is available).
-SHOW_COUNTS = """
-SELECT sh.name, sh.title, sh.starts_at,
-    count(st.seat) FILTER (WHERE st.booked_by IS NOT NULL),
-    count(st.seat) FILTER (WHERE st.booked_by IS NULL AND st.blocked_at IS NOT NULL),
-    count(st.seat) FILTER (
-        WHERE st.booked_by IS NULL AND st.blocked_at IS NULL AND st.lock_expires > %s
-    )
-FROM shows AS sh LEFT JOIN seat_states AS st ON st.show = sh.name
-GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
-"""
 # A seat of the map in one event, as `placed_states` reads it: label, section, row, number,
 # category, status ("available", "locked", "booked" or "blocked"), map order.
 PlacedState = tuple[str, str | None, str | None, int | None, str | None, str, int]
@@ -46,81 +34,8 @@ SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
 # A row of the map for `lock --best`'s ranking (`seatctl.core.selection.map_rows`): section, row,
 # the map order of its first seat with a number and of its first without one (or None).
 RowFirstsRow = tuple[str | None, str | None, int | None, int | None]
-# Both backends: `RowFirstsRow`s, read from the seats_place index alone where it exists.
-MAP_ROW_FIRSTS = """
-SELECT section, seat_row, min(map_order) FILTER (WHERE seat_number IS NOT NULL),
-    min(map_order) FILTER (WHERE seat_number IS NULL)
-FROM seats GROUP BY section, seat_row
-"""
 # Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.core.selection.MapRow`.
 RowKey = tuple[str | None, str | None, bool]
-# Both backends: the index behind `MAP_ROW_FIRSTS` and `row_spots`. Like events_seat_at it is
-# not part of the data model: a database from before it gets it with its first write.
-CREATE_SEATS_PLACE_INDEX = (
-    "CREATE INDEX IF NOT EXISTS seats_place ON seats (section, seat_row, seat_number, map_order)"
-)
-# Both backends: whether a seat is available (as `Seat.status` decides) from its state row.
-# Without a state row every column is NULL: available.
-AVAILABLE_AT = (
-    "(st.booked_by IS NULL AND st.blocked_at IS NULL AND coalesce(st.lock_expires, 0) <= %s)"
-)
-# Both backends: the status of a seat, as `Seat.status` decides it, from its event's state row.
-STATUS_AT = """CASE WHEN st.booked_by IS NOT NULL THEN 'booked'
-    WHEN st.blocked_at IS NOT NULL THEN 'blocked'
-    WHEN st.lock_expires > %s THEN 'locked' ELSE 'available' END"""
-# The seats of some rows of the map (`row_spots_query` adds which).
-_ROW_SPOTS = f"""
-SELECT s.label, s.section, s.seat_row, s.seat_number, s.category, {AVAILABLE_AT}, s.map_order
-FROM seats AS s LEFT JOIN seat_states AS st ON st.show = %s AND st.seat = s.label WHERE """
-
-
-def row_spots_query(rows: list[RowKey]) -> tuple[str, list[str | None]]:
-    """The query that reads the seats of `rows` as `seat_spots` does (placeholders %s, which
-    SQLite's backend replaces), and its parameters after the instant and the event. A row's
-    seats are found through the seats_place index; a NULL place is matched with IS NULL."""
-    terms: list[str] = []
-    params: list[str | None] = []
-    for section, row, positioned in rows:
-        parts = [_equal("s.section", section, params)]
-        if positioned:
-            parts += [_equal("s.seat_row", row, params), "s.seat_number IS NOT NULL"]
-        else:  # a section's seats without a number, whatever row they name
-            parts.append("s.seat_number IS NULL")
-        terms.append("(" + " AND ".join(parts) + ")")
-    return _ROW_SPOTS + " OR ".join(terms), params
-
-
-def _equal(column: str, value: str | None, params: list[str | None]) -> str:
-    if value is None:
-        return f"{column} IS NULL"
-    params.append(value)
-    return f"{column} = %s"
-
-
-# Schema 4's upgrade: the seats of an older database are in the map in natural label order.
-MAP_ORDER_BY_LABEL = """
-UPDATE seats SET map_order = ordered.n FROM (
-    SELECT label, row_number() OVER (ORDER BY sort_key, label) AS n FROM seats
-) AS ordered WHERE ordered.label = seats.label
-"""
-
-
-# Schema 5's upgrade (both backends): a stored lock's hold began with the newest `lock` of its
-# seat in its event (a relock by the holder is an `extend`), which is what a replay of the
-# history gives too.
-HELD_SINCE_FROM_HISTORY = """
-UPDATE seat_states SET held_since = (
-    SELECT max(e.at) FROM events AS e
-    WHERE e.seat = seat_states.seat AND e.show = seat_states.show AND e.action = 'lock'
-) WHERE locked_by IS NOT NULL
-"""
-# Schema 5 (both backends): one user's locks in one event are counted off this index.
-HOLDER_INDEX = "CREATE INDEX IF NOT EXISTS seat_states_holder ON seat_states (show, locked_by)"
-# Both backends: how many live locks a user has in one event at an instant.
-LIVE_LOCK_COUNT = """
-SELECT count(*) FROM seat_states WHERE show = %s AND locked_by = %s AND booked_by IS NULL
-    AND blocked_at IS NULL AND lock_expires > %s
-"""
 # The meta keys of the fairness caps. A database without them (made before schema 5) has no
 # caps: it keeps its old behaviour until `init` sets one.
 MAX_HOLD_KEY, MAX_SEATS_KEY = "max_hold", "max_seats_per_user"

@@ -1,0 +1,271 @@
+"""PostgreSQL's side of a transaction: what its SQL does differently from SQLite's.
+
+A write transaction runs at READ COMMITTED and locks the rows of the seats it names (`FOR
+UPDATE`, in label order) before deciding, so its checks hold until it commits and commands on
+different seats never wait for each other; writers that must see a whole event or a user's
+locks queue on advisory locks. Many rows are bound as arrays (`unnest`), one round trip for
+any number. "Now" is the server's clock, so hosts with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from seatctl.core import clock
+from seatctl.core.clock import Instant
+from seatctl.core.errors import busy_error
+from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat
+from seatctl.core.validate import natural_key
+from seatctl.storage import records
+from seatctl.storage.legacy import OldSchemaReads
+from seatctl.storage.postgres.driver import psycopg
+from seatctl.storage.sql import (
+    SCHEMA_VERSION,
+    SEAT_COLUMNS,
+    STATE_COLUMNS,
+    STATE_UPSERT,
+    Queries,
+    SqlTransaction,
+    state_rows,
+)
+
+if TYPE_CHECKING:
+    from seatctl.storage.postgres.driver import Connection
+
+# Writers NOTIFY on it (with their schema) when they add to the history; change streams LISTEN.
+CHANGES_CHANNEL = "seatctl_changes"
+# The server's clock when first asked in a transaction (after the command has locked its seats,
+# so a command that queued behind another acts at the time it got them), truncated to the
+# second like the local clock. The transaction caches it: one "now" per transaction.
+_SERVER_NOW = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"
+# Creating the tables and adding seats are serialised per schema, so concurrent `init`s neither
+# collide on CREATE TABLE nor deadlock inserting overlapping labels in different orders. The
+# lock is transaction-scoped: a crashed init cannot leave it held.
+_SEATCTL_LOCK_CLASS = 0x5EA7
+SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
+_SHOW_LOCK = (
+    f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 1},"
+    " hashtext(current_schema() || '/' || %s))"
+)
+# One user's locks in one event queue here, so each counts the user's live locks with every
+# earlier one committed (max-seats-per-user). A hash collision only makes two users queue.
+_USER_LOCK = (
+    f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 2},"
+    " hashtext(current_schema() || '/' || %s || '/' || %s))"
+)
+# The map's rows are locked (a state row may not exist yet): one event's writers on a seat queue,
+# as do those of different events on it, which is rare and brief. The states are read by a
+# second statement, after the wait: at READ COMMITTED it sees what the writers it waited for
+# committed (a locking join would recheck only the locked rows, not a state row inserted since).
+_LOCK_SEATS = "SELECT label FROM seats WHERE label = ANY(%s) ORDER BY label FOR UPDATE"
+_READ_SEATS = (
+    f"SELECT {SEAT_COLUMNS} FROM seats AS s LEFT JOIN seat_states AS st"
+    " ON st.show = %s AND st.seat = s.label WHERE s.label = ANY(%s)"
+)
+# Which of the seats other transactions hold locked right now (a look, not a wait).
+_HELD_SEATS = """
+SELECT label FROM seats WHERE label = ANY(%(labels)s) EXCEPT
+SELECT label FROM (
+    SELECT label FROM seats WHERE label = ANY(%(labels)s) FOR UPDATE SKIP LOCKED
+) AS free
+"""
+# The newest instant of each seat's events that meet a condition, one max(at) per seat: with
+# the (seat, at) index each is read off the index's end, where `GROUP BY seat` would read
+# every event of the seat (a cost that grew with each write). Still the greatest stored value.
+_NEWEST_PER_SEAT = (
+    'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C"{condition})'
+    " FROM unnest(%s::text[]) AS label"
+)
+
+
+class PostgresTransaction(SqlTransaction):
+    sql = Queries("%s", returning_id=" RETURNING id")
+    _conn: Connection
+
+    def __init__(
+        self, conn: Connection, write: bool, location: str = "", busy_timeout: float = 10.0
+    ) -> None:
+        super().__init__(conn)
+        self._write = write
+        self._location = location
+        self._busy_timeout = busy_timeout
+        self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
+        # The command's whole budget for waiting on other writers (not a booking instant, so
+        # not seatctl.core.clock's time).
+        self._deadline = time.monotonic() + busy_timeout
+
+    def now(self) -> Instant:
+        if self._now is None:
+            override = clock.clock_override()
+            # The server's clock, the same for every host; read once per transaction.
+            self._now = override if override is not None else self._server_now()
+            self.overridden = override is not None and self._write
+        return self._now
+
+    def _server_now(self) -> Instant:
+        now: Instant = self._value(_SERVER_NOW)
+        return now
+
+    def _new_id(self, cursor: Any) -> int:
+        return int(cursor.fetchone()[0])
+
+    def _serialise_settings(self) -> None:
+        # Like adding seats, under the schema lock: an init then waits once, for that lock.
+        self._conn.execute(SCHEMA_LOCK)
+
+    def serialise_user(self, show: str, user: str) -> None:
+        # Bounded by lock_timeout like the event's lock; the seats' budget starts after it.
+        self._conn.execute(_USER_LOCK, (show, user))
+        self._deadline = time.monotonic() + self._busy_timeout
+
+    def serialise_show(self, show: str) -> None:
+        # Writers that read a whole event before locking seats (lock --best) queue on one
+        # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
+        # queue, not contention on the seats: the seats' own budget starts once it is over.
+        self._conn.execute(_SHOW_LOCK, (show,))
+        self._deadline = time.monotonic() + self._busy_timeout
+
+    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+        if not labels:
+            return {}
+        if self._write:
+            rows = self._locked(labels, show)
+        else:
+            rows = self._conn.execute(_READ_SEATS, (show, labels)).fetchall()
+        return {row[0]: records.seat(row) for row in rows}
+
+    def _locked(self, labels: list[str], show: str = DEFAULT_SHOW) -> list[tuple[Any, ...]]:
+        """The rows of `labels`, locked until commit, in one order for everyone (so overlapping
+        multi-seat commands queue instead of deadlocking), waiting at most what is left of the
+        command's busy budget in all: lock_timeout bounds the wait for each row, not their
+        sum, so the statement as a whole gets the time left as its statement_timeout."""
+        left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
+        conn = self._conn
+        try:
+            with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
+                conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
+                conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
+                conn.execute(_LOCK_SEATS, (labels,))
+                rows = conn.execute(_READ_SEATS, (show, labels))
+                conn.execute("SET LOCAL statement_timeout = DEFAULT")
+            return rows.fetchall()
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
+            conn.execute("ROLLBACK TO SAVEPOINT seatctl_seats")
+            held = {row[0] for row in conn.execute(_HELD_SEATS, {"labels": labels})}
+            raise busy_error(self._location, [label for label in labels if label in held]) from None
+
+    def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
+        if not seats:
+            return
+        # One statement for any number of seats: a round trip per seat adds up across hosts.
+        self._conn.execute(
+            f"INSERT INTO seat_states AS st ({STATE_COLUMNS})"
+            " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[],"
+            f" %s::bigint[], %s::bigint[], %s::text[], %s::bigint[]){STATE_UPSERT}",
+            # The event once, the seats' columns as arrays.
+            [show, *_columns(state_rows(seats, show), 9)[1:]],
+        )
+
+    def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
+        if not labels:
+            return []
+        self._conn.execute(SCHEMA_LOCK)
+        places = places or {}
+        given = [places.get(label, NO_PLACE) for label in labels]
+        # Another writer may add some of these seats meanwhile (one that started before the
+        # advisory lock existed, or a future command): ON CONFLICT skips them, and RETURNING
+        # names only the rows this insert really created. The map order goes on from the
+        # last seat's (under the schema lock, no other adder runs meanwhile).
+        rows = self._conn.execute(
+            "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
+            " map_order) SELECT label, sort_key, section, seat_row, seat_number, category,"
+            " (SELECT coalesce(max(map_order), 0) FROM seats) + position FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
+            " WITH ORDINALITY AS v(label, sort_key, section, seat_row, seat_number, category,"
+            " position) ORDER BY position"
+            " ON CONFLICT (label) DO NOTHING RETURNING label",
+            (
+                labels,
+                [natural_key(label) for label in labels],
+                [p.section for p in given],
+                [p.row for p in given],
+                [p.number for p in given],
+                [p.category for p in given],
+            ),
+        )
+        created = {row[0] for row in rows}
+        return [label for label in labels if label in created]
+
+    def append_adds(self, labels: list[str], at: Instant) -> None:
+        self.append_history([HistoryEntry(at, label, Action.ADD) for label in labels])
+
+    def append_history(self, events: list[HistoryEntry]) -> None:
+        if not events:
+            return
+        # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
+        # The same statement tells change streams (`wait_for_change`) that the history grew:
+        # PostgreSQL delivers the NOTIFY at COMMIT, once per transaction, and never if it rolls
+        # back.
+        self._conn.execute(
+            "WITH added AS ("
+            'INSERT INTO events (at, seat, action, "user", expires_at, show, reason)'
+            " SELECT at, seat, action, usr, expires_at, show, reason FROM unnest("
+            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+            " %s::text[]) WITH ORDINALITY"
+            " AS e(at, seat, action, usr, expires_at, show, reason, position) ORDER BY position"
+            f" RETURNING 1) SELECT pg_notify('{CHANGES_CHANNEL}', current_schema())"
+            " FROM (SELECT 1 FROM added LIMIT 1) AS one",
+            _columns(
+                [
+                    (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason)
+                    for e in events
+                ],
+                7,
+            ),
+        )
+
+    def hold_starts(self, labels: list[str], show: str, through: int) -> dict[str, Instant]:
+        condition = " AND action = 'lock' AND id <= %s AND show = %s"
+        return self._newest_per_seat(labels, condition, (through, show))
+
+    def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
+        # An event's changes are its own, and a seat's `add` (no event) belongs to every event.
+        return self._newest_per_seat(labels, " AND (show = %s OR show IS NULL)", (show,))
+
+    def _newest_per_seat(
+        self, labels: list[str], condition: str, params: tuple[Any, ...]
+    ) -> dict[str, Instant]:
+        if not labels:
+            return {}
+        query = _NEWEST_PER_SEAT.format(condition=condition)
+        rows = self._conn.execute(query, (*params, labels))
+        return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
+
+
+class OldPostgresReads(OldSchemaReads, PostgresTransaction):
+    """A read transaction on an older schema (see `seatctl.storage.legacy`)."""
+
+
+def transaction(
+    conn: Connection, write: bool, version: int, location: str, busy_timeout: float
+) -> PostgresTransaction:
+    """A transaction on `conn`, whose schema is `version` (a write's is always the current)."""
+    if version >= SCHEMA_VERSION:
+        return PostgresTransaction(conn, write, location, busy_timeout)
+    old = OldPostgresReads(conn, write, location, busy_timeout)
+    old.version = version
+    return old
+
+
+@contextlib.contextmanager
+def _one_by_one() -> Iterator[None]:
+    """Stands in for a pipeline where libpq has none (before PostgreSQL 14's libpq)."""
+    yield
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column, to bind as arrays for unnest()."""
+    return [[row[i] for row in rows] for i in range(width)]

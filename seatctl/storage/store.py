@@ -1,0 +1,87 @@
+"""How both backends' stores hand out transactions: one at a time on a connection (another
+connection for one that starts while a listing still reads), and group commit, where each
+operation is a savepoint of one write transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
+
+from seatctl.storage.sql import SqlTransaction
+
+T = TypeVar("T", bound=SqlTransaction)
+
+
+class SqlStore(Generic[T]):
+    """`Store.transaction()` and `Store.group()`; a backend supplies its transactions."""
+
+    _grouped = False  # `group()` holds a write transaction open
+    _busy = False  # a transaction is open on this connection
+
+    def _operation(self, write: bool) -> AbstractContextManager[T]:
+        """One operation of a group: a savepoint of the group's write transaction."""
+        raise NotImplementedError
+
+    def _refuse(self, write: bool) -> None:
+        """Raise if this store may not begin such a transaction."""
+
+    def _beside(self) -> SqlStore[T]:
+        """Another connection to the database, for transactions that start while one is still
+        open on this connection (a listing, `Venue.iter_seats`, still reading)."""
+        raise NotImplementedError
+
+    def _own_transaction(self, write: bool) -> AbstractContextManager[T]:
+        raise NotImplementedError
+
+    def _committed(self, tx: T) -> None:
+        """After `tx` committed."""
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[T]:
+        if self._grouped:
+            with self._operation(write) as tx:
+                yield tx
+            return
+        self._refuse(write)
+        if self._busy:
+            with self._beside().transaction(write) as tx:
+                yield tx
+            return
+        self._busy = True
+        try:
+            with self._own_transaction(write) as tx:
+                yield tx
+        finally:
+            self._busy = False
+        self._committed(tx)
+
+    def _group_transaction(self) -> AbstractContextManager[Any]:
+        """The write transaction a group runs in."""
+        return self.transaction(write=True)
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """One write transaction for several operations (group commit): each `transaction()`
+        inside it is a savepoint, all or nothing on its own, and all of them become durable
+        with one COMMIT when the group ends. Callers report success only after that."""
+        with self._group_transaction():
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+
+
+@contextlib.contextmanager
+def savepoint(conn: Any) -> Iterator[None]:
+    """One operation of a group on `conn`: undone on its own if it fails."""
+    conn.execute("SAVEPOINT seatctl_operation")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
+        conn.execute("RELEASE SAVEPOINT seatctl_operation")
+        raise
+    conn.execute("RELEASE SAVEPOINT seatctl_operation")
