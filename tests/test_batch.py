@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import START, dump, run_process
+from helpers import START, dump, run_process
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 

@@ -30,11 +30,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import START, dump, run_process
+from helpers import START, assert_one_line_error, dump, run_as_other_user, run_process
 from seatctl import Status, Venue
 from seatctl.cli import main
 from seatctl.core.clock import format_instant, parse_instant
-from test_bad_input import assert_one_line_error, run_as_other_user
 
 pytestmark = pytest.mark.sqlite_only
 

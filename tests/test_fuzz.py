@@ -40,17 +40,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from freezegun import freeze_time
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import START, dump
+from helpers import SOAK, START, dump, frozen
 from seatctl import Reason, SeatctlError, Venue
 from seatctl.cli import main
 from seatctl.core import clock, validate
 from seatctl.core.model import Action
 
-SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+# The backend's part: damaged records and interrupted commands are the backend's to survive.
+pytestmark = pytest.mark.backend
+
 FUZZ = settings(max_examples=100 * SOAK, deadline=None)
 DOCUMENTED_EXIT_CODES = {0, 2, 3, 4, 5, 6}
 V1_FIXTURE = Path(__file__).parent / "fixtures" / "v1-venue.db"
@@ -272,7 +273,7 @@ def settable(value: str) -> bool:
 
 def build_busy_venue(path: Path) -> None:
     """Seats 1-5, A2, A10, B.1 with live locks, a lapsed lock, a booking, and their history."""
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         Venue.init(str(path), seats=5, labels=["A2", "A10", "B.1"], ttl=120)
         with Venue.open(str(path)) as venue:
             venue.lock(["1", "A10"], "alice", ttl=86_400)
@@ -577,7 +578,7 @@ def sql_run(db: str, sql: str, *params: object) -> list[tuple]:
 def damageable(db_path: str) -> str:
     """Seats 1-5; seat 3 locked by alice for a day, seat 2 booked by bob: every column of a
     seat and of a lock event holds a value."""
-    with freeze_time(DAMAGE_START):
+    with frozen(DAMAGE_START):
         Venue.init(db_path)
         with Venue.open(db_path) as venue:
             venue.lock(["3"], "alice", ttl=86_400)

@@ -17,33 +17,12 @@ from typing import Any
 
 import pytest
 
-from conftest import run_process
-from seatctl.cli.app import _command_for
+from helpers import ALL, LEAVES, SUBCOMMANDS, options_of, parser, run_process
 from seatctl.cli.formatting import purpose
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "docs" / "commands.md").read_text()
 README = (ROOT / "README.md").read_text()
-
-
-def parser() -> Any:
-    return _command_for(None, completion=True)
-
-
-def commands(group: Any = None, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
-    """(path, command) of every command and command group, the top level first."""
-    group = group or parser()
-    if not path:
-        yield "", group
-    for name, command in group.commands.items():
-        yield " ".join((*path, name)), command
-        if hasattr(command, "commands"):
-            yield from commands(command, (*path, name))
-
-
-ALL = list(commands())
-SUBCOMMANDS = [(path, command) for path, command in ALL if path]
-LEAVES = [(path, command) for path, command in SUBCOMMANDS if not hasattr(command, "commands")]
 
 
 def ids(pairs: list[tuple[str, Any]]) -> list[str]:
@@ -202,26 +181,6 @@ def parse(line: str) -> None:
         nested = hasattr(command, "commands")
         rest = [*ctx._protected_args, *ctx.args] if nested else []
         group = command
-
-
-def options_of(command: Any) -> dict[str, set[str | None]]:
-    """Each option's long name, and how the docs may write its value: the metavar, or the
-    choices as `a|b|c` (None for a flag)."""
-    return {
-        max(param.opts, key=len): _written(param)
-        for param in command.params
-        if param.param_type_name == "option" and "--help" not in param.opts
-    }
-
-
-def _written(param: Any) -> set[str | None]:
-    if param.is_flag:
-        return {None}
-    choices = getattr(param.type, "choices", None)
-    return {
-        param.metavar,
-        *(["|".join(str(getattr(c, "value", c)) for c in choices)] if choices else []),
-    }
 
 
 def arguments_of(command: Any) -> set[str]:

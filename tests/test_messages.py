@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump, run_process
+from helpers import LEAVES, START, dump, frozen, options_of, run_process
 from seatctl import Venue
 from seatctl.cli import main
-from test_help import LEAVES, options_of
 
 # --- The option parser, in seatctl's words --------------------------------------------------
 
@@ -118,7 +116,7 @@ def test_db_after_the_command_is_the_db_before_it(venue_db, capsys):
     assert after[0] == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_db_after_a_change_command_changes_that_database(venue_db, capsys):
     code, out, _ = run_main(capsys, "lock", "1", "--user", "alice", "--db", venue_db)
     assert (code, out) == (0, "locked seat 1 for alice until 2026-01-01T12:01:00Z\n")

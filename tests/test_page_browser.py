@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_process
+from helpers import run_process
 from seatctl import Venue
 from serving import ServerProcess
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import dump, run_process
+from helpers import dump, run_process
 from seatctl import Venue
 from serving import ServerProcess
 

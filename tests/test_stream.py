@@ -13,9 +13,12 @@ from datetime import datetime
 
 import pytest
 
-from conftest import dump, run_process
+from helpers import dump, run_process
 from seatctl import Venue
 from serving import EventStream, ServerProcess
+
+# The backend's part: changes reach the stream through each backend's notifications.
+pytestmark = pytest.mark.backend
 
 pytest.importorskip("uvicorn")
 

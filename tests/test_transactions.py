@@ -21,11 +21,14 @@ from collections.abc import Callable
 
 import pytest
 
-from conftest import START, dump, run_process
+from helpers import START, dump, run_process
 from seatctl import SeatctlError, Status, Venue
 from seatctl.core.errors import Reason
 from seatctl.core.validate import is_postgres_url
 from seatctl.storage import sqlite as sqlite_backend
+
+# The backend's part: how a transaction ends is the backend's.
+pytestmark = pytest.mark.backend
 
 
 def holders(venue: Venue) -> dict[str, str | None]:

@@ -15,7 +15,10 @@ from datetime import datetime
 
 import pytest
 
-from conftest import run_process
+from helpers import run_process
+
+# The backend's part: changes reach `watch` through each backend's notifications.
+pytestmark = pytest.mark.backend
 
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly: an upper bound only
 OTHER_PROCESS_BOUND = 0.5
