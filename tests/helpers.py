@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import secrets
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -64,6 +65,14 @@ def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
         **kwargs,
     )
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def sigint_at_default() -> None:
+    """`preexec_fn` for a child that will be sent SIGINT: Ctrl-C at its default there, whatever
+    it is here. A runner may start the suite with SIGINT ignored (a background job of a
+    non-interactive shell is), children inherit that, and seatctl then rightly keeps ignoring
+    it, so the test would not see what Ctrl-C does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def dump(path: str) -> list[str] | dict[str, list[tuple]]:

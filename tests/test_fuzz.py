@@ -43,7 +43,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from helpers import SOAK, START, dump, frozen
+from helpers import SOAK, START, dump, frozen, sigint_at_default
 from seatctl import Reason, SeatctlError, Venue
 from seatctl.cli import main
 from seatctl.core import clock, validate
@@ -852,6 +852,7 @@ def interrupted_run(db: str, args: list[str], delay: float) -> tuple[int, str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
+        preexec_fn=sigint_at_default,
     )
     assert proc.stderr is not None
     early = []
@@ -925,6 +926,7 @@ def test_ctrl_c_while_seats_prints_100000_seats_is_exit_130(big_venue, form):
         [sys.executable, "-m", "seatctl", "--db", big_venue, "seats", *form],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=sigint_at_default,
     )
     assert proc.stdout is not None
     # Printing has begun, and cannot have ended: megabytes are left to go into a pipe that

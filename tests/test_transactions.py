@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import pytest
 
-from helpers import START, dump, run_process
+from helpers import START, dump, run_process, sigint_at_default
 from seatctl import SeatctlError, Status, Venue
 from seatctl.core.errors import Reason
 from seatctl.core.validate import is_postgres_url
@@ -404,6 +404,7 @@ def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_data
             [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", "100000"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=sigint_at_default,
         )
         deadline = time.monotonic() + 60
         while delay and not path.exists() and init.poll() is None and time.monotonic() < deadline:

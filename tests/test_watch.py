@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from helpers import run_process
+from helpers import run_process, sigint_at_default
 
 # The backend's part: changes reach `watch` through each backend's notifications.
 pytestmark = pytest.mark.backend
@@ -35,6 +35,7 @@ class Watch:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=sigint_at_default,  # stopped by SIGINT
         )
         self.lines: queue.Queue[tuple[str, float]] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()
