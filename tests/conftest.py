@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+import alone
 from helpers import PG_ENV, START, Run, frozen, with_search_path
 from seatctl import Venue
 from seatctl.cli import main
@@ -58,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "alone: runs after the rest of the suite, one test at a time, nothing beside it",
     ):
         config.addinivalue_line("markers", line)
+    alone.configure(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -85,20 +87,16 @@ def _parametrized_by_mark(definition: pytest.Function) -> set[str]:
     return names
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads `xdist_group` into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("alone"):
-            item.add_marker(pytest.mark.xdist_group("alone"))
+    if hasattr(config, "workerinput"):  # an xdist worker: tell the scheduler the groups
+        alone.write_groups(config, items)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     if config.getvalue("dist") != "loadgroup":
         return None
-    from alone import AloneLastScheduling
-
-    return AloneLastScheduling(config, log)
+    return alone.make_scheduler(config, log)
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ import pytest
 from helpers import SOAK, run_process
 from seatctl import Venue
 
-pytestmark = pytest.mark.sqlite_only
+# Alone: killing workers at random moments is a load of its own, and timed by the clock.
+pytestmark = [pytest.mark.alone, pytest.mark.sqlite_only]
 
 WORKERS_PER_ROUND = 4
 ROUNDS = 8 * SOAK

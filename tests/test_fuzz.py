@@ -896,6 +896,7 @@ def big_venue(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path
 
 
+@pytest.mark.xdist_group("big-venue")  # one worker builds the 100,000 seats once
 @pytest.mark.parametrize("form", [[], ["--nl"], ["--json"], ["--csv"]], ids=str)
 def test_ctrl_c_while_seats_prints_100000_seats_is_exit_130(big_venue, form):
     before = dump(big_venue)

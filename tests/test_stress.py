@@ -37,6 +37,9 @@ from helpers import PG_ENV, SOAK, frozen, run_process, with_search_path
 from seatctl import Venue
 from seatctl.core.clock import format_instant, parse_instant
 
+# Alone: eight processes hammering one database are a load of their own.
+pytestmark = pytest.mark.alone
+
 PROCESSES = 8
 OPERATIONS = 150
 SEATS = 6

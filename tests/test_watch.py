@@ -76,6 +76,7 @@ def test_watch_says_what_it_watches_on_stderr_first(venue_db):
         assert watch.stop() == (0, "")
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 def test_watch_prints_a_change_by_another_process_within_half_a_second(venue_db):
     with Watch(venue_db) as watch:
         watch.started()
