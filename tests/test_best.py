@@ -216,6 +216,7 @@ def test_venue_lock_best_refuses_a_count_below_one(hall):
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.backend  # a race, settled by the backend's locks
 def test_sixteen_processes_asking_for_the_best_two_get_distinct_seats(hall):
     runs = race(
         [["--db", hall, "lock", "--best", "2", "--user", f"u{n}", "--json"] for n in range(RACERS)]
@@ -280,6 +281,7 @@ def every_spot(venue: Venue) -> list[SeatSpot]:
         return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
 
 
+@pytest.mark.backend  # each backend reads the map its own way
 @pytest.mark.parametrize("lazy_rows", [64, 2], ids=["row-by-row", "then-all-at-once"])
 @settings(
     max_examples=60,

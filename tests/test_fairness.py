@@ -284,6 +284,7 @@ def test_a_multi_seat_relock_with_one_seat_at_its_cap_is_refused_whole(cli, capp
     assert dump(capped) == before
 
 
+@pytest.mark.backend  # processes, serialised by the backend
 def test_the_cap_is_enforced_across_processes_by_seatctl_now(capped):
     def lock(seconds: int):
         return run_process(
@@ -434,6 +435,7 @@ def test_the_python_api_follows_the_cap(two_each):
         assert venue.settings().max_seats_per_user == 2
 
 
+@pytest.mark.backend  # a race, settled by the backend's locks
 def test_eight_processes_of_one_user_with_a_cap_of_3_get_exactly_3_seats(db_path):
     with frozen(START):
         Venue.init(db_path, seats=8, max_seats_per_user=3)

@@ -546,6 +546,7 @@ def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
 # --- group commit -------------------------------------------------------------------------
 
 
+@pytest.mark.backend  # each backend's savepoints
 def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
     with Venue.open(venue_db) as venue:
         with venue.grouped():
@@ -558,6 +559,7 @@ def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
         assert venue.check() == []
 
 
+@pytest.mark.backend  # each backend's transactions
 def test_a_failed_group_commits_none_of_its_writes(venue_db):
     before = booking_state(venue_db)
     with Venue.open(venue_db) as venue, pytest.raises(KeyboardInterrupt), venue.grouped():
