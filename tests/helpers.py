@@ -4,7 +4,9 @@ here (fixtures live in conftest.py), never from one another."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import os
 import secrets
@@ -65,6 +67,26 @@ def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
         **kwargs,
     )
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str = "") -> Run:
+    """`seatctl ARGS` in this process, set up as `run_process` sets up a new one (no SEATCTL_
+    variable but those in `env`; stdin `input`): for tests of what seatctl says, where a new
+    interpreter proves nothing more and costs a start-up per run."""
+    saved = dict(os.environ)
+    out, err, stdin = io.StringIO(), io.StringIO(), sys.stdin
+    try:
+        for name in [name for name in os.environ if name.startswith("SEATCTL_")]:
+            del os.environ[name]
+        os.environ.update(env or {})
+        sys.stdin = io.StringIO(input)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = stdin
+        os.environ.clear()
+        os.environ.update(saved)
+    return Run(int(code), out.getvalue(), err.getvalue())
 
 
 def sigint_at_default() -> None:

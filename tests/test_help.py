@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpers import ALL, LEAVES, SUBCOMMANDS, options_of, parser, run_process
+from helpers import ALL, LEAVES, SUBCOMMANDS, options_of, parser, run_cli
 from seatctl.cli.formatting import purpose
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,14 +60,14 @@ def test_every_example_is_a_valid_command_line(path, command):
 
 @pytest.mark.parametrize(("path", "command"), LEAVES, ids=ids(LEAVES))
 def test_help_prints_the_purpose_and_the_examples_as_written(path, command):
-    run = run_process(*path.split(), "--help")
+    run = run_cli(*path.split(), "--help")
     assert run.code == 0
     assert words(purpose(command.help)) in words(run.out)
     assert "Examples:\n" + "".join(f"  {e}\n" for e in command.examples) in run.out
 
 
 def test_the_command_list_shows_every_purpose_whole_even_in_a_narrow_terminal():
-    run = run_process("--help", env={"COLUMNS": "60"})
+    run = run_cli("--help", env={"COLUMNS": "60"})
     # Compared without whitespace: a narrow terminal also wraps at hyphens.
     listing = "".join(run.out.split("Commands:")[1].split("Examples:")[0].split())
     for path, command in parser().commands.items():
@@ -76,7 +76,7 @@ def test_the_command_list_shows_every_purpose_whole_even_in_a_narrow_terminal():
 
 
 def test_metavars_are_the_words_of_the_docs():
-    texts = {path: run_process(*path.split(), "--help").out for path, _ in LEAVES}
+    texts = {path: run_cli(*path.split(), "--help").out for path, _ in LEAVES}
     for path, text in texts.items():
         assert not re.search(r"<[a-z]+>|\{[A-Z]", text), (path, text)
     assert "--user USER" in texts["lock"]
@@ -86,7 +86,7 @@ def test_metavars_are_the_words_of_the_docs():
 
 
 def test_top_level_help_says_what_each_environment_variable_does():
-    out = run_process("--help").out
+    out = run_cli("--help").out
     environment = out.split("Environment:")[1].split("Exit codes:")[0]
     for variable, what in [
         ("SEATCTL_DB", "the database"),
@@ -98,7 +98,7 @@ def test_top_level_help_says_what_each_environment_variable_does():
 
 
 def test_top_level_help_offers_completion():
-    out = run_process("--help").out
+    out = run_cli("--help").out
     assert "--install-completion" in out and "--show-completion" in out
 
 
