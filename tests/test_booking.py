@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import START, dump, frozen
+from helpers import START, dump, frozen, seat_object
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 
@@ -59,19 +59,7 @@ def test_lock_is_available_again_exactly_at_its_deadline(cli):
         clock.tick(9)
         assert seat(cli, "3")["status"] == "locked"
         clock.tick(1)
-        assert seat(cli, "3") == {
-            "seat": "3",
-            "status": "available",
-            "locked_by": None,
-            "expires_at": None,
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": None,
-        }
+        assert seat(cli, "3") == seat_object("3")
         assert cli("lock", "3", "--user", "bob").code == 0
 
 
@@ -81,21 +69,7 @@ def test_confirm_turns_the_holders_lock_into_a_booking(cli):
     run = cli("confirm", "3", "--user", "alice", "--json")
     assert run.code == 0
     assert run.json() == {
-        "seats": [
-            {
-                "seat": "3",
-                "status": "booked",
-                "locked_by": None,
-                "expires_at": None,
-                "booked_by": "alice",
-                "booked_at": "2026-01-01T12:00:00Z",
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": None,
-            }
-        ]
+        "seats": [seat_object("3", "booked", booked_by="alice", booked_at="2026-01-01T12:00:00Z")]
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import START, frozen
+from helpers import START, frozen, seat_object
 from seatctl.core.validate import natural_key
 
 # The backend's part: the listing's filters and order are each backend's queries.
@@ -23,61 +23,22 @@ def busy_venue(cli, venue_db):
 @frozen(START)
 def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
     assert cli("seats", "--json").json() == [
-        {
-            "seat": "1",
-            "status": "locked",
-            "locked_by": "alice",
-            "expires_at": "2026-01-01T12:01:00Z",
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": "2026-01-01T12:00:00Z",
-        },
-        {
-            "seat": "2",
-            "status": "booked",
-            "locked_by": None,
-            "expires_at": None,
-            "booked_by": "alice",
-            "booked_at": "2026-01-01T12:00:00Z",
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": None,
-        },
-        {
-            "seat": "3",
-            "status": "locked",
-            "locked_by": "bob",
-            "expires_at": "2026-01-01T12:00:30Z",
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": "2026-01-01T12:00:00Z",
-        },
-        *(
-            {
-                "seat": n,
-                "status": "available",
-                "locked_by": None,
-                "expires_at": None,
-                "booked_by": None,
-                "booked_at": None,
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": None,
-            }
-            for n in ("4", "5")
+        seat_object(
+            "1",
+            "locked",
+            locked_by="alice",
+            expires_at="2026-01-01T12:01:00Z",
+            held_since="2026-01-01T12:00:00Z",
         ),
+        seat_object("2", "booked", booked_by="alice", booked_at="2026-01-01T12:00:00Z"),
+        seat_object(
+            "3",
+            "locked",
+            locked_by="bob",
+            expires_at="2026-01-01T12:00:30Z",
+            held_since="2026-01-01T12:00:00Z",
+        ),
+        *(seat_object(n) for n in ("4", "5")),
     ]
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers import START, dump, frozen
+from helpers import START, dump, frozen, seat_object
 from seatctl import Venue
 
 pytest.importorskip("starlette")
@@ -103,19 +103,13 @@ def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(a
         assert locked.status_code == 200
         assert locked.json() == {
             "message": "Seat 3 locked by alice",
-            "seat": {
-                "seat": "3",
-                "status": "locked",
-                "locked_by": "alice",
-                "expires_at": "2026-01-01T12:01:00Z",
-                "booked_by": None,
-                "booked_at": None,
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": "2026-01-01T12:00:00Z",
-            },
+            "seat": seat_object(
+                "3",
+                "locked",
+                locked_by="alice",
+                expires_at="2026-01-01T12:01:00Z",
+                held_since="2026-01-01T12:00:00Z",
+            ),
         }
         booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
         assert booked.json()["message"] == "Seat 3 booked by alice"
