@@ -1,37 +1,45 @@
-"""Shared fixtures: a fresh venue per test, and the CLI run in-process or as a real process."""
+"""Shared fixtures: a fresh venue per test, and the CLI run in-process or as a real process.
+
+Helpers (running seatctl, dumping a database, a stopped clock) are in tests/helpers.py.
+
+What runs where:
+
+- The database fixtures (`db_path`, `venue_db`, `cli`, `new_database`) run on SQLite, and on
+  PostgreSQL too in tests marked `backend`: tests of what the backend does (storage,
+  transactions, concurrency, upgrades, faults, change notifications, the model test). What is
+  built above the `Store` protocol (the CLI, the HTTP API, the rules) behaves the same on
+  either backend, and runs once.
+- Tests marked `alone` (stress, crashes, the browser, timing) run last, one at a time, with
+  nothing else running beside them (tests/alone.py).
+- Hypothesis profiles: `dev` (the default), `ci` (the default under CI=true) and `soak` (20
+  times the examples, for a long local run); HYPOTHESIS_PROFILE picks one.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
+from hypothesis import HealthCheck, settings
 
+import alone
+from helpers import PG_ENV, START, Run, frozen, with_search_path
 from seatctl import Venue
 from seatctl.cli import main
 
-START = "2026-01-01T12:00:00Z"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
-
-    def error(self):
-        return json.loads(self.err)
+settings.register_profile("dev", deadline=None)
+# CI machines are shared and slow: no health check fails a run for slowness alone, and a
+# failure prints the blob that reproduces it.
+settings.register_profile(
+    "ci", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("soak", deadline=None, max_examples=2000)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -43,21 +51,93 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 BACKENDS = ("sqlite", "postgres")
 
 
-@pytest.fixture(params=BACKENDS)
-def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database that does not exist yet, once per backend: a SQLite file's path, or a
-    PostgreSQL URL with a fresh schema (skipped unless $SEATCTL_TEST_PG names a server).
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "backend: the test proves something the backend does; its database fixtures run on"
+        " SQLite and on PostgreSQL (the rest run on SQLite only)",
+        "sqlite_only: in a `backend` test, runs against the SQLite backend only",
+        "alone: runs after the rest of the suite, one test at a time, nothing beside it",
+    ):
+        config.addinivalue_line("markers", line)
+    alone.configure(config)
 
-    Tests of things only a SQLite file has are marked `sqlite_only`."""
-    if request.param == "postgres":
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The database fixtures once per backend in `backend` tests, on SQLite in the rest."""
+    definition = metafunc.definition
+    backends = (
+        BACKENDS
+        if definition.get_closest_marker("backend")
+        and not definition.get_closest_marker("sqlite_only")
+        else ("sqlite",)
+    )
+    for name in ("db_path", "new_database"):
+        if name in metafunc.fixturenames and name not in _parametrized_by_mark(definition):
+            metafunc.parametrize(name, backends, indirect=True)
+
+
+def _parametrized_by_mark(definition: pytest.Function) -> set[str]:
+    """The names a test's own `parametrize` marks give values to (they choose the backend)."""
+    names: set[str] = set()
+    for mark in definition.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(argnames, str):
+            argnames = argnames.split(",")
+        names.update(name.strip() for name in argnames)
+    return names
+
+
+# The slowest tests (`--durations=40`), slowest first: started before the rest, so that the
+# workers finish together rather than one waiting for another's last long test.
+STARTED_FIRST = (
+    "tests/test_model.py::",
+    "tests/test_best.py::test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps",
+    "tests/test_backup.py::test_backup_taken_while_others_write_is_consistent",
+    "tests/test_transactions.py::test_init_interrupted_by_sigint_at_any_moment",
+    "tests/test_concurrency.py::",
+    "tests/test_best.py::test_sixteen_processes",
+    "tests/test_fuzz.py::test_a_damaged_seat_record",
+    "tests/test_fuzz.py::test_a_damaged_history_event",
+    "tests/test_postgres.py::test_sixteen_hosts",
+    "tests/test_postgres.py::test_overlapping_multi_seat_locks",
+    "tests/test_postgres.py::test_concurrent_inits",
+    "tests/test_fuzz.py::test_whatever_it_is_given",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    return next(
+        (rank for rank, prefix in enumerate(STARTED_FIRST) if item.nodeid.startswith(prefix)),
+        len(STARTED_FIRST),
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)
+    if hasattr(config, "workerinput"):  # an xdist worker: tell the scheduler the groups
+        alone.write_groups(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return alone.make_scheduler(config, log)
+
+
+@pytest.fixture
+def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that does not exist yet: a SQLite file's path, or (in `backend` tests) a
+    PostgreSQL URL with a fresh schema (skipped unless $SEATCTL_TEST_PG names a server)."""
+    if getattr(request, "param", "sqlite") == "postgres":
         _freezable_server_clock(request.getfixturevalue("monkeypatch"))
         return request.getfixturevalue("pg_url")
     return str(tmp_path / "venue.db")
 
 
 def _freezable_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PostgreSQL's "now" is the server's clock, which freezegun cannot stop; for the shared
-    suite, this process's (frozen) clock stands in for it. tests/test_postgres.py checks the
+    """PostgreSQL's "now" is the server's clock, which no test can stop; for the shared
+    suite, this process's (stopped) clock stands in for it. tests/test_postgres.py checks the
     real server clock."""
     from seatctl.core import clock
     from seatctl.storage.postgres import PostgresTransaction
@@ -65,31 +145,10 @@ def _freezable_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PostgresTransaction, "_server_now", lambda self: clock.now())
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sqlite_only: runs against the SQLite backend only")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the PostgreSQL variant of tests about SQLite files."""
-    kept = [item for item in items if not _postgres_variant_of_sqlite_only(item)]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-        items[:] = kept
-
-
-def _postgres_variant_of_sqlite_only(item: pytest.Item) -> bool:
-    callspec = getattr(item, "callspec", None)
-    return (
-        callspec is not None
-        and callspec.params.get("db_path") == "postgres"
-        and item.get_closest_marker("sqlite_only") is not None
-    )
-
-
 @pytest.fixture
 def venue_db(db_path: str) -> str:
     """An initialised database holding the default venue, seats 1 to 5, created at START."""
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db_path)
     return db_path
 
@@ -102,7 +161,7 @@ def venue(venue_db: str):
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], db_path: str) -> Callable[..., Run]:
-    """Run seatctl in this process against `db_path` (so freezegun applies)."""
+    """Run seatctl in this process against `db_path` (so a stopped clock applies)."""
 
     def run(*args: str) -> Run:
         capsys.readouterr()
@@ -113,40 +172,7 @@ def cli(capsys: pytest.CaptureFixture[str], db_path: str) -> Callable[..., Run]:
     return run
 
 
-def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
-    """Run seatctl as a real process, the way scripts do."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-    full_env.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "seatctl", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        **kwargs,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
-
-
-def dump(path: str) -> list[str] | dict[str, list[tuple]]:
-    """The database's whole logical content: what "left exactly as it was" is checked against."""
-    if path.startswith(("postgresql://", "postgres://")):
-        return dump_pg(path)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
 # --- PostgreSQL --------------------------------------------------------------------------------
-
-PG_ENV = "SEATCTL_TEST_PG"  # a server URL, e.g. postgresql://postgres@127.0.0.1:5432/test
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """`url` with the connection's search_path set to `schema`, as a user would write it."""
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
@@ -175,32 +201,27 @@ def pg_url(pg_server: str) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def dump_pg(url: str) -> dict[str, list[tuple]]:
-    """Every row of seatctl's tables behind `url`: the PostgreSQL counterpart of `dump`."""
-    import psycopg
+@pytest.fixture
+def pg(capsys: pytest.CaptureFixture[str], pg_url: str) -> Callable[..., Run]:
+    """Run seatctl in this process against the test's PostgreSQL schema."""
 
-    with psycopg.connect(url) as conn:
-        present = {
-            row[0]
-            for row in conn.execute(
-                "SELECT relname::text FROM pg_class"
-                " WHERE relnamespace = to_regnamespace(current_schema())"
-            )
-        }
-        return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("meta", "seats", "events", "shows", "seat_states")
-            if table in present
-        }
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(["--db", pg_url, *args])
+        captured = capsys.readouterr()
+        return Run(int(code), captured.out, captured.err)
+
+    return run
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def new_database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Callable[[], tuple[str, Callable[[], None]]]:
     """Makes databases that do not exist yet, as many as a test needs (one per Hypothesis
-    example), once per backend: each call returns one and the function that removes it."""
-    if request.param == "postgres":
+    example), on each backend `db_path` runs on: each call returns one and the function that
+    removes it."""
+    if getattr(request, "param", "sqlite") == "postgres":
         import psycopg
 
         server = request.getfixturevalue("pg_server")

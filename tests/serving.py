@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Any, NamedTuple
 
+from helpers import sigint_at_default
+
 READY = re.compile(r"serving (.+) on http://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly; this is an upper bound only
 
@@ -31,6 +33,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=sigint_at_default,  # stopped by SIGINT in some tests
         )
         self._lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []

@@ -13,16 +13,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump, run_process
+from helpers import START, assert_one_line_error, dump, frozen, run_as_other_user, run_process
 from seatctl import Venue
-from test_bad_input import assert_one_line_error, run_as_other_user
 
 pytestmark = [pytest.mark.usefixtures("venue_db"), pytest.mark.sqlite_only]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_backup_writes_a_copy_with_the_same_content(cli, db_path, tmp_path):
     cli("lock", "1", "--user", "alice")
     cli("confirm", "1", "--user", "alice")

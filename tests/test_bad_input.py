@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import Run, dump, run_process
+from helpers import Run, assert_one_line_error, dump, run_as_other_user, run_process
 from seatctl import SeatctlError, Venue
 from seatctl.cli import main
 
 pytestmark = pytest.mark.usefixtures("venue_db")
-
-
-def assert_one_line_error(run: Run, code: int) -> None:
-    assert run.code == code
-    assert run.out == ""
-    assert run.err.startswith("error: ")
-    assert run.err.count("\n") == 1
-    assert "Traceback" not in run.err
 
 
 @pytest.mark.parametrize(
@@ -149,28 +140,6 @@ def test_a_database_from_a_newer_seatctl_is_refused_untouched(cli, db_path):
     assert (run.code, run.error()["error"]) == (6, "newer_schema")
     assert_one_line_error(cli("init"), 6)
     assert dump(db_path) == before
-
-
-def run_as_other_user(db: str, *args: str) -> Run:
-    """Run the CLI where file permissions bind: as `nobody` when the suite runs as root."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through its exit status
-            code = 70
-            try:
-                if os.geteuid() == 0:
-                    os.setgid(65534)
-                    os.setuid(65534)
-                sys.stdout, sys.stderr = out, err
-                code = int(main(["--db", db, *args]))
-            finally:
-                out.flush()
-                err.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        out.seek(0)
-        err.seek(0)
-        return Run(os.waitstatus_to_exitcode(status), out.read(), err.read())
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import START, dump, run_process
+from helpers import START, dump, run_process, seat_object
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 
@@ -31,38 +31,20 @@ def test_each_line_runs_as_its_own_command_and_reports_one_json_line(db_path):
             "line": 1,
             "exit": 0,
             "seats": [
-                {
-                    "seat": "3",
-                    "status": "locked",
-                    "locked_by": "alice",
-                    "expires_at": "2026-01-01T12:00:30Z",
-                    "booked_by": None,
-                    "booked_at": None,
-                    "section": None,
-                    "row": None,
-                    "number": None,
-                    "category": None,
-                    "held_since": "2026-01-01T12:00:00Z",
-                }
+                seat_object(
+                    "3",
+                    "locked",
+                    locked_by="alice",
+                    expires_at="2026-01-01T12:00:30Z",
+                    held_since="2026-01-01T12:00:00Z",
+                )
             ],
         },
         {
             "line": 2,
             "exit": 0,
             "seats": [
-                {
-                    "seat": "3",
-                    "status": "booked",
-                    "locked_by": None,
-                    "expires_at": None,
-                    "booked_by": "alice",
-                    "booked_at": "2026-01-01T12:00:00Z",
-                    "section": None,
-                    "row": None,
-                    "number": None,
-                    "category": None,
-                    "held_since": None,
-                }
+                seat_object("3", "booked", booked_by="alice", booked_at="2026-01-01T12:00:00Z")
             ],
         },
         {"line": 3, "exit": 0, "seats": results[1]["seats"]},

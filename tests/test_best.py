@@ -6,15 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import START, dump
+from helpers import RACERS, START, assert_clean, dump, frozen, race
 from seatctl import Venue
 from seatctl.core.errors import SeatctlError
 from seatctl.core.selection import RowsInRankOrder, SeatSpot, choose_best
-from test_concurrency import RACERS, assert_clean, race
 
 # Stalls: row A (5 seats, the best row), row B (4 seats); Circle: row A (4 seats, standard).
 HALL = """\
@@ -40,7 +38,7 @@ LATER = "2026-01-01T12:00:10Z"
 def hall(db_path: str, tmp_path: Path) -> str:
     path = tmp_path / "hall.csv"
     path.write_text(HALL)
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db_path, seat_map=str(path))
     return db_path
 
@@ -49,7 +47,7 @@ def labels(run) -> list[str]:
     return [seat["seat"] for seat in run.json()["seats"]]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_takes_the_block_the_rule_chooses_and_prints_it_as_lock_does(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice", "--json")
     assert run.code == 0
@@ -58,7 +56,7 @@ def test_lock_best_takes_the_block_the_rule_chooses_and_prints_it_as_lock_does(h
     assert {seat["locked_by"] for seat in run.json()["seats"]} == {"alice"}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_text_output_is_that_of_lock(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice")
     assert run.out.splitlines() == [
@@ -67,7 +65,7 @@ def test_lock_best_text_output_is_that_of_lock(hall, cli):
     ]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_never_picks_locked_booked_or_blocked_seats(hall, cli):
     with Venue.open(hall) as venue:
         venue.lock(["S-A2"], user="bob")
@@ -79,26 +77,26 @@ def test_lock_best_never_picks_locked_booked_or_blocked_seats(hall, cli):
 
 
 def test_lock_best_treats_an_expired_lock_as_available(hall, cli):
-    with freeze_time(START), Venue.open(hall) as venue:
+    with frozen(START), Venue.open(hall) as venue:
         venue.lock(["S-A1", "S-A2"], user="bob", ttl=5)
-    with freeze_time(LATER):
+    with frozen(LATER):
         run = cli("lock", "--best", "2", "--user", "alice", "--json")
     assert labels(run) == ["S-A1", "S-A2"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_keeps_to_the_sections_given(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice", "--section", "Circle", "--json")
     assert labels(run) == ["C-A1", "C-A2"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_keeps_to_the_categories_given(hall, cli):
     run = cli("lock", "--best", "3", "--user", "alice", "--category", "standard", "--json")
     assert labels(run) == ["S-B1", "S-B2", "S-B3"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_takes_several_sections_and_categories(hall, cli):
     run = cli(
         "lock", "--best", "4", "--user", "alice", "--section", "Circle", "--section", "Stalls",
@@ -107,7 +105,7 @@ def test_lock_best_takes_several_sections_and_categories(hall, cli):
     assert labels(run) == ["S-B1", "S-B2", "S-B3", "S-B4"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_without_a_block_refuses_with_not_enough_and_exit_4(hall, cli):
     before = dump(hall)
     run = cli("lock", "--best", "6", "--user", "alice", "--json")
@@ -117,7 +115,7 @@ def test_lock_best_without_a_block_refuses_with_not_enough_and_exit_4(hall, cli)
     assert dump(hall) == before
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_not_enough_counts_within_the_filters(hall, cli):
     run = cli("lock", "--best", "5", "--user", "alice", "--section", "Circle")
     assert run.code == 4
@@ -127,7 +125,7 @@ def test_not_enough_counts_within_the_filters(hall, cli):
     )
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_split_takes_the_best_single_seats_when_no_block_exists(hall, cli):
     with Venue.open(hall) as venue:
         venue.block(["S-A3", "S-B3", "C-A3"])
@@ -136,13 +134,13 @@ def test_lock_best_split_takes_the_best_single_seats_when_no_block_exists(hall, 
     assert labels(run) == ["S-A1", "S-A2", "S-A4"]  # the front row's nearest the centre
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_split_still_refuses_when_too_few_seats_are_available(hall, cli):
     run = cli("lock", "--best", "14", "--user", "alice", "--split", "--json")
     assert (run.code, run.error()["error"]) == (4, "not_enough")
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_and_seat_labels_are_mutually_exclusive(hall, cli):
     before = dump(hall)
     run = cli("lock", "S-A1", "--best", "1", "--user", "alice", "--json")
@@ -151,27 +149,27 @@ def test_lock_best_and_seat_labels_are_mutually_exclusive(hall, cli):
 
 
 @pytest.mark.parametrize("count", ["0", "-1"])
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_needs_at_least_one_seat(hall, cli, count):
     run = cli("lock", "--best", count, "--user", "alice")
     assert run.code == 2
     assert run.err.startswith("error: ") and run.err.count("\n") == 1
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_section_category_and_split_need_best(hall, cli):
     run = cli("lock", "S-A1", "--user", "alice", "--split")
     assert run.code == 2
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_in_an_unknown_event_is_not_found(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice", "--event", "gala", "--json")
     assert (run.code, run.error()["error"]) == (3, "not_found")
     assert "gala" in run.error()["message"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_chooses_in_the_event_given(hall, cli):
     with Venue.open(hall) as venue:
         venue.add_event("gala")
@@ -180,7 +178,7 @@ def test_lock_best_chooses_in_the_event_given(hall, cli):
     assert labels(run) == ["S-A1", "S-A2"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_records_lock_events_in_the_history(hall, cli):
     cli("lock", "--best", "2", "--user", "alice")
     history = cli("history", "--json").json()
@@ -191,7 +189,7 @@ def test_lock_best_records_lock_events_in_the_history(hall, cli):
     assert cli("check").code == 0
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_works_inside_a_batch(hall, cli, monkeypatch):
     import io
 
@@ -204,20 +202,21 @@ def test_lock_best_works_inside_a_batch(hall, cli, monkeypatch):
     assert (second["exit"], second["error"]) == (4, "not_enough")
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_venue_lock_best_returns_the_locked_seats(hall):
     with Venue.open(hall) as venue:
         views = venue.lock_best(2, "alice", categories=["standard"], ttl=30)
     assert [(v.seat, v.locked_by) for v in views] == [("S-B1", "alice"), ("S-B2", "alice")]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_venue_lock_best_refuses_a_count_below_one(hall):
     with Venue.open(hall) as venue, pytest.raises(SeatctlError) as raised:
         venue.lock_best(0, "alice")
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.backend  # a race, settled by the backend's locks
 def test_sixteen_processes_asking_for_the_best_two_get_distinct_seats(hall):
     runs = race(
         [["--db", hall, "lock", "--best", "2", "--user", f"u{n}", "--json"] for n in range(RACERS)]
@@ -282,6 +281,7 @@ def every_spot(venue: Venue) -> list[SeatSpot]:
         return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
 
 
+@pytest.mark.backend  # each backend reads the map its own way
 @pytest.mark.parametrize("lazy_rows", [64, 2], ids=["row-by-row", "then-all-at-once"])
 @settings(
     max_examples=60,
@@ -303,9 +303,9 @@ def test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps(
     db, remove = new_database()
     try:
         write_map(tmp_path / "map.csv", seats)
-        with freeze_time(START):
+        with frozen(START):
             Venue.init(db, seat_map=str(tmp_path / "map.csv"))
-        with freeze_time(LATER), Venue.open(db) as venue:
+        with frozen(LATER), Venue.open(db) as venue:
             set_states(venue, seats)
             expected = choose_best(every_spot(venue), count, sections, categories, split)
             try:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 
@@ -14,7 +13,7 @@ def seat(cli, label: str, *args: str) -> dict:
     return next(s for s in cli("seats", "--json", *args).json() if s["seat"] == label)
 
 
-@freeze_time(START)
+@frozen(START)
 def test_block_makes_a_seat_blocked(cli):
     run = cli("block", "3", "--json")
     assert run.code == 0
@@ -22,12 +21,12 @@ def test_block_makes_a_seat_blocked(cli):
     assert seat(cli, "3")["status"] == "blocked"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_block_prints_one_line_per_seat(cli):
     assert cli("block", "3", "4").out == "blocked seat 3\nblocked seat 4\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_lock_refuses_a_blocked_seat_with_exit_4_blocked(cli, db_path):
     cli("block", "3", "--reason", "camera")
     before = dump(db_path)
@@ -39,7 +38,7 @@ def test_lock_refuses_a_blocked_seat_with_exit_4_blocked(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_blocking_a_live_locked_seat_is_refused_with_reason_locked(cli, db_path):
     cli("lock", "3", "--user", "alice")
     before = dump(db_path)
@@ -48,7 +47,7 @@ def test_blocking_a_live_locked_seat_is_refused_with_reason_locked(cli, db_path)
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_blocking_a_booked_seat_is_refused_with_reason_booked(cli):
     cli("lock", "3", "--user", "alice")
     cli("confirm", "3", "--user", "alice")
@@ -56,7 +55,7 @@ def test_blocking_a_booked_seat_is_refused_with_reason_booked(cli):
     assert (run.code, run.error()["error"]) == (4, "booked")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_block_is_all_or_nothing(cli, db_path):
     cli("lock", "4", "--user", "alice")
     before = dump(db_path)
@@ -66,7 +65,7 @@ def test_block_is_all_or_nothing(cli, db_path):
 
 
 def test_a_lapsed_lock_does_not_stop_a_block(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "5")
         clock.tick(5)
         assert cli("block", "3").code == 0
@@ -75,7 +74,7 @@ def test_a_lapsed_lock_does_not_stop_a_block(cli):
         assert cli("check").out == "ok\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_blocking_a_blocked_seat_again_changes_nothing(cli, db_path):
     cli("block", "3", "--reason", "camera")
     before = dump(db_path)
@@ -83,7 +82,7 @@ def test_blocking_a_blocked_seat_again_changes_nothing(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_unblock_puts_the_seat_back_on_sale(cli):
     cli("block", "3")
     run = cli("unblock", "3")
@@ -91,14 +90,14 @@ def test_unblock_puts_the_seat_back_on_sale(cli):
     assert cli("lock", "3", "--user", "alice").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_unblocking_a_seat_that_is_not_blocked_changes_nothing(cli, db_path):
     before = dump(db_path)
     assert cli("unblock", "3").code == 0
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_unblock_of_an_unknown_seat_is_exit_3_and_changes_nothing(cli, db_path):
     cli("block", "3")
     before = dump(db_path)
@@ -106,7 +105,7 @@ def test_unblock_of_an_unknown_seat_is_exit_3_and_changes_nothing(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_blocks_are_per_event(cli):
     cli("event", "add", "gala")
     cli("block", "3", "--event", "gala")
@@ -114,14 +113,14 @@ def test_blocks_are_per_event(cli):
     assert seat(cli, "3")["status"] == "available"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_status_blocked_lists_only_blocked_seats(cli):
     cli("block", "2", "4")
     cli("lock", "1", "--user", "alice")
     assert [s["seat"] for s in cli("seats", "--status", "blocked", "--json").json()] == ["2", "4"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_records_block_and_unblock_with_the_reason(cli):
     cli("block", "3", "--reason", "camera position")
     cli("unblock", "3")
@@ -134,14 +133,14 @@ def test_history_records_block_and_unblock_with_the_reason(cli):
     assert "camera position" in cli("history", "3").out
 
 
-@freeze_time(START)
+@frozen(START)
 def test_confirm_of_a_blocked_seat_is_refused_with_reason_blocked(cli):
     cli("block", "3")
     run = cli("confirm", "3", "--user", "alice", "--json")
     assert (run.code, run.error()["error"]) == (5, "blocked")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_check_passes_after_blocks_and_unblocks(cli):
     cli("block", "1", "2", "--reason", "press")
     cli("unblock", "1")
@@ -150,7 +149,7 @@ def test_check_passes_after_blocks_and_unblocks(cli):
 
 
 @pytest.mark.sqlite_only
-@freeze_time(START)
+@frozen(START)
 def test_check_reports_a_lock_recorded_over_a_block(cli, db_path):
     import sqlite3
 
@@ -172,7 +171,7 @@ def test_a_reason_with_control_characters_is_a_usage_error(cli):
     assert run.err.startswith("error: invalid --reason")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_table_colours_blocked_seats_too(venue_db):
     from seatctl import Venue
     from seatctl.cli.output import seats_table

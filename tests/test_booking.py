@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen, seat_object
 
 pytestmark = pytest.mark.usefixtures("venue_db")
 
@@ -14,7 +13,7 @@ def seat(cli, label: str) -> dict:
     return next(s for s in cli("seats", "--json").json() if s["seat"] == label)
 
 
-@freeze_time(START)
+@frozen(START)
 def test_lock_holds_a_seat_for_the_default_60_seconds(cli):
     run = cli("lock", "3", "--user", "alice")
     assert run.code == 0
@@ -22,14 +21,14 @@ def test_lock_holds_a_seat_for_the_default_60_seconds(cli):
     assert seat(cli, "3")["status"] == "locked"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_lock_with_ttl_holds_for_that_many_seconds(cli):
     run = cli("lock", "3", "--user", "alice", "--ttl", "5", "--json")
     assert run.json()["seats"][0]["expires_at"] == "2026-01-01T12:00:05Z"
 
 
 def test_holder_locking_again_resets_the_deadline(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice")
         clock.tick(50)
         run = cli("lock", "3", "--user", "alice", "--json")
@@ -37,7 +36,7 @@ def test_holder_locking_again_resets_the_deadline(cli):
     assert run.json()["seats"][0]["expires_at"] == "2026-01-01T12:01:50Z"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_another_user_cannot_lock_a_live_lock(cli):
     cli("lock", "3", "--user", "alice")
     run = cli("lock", "3", "--user", "bob")
@@ -45,7 +44,7 @@ def test_another_user_cannot_lock_a_live_lock(cli):
     assert run.err == "error: seat 3 is locked by alice until 2026-01-01T12:01:00Z\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_nobody_can_lock_a_booked_seat(cli):
     cli("lock", "3", "--user", "alice")
     cli("confirm", "3", "--user", "alice")
@@ -55,53 +54,27 @@ def test_nobody_can_lock_a_booked_seat(cli):
 
 
 def test_lock_is_available_again_exactly_at_its_deadline(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "10")
         clock.tick(9)
         assert seat(cli, "3")["status"] == "locked"
         clock.tick(1)
-        assert seat(cli, "3") == {
-            "seat": "3",
-            "status": "available",
-            "locked_by": None,
-            "expires_at": None,
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": None,
-        }
+        assert seat(cli, "3") == seat_object("3")
         assert cli("lock", "3", "--user", "bob").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_confirm_turns_the_holders_lock_into_a_booking(cli):
     cli("lock", "3", "--user", "alice")
     run = cli("confirm", "3", "--user", "alice", "--json")
     assert run.code == 0
     assert run.json() == {
-        "seats": [
-            {
-                "seat": "3",
-                "status": "booked",
-                "locked_by": None,
-                "expires_at": None,
-                "booked_by": "alice",
-                "booked_at": "2026-01-01T12:00:00Z",
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": None,
-            }
-        ]
+        "seats": [seat_object("3", "booked", booked_by="alice", booked_at="2026-01-01T12:00:00Z")]
     }
 
 
 def test_confirming_again_succeeds_and_changes_nothing(cli, db_path):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice")
         cli("confirm", "3", "--user", "alice")
         before = dump(db_path)
@@ -113,7 +86,7 @@ def test_confirming_again_succeeds_and_changes_nothing(cli, db_path):
 
 
 def test_confirm_after_the_lock_expired_is_refused_as_expired(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "10")
         clock.tick(10)
         run = cli("confirm", "3", "--user", "alice", "--json")
@@ -126,20 +99,20 @@ def test_confirm_after_the_lock_expired_is_refused_as_expired(cli):
 
 
 def test_others_see_a_lapsed_lock_as_not_theirs(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "10")
         clock.tick(11)
         run = cli("confirm", "3", "--user", "bob", "--json")
     assert (run.code, run.error()["error"]) == (5, "not_holder")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_confirm_without_any_lock_is_refused(cli):
     run = cli("confirm", "3", "--user", "alice", "--json")
     assert (run.code, run.error()["error"]) == (5, "not_holder")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_confirm_of_another_users_lock_is_refused(cli):
     cli("lock", "3", "--user", "alice")
     run = cli("confirm", "3", "--user", "bob", "--json")
@@ -147,7 +120,7 @@ def test_confirm_of_another_users_lock_is_refused(cli):
     assert seat(cli, "3")["locked_by"] == "alice"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_confirm_of_a_seat_booked_by_another_is_refused_as_booked(cli):
     cli("lock", "3", "--user", "alice")
     cli("confirm", "3", "--user", "alice")
@@ -155,7 +128,7 @@ def test_confirm_of_a_seat_booked_by_another_is_refused_as_booked(cli):
     assert (run.code, run.error()["error"]) == (5, "booked")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_release_frees_the_holders_seat_at_once(cli):
     cli("lock", "3", "--user", "alice")
     run = cli("release", "3", "--user", "alice")
@@ -164,7 +137,7 @@ def test_release_frees_the_holders_seat_at_once(cli):
     assert cli("lock", "3", "--user", "bob").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_release_of_another_users_lock_is_refused(cli):
     cli("lock", "3", "--user", "alice")
     run = cli("release", "3", "--user", "bob", "--json")
@@ -172,7 +145,7 @@ def test_release_of_another_users_lock_is_refused(cli):
     assert seat(cli, "3")["locked_by"] == "alice"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_booking_cannot_be_released(cli):
     cli("lock", "3", "--user", "alice")
     cli("confirm", "3", "--user", "alice")
@@ -181,7 +154,7 @@ def test_a_booking_cannot_be_released(cli):
     assert seat(cli, "3")["status"] == "booked"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_releasing_ones_own_booking_explains_that_bookings_cannot_be_released(cli):
     cli("lock", "3", "--user", "alice")
     cli("confirm", "3", "--user", "alice")
@@ -193,14 +166,14 @@ def test_releasing_ones_own_booking_explains_that_bookings_cannot_be_released(cl
 
 
 def test_release_after_expiry_is_refused_as_expired(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "3", "--user", "alice", "--ttl", "5")
         clock.tick(6)
         run = cli("release", "3", "--user", "alice", "--json")
     assert (run.code, run.error()["error"]) == (5, "expired")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_locking_several_seats_takes_all_of_them(cli):
     run = cli("lock", "3", "4", "5", "--user", "alice")
     assert run.code == 0
@@ -209,7 +182,7 @@ def test_locking_several_seats_takes_all_of_them(cli):
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_multi_seat_lock_with_one_refusal_changes_nothing(cli, db_path):
     cli("lock", "4", "--user", "bob")
     before = dump(db_path)
@@ -219,7 +192,7 @@ def test_a_multi_seat_lock_with_one_refusal_changes_nothing(cli, db_path):
     assert seat(cli, "3")["status"] == seat(cli, "5")["status"] == "available"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_multi_seat_refusal_names_every_refused_seat(cli):
     cli("lock", "2", "--user", "bob")
     cli("lock", "4", "--user", "bob")
@@ -233,7 +206,7 @@ def test_a_multi_seat_refusal_names_every_refused_seat(cli):
     assert run.error()["error"] == "locked"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_the_lowest_exit_code_wins_and_names_the_error(cli):
     cli("lock", "2", "--user", "bob")
     run = cli("lock", "2", "99", "--user", "alice", "--json")
@@ -245,7 +218,7 @@ def test_the_lowest_exit_code_wins_and_names_the_error(cli):
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_multi_seat_confirm_and_release_are_all_or_nothing(cli, db_path):
     cli("lock", "1", "2", "--user", "alice")
     before = dump(db_path)
@@ -255,14 +228,14 @@ def test_multi_seat_confirm_and_release_are_all_or_nothing(cli, db_path):
     assert cli("confirm", "1", "2", "--user", "alice").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_label_repeated_in_one_command_counts_once(cli):
     run = cli("lock", "3", "3", "3", "--user", "alice", "--json")
     assert run.code == 0
     assert [s["seat"] for s in run.json()["seats"]] == ["3"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_unknown_seat_is_exit_3(cli, db_path):
     before = dump(db_path)
     run = cli("lock", "42", "--user", "alice")
@@ -270,14 +243,14 @@ def test_unknown_seat_is_exit_3(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_user_comes_from_seatctl_user_when_the_flag_is_absent(cli, monkeypatch):
     monkeypatch.setenv("SEATCTL_USER", "carol")
     assert cli("lock", "3").out == "locked seat 3 for carol until 2026-01-01T12:01:00Z\n"
     assert cli("lock", "3", "--user", "dave").code == 4
 
 
-@freeze_time(START)
+@frozen(START)
 def test_surrounding_whitespace_in_a_user_name_is_ignored(cli):
     cli("lock", "3", "--user", "  alice ")
     assert cli("confirm", "3", "--user", "alice").code == 0

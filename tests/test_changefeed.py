@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START
+from helpers import START, frozen
 from seatctl import Venue, wire
 from seatctl.core.changefeed import (
     Cursor,
@@ -20,6 +19,9 @@ from seatctl.core.changefeed import (
     resume,
     tracker_at,
 )
+
+# The backend's part: the feed reads the history through each backend's queries.
+pytestmark = pytest.mark.backend
 
 
 class Live:
@@ -44,7 +46,7 @@ def told(items: list[Item]) -> list[tuple[str, str, str, str]]:
 
 
 def test_a_change_is_told_with_the_seat_after_it_and_its_event_id(venue):
-    with freeze_time(START):
+    with frozen(START):
         live = Live(venue)
         venue.lock(["2"], "alice", ttl=60)
         [item] = live.read()
@@ -55,7 +57,7 @@ def test_a_change_is_told_with_the_seat_after_it_and_its_event_id(venue):
 
 
 def test_an_expiry_is_told_once_its_deadline_has_passed_not_before(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1"], "alice", ttl=10)
         live.read()
@@ -71,7 +73,7 @@ def test_an_expiry_is_told_once_its_deadline_has_passed_not_before(venue):
 
 
 def test_an_expiry_comes_before_a_change_made_after_its_deadline(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1"], "alice", ttl=5)
         live.read()
@@ -81,7 +83,7 @@ def test_an_expiry_comes_before_a_change_made_after_its_deadline(venue):
 
 
 def test_a_relock_that_writes_the_expire_tells_the_expiry_once(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1"], "alice", ttl=5)
         live.read()
@@ -122,7 +124,7 @@ def scripted_history(venue: Venue, clock) -> Live:
 
 
 def test_the_scripted_history_tells_each_change_once_in_order(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = scripted_history(venue, clock)
     assert [(kind, label) for kind, label, _, _ in told(live.items)] == [
         ("seat", "1"),
@@ -142,7 +144,7 @@ def test_the_scripted_history_tells_each_change_once_in_order(venue):
 
 
 def test_resuming_from_any_id_a_watcher_was_given_tells_exactly_the_rest(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = scripted_history(venue, clock)
         positions = [(live.ids[0], live.items), (live.ids[1], live.items)]
         positions += [(item.id_text, live.items[n + 1 :]) for n, item in enumerate(live.items)]
@@ -155,7 +157,7 @@ def test_resuming_from_any_id_a_watcher_was_given_tells_exactly_the_rest(venue):
 
 
 def test_a_resume_after_a_lock_tells_its_extension_with_the_holds_start(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1"], "alice", ttl=30)
         [locked] = live.read()
@@ -170,7 +172,7 @@ def test_a_resume_after_a_lock_tells_its_extension_with_the_holds_start(venue):
 
 
 def test_a_shortened_lock_is_told_with_its_new_deadline_and_expires_at_it(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1"], "alice", ttl=60)
         [locked] = live.read()
@@ -184,7 +186,7 @@ def test_a_shortened_lock_is_told_with_its_new_deadline_and_expires_at_it(venue)
 
 
 def test_resuming_between_two_expiries_of_one_instant_tells_only_the_second(venue):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         live = Live(venue)
         venue.lock(["1", "2"], "alice", ttl=5)
         live.read()
@@ -237,7 +239,7 @@ def test_a_cursor_tells_apart_expiries_before_and_after_it():
 def test_after_a_resume_an_expiry_it_told_is_not_told_again_by_the_live_feed(venue):
     """The live feed knows locks older than its start only by an id bound: the resumed
     watcher's cursor must cover everything the resume read, not just what it sent."""
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         before = venue.stream_state().newest_id
         venue.lock(["1"], "alice", ttl=5)
         venue.add_event("gala")

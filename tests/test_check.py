@@ -5,16 +5,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START
+from helpers import START, frozen
 
-pytestmark = pytest.mark.usefixtures("venue_db")
+# The backend's part: `check` reads each backend's integrity and records.
+pytestmark = [pytest.mark.backend, pytest.mark.usefixtures("venue_db")]
 
 
 @pytest.fixture
 def busy_history(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "2", "--user", "alice", "--ttl", "10")
         cli("confirm", "1", "--user", "alice")
         clock.tick(30)
@@ -37,7 +37,7 @@ def test_check_passes_on_a_database_built_by_commands(cli, busy_history):
 
 
 def test_check_passes_with_lapsed_locks_nobody_touched(cli, busy_history):
-    with freeze_time("2026-02-01T00:00:00Z"):
+    with frozen("2026-02-01T00:00:00Z"):
         assert cli("check").code == 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_process
+from helpers import run_process
 from seatctl import __version__
 
 

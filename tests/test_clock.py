@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from freezegun import freeze_time
 
-from conftest import run_process
+from helpers import run_process
 from seatctl.core import clock
 from seatctl.core.errors import SeatctlError
 

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START
+from helpers import START, frozen
 from seatctl import Venue
 
 pytestmark = pytest.mark.sqlite_only
@@ -39,7 +38,7 @@ def hall(tmp_path: Path) -> str:
     seat_map = tmp_path / "hall.csv"
     seat_map.write_text(MAP)
     db = str(tmp_path / "hall.db")
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db, seat_map=str(seat_map))
         with Venue.open(db) as venue:
             venue.add_event("gala")

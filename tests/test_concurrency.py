@@ -2,74 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, Run, dump
+from helpers import RACERS, START, assert_clean, dump, frozen, race
 from seatctl import Venue
 
-RACERS = 16
-
-# Each racer imports everything (its backend too), says it is ready, then blocks until the
-# starting pipe closes, so all of them hit the database at the same moment.
-RACER = """
-import importlib, os, sys
-from seatctl.cli import main
-importlib.import_module(os.environ["RACER_BACKEND"])
-print("ready", flush=True)
-os.read(int(sys.argv[1]), 1)
-sys.exit(main(sys.argv[2:]))
-"""
-
-
-def race(commands: list[list[str]], env: dict[str, str] | None = None) -> list[Run]:
-    """Run every command in its own process, all released at once; their results in order."""
-    start_read, start_write = os.pipe()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-    db = commands[0][commands[0].index("--db") + 1]
-    full_env["RACER_BACKEND"] = (
-        "seatctl.storage.postgres" if db.startswith("postgres") else "seatctl.storage.sqlite"
-    )
-    full_env.update(env or {})
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(start_read), *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            pass_fds=(start_read,),
-        )
-        for command in commands
-    ]
-    os.close(start_read)
-    try:
-        for racer in racers:
-            assert racer.stdout is not None
-            assert racer.stdout.readline() == "ready\n", racer.stderr.read()
-    finally:
-        os.close(start_write)  # go
-    results = []
-    for racer in racers:
-        out, err = racer.communicate(timeout=120)
-        results.append(Run(racer.returncode, out, err))
-    return results
-
-
-def assert_clean(runs: list[Run]) -> None:
-    for run in runs:
-        assert "Traceback" not in run.err
-        assert "database is locked" not in run.err
+# The backend's part: races are settled by the backend's locks.
+pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
 def one_seat(db_path: str) -> str:
-    with freeze_time(START):  # before every clock the tests use: a seat's history runs forward
+    with frozen(START):  # before every clock the tests use: a seat's history runs forward
         Venue.init(db_path, seats=1)
     return db_path
 

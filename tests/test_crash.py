@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import run_process
+from helpers import SOAK, run_process
 from seatctl import Venue
 
-pytestmark = pytest.mark.sqlite_only
+# Alone: killing workers at random moments is a load of its own, and timed by the clock.
+pytestmark = [pytest.mark.alone, pytest.mark.sqlite_only]
 
 WORKERS_PER_ROUND = 4
-ROUNDS = 8 * max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+ROUNDS = 8 * SOAK
 SEATS_PER_WORKER = 200
 KILL_DELAY_SECONDS = (0.05, 1.0)  # after the worker is ready: when to kill it
 

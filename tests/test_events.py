@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 from seatctl import Venue
 
-pytestmark = pytest.mark.usefixtures("venue_db")
+# The backend's part: each event's seat states are each backend's tables and queries.
+pytestmark = [pytest.mark.backend, pytest.mark.usefixtures("venue_db")]
 
 
 def statuses(cli, *args: str) -> dict[str, str]:
     return {s["seat"]: s["status"] for s in cli("seats", "--json", *args).json()}
 
 
-@freeze_time(START)
+@frozen(START)
 def test_event_add_makes_every_seat_available_in_the_new_event(cli):
     cli("lock", "1", "--user", "alice")
     assert cli("event", "add", "gala").code == 0
     assert set(statuses(cli, "--event", "gala").values()) == {"available"}
 
 
-@freeze_time(START)
+@frozen(START)
 def test_event_add_json_reports_name_title_and_start(cli):
     run = cli(
         "event",
@@ -43,7 +43,7 @@ def test_event_add_json_reports_name_title_and_start(cli):
     )
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_lock_in_one_event_leaves_the_seat_available_in_another(cli):
     cli("event", "add", "gala")
     assert cli("lock", "1", "--user", "alice", "--event", "gala").code == 0
@@ -52,7 +52,7 @@ def test_a_lock_in_one_event_leaves_the_seat_available_in_another(cli):
     assert cli("lock", "1", "--user", "bob").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seatctl_event_environment_variable_selects_the_event(cli, monkeypatch):
     cli("event", "add", "gala")
     monkeypatch.setenv("SEATCTL_EVENT", "gala")
@@ -111,7 +111,7 @@ def test_event_add_refuses_a_bad_start_instant(cli):
     assert run.err.startswith("error: invalid --starts 'tomorrow': not an ISO 8601 instant")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_event_list_counts_each_events_seats_by_status(cli):
     cli("event", "add", "gala", "--title", "Gala")
     cli("lock", "1", "2", "--user", "alice", "--event", "gala")
@@ -145,14 +145,14 @@ def test_event_list_counts_each_events_seats_by_status(cli):
 
 
 def test_event_list_counts_a_lapsed_lock_as_available(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "5")
         clock.tick(5)
         default = cli("event", "list", "--json").json()[0]
     assert (default["available"], default["locked"]) == (5, 0)
 
 
-@freeze_time(START)
+@frozen(START)
 def test_event_list_as_text_is_a_table(cli):
     cli("event", "add", "gala", "--title", "Gala night")
     lines = cli("event", "list").out.splitlines()
@@ -169,7 +169,7 @@ def test_event_list_as_text_is_a_table(cli):
     assert lines[2].split() == ["gala", "5", "0", "0", "0", "5", "Gala", "night"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_shows_only_the_selected_events_changes_and_the_seats_adds(cli):
     cli("event", "add", "gala")
     cli("lock", "1", "--user", "alice", "--event", "gala")
@@ -182,7 +182,7 @@ def test_history_shows_only_the_selected_events_changes_and_the_seats_adds(cli):
     assert [(e["seat"], e["action"]) for e in default if e["action"] != "add"] == [("2", "lock")]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_added_later_are_available_in_every_event(cli):
     cli("event", "add", "gala")
     cli("init", "X1")
@@ -190,7 +190,7 @@ def test_seats_added_later_are_available_in_every_event(cli):
     assert cli("lock", "X1", "--user", "alice", "--event", "gala").code == 0
 
 
-@freeze_time(START)
+@frozen(START)
 def test_batch_lines_take_the_event_option(cli, monkeypatch):
     import io
 
@@ -204,7 +204,7 @@ def test_batch_lines_take_the_event_option(cli, monkeypatch):
     assert statuses(cli)["3"] == "available"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_check_replays_each_event_on_its_own(cli):
     cli("event", "add", "gala")
     cli("lock", "1", "--user", "alice", "--event", "gala")
@@ -215,7 +215,7 @@ def test_check_replays_each_event_on_its_own(cli):
 
 
 def test_the_python_api_takes_an_event_and_defaults_to_default(venue_db):
-    with freeze_time(START), Venue.open(venue_db) as venue:
+    with frozen(START), Venue.open(venue_db) as venue:
         venue.add_event("gala")
         venue.lock(["1"], user="alice", event="gala")
         venue.lock(["2"], user="bob")

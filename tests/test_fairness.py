@@ -8,11 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump, run_process
+from helpers import START, assert_clean, dump, frozen, race, run_process
 from seatctl import Venue
-from test_concurrency import assert_clean, race
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)  # START
 
@@ -45,7 +43,7 @@ def set_meta(db: str, key: str, value: str) -> None:
 @pytest.fixture
 def capped(venue_db: str) -> str:
     """The default venue with holds capped at 120 s (the default lock lasts 60 s)."""
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(venue_db, max_hold=120)
     return venue_db
 
@@ -53,7 +51,7 @@ def capped(venue_db: str) -> str:
 @pytest.fixture
 def two_each(venue_db: str) -> str:
     """The default venue with at most 2 live locks per user and event."""
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(venue_db, max_seats_per_user=2)
     return venue_db
 
@@ -98,7 +96,7 @@ def test_init_sets_both_caps_and_reports_them(cli, venue_db):
 
 def test_max_hold_0_means_no_cap(cli, venue_db):
     assert cli("init", "--max-hold", "0").code == 0
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         for _ in range(20):  # 20 minutes of relocking, twice the default cap
             assert cli("lock", "1", "--user", "alice").code == 0
             clock.tick(59)
@@ -132,7 +130,7 @@ def test_max_hold_may_equal_the_default_ttl(cli, venue_db):
 
 
 def test_changing_a_setting_is_a_settings_event_in_the_history(cli, venue_db):
-    with freeze_time(START):
+    with frozen(START):
         assert cli("init", "--max-hold", "900", "--max-seats-per-user", "2").code == 0
     event = cli("history", "--json").json()[-1]
     assert event == {
@@ -161,7 +159,7 @@ def test_a_settings_event_is_not_a_seats_event(cli, venue_db):
 
 
 def test_a_lock_starts_a_hold_that_relocks_keep(cli, venue_db):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice")
         clock.tick(30)
         relocked = cli("lock", "1", "--user", "alice", "--json").json()["seats"][0]
@@ -169,7 +167,7 @@ def test_a_lock_starts_a_hold_that_relocks_keep(cli, venue_db):
 
 
 def test_a_seat_not_live_locked_has_no_hold(cli, venue_db):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice")
         clock.tick(60)
         assert seat(cli, "1")["held_since"] is None
@@ -179,7 +177,7 @@ def test_a_seat_not_live_locked_has_no_hold(cli, venue_db):
 
 
 def test_the_csv_listing_has_the_held_since_column(cli, venue_db):
-    with freeze_time(START):
+    with frozen(START):
         cli("lock", "1", "--user", "alice")
         lines = cli("seats", "--csv").out.splitlines()
     assert lines[0].split(",")[-1] == "held_since"
@@ -190,7 +188,7 @@ def test_the_csv_listing_has_the_held_since_column(cli, venue_db):
 
 
 def test_a_relock_leaving_the_deadline_one_second_before_the_cap_succeeds(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice")
         clock.tick(59)
         run = cli("lock", "1", "--user", "alice", "--json")
@@ -209,7 +207,7 @@ def lock_until_the_cap(cli, clock) -> None:
 
 
 def test_a_relock_the_cap_limits_ends_the_hold_at_the_cap(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         assert seat(cli, "1")["expires_at"] == at(120)
         assert seat(cli, "1")["held_since"] == START
@@ -218,7 +216,7 @@ def test_a_relock_the_cap_limits_ends_the_hold_at_the_cap(cli, capped):
 def test_a_relock_at_the_cap_is_refused_as_max_hold_naming_the_start_and_final_deadline(
     cli, capped
 ):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         clock.tick(58)  # +119: one second before the cap
         before = dump(capped)
@@ -231,7 +229,7 @@ def test_a_relock_at_the_cap_is_refused_as_max_hold_naming_the_start_and_final_d
 
 
 def test_the_holder_may_still_confirm_until_the_final_deadline(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         clock.tick(58)
         assert cli("lock", "1", "--user", "alice").code == 4
@@ -239,7 +237,7 @@ def test_the_holder_may_still_confirm_until_the_final_deadline(cli, capped):
 
 
 def test_at_the_cap_the_hold_has_lapsed_and_its_former_holder_may_start_a_new_one(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         clock.tick(59)  # at the cap
         assert cli("release", "1", "--user", "alice").code == 5
@@ -252,7 +250,7 @@ def test_at_the_cap_the_hold_has_lapsed_and_its_former_holder_may_start_a_new_on
 
 
 def test_after_the_lapse_anyone_may_lock_the_seat(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         clock.tick(58)
         assert cli("lock", "1", "--user", "bob").code == 4
@@ -261,14 +259,14 @@ def test_after_the_lapse_anyone_may_lock_the_seat(cli, capped):
 
 
 def test_a_first_lock_with_a_ttl_above_the_cap_lasts_until_the_cap(cli, capped):
-    with freeze_time(START):
+    with frozen(START):
         run = cli("lock", "1", "--user", "alice", "--ttl", "3600", "--json")
     assert run.code == 0
     assert run.json()["seats"][0]["expires_at"] == at(120)
 
 
 def test_two_relocks_within_the_same_second_both_succeed(cli, capped):
-    with freeze_time(START):
+    with frozen(START):
         cli("lock", "1", "--user", "alice")
         first = cli("lock", "1", "--user", "alice", "--json")
         second = cli("lock", "1", "--user", "alice", "--json")
@@ -277,7 +275,7 @@ def test_two_relocks_within_the_same_second_both_succeed(cli, capped):
 
 
 def test_a_multi_seat_relock_with_one_seat_at_its_cap_is_refused_whole(cli, capped):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         lock_until_the_cap(cli, clock)
         clock.tick(1)
         before = dump(capped)
@@ -286,6 +284,7 @@ def test_a_multi_seat_relock_with_one_seat_at_its_cap_is_refused_whole(cli, capp
     assert dump(capped) == before
 
 
+@pytest.mark.backend  # processes, serialised by the backend
 def test_the_cap_is_enforced_across_processes_by_seatctl_now(capped):
     def lock(seconds: int):
         return run_process(
@@ -304,7 +303,7 @@ def test_the_cap_is_enforced_across_processes_by_seatctl_now(capped):
 
 def test_max_hold_applies_in_every_event(cli, capped):
     cli("event", "add", "gala")
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         for step in (0, 59, 2, 1):  # locked, until +119, until the cap, at it
             clock.tick(step)
             run = cli("lock", "1", "--user", "alice", "--event", "gala", "--json")
@@ -312,7 +311,7 @@ def test_max_hold_applies_in_every_event(cli, capped):
 
 
 def test_lowering_the_cap_refuses_a_relock_whose_deadline_lies_past_the_new_cap(cli, venue_db):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "500")
         cli("init", "--max-hold", "120")
         clock.tick(10)
@@ -323,7 +322,7 @@ def test_lowering_the_cap_refuses_a_relock_whose_deadline_lies_past_the_new_cap(
 
 
 def test_a_relock_within_a_lowered_cap_still_succeeds(cli, venue_db):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "500")
         cli("init", "--max-hold", "120")
         clock.tick(10)
@@ -376,7 +375,7 @@ def test_bookings_do_not_count(cli, two_each):
 
 
 def test_lapsed_locks_do_not_count(cli, two_each):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "2", "--user", "alice")
         clock.tick(60)
         assert cli("lock", "3", "4", "--user", "alice").code == 0
@@ -436,8 +435,9 @@ def test_the_python_api_follows_the_cap(two_each):
         assert venue.settings().max_seats_per_user == 2
 
 
+@pytest.mark.backend  # a race, settled by the backend's locks
 def test_eight_processes_of_one_user_with_a_cap_of_3_get_exactly_3_seats(db_path):
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db_path, seats=8, max_seats_per_user=3)
     runs = race([["--db", db_path, "lock", str(n), "--user", "alice"] for n in range(1, 9)])
     assert_clean(runs)
@@ -452,7 +452,7 @@ def test_eight_processes_of_one_user_with_a_cap_of_3_get_exactly_3_seats(db_path
 
 
 def test_check_catches_a_lock_that_outlived_its_cap(cli, db_path):
-    with freeze_time(START):
+    with frozen(START):
         cli("init", "--max-hold", "0")  # a new database: no settings event
         cli("lock", "1", "--user", "alice", "--ttl", "3600")
         set_meta(db_path, "max_hold", "120")  # as if the cap had always been 120 s
@@ -463,7 +463,7 @@ def test_check_catches_a_lock_that_outlived_its_cap(cli, db_path):
 
 
 def test_check_judges_each_lock_by_the_cap_in_force_when_it_was_made(cli, venue_db):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("init", "--max-hold", "0")
         cli("lock", "1", "--user", "alice", "--ttl", "3600")
         cli("init", "--max-hold", "120")
@@ -516,9 +516,9 @@ def test_the_http_api_refuses_a_lock_past_the_cap_with_409(open_api, two_each):
 
 def test_the_http_api_refuses_a_relock_at_the_cap_with_409(open_api, two_each):
     Venue.init(two_each, max_hold=60)
-    with freeze_time(START):
+    with frozen(START):
         assert open_api.post("/v1/lock", json={"seats": ["1"], "user": "alice"}).status_code == 200
-    with freeze_time(at(1)):
+    with frozen(at(1)):
         refused = open_api.post("/v1/lock", json={"seats": ["1"], "user": "alice"})
     assert (refused.status_code, refused.json()["error"]) == (409, "max_hold")
 
@@ -533,7 +533,7 @@ def test_a_cap_lowered_below_what_a_user_holds_still_lets_them_relock_those(cli,
 
 
 def test_check_catches_a_user_holding_more_seats_than_the_cap(cli, db_path):
-    with freeze_time(START):
+    with frozen(START):
         cli("init")
         cli("lock", "1", "2", "--user", "alice")
         set_meta(db_path, "max_seats_per_user", "1")  # as if the cap had always been 1

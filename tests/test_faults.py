@@ -30,11 +30,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import START, dump, run_process
+from helpers import START, assert_one_line_error, dump, run_as_other_user, run_cli, run_process
 from seatctl import Status, Venue
 from seatctl.cli import main
 from seatctl.core.clock import format_instant, parse_instant
-from test_bad_input import assert_one_line_error, run_as_other_user
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -350,15 +349,19 @@ def test_a_newer_schema_is_left_byte_for_byte_as_it_was(newer_schema, cli, args)
 # (f) Garbage bytes in the middle of a real database.
 
 
-@pytest.fixture
-def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A 300-seat venue with locks and bookings whose middle third of pages is random bytes."""
-    monkeypatch.setenv("SEATCTL_NOW", START)
+@pytest.fixture(scope="module")
+def corrupted_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 300-seat venue with locks and bookings whose middle third of pages is random bytes:
+    made once, for every test of this section to start from a copy."""
+    db_path = str(tmp_path_factory.mktemp("corrupt") / "venue.db")
+
+    def cli(*args: str) -> None:
+        assert run_cli("--db", db_path, *args, env={"SEATCTL_NOW": START}).code == 0
+
     cli("init", "--seats", "300")
     for n in range(1, 301, 4):
         cli("lock", str(n), str(n + 1), "--user", f"user{n}", "--ttl", "600")
         cli("confirm", str(n), "--user", f"user{n}")
-    monkeypatch.delenv("SEATCTL_NOW")
     data = bytearray(Path(db_path).read_bytes())
     assert wal_is_empty(db_path)  # the last command checkpointed everything
     page_size = int.from_bytes(data[16:18], "big")
@@ -367,7 +370,12 @@ def corrupt(cli, db_path: str, monkeypatch: pytest.MonkeyPatch) -> str:
     data[first * page_size : last * page_size] = random.Random(7).randbytes(
         (last - first) * page_size
     )
-    Path(db_path).write_bytes(data)
+    return bytes(data)
+
+
+@pytest.fixture
+def corrupt(corrupted_bytes: bytes, db_path: str) -> str:
+    Path(db_path).write_bytes(corrupted_bytes)
     return db_path
 
 

@@ -17,33 +17,12 @@ from typing import Any
 
 import pytest
 
-from conftest import run_process
-from seatctl.cli.app import parsers
+from helpers import ALL, LEAVES, SUBCOMMANDS, options_of, parser, run_cli
 from seatctl.cli.formatting import purpose
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "docs" / "commands.md").read_text()
 README = (ROOT / "README.md").read_text()
-
-
-def parser() -> Any:
-    return parsers.command_for(None, completion=True)
-
-
-def commands(group: Any = None, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
-    """(path, command) of every command and command group, the top level first."""
-    group = group or parser()
-    if not path:
-        yield "", group
-    for name, command in group.commands.items():
-        yield " ".join((*path, name)), command
-        if hasattr(command, "commands"):
-            yield from commands(command, (*path, name))
-
-
-ALL = list(commands())
-SUBCOMMANDS = [(path, command) for path, command in ALL if path]
-LEAVES = [(path, command) for path, command in SUBCOMMANDS if not hasattr(command, "commands")]
 
 
 def ids(pairs: list[tuple[str, Any]]) -> list[str]:
@@ -81,14 +60,14 @@ def test_every_example_is_a_valid_command_line(path, command):
 
 @pytest.mark.parametrize(("path", "command"), LEAVES, ids=ids(LEAVES))
 def test_help_prints_the_purpose_and_the_examples_as_written(path, command):
-    run = run_process(*path.split(), "--help")
+    run = run_cli(*path.split(), "--help")
     assert run.code == 0
     assert words(purpose(command.help)) in words(run.out)
     assert "Examples:\n" + "".join(f"  {e}\n" for e in command.examples) in run.out
 
 
 def test_the_command_list_shows_every_purpose_whole_even_in_a_narrow_terminal():
-    run = run_process("--help", env={"COLUMNS": "60"})
+    run = run_cli("--help", env={"COLUMNS": "60"})
     # Compared without whitespace: a narrow terminal also wraps at hyphens.
     listing = "".join(run.out.split("Commands:")[1].split("Examples:")[0].split())
     for path, command in parser().commands.items():
@@ -97,7 +76,7 @@ def test_the_command_list_shows_every_purpose_whole_even_in_a_narrow_terminal():
 
 
 def test_metavars_are_the_words_of_the_docs():
-    texts = {path: run_process(*path.split(), "--help").out for path, _ in LEAVES}
+    texts = {path: run_cli(*path.split(), "--help").out for path, _ in LEAVES}
     for path, text in texts.items():
         assert not re.search(r"<[a-z]+>|\{[A-Z]", text), (path, text)
     assert "--user USER" in texts["lock"]
@@ -107,7 +86,7 @@ def test_metavars_are_the_words_of_the_docs():
 
 
 def test_top_level_help_says_what_each_environment_variable_does():
-    out = run_process("--help").out
+    out = run_cli("--help").out
     environment = out.split("Environment:")[1].split("Exit codes:")[0]
     for variable, what in [
         ("SEATCTL_DB", "the database"),
@@ -119,7 +98,7 @@ def test_top_level_help_says_what_each_environment_variable_does():
 
 
 def test_top_level_help_offers_completion():
-    out = run_process("--help").out
+    out = run_cli("--help").out
     assert "--install-completion" in out and "--show-completion" in out
 
 
@@ -202,26 +181,6 @@ def parse(line: str) -> None:
         nested = hasattr(command, "commands")
         rest = [*ctx._protected_args, *ctx.args] if nested else []
         group = command
-
-
-def options_of(command: Any) -> dict[str, set[str | None]]:
-    """Each option's long name, and how the docs may write its value: the metavar, or the
-    choices as `a|b|c` (None for a flag)."""
-    return {
-        max(param.opts, key=len): _written(param)
-        for param in command.params
-        if param.param_type_name == "option" and "--help" not in param.opts
-    }
-
-
-def _written(param: Any) -> set[str | None]:
-    if param.is_flag:
-        return {None}
-    choices = getattr(param.type, "choices", None)
-    return {
-        param.metavar,
-        *(["|".join(str(getattr(c, "value", c)) for c in choices)] if choices else []),
-    }
 
 
 def arguments_of(command: Any) -> set[str]:

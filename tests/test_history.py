@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 
-pytestmark = pytest.mark.usefixtures("venue_db")
+# The backend's part: the history is written and filtered by each backend's queries.
+pytestmark = [pytest.mark.backend, pytest.mark.usefixtures("venue_db")]
 
 
 def actions(cli, *args: str) -> list[tuple[str, str, str | None]]:
@@ -25,7 +25,7 @@ def test_init_records_an_add_event_per_new_seat(cli):
     assert len(actions(cli)) == 6
 
 
-@freeze_time(START)
+@frozen(START)
 def test_every_change_appends_its_event(cli):
     cli("lock", "1", "--user", "alice")
     cli("lock", "1", "--user", "alice")
@@ -41,7 +41,7 @@ def test_every_change_appends_its_event(cli):
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_json_shape(cli):
     cli("lock", "3", "--user", "alice", "--ttl", "30")
     assert cli("history", "3", "--json").json() == [
@@ -66,7 +66,7 @@ def test_history_json_shape(cli):
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_human_output_is_an_aligned_table(cli):
     cli("lock", "3", "--user", "alice", "--ttl", "30")
     assert cli("history", "3").out.splitlines() == [
@@ -77,7 +77,7 @@ def test_history_human_output_is_an_aligned_table(cli):
 
 
 def test_a_multi_seat_command_writes_one_event_per_seat_at_the_same_instant(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         clock.tick(7)
         cli("lock", "1", "2", "3", "--user", "alice")
     events = [e for e in cli("history", "--json").json() if e["action"] == "lock"]
@@ -85,7 +85,7 @@ def test_a_multi_seat_command_writes_one_event_per_seat_at_the_same_instant(cli)
     assert {e["at"] for e in events} == {"2026-01-01T12:00:07Z"}
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_refused_command_writes_nothing(cli, db_path):
     cli("lock", "2", "--user", "bob")
     before = dump(db_path)
@@ -94,7 +94,7 @@ def test_a_refused_command_writes_nothing(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_an_idempotent_reconfirm_writes_no_event(cli):
     cli("lock", "1", "--user", "alice")
     cli("confirm", "1", "--user", "alice")
@@ -103,7 +103,7 @@ def test_an_idempotent_reconfirm_writes_no_event(cli):
 
 
 def test_replacing_a_lapsed_lock_records_its_expiry_at_the_deadline(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "10")
         clock.tick(25)
         cli("lock", "1", "--user", "bob")
@@ -116,7 +116,7 @@ def test_replacing_a_lapsed_lock_records_its_expiry_at_the_deadline(cli):
 
 
 def test_a_holder_relocking_a_lapsed_lock_is_expire_then_lock_not_extend(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "10")
         clock.tick(10)
         cli("lock", "1", "--user", "alice")
@@ -128,7 +128,7 @@ def test_a_holder_relocking_a_lapsed_lock_is_expire_then_lock_not_extend(cli):
 
 
 def test_an_untouched_lapsed_lock_shows_as_expire_after_the_lock_it_ends(cli, db_path):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "10")
         clock.tick(5)
         cli("lock", "2", "--user", "bob", "--ttl", "60")
@@ -146,13 +146,13 @@ def test_an_untouched_lapsed_lock_shows_as_expire_after_the_lock_it_ends(cli, db
 
 
 def test_a_live_lock_shows_no_expiry_yet(cli):
-    with freeze_time(START):
+    with frozen(START):
         cli("lock", "1", "--user", "alice", "--ttl", "10")
-    with freeze_time("2026-01-01T12:00:09Z"):
+    with frozen("2026-01-01T12:00:09Z"):
         assert after_init(cli) == [("1", "lock", "alice")]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_filters_by_seat_and_user(cli):
     cli("lock", "1", "2", "--user", "alice")
     cli("lock", "3", "--user", "bob")
@@ -166,7 +166,7 @@ def test_history_filters_by_seat_and_user(cli):
 
 
 def test_history_since_is_inclusive(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice")
         clock.tick(10)
         cli("lock", "2", "--user", "alice")
@@ -180,7 +180,7 @@ def test_history_since_is_inclusive(cli):
 
 
 def test_history_since_a_date_starts_at_that_midnight_utc(cli):
-    with freeze_time("2026-01-01T23:59:59Z") as clock:
+    with frozen("2026-01-01T23:59:59Z") as clock:
         cli("lock", "1", "--user", "alice")
         clock.tick(1)  # 2026-01-02T00:00:00Z
         cli("lock", "2", "--user", "alice")
@@ -189,7 +189,7 @@ def test_history_since_a_date_starts_at_that_midnight_utc(cli):
 
 
 def test_relocking_with_a_shorter_ttl_is_recorded_as_shorten_and_check_accepts_it(cli):
-    with freeze_time(START) as clock:
+    with frozen(START) as clock:
         cli("lock", "1", "--user", "alice", "--ttl", "300")
         clock.tick(5)
         cli("lock", "1", "--user", "alice", "--ttl", "60")
@@ -204,7 +204,7 @@ def test_relocking_with_a_shorter_ttl_is_recorded_as_shorten_and_check_accepts_i
         assert cli("check").out == "ok\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_history_limit_keeps_the_last_matching_events(cli):
     cli("lock", "1", "2", "3", "--user", "alice")
     assert actions(cli, "--limit", "2") == [("2", "lock", "alice"), ("3", "lock", "alice")]

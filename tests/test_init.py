@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
+
+# The backend's part: `init` creates each backend's schema.
+pytestmark = pytest.mark.backend
 
 
 def labels(cli) -> list[str]:
@@ -39,7 +41,7 @@ def test_init_with_zero_seats_creates_an_empty_venue(cli):
     assert labels(cli) == [], "a bare init on an existing venue adds nothing"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_again_only_adds_missing_seats_and_keeps_locks_and_bookings(cli, db_path):
     cli("init", "--seats", "3")
     cli("lock", "1", "--user", "alice")
@@ -59,14 +61,14 @@ def test_init_twice_with_the_same_seats_changes_nothing(cli, db_path):
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_ttl_sets_the_default_lock_duration(cli):
     cli("init", "--ttl", "90")
     run = cli("lock", "1", "--user", "alice")
     assert run.out == "locked seat 1 for alice until 2026-01-01T12:01:30Z\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_ttl_given_again_updates_the_default(cli):
     cli("init", "--ttl", "90")
     cli("init", "--ttl", "15")

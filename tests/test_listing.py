@@ -3,83 +3,46 @@
 from __future__ import annotations
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START
+from helpers import START, frozen, seat_object
 from seatctl.core.validate import natural_key
+
+# The backend's part: the listing's filters and order are each backend's queries.
+pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
 def busy_venue(cli, venue_db):
     """Seat 1 locked by alice, 2 booked by alice, 3 locked by bob, 4 and 5 free."""
-    with freeze_time(START):
+    with frozen(START):
         cli("lock", "1", "2", "--user", "alice")
         cli("confirm", "2", "--user", "alice")
         cli("lock", "3", "--user", "bob", "--ttl", "30")
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_json_lists_every_seat_object_in_label_order(cli, busy_venue):
     assert cli("seats", "--json").json() == [
-        {
-            "seat": "1",
-            "status": "locked",
-            "locked_by": "alice",
-            "expires_at": "2026-01-01T12:01:00Z",
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": "2026-01-01T12:00:00Z",
-        },
-        {
-            "seat": "2",
-            "status": "booked",
-            "locked_by": None,
-            "expires_at": None,
-            "booked_by": "alice",
-            "booked_at": "2026-01-01T12:00:00Z",
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": None,
-        },
-        {
-            "seat": "3",
-            "status": "locked",
-            "locked_by": "bob",
-            "expires_at": "2026-01-01T12:00:30Z",
-            "booked_by": None,
-            "booked_at": None,
-            "section": None,
-            "row": None,
-            "number": None,
-            "category": None,
-            "held_since": "2026-01-01T12:00:00Z",
-        },
-        *(
-            {
-                "seat": n,
-                "status": "available",
-                "locked_by": None,
-                "expires_at": None,
-                "booked_by": None,
-                "booked_at": None,
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": None,
-            }
-            for n in ("4", "5")
+        seat_object(
+            "1",
+            "locked",
+            locked_by="alice",
+            expires_at="2026-01-01T12:01:00Z",
+            held_since="2026-01-01T12:00:00Z",
         ),
+        seat_object("2", "booked", booked_by="alice", booked_at="2026-01-01T12:00:00Z"),
+        seat_object(
+            "3",
+            "locked",
+            locked_by="bob",
+            expires_at="2026-01-01T12:00:30Z",
+            held_since="2026-01-01T12:00:00Z",
+        ),
+        *(seat_object(n) for n in ("4", "5")),
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_prints_an_aligned_table_without_colour_when_piped(cli, busy_venue):
     assert cli("seats").out.splitlines() == [
         "SEAT  STATUS     HOLDER  UNTIL",
@@ -91,7 +54,7 @@ def test_seats_prints_an_aligned_table_without_colour_when_piped(cli, busy_venue
     ]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_status_filter_shows_only_that_state(cli, busy_venue):
     seats = {
         status: [s["seat"] for s in cli("seats", "--status", status, "--json").json()]
@@ -100,17 +63,17 @@ def test_seats_status_filter_shows_only_that_state(cli, busy_venue):
     assert seats == {"available": ["4", "5"], "locked": ["1", "3"], "booked": ["2"]}
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_user_shows_the_users_live_locks_and_bookings(cli, busy_venue):
     assert [s["seat"] for s in cli("seats", "--user", "alice", "--json").json()] == ["1", "2"]
 
 
 def test_seats_user_leaves_out_lapsed_locks(cli, busy_venue):
-    with freeze_time("2026-01-01T12:01:00Z"):
+    with frozen("2026-01-01T12:01:00Z"):
         assert [s["seat"] for s in cli("seats", "--user", "alice", "--json").json()] == ["2"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_user_filter_does_not_read_seatctl_user(cli, busy_venue, monkeypatch):
     monkeypatch.setenv("SEATCTL_USER", "bob")
     assert len(cli("seats", "--json").json()) == 5
@@ -149,7 +112,7 @@ def test_the_status_column_is_coloured_only_when_asked(busy_venue, venue_db):
     from seatctl import Venue
     from seatctl.cli import output as render
 
-    with freeze_time(START), Venue.open(venue_db) as venue:
+    with frozen(START), Venue.open(venue_db) as venue:
         views = venue.seats()
     assert "\x1b[" in render.seats_table(views, colour=True)
     assert "\x1b[" not in render.seats_table(views, colour=False)
@@ -164,7 +127,7 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch):
     assert not cli._colour()
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
     lines = cli("seats", "--csv").out.splitlines()
     assert lines[0] == (
@@ -176,7 +139,7 @@ def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
     assert len(lines) == 6
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_nl_prints_one_seat_object_per_line(cli, busy_venue):
     import json
 
@@ -186,7 +149,7 @@ def test_seats_nl_prints_one_seat_object_per_line(cli, busy_venue):
     ).json()
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_output_formats_are_exclusive(cli, busy_venue):
     run = cli("seats", "--csv", "--nl")
     assert run.code == 2
@@ -219,7 +182,7 @@ def test_display_width_counts_terminal_columns(text, columns):
     assert display_width(text) == columns
 
 
-@freeze_time(START)
+@frozen(START)
 def test_tables_stay_aligned_with_wide_and_combining_characters(cli, venue_db):
     from seatctl.cli.output import display_width
 

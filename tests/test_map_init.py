@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 from seatctl import Venue
 
 HALL = """\
@@ -38,7 +37,7 @@ def map_order(db_path: str) -> list[str]:
     return sorted(places, key=lambda label: places[label][1])
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_map_stores_each_seats_section_row_number_and_category(cli, hall):
     run = cli("init", "--map", hall)
     assert (run.code, "added 4 seats (4 in all)" in run.out) == (0, True)
@@ -52,19 +51,19 @@ def test_init_map_stores_each_seats_section_row_number_and_category(cli, hall):
     assert by_label["C-A1"]["category"] is None
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_map_on_a_new_database_adds_only_the_maps_seats(cli, hall):
     cli("init", "--map", hall)
     assert sorted(s["seat"] for s in seats(cli)) == ["C-A1", "S-A1", "S-A2", "S-B1"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_map_stores_the_files_order(cli, hall, db_path):
     cli("init", "--map", hall)
     assert map_order(db_path) == ["S-A2", "S-A1", "S-B1", "C-A1"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_seats_csv_gains_the_map_columns_after_the_existing_ones(cli, hall):
     cli("init", "--map", hall)
     lines = cli("seats", "--csv").out.splitlines()
@@ -75,14 +74,14 @@ def test_seats_csv_gains_the_map_columns_after_the_existing_ones(cli, hall):
     assert "C-A1,available,,,,,Circle,A,1,," in lines
 
 
-@freeze_time(START)
+@frozen(START)
 def test_lock_output_carries_the_seats_place(cli, hall):
     cli("init", "--map", hall)
     seat = cli("lock", "S-B1", "--user", "alice", "--json").json()["seats"][0]
     assert (seat["section"], seat["row"], seat["number"]) == ("Stalls", "B", 1)
 
 
-@freeze_time(START)
+@frozen(START)
 def test_init_map_again_adds_nothing_and_changes_nothing(cli, hall, db_path):
     cli("init", "--map", hall)
     before = seats(cli)
@@ -91,7 +90,7 @@ def test_init_map_again_adds_nothing_and_changes_nothing(cli, hall, db_path):
     assert seats(cli) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_later_map_adds_its_new_seats_after_the_stored_ones(cli, hall, db_path, tmp_path):
     cli("init", "--map", hall)
     more = tmp_path / "more.csv"
@@ -103,7 +102,7 @@ def test_a_later_map_adds_its_new_seats_after_the_stored_ones(cli, hall, db_path
     assert map_order(db_path) == ["S-A2", "S-A1", "S-B1", "C-A1", "U-A1"]
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_map_row_that_changes_a_stored_seat_refuses_the_whole_file(cli, hall, db_path, tmp_path):
     cli("init", "--map", hall)
     before = dump(db_path)
@@ -123,7 +122,7 @@ def test_a_map_row_that_changes_a_stored_seat_refuses_the_whole_file(cli, hall, 
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_new_seat_on_a_stored_seats_position_is_a_conflict(cli, hall, db_path, tmp_path):
     cli("init", "--map", hall)
     before = dump(db_path)
@@ -137,7 +136,7 @@ def test_a_new_seat_on_a_stored_seats_position_is_a_conflict(cli, hall, db_path,
     assert dump(db_path) == before
 
 
-@freeze_time(START)
+@frozen(START)
 def test_a_map_giving_a_place_to_a_seat_stored_without_one_is_a_conflict(cli, tmp_path):
     cli("init", "A1")
     seat_map = tmp_path / "hall.csv"
@@ -160,14 +159,14 @@ def test_an_unreadable_map_creates_no_database(cli, db_path, tmp_path):
     assert not os.path.exists(db_path)
 
 
-@freeze_time(START)
+@frozen(START)
 def test_check_passes_after_init_map(cli, hall):
     cli("init", "--map", hall)
     cli("lock", "S-A1", "--user", "alice")
     assert cli("check").out == "ok\n"
 
 
-@freeze_time(START)
+@frozen(START)
 def test_the_python_api_takes_a_map(db_path, hall):
     result = Venue.init(db_path, seat_map=hall)
     assert (result.added, result.total) == (4, 4)

@@ -21,14 +21,13 @@ wrong.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from freezegun import freeze_time
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -39,12 +38,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from test_selection import reference
 
+from helpers import SOAK, frozen, reference
 from seatctl import InitResult, SeatctlError, SeatView, Status, Venue
 from seatctl.core.selection import SeatSpot
 
-SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+# The backend's part: the model test drives the whole stack, storage included.
+pytestmark = pytest.mark.backend
 START_MS = int(datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()) * 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -446,7 +446,7 @@ class VenueAgainstModel(RuleBasedStateMachine):
         self.model = ReferenceVenue()
         self.venue: Venue | None = None
         self.ms = START_MS
-        self.freezer = freeze_time(self.instant())
+        self.freezer = frozen(self.instant())
         self.clock = self.freezer.start()
 
     def instant(self) -> datetime:

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 from seatctl import Venue
 
 pytest.importorskip("starlette")
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def hall(db_path: str, tmp_path: Path) -> str:
     path = tmp_path / "hall.csv"
     path.write_text(HALL)
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db_path, seat_map=str(path))
     return db_path
 
@@ -155,7 +154,7 @@ def test_events_need_a_token(api):
 # --- best available ----------------------------------------------------------------------
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_locks_the_seats_the_cli_would_choose(api, alice):
     answer = api.post("/v1/lock", json={"best": 2}, headers=alice)
     assert answer.status_code == 200, answer.text
@@ -164,7 +163,7 @@ def test_lock_best_locks_the_seats_the_cli_would_choose(api, alice):
     assert {(seat["status"], seat["locked_by"]) for seat in seats} == {("locked", "alice")}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_keeps_to_the_sections_and_categories_given(api, alice):
     answer = api.post(
         "/v1/lock", json={"best": 2, "section": ["Circle"], "category": ["standard"]}, headers=alice
@@ -172,7 +171,7 @@ def test_lock_best_keeps_to_the_sections_and_categories_given(api, alice):
     assert [seat["seat"] for seat in answer.json()["seats"]] == ["C-A1", "C-A2"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_takes_a_ttl_and_an_event(api, alice, cli):
     assert cli("event", "add", "gala").code == 0
     answer = api.post("/v1/lock", json={"best": 1, "ttl": 5, "event": "gala"}, headers=alice)
@@ -184,7 +183,7 @@ def test_lock_best_takes_a_ttl_and_an_event(api, alice, cli):
     )
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_split_takes_single_seats_when_no_block_is_together(api, alice, cli):
     assert cli("lock", "S-A2", "C-A2", "--user", "bob").code == 0
     together = api.post("/v1/lock", json={"best": 2, "section": ["Stalls"]}, headers=alice)
@@ -195,7 +194,7 @@ def test_lock_best_split_takes_single_seats_when_no_block_is_together(api, alice
     assert sorted(seat["seat"] for seat in apart.json()["seats"]) == ["S-A1", "S-A3"]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_without_such_seats_is_409_not_enough_and_changes_nothing(api, alice, hall):
     before = booking_state(hall)
     answer = api.post("/v1/lock", json={"best": 4}, headers=alice)

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_process
+from helpers import run_process
 from seatctl import Venue
 from serving import ServerProcess
+
+# Alone: a browser and a server per test, and waits measured against the clock.
+pytestmark = pytest.mark.alone
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():

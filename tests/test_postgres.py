@@ -8,47 +8,34 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from freezegun import freeze_time
 
-from conftest import Run, dump_pg, run_process, with_search_path
+from helpers import (
+    RACERS,
+    WAITING,
+    Run,
+    dump_pg,
+    free_port,
+    named,
+    race,
+    run_process,
+    sql,
+    with_search_path,
+    with_user,
+)
 from seatctl import Venue
 from seatctl.cli import main
 from seatctl.core.clock import parse_instant
 from seatctl.storage import open_store
-from test_concurrency import RACERS, race
 
 SECRET = "Sup3r-s3cret-pw"
-
-
-@pytest.fixture
-def pg(capsys: pytest.CaptureFixture[str], pg_url: str) -> Callable[..., Run]:
-    """Run seatctl in this process against the test's PostgreSQL schema."""
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(["--db", pg_url, *args])
-        captured = capsys.readouterr()
-        return Run(int(code), captured.out, captured.err)
-
-    return run
-
-
-def sql(url: str, query: str, *params) -> list[tuple]:
-    """Run one statement on its own connection (another host, as far as seatctl knows)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(query, params or None)
-        return cursor.fetchall() if cursor.description else []
 
 
 def server_epoch(url: str) -> int:
@@ -57,17 +44,6 @@ def server_epoch(url: str) -> int:
 
 def seat_labels(run: Run) -> list[str]:
     return [seat["seat"] for seat in run.json()]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def with_user(url: str, userinfo: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc.rpartition('@')[2]}"))
 
 
 # --- the commands ---
@@ -365,18 +341,6 @@ def test_concurrent_inits_create_the_schema_once_and_each_seat_once(pg_url):
         assert [view.seat for view in venue.seats()] == ["1", "2", "3", "4", "5", "6", "X"]
         assert venue.check() == []
     assert added == 7
-
-
-def named(url: str) -> tuple[str, str]:
-    """`url` with an application_name of its own, to find its connection (and no other test's)
-    in pg_stat_activity; and that name."""
-    name = f"seatctl_test_{secrets.token_hex(4)}"
-    return f"{url}&application_name={name}", name
-
-
-WAITING = (
-    "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'"
-)
 
 
 def wait_for_a_lock_wait(url: str, name: str, process: subprocess.Popen) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -18,20 +17,16 @@ from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
-import test_postgres
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_postgres import WAITING, free_port, named, sql
 
-from conftest import Run, dump_pg, run_process
+from helpers import SOAK, WAITING, Run, dump_pg, free_port, named, run_process, sql, with_user
 from seatctl import Venue
 from seatctl.cli import main
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
 
 psycopg = pytest.importorskip("psycopg")
-pg = test_postgres.pg  # the fixture running seatctl against the test's schema
 
-SOAK = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
 
 # Every parameter libpq treats as a secret: dispchar "*" in PQconndefaults (password,
 # sslpassword, oauth_client_secret), and the SCRAM keys, which stand in for the password.
@@ -446,7 +441,7 @@ def test_a_refused_write_with_seatctl_now_changes_nothing_and_does_not_warn(pg, 
 
 
 def test_the_warning_never_shows_the_password(pg_url, monkeypatch, capsys):
-    with_password = test_postgres.with_user(pg_url, "postgres:Sup3r-s3cret-pw")
+    with_password = with_user(pg_url, "postgres:Sup3r-s3cret-pw")
     Venue.init(pg_url)
     monkeypatch.setenv("SEATCTL_NOW", FAR_FUTURE)
     run = run_main("--db", with_password, "lock", "1", "--user", "alice", capsys=capsys)

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import START, Run, dump, run_process
+from helpers import START, Run, assert_one_line_error, dump, run_process
 from seatctl import Venue
 from seatctl.cli import main
 from seatctl.core.clock import format_instant, parse_instant
-from test_bad_input import assert_one_line_error
 
 pytestmark = pytest.mark.sqlite_only
 

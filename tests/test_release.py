@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import seatctl
-from conftest import run_process
+from helpers import run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

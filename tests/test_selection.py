@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import reference, reference_largest
 from seatctl.core.selection import SeatSpot, available_count, choose_best, largest_block
-from seatctl.core.validate import natural_key
 
 
 class Venue:
@@ -310,97 +309,8 @@ def test_available_count_follows_the_filters():
     assert available_count(venue.spots, categories=["a"]) == 5
 
 
-# The whole rule against a brute force: every block of the venue, sorted by the rule's key
-
-
-def reference_rows(spots: Sequence[SeatSpot]) -> dict[tuple, tuple[int, int, dict[int, SeatSpot]]]:
-    """(section, row or '#unnumbered') -> (section rank, row rank, seats by position)."""
-    ordered = sorted(spots, key=lambda s: s.map_order)
-    sections = list(dict.fromkeys(s.section for s in ordered))
-    rows: dict[tuple, tuple[int, int, dict[int, SeatSpot]]] = {}
-    for section in sections:
-        numbered = [s for s in ordered if s.section == section and s.number is not None]
-        names = list(dict.fromkeys(s.row for s in numbered))
-        for rank, name in enumerate(names):
-            seats = {s.number: s for s in numbered if s.row == name}
-            rows[(section, name)] = (sections.index(section), rank, seats)
-        loose = [s for s in ordered if s.section == section and s.number is None]
-        loose.sort(key=lambda s: (natural_key(s.label), s.label))
-        if loose:
-            seats = {n: s for n, s in enumerate(loose, 1)}
-            rows[(section, "#unnumbered")] = (sections.index(section), len(names), seats)
-    return rows
-
-
-def reference(
-    spots: Sequence[SeatSpot],
-    count: int,
-    sections: Sequence[str] = (),
-    categories: Sequence[str] = (),
-    split: bool = False,
-) -> list[str] | None:
-    def ok(spot: SeatSpot) -> bool:
-        return spot.available and (not categories or spot.category in categories)
-
-    def free(seats: dict[int, SeatSpot], n: int) -> bool:
-        return n in seats and seats[n].available
-
-    rows = [
-        row
-        for (section, _), row in reference_rows(spots).items()
-        if not sections or section in sections
-    ]
-    blocks = []
-    for section_rank, row_rank, seats in rows:
-        centre = (min(seats) + max(seats)) / 2
-        for first in seats:
-            block = [seats.get(first + i) for i in range(count)]
-            if all(s is not None and ok(s) for s in block):
-                last = first + count - 1
-                left = free(seats, first - 1) and not free(seats, first - 2)
-                right = free(seats, last + 1) and not free(seats, last + 2)
-                key = (
-                    left + right,
-                    section_rank,
-                    row_rank,
-                    abs((first + last) / 2 - centre),
-                    first,
-                )
-                blocks.append((key, [s.label for s in block]))
-    if blocks:
-        return min(blocks)[1]
-    if not split:
-        return None
-    singles = [
-        ((section_rank, row_rank, abs(n - (min(seats) + max(seats)) / 2), n), s)
-        for section_rank, row_rank, seats in rows
-        for n, s in seats.items()
-        if ok(s)
-    ]
-    if len(singles) < count:
-        return None
-    chosen = sorted(singles)[:count]
-    chosen.sort(key=lambda single: (single[0][0], single[0][1], single[0][3]))
-    return [s.label for _, s in chosen]
-
-
-def reference_largest(
-    spots: Sequence[SeatSpot], sections: Sequence[str] = (), categories: Sequence[str] = ()
-) -> int:
-    largest = 0
-    for (section, _), (_, _, seats) in reference_rows(spots).items():
-        if sections and section not in sections:
-            continue
-        for first in seats:
-            length = 0
-            while (
-                (s := seats.get(first + length))
-                and s.available
-                and (not categories or s.category in categories)
-            ):
-                length += 1
-            largest = max(largest, length)
-    return largest
+# The whole rule against a brute force (helpers.reference): every block of the venue, sorted
+# by the rule's key
 
 
 seat = st.tuples(

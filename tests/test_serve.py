@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen, seat_object
 from seatctl import Venue
 
 pytest.importorskip("starlette")
@@ -99,24 +98,18 @@ def test_get_seats_with_user_id_lists_only_that_users_seats(api, alice, venue_db
 
 def test_prototype_lock_confirm_release_answer_message_and_the_cli_seat_object(api, alice, cli):
     # `seat` is the seat object of `seats --json` (the prototype answered `message` alone).
-    with freeze_time(START):
+    with frozen(START):
         locked = api.post("/lock", json={"seatId": 3, "userId": "alice"}, headers=alice)
         assert locked.status_code == 200
         assert locked.json() == {
             "message": "Seat 3 locked by alice",
-            "seat": {
-                "seat": "3",
-                "status": "locked",
-                "locked_by": "alice",
-                "expires_at": "2026-01-01T12:01:00Z",
-                "booked_by": None,
-                "booked_at": None,
-                "section": None,
-                "row": None,
-                "number": None,
-                "category": None,
-                "held_since": "2026-01-01T12:00:00Z",
-            },
+            "seat": seat_object(
+                "3",
+                "locked",
+                locked_by="alice",
+                expires_at="2026-01-01T12:01:00Z",
+                held_since="2026-01-01T12:00:00Z",
+            ),
         }
         booked = api.post("/confirm", json={"seatId": "3"}, headers=alice)
         assert booked.json()["message"] == "Seat 3 booked by alice"
@@ -167,7 +160,7 @@ def test_prototype_without_auth_needs_a_user_id_to_change_a_seat(open_api, venue
 
 
 def test_v1_seats_is_the_cli_json_array(api, alice, cli):
-    with freeze_time(LATER):
+    with frozen(LATER):
         api.post("/v1/lock", json={"seats": ["2"]}, headers=alice)
         assert api.get("/v1/seats", headers=alice).json() == cli("seats", "--json").json()
 
@@ -183,7 +176,7 @@ def test_v1_seats_filters_by_status_and_user(api, alice, venue_db):
 
 
 def test_v1_lock_is_all_or_nothing_and_answers_the_seats(api, alice, bob, venue_db):
-    with freeze_time(START):
+    with frozen(START):
         locked = api.post("/v1/lock", json={"seats": ["3", "4"], "ttl": 120}, headers=alice)
         assert locked.status_code == 200
         assert [(s["seat"], s["locked_by"], s["expires_at"]) for s in locked.json()["seats"]] == [
@@ -227,7 +220,7 @@ def test_v1_history_is_the_cli_history(api, alice, cli):
 
 
 def test_v1_history_since_filters_by_instant(api, alice):
-    with freeze_time(LATER):
+    with frozen(LATER):
         api.post("/v1/lock", json={"seats": ["2"]}, headers=alice)
         events = api.get("/v1/history", params={"since": LATER}, headers=alice).json()
     assert [e["action"] for e in events] == ["lock"]
@@ -292,11 +285,11 @@ def test_a_revoked_token_is_401_at_once(api, venue_db):
 
 
 def test_an_expired_token_is_401(api, venue_db):
-    with freeze_time(START):
+    with frozen(START):
         headers = token_for(venue_db, "alice", expires_in=60)
-    with freeze_time("2026-01-01T12:00:59Z"):
+    with frozen("2026-01-01T12:00:59Z"):
         assert api.get("/v1/seats", headers=headers).status_code == 200
-    with freeze_time("2026-01-01T12:01:00Z"):
+    with frozen("2026-01-01T12:01:00Z"):
         answer = api.get("/v1/seats", headers=headers)
     assert (answer.status_code, answer.json()["error"]) == (401, "unauthorized")
     assert "expired" in answer.json()["message"]
@@ -336,7 +329,7 @@ def test_the_acting_user_is_the_tokens_user(api, bob):
 
 
 def test_using_a_token_records_when_it_was_last_used(api, alice, venue_db):
-    with freeze_time(LATER):
+    with frozen(LATER):
         api.get("/v1/seats", headers=alice)
     with Venue.open(venue_db) as venue:
         assert venue.tokens()[0].last_used_at == 1767268830
@@ -547,6 +540,7 @@ def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
 # --- group commit -------------------------------------------------------------------------
 
 
+@pytest.mark.backend  # each backend's savepoints
 def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
     with Venue.open(venue_db) as venue:
         with venue.grouped():
@@ -559,6 +553,7 @@ def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
         assert venue.check() == []
 
 
+@pytest.mark.backend  # each backend's transactions
 def test_a_failed_group_commits_none_of_its_writes(venue_db):
     before = booking_state(venue_db)
     with Venue.open(venue_db) as venue, pytest.raises(KeyboardInterrupt), venue.grouped():

@@ -13,9 +13,12 @@ from datetime import datetime
 
 import pytest
 
-from conftest import dump, run_process
+from helpers import dump, run_process
 from seatctl import Venue
 from serving import EventStream, ServerProcess
+
+# The backend's part: changes reach the stream through each backend's notifications.
+pytestmark = pytest.mark.backend
 
 pytest.importorskip("uvicorn")
 
@@ -54,6 +57,7 @@ def test_the_stream_starts_with_a_snapshot_of_every_seat_as_v1_seats_shows_them(
         assert snapshot.data["seats"] == server.request("GET", "/v1/seats", token=alice)[1]
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 def test_a_change_by_another_process_arrives_within_half_a_second(server, alice, venue_db):
     with EventStream(server.port, alice) as stream:
         stream.next()  # the snapshot: the stream is running
@@ -76,6 +80,7 @@ def test_a_change_through_the_api_carries_its_history_event_id(server, alice):
     assert change.data == answer["seats"][0]
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 def test_an_expiry_arrives_within_a_second_of_its_deadline_and_writes_nothing(
     server, alice, venue_db
 ):
@@ -229,6 +234,7 @@ def test_sigterm_ends_open_streams_and_the_server_exits_0(server, alice):
     assert "Traceback" not in server.all_stderr()
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 @pytest.mark.parametrize("db_path", ["postgres"], indirect=True)
 def test_a_change_through_a_second_server_on_postgresql_arrives_within_half_a_second(
     venue_db, alice

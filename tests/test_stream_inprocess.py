@@ -17,6 +17,9 @@ from seatctl.server.app import create_app
 from seatctl.server.live import Hub
 from seatctl.server.worker import Worker
 
+# The backend's part: the stream waits on each backend's notifications.
+pytestmark = pytest.mark.backend
+
 
 @pytest.fixture
 def worker(venue_db: str) -> Iterator[Worker]:

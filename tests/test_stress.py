@@ -32,18 +32,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import PG_ENV, run_process, with_search_path
+from helpers import PG_ENV, SOAK, frozen, run_process, with_search_path
 from seatctl import Venue
 from seatctl.core.clock import format_instant, parse_instant
+
+# Alone: eight processes hammering one database are a load of their own.
+pytestmark = pytest.mark.alone
 
 PROCESSES = 8
 OPERATIONS = 150
 SEATS = 6
 STEP_SECONDS = 3
 START = parse_instant("2026-01-01T12:00:00Z")
-ROUNDS = max(1, int(os.environ.get("SEATCTL_SOAK") or 1))
+ROUNDS = SOAK
 EVENTS = ("default", "gala")
 
 # One stressing process: it imports everything, says it is ready and waits for the starting
@@ -161,7 +163,7 @@ def stress(request, tmp_path_factory) -> Iterator[Stress]:
     with _database(backend, folder) as db:
         # The seats' history starts before the workload (on PostgreSQL "now" is the server's
         # clock unless SEATCTL_NOW says otherwise).
-        with freeze_time(format_instant(START)), _now(format_instant(START)):
+        with frozen(format_instant(START)), _now(format_instant(START)):
             Venue.init(db, seats=SEATS)
             with Venue.open(db) as venue:
                 venue.add_event("gala")

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START
+from helpers import START, frozen
 from seatctl import Venue
+
+# The backend's part: the counts are each backend's queries.
+pytestmark = pytest.mark.backend
 
 HALL = """\
 label,section,row,number,category
@@ -28,7 +30,7 @@ def hall(db_path: str, tmp_path: Path) -> str:
     """The hall with S-A1 locked, S-B1 booked and C-A1 blocked in the event default."""
     path = tmp_path / "hall.csv"
     path.write_text(HALL)
-    with freeze_time(START):
+    with frozen(START):
         Venue.init(db_path, seat_map=str(path))
         with Venue.open(db_path) as venue:
             venue.lock(["S-A1", "S-B1"], user="alice", ttl=600)
@@ -40,12 +42,12 @@ def hall(db_path: str, tmp_path: Path) -> str:
 COUNTS = {"total": 5, "available": 2, "locked": 1, "booked": 1, "blocked": 1, "occupancy": 20.0}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_json_counts_the_events_seats_by_status(hall, cli):
     assert cli("summary", "--json").json() == {"event": "default", **COUNTS}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_by_section_counts_each_section_in_map_order(hall, cli):
     summary = cli("summary", "--by", "section", "--json").json()
     assert summary["groups"] == [
@@ -57,7 +59,7 @@ def test_summary_by_section_counts_each_section_in_map_order(hall, cli):
     assert {k: summary[k] for k in COUNTS} == COUNTS
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_by_row_names_the_section_and_the_row(hall, cli):
     groups = cli("summary", "--by", "row", "--json").json()["groups"]
     assert [(g["section"], g["row"], g["total"]) for g in groups] == [
@@ -67,7 +69,7 @@ def test_summary_by_row_names_the_section_and_the_row(hall, cli):
     ]
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_by_category_counts_each_category(hall, cli):
     groups = cli("summary", "--by", "category", "--json").json()["groups"]
     assert [(g["category"], g["booked"], g["total"]) for g in groups] == [
@@ -77,12 +79,12 @@ def test_summary_by_category_counts_each_category(hall, cli):
 
 
 def test_summary_counts_a_lapsed_lock_as_available(hall, cli):
-    with freeze_time("2026-01-01T13:00:00Z"):
+    with frozen("2026-01-01T13:00:00Z"):
         summary = cli("summary", "--json").json()
     assert (summary["available"], summary["locked"]) == (3, 0)
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_as_text_is_an_aligned_table(hall, cli):
     lines = cli("summary", "--by", "section").out.splitlines()
     assert lines[0].split() == [
@@ -93,7 +95,7 @@ def test_summary_as_text_is_an_aligned_table(hall, cli):
     assert len({len(re.match(r"\S+\s+", line).group()) for line in lines}) == 1  # aligned
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_of_another_event_counts_its_own_states(hall, cli):
     cli("event", "add", "gala")
     assert cli("summary", "--event", "gala", "--json").json() == {
@@ -102,25 +104,25 @@ def test_summary_of_another_event_counts_its_own_states(hall, cli):
     }  # fmt: skip
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_of_an_unknown_event_is_not_found(hall, cli):
     run = cli("summary", "--event", "gala", "--json")
     assert (run.code, run.error()["error"]) == (3, "not_found")
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_by_an_unknown_grouping_is_a_usage_error(hall, cli):
     run = cli("summary", "--by", "colour")
     assert run.code == 2 and run.err.count("\n") == 1
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_event_list_carries_the_same_counts_as_summary(hall, cli):
     listed = cli("event", "list", "--json").json()[0]
     assert {k: listed[k] for k in COUNTS} == COUNTS
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_of_seats_without_a_map_has_null_groups(db_path, cli):
     cli("init")
     groups = cli("summary", "--by", "section", "--json").json()["groups"]
@@ -128,7 +130,7 @@ def test_summary_of_seats_without_a_map_has_null_groups(db_path, cli):
                        "blocked": 0, "occupancy": 0.0}]  # fmt: skip
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_draws_each_seat_with_its_states_character(hall, cli):
     run = cli("map")
     assert run.code == 0
@@ -140,20 +142,20 @@ def test_map_draws_each_seat_with_its_states_character(hall, cli):
     assert "\x1b[" not in run.out  # no colour off a terminal
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_of_one_section_draws_only_that_section(hall, cli):
     out = cli("map", "--section", "Circle").out
     assert "Section Circle" in out and "Stalls" not in out
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_of_an_unknown_section_is_not_found(hall, cli):
     run = cli("map", "--section", "Balcony")
     assert run.code == 3
     assert run.err == "error: section Balcony does not exist in the seat map\n"
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_is_coloured_on_a_terminal_unless_no_color(hall, cli, monkeypatch):
     monkeypatch.setattr("seatctl.cli.app._colour", lambda: True)
     assert "\x1b[" in cli("map").out
@@ -161,7 +163,7 @@ def test_map_is_coloured_on_a_terminal_unless_no_color(hall, cli, monkeypatch):
     assert "\x1b[" not in cli("map").out
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_shows_the_events_own_states(hall, cli):
     cli("event", "add", "gala")
     out = cli("map", "--event", "gala").out
@@ -169,7 +171,7 @@ def test_map_shows_the_events_own_states(hall, cli):
     assert set(cells) == {".", " "}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_map_fits_the_terminal_width(db_path, cli, tmp_path, monkeypatch):
     path = tmp_path / "wide.csv"
     path.write_text(
@@ -182,7 +184,7 @@ def test_map_fits_the_terminal_width(db_path, cli, tmp_path, monkeypatch):
     assert out.count(".") >= 200
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_summary_and_map_work_inside_a_batch(hall, cli, monkeypatch):
     import io
     import json

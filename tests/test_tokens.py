@@ -9,10 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import START, dump
+from helpers import START, dump, frozen
 from seatctl import Venue
+
+# The backend's part: tokens are stored, found and revoked by each backend's queries.
+pytestmark = pytest.mark.backend
 
 TOKEN_SHAPE = r"stk_[A-Za-z0-9_-]{43}"
 
@@ -51,7 +53,7 @@ def test_only_a_hash_of_the_token_is_stored(cli, venue_db):
 
 
 def test_token_add_json_gives_the_token_and_its_record(cli, venue_db):
-    with freeze_time(START):
+    with frozen(START):
         added = cli("token", "add", "alice", "--expires-in", "3600", "--json").json()
     assert added["id"] == 1
     assert added["user"] == "alice"
@@ -198,7 +200,7 @@ def test_a_schema_2_postgres_database_gains_tokens_in_its_first_write(pg_url, cl
 
 @pytest.fixture
 def cli_pg(capsys, pg_url):
-    from conftest import Run
+    from helpers import Run
     from seatctl.cli import main
 
     def run(*args: str) -> Run:

@@ -21,11 +21,14 @@ from collections.abc import Callable
 
 import pytest
 
-from conftest import START, dump, run_process
+from helpers import START, dump, run_process, sigint_at_default
 from seatctl import SeatctlError, Status, Venue
 from seatctl.core.errors import Reason
 from seatctl.core.validate import is_postgres_url
 from seatctl.storage import sqlite as sqlite_backend
+
+# The backend's part: how a transaction ends is the backend's.
+pytestmark = pytest.mark.backend
 
 
 def holders(venue: Venue) -> dict[str, str | None]:
@@ -401,6 +404,7 @@ def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_data
             [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", "100000"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=sigint_at_default,
         )
         deadline = time.monotonic() + 60
         while delay and not path.exists() and init.poll() is None and time.monotonic() < deadline:

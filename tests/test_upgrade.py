@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dump
+from helpers import dump
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from freezegun import freeze_time
 
-from conftest import dump
+from helpers import dump, frozen
 from old_schemas import old_database
+
+# The backend's part: each backend upgrades its own schema.
+pytestmark = pytest.mark.backend
 
 LATER = "2026-01-01T13:00:00Z"  # carol's locks on 4 and A1 still stand
 NEW_SEAT_FIELDS = ("section", "row", "number", "category")
@@ -40,7 +42,7 @@ def old_db(request, db_path: str) -> str:
     return old_database(db_path, request.param)
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_reading_an_old_database_works_and_changes_nothing(cli, old_db):
     before = dump(old_db)
     seats = {s["seat"]: s["status"] for s in cli("seats", "--json").json()}
@@ -60,7 +62,7 @@ def test_reading_an_old_database_works_and_changes_nothing(cli, old_db):
     assert dump(old_db) == before
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_the_first_write_upgrades_to_5_keeping_every_state_and_event(cli, old_db):
     seats_before = cli("seats", "--json").json()
     history_before = cli("history", "--json").json()
@@ -78,7 +80,7 @@ def test_the_first_write_upgrades_to_5_keeping_every_state_and_event(cli, old_db
     assert (history_after[-1]["seat"], history_after[-1]["action"]) == ("5", "lock")
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_the_upgrade_begins_each_live_hold_at_its_newest_lock_in_the_history(cli, old_db):
     history = cli("history", "--json").json()
     assert cli("lock", "5", "--user", "zoe").code == 0
@@ -89,20 +91,20 @@ def test_the_upgrade_begins_each_live_hold_at_its_newest_lock_in_the_history(cli
     assert held["1"] is None  # booked
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_an_upgraded_database_has_no_caps_until_init_sets_them(cli, old_db):
     assert cli("lock", "5", "--user", "zoe").code == 0
     assert cli("settings", "--json").json() == {"ttl": 60, "max_hold": 0, "max_seats_per_user": 0}
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_reading_an_old_database_shows_its_settings_without_upgrading_it(cli, old_db):
     before = dump(old_db)
     assert cli("settings", "--json").json() == {"ttl": 60, "max_hold": 0, "max_seats_per_user": 0}
     assert dump(old_db) == before
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_an_upgraded_database_passes_check_and_keeps_its_locks_holders(cli, old_db):
     assert cli("lock", "5", "--user", "zoe").code == 0
     assert cli("check").out == "ok\n"
@@ -112,20 +114,20 @@ def test_an_upgraded_database_passes_check_and_keeps_its_locks_holders(cli, old_
     assert cli("check").out == "ok\n"
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_a_refused_write_does_not_upgrade(cli, old_db):
     before = dump(old_db)
     assert cli("lock", "1", "--user", "zoe").code == 4
     assert dump(old_db) == before
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_an_unknown_event_on_an_old_database_is_not_found(cli, old_db):
     run = cli("seats", "--event", "gala", "--json")
     assert (run.code, run.error()["error"]) == (3, "not_found")
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_event_add_upgrades_and_the_new_event_has_every_seat_available(cli, old_db):
     assert cli("event", "add", "gala").code == 0
     statuses = {s["status"] for s in cli("seats", "--event", "gala", "--json").json()}
@@ -133,7 +135,7 @@ def test_event_add_upgrades_and_the_new_event_has_every_seat_available(cli, old_
     assert cli("check").out == "ok\n"
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_lock_best_on_an_upgraded_database_weighs_one_row_in_natural_label_order(cli, old_db):
     # 1 booked, 2 free, 3 booked, 4 locked, 5 and 6 free, A1 locked, B2 free: 5-6 strand nobody.
     run = cli("lock", "--best", "2", "--user", "zoe", "--json")
@@ -170,7 +172,7 @@ def drop_index(db_path: str, name: str) -> None:
     conn.close()
 
 
-@freeze_time(LATER)
+@frozen(LATER)
 def test_the_upgrade_adds_the_index_lock_best_ranks_rows_by(cli, old_db):
     assert not has_index(old_db, "seats_place")
     assert cli("lock", "5", "--user", "zoe").code == 0
@@ -192,7 +194,7 @@ def test_a_schema_4_database_without_that_index_gets_it_with_its_next_write(cli,
 
 
 @pytest.mark.sqlite_only
-@freeze_time(LATER)
+@frozen(LATER)
 def test_the_old_databases_token_still_works_after_the_upgrade(cli, db_path):
     old_database(db_path, 3)
     assert cli("lock", "5", "--user", "zoe").code == 0

@@ -15,7 +15,10 @@ from datetime import datetime
 
 import pytest
 
-from conftest import run_process
+from helpers import run_process, sigint_at_default
+
+# The backend's part: changes reach `watch` through each backend's notifications.
+pytestmark = pytest.mark.backend
 
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly: an upper bound only
 OTHER_PROCESS_BOUND = 0.5
@@ -32,6 +35,7 @@ class Watch:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=sigint_at_default,  # stopped by SIGINT
         )
         self.lines: queue.Queue[tuple[str, float]] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()
@@ -72,6 +76,7 @@ def test_watch_says_what_it_watches_on_stderr_first(venue_db):
         assert watch.stop() == (0, "")
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 def test_watch_prints_a_change_by_another_process_within_half_a_second(venue_db):
     with Watch(venue_db) as watch:
         watch.started()
