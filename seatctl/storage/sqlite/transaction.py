@@ -49,7 +49,7 @@ class SqliteTransaction(SqlTransaction):
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]
-            rows = self._conn.execute(
+            rows = self.execute(
                 f"{self.sql.seats_in}({self.sql.marks(len(chunk))})", [show, *chunk]
             )
             found.update((row[0], records.seat(row)) for row in rows)
