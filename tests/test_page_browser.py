@@ -190,13 +190,18 @@ def test_a_refusal_names_seats_as_the_map_does_with_local_times_until_it_no_long
     expect(seat(b, "11")).to_have_class("seat")
 
 
+def lock_best(page: object, count: int, section: str) -> object:
+    """Asks the page for the best `count` seats in `section`: the server's answer."""
+    page.fill("#best-count", str(count))  # type: ignore[attr-defined]
+    page.select_option("#best-section", section)  # type: ignore[attr-defined]
+    with page.expect_response("**/v1/lock") as answer:  # type: ignore[attr-defined]
+        page.click("#lock-best")  # type: ignore[attr-defined]
+    return answer.value
+
+
 def test_a_refusal_of_best_seats_is_in_the_pages_words(hall, pages):
     a, _ = pages
-    a.fill("#best-count", "9")
-    a.select_option("#best-section", "Stalls")
-    with a.expect_response("**/v1/lock") as refused:
-        a.click("#lock-best")
-    assert refused.value.status == 409
+    assert lock_best(a, 9, "Stalls").status == 409
     expect(a.locator("#notice")).to_have_text(
         "Refused: There are no 9 seats together in section Stalls (14 available, at most 8"
         " together); tick \u201capart if need be\u201d to take seats apart."
@@ -268,12 +273,9 @@ def test_a_lock_from_the_command_line_appears_on_both_pages(hall, pages):
 
 def test_best_seats_together_are_locked_from_the_page(hall, pages):
     a, b = pages
-    a.fill("#best-count", "3")
-    a.select_option("#best-section", "Circle")
-    with a.expect_response("**/v1/lock") as locked:
-        a.click("#lock-best")
-    assert locked.value.status == 200
-    held = [seat["seat"] for seat in locked.value.json()["seats"]]
+    locked = lock_best(a, 3, "Circle")
+    assert locked.status == 200
+    held = [seat["seat"] for seat in locked.json()["seats"]]
     assert len(held) == 3 and all(15 <= int(label) <= 20 for label in held)
     for label in held:
         expect(seat(a, label)).to_have_attribute("data-mine", "true", timeout=SPEC)
