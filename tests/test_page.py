@@ -1,4 +1,4 @@
-"""The seat-map page's server side, on both backends: `GET /` serves one self-contained page
+"""The seat-map page's server side: `GET /` serves one self-contained page
 under a policy that runs only its own code; `GET /v1/me`, `GET /v1/events` and best available
 over `POST /v1/lock` are the API it uses. tests/test_page_browser.py drives the page itself."""
 

@@ -1,5 +1,5 @@
 """The seat-map page in a real browser: Playwright driving Debian's Chromium against the real
-`seatctl serve` process, on both backends. Two browser contexts are two people (alice on page
+`seatctl serve` process. Two browser contexts are two people (alice on page
 A, bob on page B) with their own tokens and session storage.
 
 Skipped, with the reason, where Chromium (/usr/bin/chromium, `apt-get install -y chromium`) or

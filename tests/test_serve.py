@@ -1,5 +1,6 @@
-"""`seatctl serve` through Starlette's test client, on both backends: every endpoint, status
-and authentication case. tests/test_serve_process.py runs the real server process."""
+"""`seatctl serve` through Starlette's test client: every endpoint, status and authentication
+case (the group commits on both backends). tests/test_serve_process.py runs the real server
+process."""
 
 from __future__ import annotations
 
