@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-READY = re.compile(r"serving (.+) on http://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
+READY = re.compile(r"serving (.+) on https?://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly; this is an upper bound only
 
 

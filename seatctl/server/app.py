@@ -7,16 +7,17 @@ is the one table from their exit codes (and the few reasons HTTP tells apart) to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -24,7 +25,11 @@ from seatctl import __version__, changefeed, render, validate
 from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.server.guard import RETRY_AFTER_SECONDS as STREAM_RETRY_SECONDS
+from seatctl.server.guard import StreamAnswer, StreamGuard
+from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
+from seatctl.server.local import Local
 from seatctl.server.worker import Worker
 from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
@@ -44,6 +49,8 @@ _BY_REASON: dict[str, tuple[int, int]] = {
     # succeeds once it has caught up, so this is "try again", not a broken database.
     Reason.CLOCK_BEHIND: (503, 503),
     Reason.TOO_LARGE: (413, 413),
+    Reason.TOO_MANY: (429, 429),
+    Reason.UNSUPPORTED: (415, 415),
 }
 _BY_EXIT_CODE: dict[int, tuple[int, int]] = {
     ExitCode.USAGE: (400, 400),
@@ -63,16 +70,19 @@ def status_for(error: SeatctlError, prototype: bool = False) -> int:
 class Api:
     """The routes, bound to one database worker and one authentication mode."""
 
-    def __init__(self, worker: Worker, auth: bool, hub: Hub) -> None:
+    def __init__(self, worker: Worker, auth: bool, hub: Hub, limits: Limits) -> None:
         self.worker = worker
         self.auth = auth
         self.hub = hub
+        self.limits = limits
+        self.guard = StreamGuard(worker, limits, auth)
 
     # --- the prototype's endpoints --------------------------------------------------------
 
     async def proto_seats(self, request: Request) -> Response:
-        named = _one_query(request, "userId")
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "userId", _PROTO_SEATS_QUERY)
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._filter(venue, token, named)
@@ -81,10 +91,12 @@ class Api:
         return _json(await self.worker.read(work))
 
     async def proto_change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seatId",), optional=("userId",))
-        label = _seat_id(body["seatId"])
-        named = _text(body, "userId")
         token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=("seatId",), optional=("userId",))
+            label = _seat_id(body["seatId"])
+            named = _text(body, "userId")
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
@@ -99,14 +111,15 @@ class Api:
     # --- /v1 ------------------------------------------------------------------------------
 
     async def seats(self, request: Request) -> Response:
-        status = _one_query(request, "status")
-        named = _one_query(request, "user")
-        event = _event(_one_query(request, "event"))
-        if status is not None and status not in Status.__members__.values():
-            raise usage_error(
-                f"invalid status {status!r}: use available, locked, booked or blocked"
-            )
         token = self._token(request)
+        async with self._parsing(token):
+            status = _one_query(request, "status", _SEATS_QUERY)
+            named = _one_query(request, "user", _SEATS_QUERY)
+            event = _event(_one_query(request, "event", _SEATS_QUERY))
+            if status is not None and status not in Status.__members__.values():
+                raise usage_error(
+                    f"invalid status {_shown(status)}: use available, locked, booked or blocked"
+                )
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
@@ -116,29 +129,40 @@ class Api:
         return _json(await self.worker.read(work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seats",), optional=("user", "event"))
-        return await self._change(request, body, verb)
+        token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=("seats",), optional=("user", "event"))
+            labels = _labels(body["seats"])
+            named = _text(body, "user")
+            event = _event(_text(body, "event"))
+        return await self._change(token, labels, None, named, event, verb)
 
     async def lock(self, request: Request) -> Response:
         """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
-        body = await _body(request, required=(), optional=_LOCK_FIELDS)
-        if "best" not in body:
-            extra = [key for key in _BEST_ONLY if key in body]
-            if extra:
-                raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
-            if "seats" not in body:
-                raise usage_error("the request body lacks 'seats' (or 'best')")
-            return await self._change(request, body, "lock")
-        if "seats" in body:
-            raise usage_error("give either 'seats' or 'best', not both")
-        count = _best(body["best"])
-        sections = _names(body, "section")
-        categories = _names(body, "category")
-        split = _flag(body, "split")
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
         token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=(), optional=_LOCK_FIELDS)
+            ttl = _ttl(body.get("ttl"))
+            named = _text(body, "user")
+            event = _event(_text(body, "event"))
+            if "best" not in body:
+                extra = [key for key in _BEST_ONLY if key in body]
+                if extra:
+                    raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
+                if "seats" not in body:
+                    raise usage_error("the request body lacks 'seats' (or 'best')")
+                labels = _labels(body["seats"])
+            else:
+                if "seats" in body:
+                    raise usage_error("give either 'seats' or 'best', not both")
+                count = _best(body["best"])
+                sections = _names(body, "section")
+                categories = _names(body, "category")
+                split = _flag(body, "split")
+        if "best" not in body:
+            return await self._change(token, labels, ttl, named, event, "lock")
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
@@ -147,13 +171,15 @@ class Api:
 
         return _json(await self.worker.write(work))
 
-    async def _change(self, request: Request, body: dict[str, Any], verb: str) -> Response:
-        labels = _labels(body["seats"])
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
-        token = self._token(request)
-
+    async def _change(
+        self,
+        token: str | None,
+        labels: list[str],
+        ttl: int | None,
+        named: str | None,
+        event: str,
+        verb: str,
+    ) -> Response:
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
             views = _CHANGES[verb](venue, labels, user, ttl, event)
@@ -164,27 +190,32 @@ class Api:
     async def me(self, request: Request) -> Response:
         """Who the token acts for (null without tokens: then each request names its user)."""
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _USER_QUERY)
         if not self.auth:
             return _json({"user": None, "auth": "none"})
-        user = await self.worker.read(lambda venue: venue.authenticate(token or ""))
+        user = await self.worker.read(lambda venue: self._acting(venue, token, named))
         return _json({"user": user, "auth": "tokens"})
 
     async def events(self, request: Request) -> Response:
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _USER_QUERY)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
-            self._filter(venue, token, None)
+            self._filter(venue, token, named)
             return [render.show_object(show, counts) for show, counts in venue.events()]
 
         return _json(await self.worker.read(work))
 
     async def history(self, request: Request) -> Response:
-        labels = request.query_params.getlist("seat")
-        named = _one_query(request, "user")
-        since = _since(_one_query(request, "since"))
-        limit = _limit(_one_query(request, "limit"))
-        event = _event(_one_query(request, "event"))
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _HISTORY_QUERY)
+            labels = request.query_params.getlist("seat")
+            since = _since(_one_query(request, "since", _HISTORY_QUERY))
+            limit = _limit(_one_query(request, "limit", _HISTORY_QUERY))
+            event = _event(_one_query(request, "event", _HISTORY_QUERY))
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
@@ -196,31 +227,43 @@ class Api:
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
         then every change of the event (`seatctl.server.live`)."""
-        event = _event(_one_query(request, "event"))
-        given = changefeed.parse_cursor(request.headers.get("last-event-id"))
         token = self._token(request)
+        async with self._parsing(token):
+            event = _event(_one_query(request, "event", _STREAM_QUERY))
+            named = _one_query(request, "user", _STREAM_QUERY)
+            given = changefeed.parse_cursor(request.headers.get("last-event-id"))
 
-        def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
-            self._filter(venue, token, None)
+        def check(venue: Venue) -> str | None:  # refusals answer as JSON, before the stream
+            user = self._filter(venue, token, named)
             venue.event(event)
+            return user
 
-        await self.worker.read(check)
+        user = await self.worker.read(check)
         if self.hub.closed:
             raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
-        feed = await self.hub.subscribe(validate.event_name(event))
-        watcher = Watcher(self.hub, self.worker, feed, feed.show)
+        key = token or user or ""  # --no-auth: the user named, if any, else everyone at once
+        self.guard.admit(key)
+        watcher = None
         try:
-            first = await watcher.start(given)
+            feed = await self.hub.subscribe(validate.event_name(event))
+            watcher = Watcher(self.hub, self.worker, feed, feed.show)
+            try:
+                first = await watcher.start(given)
+            except BaseException:
+                self.hub.unsubscribe(feed)
+                raise
+            self.guard.watch(key, watcher)
         except BaseException:
-            self.hub.unsubscribe(feed)
+            self.guard.leave(key, watcher)
             raise
-        return StreamingResponse(
-            watcher.messages(first),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return StreamAnswer(
+            _counted(watcher.messages(first), partial(self.guard.leave, key, watcher)),
+            self.limits,
+            headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
 
     async def health(self, request: Request) -> Response:
+        _no_query(request)
         return _json({"ok": True, "version": __version__})
 
     async def page(self, request: Request) -> Response:
@@ -235,6 +278,31 @@ class Api:
         return _json(document())
 
     # --- who is acting --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _parsing(self, token: str | None) -> AsyncIterator[None]:
+        """Around reading a request's query and body: a client whose token is not valid learns
+        that (401), never what was wrong with the rest of its request. A valid token's request
+        is checked once, in its database work, so this costs a read only on a bad request."""
+        try:
+            yield
+        except SeatctlError:
+            if self.auth:
+                await self.worker.read(lambda venue: venue.authenticate(token or ""))
+            raise
+
+    async def _body(
+        self, request: Request, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if not self.auth:  # a browser sends JSON across origins only after a preflight
+            kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != "application/json":
+                raise SeatctlError(
+                    Reason.UNSUPPORTED,
+                    "send the request body as Content-Type: application/json",
+                    ExitCode.USAGE,
+                )
+        return await _body(request, required, optional)
 
     def _token(self, request: Request) -> str | None:
         """The bearer token; without one, a request to a guarded endpoint stops here."""
@@ -270,6 +338,27 @@ _CHANGES: dict[str, Change] = {
     "confirm": lambda venue, labels, user, ttl, event: venue.confirm(labels, user, event),
     "release": lambda venue, labels, user, ttl, event: venue.release(labels, user, event),
 }
+
+
+# The query parameters each endpoint takes: any other is refused, as unknown body fields are.
+_PROTO_SEATS_QUERY = frozenset({"userId"})
+_SEATS_QUERY = frozenset({"status", "user", "event"})
+_HISTORY_QUERY = frozenset({"seat", "user", "since", "limit", "event"})
+_STREAM_QUERY = frozenset({"event", "user"})
+_USER_QUERY = frozenset({"user"})
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _counted(
+    messages: AsyncIterator[bytes], done: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """The stream's messages; `done` once it ends, however it ends."""
+    try:
+        async for chunk in messages:
+            yield chunk
+    finally:
+        await messages.aclose()  # type: ignore[attr-defined]
+        done()
 
 
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
@@ -396,13 +485,25 @@ def _text(body: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _one_query(request: Request, key: str) -> str | None:
+def _one_query(request: Request, key: str, allowed: frozenset[str]) -> str | None:
     if not request.scope.get("query_string"):  # the usual case: skip parsing nothing
         return None
+    _known_query(request, allowed)
     values = request.query_params.getlist(key)
     if len(values) > 1:
         raise usage_error(f"give {key} at most once")
     return values[0] if values else None
+
+
+def _known_query(request: Request, allowed: frozenset[str]) -> None:
+    unknown = [key for key in request.query_params if key not in allowed]
+    if unknown:
+        raise usage_error(f"unknown query parameter {_shown(unknown[0])}")
+
+
+def _no_query(request: Request) -> None:
+    if request.scope.get("query_string"):
+        _known_query(request, frozenset())
 
 
 def _since(text: str | None) -> int | None:
@@ -411,7 +512,7 @@ def _since(text: str | None) -> int | None:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise usage_error(f"invalid since {text!r}: {exc}") from None
+        raise usage_error(f"invalid since {_shown(text)}: {exc}") from None
 
 
 def _limit(text: str | None) -> int | None:
@@ -423,7 +524,11 @@ def _limit(text: str | None) -> int | None:
 
 
 def _shown(text: str) -> str:
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+    """Echoed input, cut to a short prefix: an answer never carries a client's whole input."""
+    return repr(text[:SHOWN] + ("…" if len(text) > SHOWN else ""))
+
+
+SHOWN = 40
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -431,7 +536,12 @@ def _shown(text: str) -> str:
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status, headers, media_type="application/json")
+    answer = Response(body, status, headers, media_type="application/json")
+    answer.raw_headers.append(_NO_STORE_HEADER)
+    return answer
+
+
+_NO_STORE_HEADER = (b"cache-control", b"no-store")
 
 
 def _error_response(error: SeatctlError, prototype: bool) -> Response:
@@ -441,8 +551,12 @@ def _error_response(error: SeatctlError, prototype: bool) -> Response:
         headers["WWW-Authenticate"] = "Bearer"
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif status == 429:
+        headers["Retry-After"] = str(STREAM_RETRY_SECONDS)
     message = error.message
-    if status == 500:
+    if error.reason is Reason.BUSY:  # its message names the database
+        message = "the database is busy; try again"
+    elif status == 500:
         log.error("database problem: %s", render.printable(error.message))
         message = "the server met a database problem; its log has the details"
     if prototype:
@@ -477,9 +591,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods, in the API's error shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        reason, message = Reason.NOT_FOUND, f"no such endpoint: {request.url.path}"
+        reason, message = Reason.NOT_FOUND, "no such endpoint"
     elif exc.status_code == 405:
-        reason, message = Reason.USAGE, f"{request.method} is not allowed on {request.url.path}"
+        reason, message = Reason.USAGE, f"{request.method[:10]} is not allowed on this endpoint"
     else:
         reason, message = Reason.USAGE, str(exc.detail)
     if request.url.path in PROTOTYPE_PATHS:  # a prototype client reads `error` as a sentence
@@ -499,8 +613,12 @@ class App(Starlette):
     404 and 405 keep their one handler.
     """
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], local: Local | None = None) -> None:
         super().__init__(routes=routes, exception_handlers={HTTPException: _http_error})
+        # A redirect to the same path with(out) its slash would be built from the client's
+        # Host: an unknown path is 404, whatever it ends with.
+        self.router.redirect_slashes = False
+        self._local = local
         self._direct = {
             (method, route.path): route.endpoint
             for route in routes
@@ -509,6 +627,12 @@ class App(Starlette):
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._local is not None and scope["type"] == "http":
+            refusal = self._local.refusal(scope)
+            if refusal is not None:
+                prototype = scope["path"] in PROTOTYPE_PATHS
+                await _error_response(forbidden(refusal), prototype)(scope, receive, send)
+                return
         if scope["type"] == "http" and not scope.get("root_path"):
             endpoint = self._direct.get((scope["method"], scope["path"]))
             if endpoint is not None:
@@ -519,10 +643,20 @@ class App(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App:
+def create_app(
+    worker: Worker,
+    auth: bool = True,
+    hub: Hub | None = None,
+    limits: Limits | None = None,
+    local: Local | None = None,
+) -> App:
     """The application; `hub` (made here if not given) serves /v1/stream, and whoever runs
-    the application closes it at shutdown so that open streams end."""
-    api = Api(worker, auth, hub if hub is not None else Hub(worker.db, worker))
+    the application closes it at shutdown so that open streams end. Without `auth`, `local`
+    says which Host and Origin the requests must name (by default, 127.0.0.1:8000)."""
+    if not auth and local is None:
+        local = Local(["127.0.0.1"], 8000)
+    hub = hub if hub is not None else Hub(worker.db, worker)
+    api = Api(worker, auth, hub, limits or Limits())
 
     def route(path: str, handler: Any, method: str, prototype: bool = False) -> Route:
         return Route(path, _guarded(handler, prototype), methods=[method])
@@ -542,4 +676,4 @@ def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App
         route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]
-    return App(routes)
+    return App(routes, None if auth else local)
