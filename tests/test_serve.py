@@ -25,6 +25,7 @@ from seatctl.server.app import create_app
 from seatctl.server.worker import Worker
 
 LATER = "2026-01-01T12:00:30Z"
+LOCAL = "http://127.0.0.1:8000"  # what a --no-auth server on its default port accepts
 
 
 def booking_state(db: str):
@@ -53,7 +54,7 @@ def api(worker: Worker) -> TestClient:
 @pytest.fixture
 def open_api(worker: Worker) -> TestClient:
     """The API as `serve --no-auth` runs it: the request names the user."""
-    return TestClient(create_app(worker, auth=False))
+    return TestClient(create_app(worker, auth=False), base_url=LOCAL)
 
 
 def token_for(db: str, user: str, expires_in: int | None = None) -> dict[str, str]:
@@ -457,8 +458,6 @@ def test_requests_off_the_direct_routes_still_take_starlettes_way(api, alice):
     head = api.head("/v1/seats", headers=alice)
     assert (direct.status_code, head.status_code) == (200, 200)
     assert head.headers["content-type"] == direct.headers["content-type"] == "application/json"
-    slashed = api.get("/v1/seats/", headers=alice, follow_redirects=False)
-    assert slashed.status_code == 307
 
 
 def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(api, alice):
@@ -466,7 +465,7 @@ def test_a_wrong_method_on_a_prototype_endpoint_answers_in_the_prototypes_shape(
     answer = api.get("/lock", headers=alice)
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "POST"
-    assert answer.json() == {"error": "GET is not allowed on /lock", "reason": "usage"}
+    assert answer.json() == {"error": "GET is not allowed on this endpoint", "reason": "usage"}
 
 
 def test_a_busy_database_is_503_with_retry_after(api, alice, monkeypatch):
