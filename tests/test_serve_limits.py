@@ -225,11 +225,9 @@ def test_past_the_streams_in_all_a_stream_is_429(venue_db, alice):
 
 
 def test_a_closed_stream_no_longer_counts(venue_db, alice):
-    with (
-        ServerProcess(venue_db, "--max-token-streams", "1") as server,
-        EventStream(server.port, alice) as first,
-    ):
-        first.next()
+    with ServerProcess(venue_db, "--max-token-streams", "1") as server:
+        with EventStream(server.port, alice) as first:
+            first.next()
         deadline = time.monotonic() + 10  # the server learns of the close asynchronously
         while True:
             with EventStream(server.port, alice) as again:

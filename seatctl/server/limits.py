@@ -83,40 +83,59 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     by_client: dict[str, int] = {}
-    opened = [0]
+    counted: set[Protocol] = set()
+    # One timer for every connection, not one per request: a head that began more than
+    # header_timeout ago is found within a tick of it.
+    tick = max(0.1, min(1.0, limits.header_timeout / 4))
+    sweeping: list[asyncio.TimerHandle] = []
+
+    def sweep(loop: asyncio.AbstractEventLoop) -> None:
+        sweeping.clear()
+        late = loop.time() - limits.header_timeout
+        for connection in list(counted):
+            since = connection.head_since
+            if since is not None and since < late:
+                connection.refuse(TIMED_OUT)
+        if counted:
+            sweeping.append(loop.call_later(tick, sweep, loop))
 
     class Protocol(HttpToolsProtocol):
-        _head_seen = 0  # bytes received since the current head began
-        _head_open = True  # between a request's first byte and its last header
-        _timer: asyncio.TimerHandle | None = None
-        _counted: str | None = None  # the client address counted for this connection
+        # When the pending head began (the connection opened, or its first byte came); None
+        # while a request is served, and while a kept-alive connection waits (uvicorn's
+        # keep-alive timeout closes it then).
+        head_since: float | None = None
+        _head_open = True  # no request, or one whose head is not complete: count its bytes
+        _head_seen = 0  # bytes received while the head was open
+        _address: str | None = None  # the client address counted for this connection
         _refusal = b""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             transport.set_write_buffer_limits(high=limits.stream_buffer)
             address = self.client[0] if self.client else ""
-            total, mine = opened[0], by_client.get(address, 0)
+            mine = by_client.get(address, 0)
             per_client = limits.max_client_connections
-            if total >= limits.max_connections or (per_client and mine >= per_client):
+            if len(counted) >= limits.max_connections or (per_client and mine >= per_client):
                 transport.write(TOO_MANY)
                 transport.close()
                 return
-            opened[0] = total + 1
             by_client[address] = mine + 1
-            self._counted = address
-            self._arm()
+            self._address = address
+            counted.add(self)
+            self.head_since = self.loop.time()
+            if not sweeping:
+                sweeping.append(self.loop.call_later(tick, sweep, self.loop))
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            if self._counted is not None:
-                opened[0] -= 1
-                left = by_client[self._counted] - 1
+            self.head_since = None
+            if self._address is not None:
+                counted.discard(self)
+                left = by_client[self._address] - 1
                 if left:
-                    by_client[self._counted] = left
+                    by_client[self._address] = left
                 else:
-                    del by_client[self._counted]
-                self._counted = None
+                    del by_client[self._address]
+                self._address = None
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -125,54 +144,43 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
             super().data_received(data)
             # A head not finished yet: what it holds is bounded by one read past the limit.
             if self._head_open and self._head_seen > limits.max_header_bytes and self.parser:
-                self._refuse(TOO_LARGE)
+                self.refuse(TOO_LARGE)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             # For the change stream: its connection, to bound and to drop (seatctl.server.guard).
             self.scope["seatctl.transport"] = self.transport  # type: ignore[typeddict-unknown-key]
             self._head_open = True
-            self._head_seen = 0
-            if self._timer is None:  # a further request on a kept-alive connection
-                self._arm()
+            if self.head_since is None:  # a further request on a kept-alive connection
+                self.head_since = self.loop.time()
 
         def on_headers_complete(self) -> None:
             self._head_open = False
-            self._disarm()
-            size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
-            if size > limits.max_header_bytes:  # the whole head came in one read
-                self._refusal = TOO_LARGE
-                raise _Refused
+            self.head_since = None
+            if self._head_seen > limits.max_header_bytes:  # maybe, with its body: look closer
+                size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                if size > limits.max_header_bytes:  # the whole head came in one read
+                    self._refusal = TOO_LARGE
+                    raise _Refused
+            self._head_seen = 0  # a pipelined head after it counts from the next read on
             super().on_headers_complete()
-
-        def send_400_response(self, msg: str) -> None:
-            if self._refusal:  # parsing stopped by on_headers_complete, not a bad request
-                self._refuse(self._refusal)
-            else:
-                super().send_400_response(msg)
-
-        def _refuse(self, answer: bytes) -> None:
-            self._disarm()
-            if not self.transport.is_closing():
-                self.transport.write(answer)
-                self.transport.close()
-
-        def _arm(self) -> None:
-            self._timer = self.loop.call_later(limits.header_timeout, self._timed_out)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-        def _timed_out(self) -> None:
-            self._timer = None
-            if self._head_open:
-                self._refuse(TIMED_OUT)
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            self._head_open = True  # idle until the next request: uvicorn's keep-alive
-            self._head_seen = 0  # timeout closes it, or its first byte arms ours
+            self._head_open = True  # idle until the next request: its bytes count
+            self._head_seen = 0
+
+        def send_400_response(self, msg: str) -> None:
+            if self._refusal:  # parsing stopped by on_headers_complete, not a bad request
+                self.refuse(self._refusal)
+            else:
+                super().send_400_response(msg)
+
+        def refuse(self, answer: bytes) -> None:
+            """Answer `answer` (a status line and no body) and close the connection."""
+            self.head_since = None
+            if not self.transport.is_closing():
+                self.transport.write(answer)
+                self.transport.close()
 
     return Protocol
