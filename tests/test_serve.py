@@ -413,9 +413,9 @@ def test_a_body_that_stalls_past_the_time_limit_is_400_and_changes_nothing(
     import asyncio
     import json
 
-    from seatctl.server import app as served
+    from seatctl.server import parsing
 
-    monkeypatch.setattr(served, "BODY_TIMEOUT", 0.05)
+    monkeypatch.setattr(parsing, "BODY_TIMEOUT", 0.05)
     before = booking_state(venue_db)
     sent: list[dict] = []
     parts = [{"type": "http.request", "body": b'{"seats": ["1"', "more_body": True}]

@@ -6,8 +6,6 @@ is the one table from their exit codes (and the few reasons HTTP tells apart) to
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +20,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from seatctl import __version__, changefeed, render, validate
-from seatctl.clock import parse_instant
 from seatctl.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.server.guard import RETRY_AFTER_SECONDS as STREAM_RETRY_SECONDS
@@ -30,14 +27,28 @@ from seatctl.server.guard import StreamAnswer, StreamGuard
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.local import Local
+from seatctl.server.parsing import (
+    _best,
+    _body,
+    _event,
+    _flag,
+    _labels,
+    _limit,
+    _names,
+    _no_query,
+    _one_query,
+    _seat_id,
+    _shown,
+    _since,
+    _text,
+    _ttl,
+)
 from seatctl.server.worker import Worker
 from seatctl.tokens import forbidden, unauthorized
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
 
-MAX_BODY = 64 * 1024  # bytes: far more than any list of seats a request may name
-BODY_TIMEOUT = 30.0  # seconds a client may take to send its body
 
 # The one table: (status on /v1, status on the prototype's endpoints). The prototype answered
 # every refusal with 400, and its clients may test for it; /v1 says 409 Conflict.
@@ -279,17 +290,11 @@ class Api:
 
     # --- who is acting --------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _parsing(self, token: str | None) -> AsyncIterator[None]:
+    def _parsing(self, token: str | None) -> _Parsing:
         """Around reading a request's query and body: a client whose token is not valid learns
         that (401), never what was wrong with the rest of its request. A valid token's request
         is checked once, in its database work, so this costs a read only on a bad request."""
-        try:
-            yield
-        except SeatctlError:
-            if self.auth:
-                await self.worker.read(lambda venue: venue.authenticate(token or ""))
-            raise
+        return _Parsing(self, token)
 
     async def _body(
         self, request: Request, required: tuple[str, ...], optional: tuple[str, ...]
@@ -331,6 +336,23 @@ class Api:
         return user
 
 
+class _Parsing:
+    """`Api._parsing`: a class, as cheaper on every request than a generator-based one."""
+
+    __slots__ = ("_api", "_token")
+
+    def __init__(self, api: Api, token: str | None) -> None:
+        self._api, self._token = api, token
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if isinstance(error, SeatctlError) and self._api.auth:
+            token = self._token or ""
+            await self._api.worker.read(lambda venue: venue.authenticate(token))
+
+
 _DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
 Change = Callable[[Venue, list[str], str, int | None, str], list[SeatView]]
 _CHANGES: dict[str, Change] = {
@@ -367,168 +389,6 @@ _BEST_ONLY = ("section", "category", "split")
 
 def _proto_seat(view: SeatView) -> dict[str, Any]:
     return {"status": view.status.value, "lockedBy": view.locked_by}
-
-
-# --- parsing requests ---------------------------------------------------------------------
-
-
-async def _body(
-    request: Request, required: tuple[str, ...], optional: tuple[str, ...]
-) -> dict[str, Any]:
-    """The request's JSON object, within the size and time limits, with exactly these keys."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
-            raw = await _read_limited(request)
-    except TimeoutError:
-        raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise usage_error("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise usage_error("the request body must be a JSON object")
-    missing = [key for key in required if key not in body]
-    if missing:
-        raise usage_error(f"the request body lacks {missing[0]!r}")
-    unknown = [key for key in body if key not in required + optional]
-    if unknown:
-        raise usage_error(f"unknown field {_shown(unknown[0])} in the request body")
-    return body
-
-
-async def _read_limited(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> SeatctlError:
-    return SeatctlError(
-        Reason.TOO_LARGE,
-        f"the request body is larger than {MAX_BODY} bytes",
-        ExitCode.USAGE,
-    )
-
-
-def _seat_id(value: Any) -> str:
-    """The prototype's seatId: a whole number or a string."""
-    if isinstance(value, str):
-        return validate.labels([value])[0]
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error(f"invalid seatId {_shown(str(value))}: use a whole number or a label")
-    return validate.labels([str(whole)])[0]
-
-
-def _labels(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise usage_error("seats must be a non-empty array of seat labels (strings)")
-    return validate.labels(value)
-
-
-def _ttl(value: Any) -> int | None:
-    if value is None:
-        return None
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error("ttl must be a whole number of seconds")
-    return validate.ttl(whole)
-
-
-def _best(value: Any) -> int:
-    whole = _whole_number(value)
-    if whole is None or whole < 1:
-        raise usage_error("best must be a whole number from 1")
-    return whole
-
-
-def _names(body: dict[str, Any], key: str) -> list[str]:
-    """A list of section or category names; absent means every one."""
-    value = body.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise usage_error(f"{key} must be an array of names (strings)")
-    return value
-
-
-def _flag(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise usage_error(f"{key} must be true or false")
-    return value
-
-
-def _whole_number(value: Any) -> int | None:
-    """An integer as JSON means it: 3 and 3.0 alike (JSON Schema agrees); never true/false."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        return None
-    return int(value)
-
-
-def _event(name: str | None) -> str:
-    """The event a request names, else `default` (checked by the API: exit 2 or 3 there)."""
-    return name if name is not None else DEFAULT_SHOW
-
-
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise usage_error(f"{key} must be a string")
-    return value
-
-
-def _one_query(request: Request, key: str, allowed: frozenset[str]) -> str | None:
-    if not request.scope.get("query_string"):  # the usual case: skip parsing nothing
-        return None
-    _known_query(request, allowed)
-    values = request.query_params.getlist(key)
-    if len(values) > 1:
-        raise usage_error(f"give {key} at most once")
-    return values[0] if values else None
-
-
-def _known_query(request: Request, allowed: frozenset[str]) -> None:
-    unknown = [key for key in request.query_params if key not in allowed]
-    if unknown:
-        raise usage_error(f"unknown query parameter {_shown(unknown[0])}")
-
-
-def _no_query(request: Request) -> None:
-    if request.scope.get("query_string"):
-        _known_query(request, frozenset())
-
-
-def _since(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise usage_error(f"invalid since {_shown(text)}: {exc}") from None
-
-
-def _limit(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise usage_error(f"invalid limit {_shown(text)}: use a whole number from 0")
-    return int(text)
-
-
-def _shown(text: str) -> str:
-    """Echoed input, cut to a short prefix: an answer never carries a client's whole input."""
-    return repr(text[:SHOWN] + ("…" if len(text) > SHOWN else ""))
-
-
-SHOWN = 40
 
 
 # --- answers ------------------------------------------------------------------------------
