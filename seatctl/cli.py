@@ -96,8 +96,8 @@ class Invocation:
         if self.db is not None:  # even "" (an unset variable?): the API refuses it, exit 2
             return self.db
         app_dir = typer.get_app_dir("seatctl")
-        if creating:
-            os.makedirs(app_dir, exist_ok=True)
+        if creating:  # owner-only, as the database in it (an existing one is left alone)
+            os.makedirs(app_dir, mode=0o700, exist_ok=True)
         return os.path.join(app_dir, "seatctl.db")
 
     def venue(self, want_json: bool) -> Venue:
@@ -631,7 +631,23 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl check
       seatctl --db venue.db check --json
     """
-    return render.CheckReport(ctx.obj.venue(json).check())
+    venue = ctx.obj.venue(json)
+    report = render.CheckReport(venue.check())
+    if _readable_by_others(venue.location) and venue.tokens():
+        print(
+            f"warning: {render.printable(venue.location)} holds API tokens and other users may"
+            " read it: chmod 600 it (and its -wal and -shm files)",
+            file=sys.stderr,
+        )
+    return report
+
+
+def _readable_by_others(path: str) -> bool:
+    """A SQLite file that its group or anyone may read (a PostgreSQL URL is not a file)."""
+    try:
+        return os.path.isfile(path) and bool(os.stat(path).st_mode & 0o044)
+    except (OSError, ValueError):
+        return False
 
 
 @app.command()
