@@ -54,6 +54,7 @@ from seatctl.storage import (
 from seatctl.storage import sqlite_access as access
 from seatctl.validate import natural_key
 
+LAST_TOKEN_KEY = "last_token_id"  # meta: the highest token id ever given out (ids not reused)
 # 1: seats and meta (0.1.0); 2: adds the events history; 3: adds the tokens of `seatctl serve`;
 # 4: the seat map (section, row, number, category, map order), events (shows) and their own
 # seat states (`seat_states`, blocks included); the history names each change's event.
@@ -417,11 +418,18 @@ class SqliteTransaction:
         return records.problems(itertools.chain(map_rows, state_rows), events, settings)
 
     def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO tokens (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (token_hash, user, self.now(), expires_at),
+        # Ids are never reused, although a revoked token's row is deleted: a script that
+        # revokes an id it stored must not revoke someone else's newer token. The highest id
+        # given out is kept in meta (PostgreSQL's identity column never goes back itself).
+        given = self._meta(LAST_TOKEN_KEY) or ""
+        newest = int(self._conn.execute("SELECT coalesce(max(id), 0) FROM tokens").fetchone()[0])
+        token_id = max(int(given) if given.isdigit() else 0, newest) + 1
+        self._conn.execute(
+            "INSERT INTO tokens (id, hash, user, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (token_id, token_hash, user, self.now(), expires_at),
         )
-        return int(cursor.lastrowid or 0)
+        self._set_meta(LAST_TOKEN_KEY, str(token_id))
+        return token_id
 
     def token(self, token_hash: str) -> Token | None:
         if self._version < 3:  # read before the first write upgraded it: no tokens yet
