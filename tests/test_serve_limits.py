@@ -213,6 +213,15 @@ def test_past_the_streams_per_token_a_stream_is_429_with_retry_after(venue_db, a
             assert others.status == 200
 
 
+def test_without_tokens_only_the_limit_in_all_applies(venue_db):
+    with (
+        ServerProcess(venue_db, "--no-auth", "--max-token-streams", "1") as server,
+        EventStream(server.port) as first,
+        EventStream(server.port) as second,
+    ):
+        assert (first.status, second.status) == (200, 200)
+
+
 def test_past_the_streams_in_all_a_stream_is_429(venue_db, alice):
     bob, carol = new_token(venue_db, "bob"), new_token(venue_db, "carol")
     with (

@@ -130,3 +130,24 @@ def test_streams_that_start_together_share_one_snapshot_read_off_the_request_thr
     # One read to start the event's feed, one for the snapshot: both by the stream thread,
     # none by the database thread that answers the requests.
     assert reads == ["seatctl-stream", "seatctl-stream"]
+
+
+def test_a_stream_that_starts_later_gets_a_snapshot_of_its_own_with_a_fresh_now(
+    venue_db, worker, monkeypatch
+):
+    monkeypatch.setattr(live, "SHARE_SECONDS", 0.0)  # "later": past the sharing age
+    hub = Hub(venue_db, worker)
+
+    async def run() -> tuple[bytes, bytes]:
+        try:
+            feed = await hub.subscribe("default")
+            first = (await hub.snapshot(feed))[1]
+            second = (await hub.snapshot(feed))[1]
+            hub.unsubscribe(feed)
+            return first, second
+        finally:
+            hub.close()
+
+    first, second = asyncio.run(run())
+    hub.join()
+    assert first is not second  # read again, not the first one's bytes

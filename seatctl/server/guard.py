@@ -45,10 +45,12 @@ class StreamGuard:
         self._task: asyncio.Task[None] | None = None
 
     def admit(self, key: str) -> None:
-        """Count one more stream for `key` (a token, or a user), or refuse it with 429."""
+        """Count one more stream for `key` (its token; "" with --no-auth, where only the
+        limit in all applies), or refuse it with 429."""
         if self._total >= self._limits.max_streams:
             raise too_many(f"the server has {self._total} open streams, its limit")
-        if len(self._open.get(key, ())) >= self._limits.max_token_streams:
+        mine = len(self._open.get(key, ()))
+        if self._auth and mine >= self._limits.max_token_streams:
             raise too_many(
                 f"this token has {self._limits.max_token_streams} open streams, its limit"
             )

@@ -39,8 +39,10 @@ BATCH_SECONDS = 0.05
 RETRY_SECONDS = 1.0  # after the database could not be read
 KEEP_ALIVE_SECONDS = 15.0
 MAX_LOG = 4096  # items a feed keeps for watchers that are behind (memory stays bounded)
-# A new watcher shares the feed's last snapshot while fewer than this many entries came after
-# it (they are sent after it, as to the watchers that started with it); else a new one is read.
+# A new watcher shares the feed's last snapshot while it is at most SHARE_SECONDS old (its
+# `now` sets the page's clock) and fewer than SHARE_WINDOW entries came after it (they are
+# sent after it, as to the watchers that started with it); else a new one is read.
+SHARE_SECONDS = 1.0
 SHARE_WINDOW = 256
 
 
@@ -66,6 +68,7 @@ class Feed:
         # The newest snapshot (log position, encoded message, cursor), shared by the watchers
         # that start from it; and the one being read for them, if any.
         self.snapshot: tuple[int, bytes, Cursor] | None = None
+        self.snapshot_at = 0.0  # the loop's clock when it was read
         self.reading: asyncio.Future[tuple[int, bytes, Cursor]] | None = None
         self.wants_snapshot = False  # set here, read and cleared by the hub thread
 
@@ -123,6 +126,7 @@ class Feed:
     def snapshot_read(self, message: bytes, cursor: Cursor) -> None:
         """On the loop: the hub thread read a snapshot; it follows every entry logged so far."""
         self.snapshot = (self.end, message, cursor)
+        self.snapshot_at = asyncio.get_running_loop().time()
         if self.reading is not None and not self.reading.done():
             self.reading.set_result(self.snapshot)
         self.reading = None
@@ -201,8 +205,8 @@ class Hub:
         last one if it is recent, else one read by the hub thread (on its own connection, so
         a large venue does not hold up the requests) and shared by every watcher waiting."""
         shared = feed.snapshot
-        recent = shared is not None and feed.end - shared[0] <= SHARE_WINDOW
-        if shared is not None and recent and feed.since(shared[0]) is not None:
+        age = asyncio.get_running_loop().time() - feed.snapshot_at
+        if shared is not None and age <= SHARE_SECONDS and feed.end - shared[0] <= SHARE_WINDOW:
             return shared
         if feed.reading is None:
             feed.reading = asyncio.get_running_loop().create_future()
