@@ -499,7 +499,7 @@ def open_api(two_each: str):
 
     running = Worker(two_each)
     running.start()
-    yield TestClient(create_app(running, auth=False))
+    yield TestClient(create_app(running, auth=False), base_url="http://127.0.0.1:8000")
     running.stop()
 
 

@@ -135,7 +135,9 @@ def test_me_without_a_token_is_401(api):
 
 
 def test_me_on_a_server_without_tokens_names_nobody(served):
-    answer = TestClient(create_app(served, auth=False)).get("/v1/me")
+    answer = TestClient(create_app(served, auth=False), base_url="http://127.0.0.1:8000").get(
+        "/v1/me"
+    )
     assert (answer.status_code, answer.json()) == (200, {"user": None, "auth": "none"})
 
 
