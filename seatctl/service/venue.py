@@ -94,20 +94,27 @@ class Venue(ChangeStream, TokenKeeping):
             return tx.settings()
 
     def seats(
-        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        status: Status | str | None = None,
+        user: str | None = None,
+        event: str = DEFAULT_SHOW,
     ) -> list[SeatView]:
         """Every seat as it is now in `event`, in natural label order; optionally only one
         status, or only the seats `user` holds a live lock on or has booked."""
         return list(self.iter_seats(status, user, event))
 
     def iter_seats(
-        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        status: Status | str | None = None,
+        user: str | None = None,
+        event: str = DEFAULT_SHOW,
     ) -> Iterator[SeatView]:
         """`seats()` one at a time, read inside one transaction as they are consumed: the seats
         as they were when it began. Other calls on this Venue may run meanwhile (the store
         gives them a connection of their own)."""
         name = validate.user(user) if user is not None else None
         show = validate.event_name(event)
+        wanted = validate.status(status)  # a Status, or its name as a Python caller may give it
 
         def views() -> Iterator[SeatView | None]:
             with self._store.transaction(write=False) as tx:
@@ -116,7 +123,7 @@ class Venue(ChangeStream, TokenKeeping):
                 yield None  # ready: the transaction is open and the clock has been read
                 for seat in tx.all_seats(show):
                     view = seat.view(now)
-                    if (status is None or view.status is status) and (
+                    if (wanted is None or view.status is wanted) and (
                         name is None or view.belongs_to(name)
                     ):
                         yield view
