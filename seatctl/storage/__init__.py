@@ -172,6 +172,9 @@ class Transaction(Protocol):
 class Store(Protocol):
     location: str
     created: bool  # this open made the database (so `init` may seed the default venue)
+    # A server's limits for the request at hand (see `seatctl.storage.store.SqlStore`).
+    deadline: float | None
+    lock_wait: float | None
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
         """One atomic unit. In a write transaction, the seats read with `seats()` stay locked
