@@ -510,7 +510,8 @@ def test_a_bug_in_a_request_is_a_500_and_the_next_request_is_served(api, alice, 
 
 def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
     """A restarted or failed-over PostgreSQL server (here: its backend terminated) costs the
-    request that met the lost connection a 500; the next requests are served again."""
+    request that met the lost connection a 503 `unavailable` with Retry-After (it did nothing,
+    so the client may retry); the next requests are served again."""
     import psycopg
 
     Venue.init(pg_url)
@@ -529,7 +530,8 @@ def test_the_server_reconnects_after_postgresql_drops_its_connection(pg_url):
                 (name,),
             )
         lost = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
-        assert (lost.status_code, lost.json()["error"]) == (500, "bad_database")
+        assert (lost.status_code, lost.json()["error"]) == (503, "unavailable")
+        assert lost.headers["Retry-After"] == "1"
         again = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
         assert again.status_code == 200
         assert api.get("/seats", headers=headers).json()["1"]["lockedBy"] == "alice"

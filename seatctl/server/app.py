@@ -41,6 +41,10 @@ _BY_REASON: dict[str, tuple[int, int]] = {
     Reason.UNAUTHORIZED: (401, 401),
     Reason.FORBIDDEN: (403, 403),
     Reason.BUSY: (503, 503),
+    # The database could not be reached, or the link broke before COMMIT: nothing was done.
+    Reason.UNAVAILABLE: (503, 503),
+    # The link broke during COMMIT: re-read before retrying (the change may have been made).
+    Reason.COMMIT_UNKNOWN: (503, 503),
     # The server's clock reads before a seat's newest event (it was stepped back): retrying
     # succeeds once it has caught up, so this is "try again", not a broken database.
     Reason.CLOCK_BEHIND: (503, 503),
@@ -223,6 +227,13 @@ class Api:
 
     async def health(self, request: Request) -> Response:
         return _json({"ok": True, "version": __version__})
+
+    async def ready(self, request: Request) -> Response:
+        """For load balancers: 200 while the database answers within a second, else 503."""
+        if await self.worker.ready():
+            return _json({"ready": True, "version": __version__})
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        return _json({"ready": False, "version": __version__}, 503, headers)
 
     async def page(self, request: Request) -> Response:
         """The seat-map page: static, so it needs no token (it asks for one itself)."""
@@ -540,6 +551,7 @@ def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App
         route("/v1/me", api.me, "GET"),
         route("/v1/events", api.events, "GET"),
         route("/v1/health", api.health, "GET"),
+        route("/v1/ready", api.ready, "GET"),
         route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]
