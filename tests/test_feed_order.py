@@ -4,55 +4,22 @@ id was drawn before another's, but which commits after it, still reaches every s
 
 from __future__ import annotations
 
-import json
-import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 from typing import Any
 
 import pytest
 
-from helpers import WAITING, named, sigint_at_default, sql
+from helpers import WAITING, named, sql
 from seatctl import Venue
-from serving import EventStream, Message, ServerProcess
+from serving import EventStream, JsonWatch, Message, ServerProcess
 
 pytestmark = pytest.mark.backend
 pytest.importorskip("uvicorn")
 psycopg = pytest.importorskip("psycopg")
 
 ON_POSTGRES = pytest.mark.parametrize("db_path", ["postgres"], indirect=True)
-
-
-class JsonWatch:
-    """`seatctl --db DB watch --json` running; its objects queue up as they come."""
-
-    def __init__(self, db: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", db, "watch", "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            preexec_fn=sigint_at_default,
-        )
-        self.objects: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.objects.put(json.loads(line))
-
-    def __enter__(self) -> JsonWatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=60)
 
 
 def changed_seats(source: queue.Queue[Any], wanted: int, timeout: float = 10.0) -> list[str]:
