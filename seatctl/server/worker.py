@@ -144,8 +144,12 @@ class Worker:
             job.state = QUEUED
         self._waits.put(job)
 
-    def link_broken(self) -> None:
-        self.epoch += 1
+    def link_broken(self, opened_in: int) -> None:
+        """A thread found its connection, opened in epoch `opened_in`, broken. Only the first
+        such news since then counts: a connection opened after it is likely sound."""
+        with self._claims:
+            if opened_in == self.epoch:
+                self.epoch += 1
 
 
 class _Probe:
@@ -278,7 +282,7 @@ class _Lane:
         assert self.venue is not None
         healthy = self._reads(live) if self.kind == "read" else self._commit_group(live)
         if not healthy:
-            self.worker.link_broken()
+            self.worker.link_broken(self.epoch)
             self._close()
 
     def _reads(self, jobs: list[Job]) -> bool:
