@@ -248,22 +248,33 @@ class Stream:
 
 
 def recovery(servers: list[Server], since: float) -> list[float]:
-    """Seconds from `since` to each server's first 2xx write (probed every 10 ms)."""
-    times = []
-    for index, server in enumerate(servers):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
-                status, _ = post(conn, "/v1/lock", {"seats": [str(index + 1)], "user": "probe"})
-                conn.close()
-                if status == 200:
-                    break
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.01)
-        times.append(time.monotonic() - since)
+    """Seconds from `since` to each server's first 2xx write (probed every 10 ms, each server
+    by a thread of its own)."""
+    times = [0.0] * len(servers)
+    probes = [
+        threading.Thread(target=probe, args=(server, index, since, times))
+        for index, server in enumerate(servers)
+    ]
+    for thread in probes:
+        thread.start()
+    for thread in probes:
+        thread.join()
     return times
+
+
+def probe(server: Server, index: int, since: float, times: list[float]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+            status, _ = post(conn, "/v1/lock", {"seats": [str(index + 1)], "user": "probe"})
+            conn.close()
+            if status == 200:
+                break
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.01)
+    times[index] = time.monotonic() - since
 
 
 def main() -> int:
@@ -286,7 +297,9 @@ def run(cluster: Cluster, seconds: float, as_json: bool) -> int:
     servers = [Server(db), Server(db)]
     ledger, stop = Ledger(), threading.Event()
     streams = [Stream(server, stop) for server in servers]
-    start_id = sql(db, "SELECT coalesce(max(id), 0) FROM events")[0][0]
+    while any(stream.last is None for stream in streams):  # each has its snapshot
+        time.sleep(0.01)
+    start_id = max(int(str(stream.last).split(":")[0]) for stream in streams)
     threads = [
         threading.Thread(target=writer, args=(servers, f"u{i}", ledger, stop))
         for i in range(WRITERS)
@@ -386,6 +399,7 @@ def run(cluster: Cluster, seconds: float, as_json: bool) -> int:
     lost = sum(max(0, ledger.acked[op] - in_history[op]) for op in ops)
     doubled = sum(max(0, in_history[op] - ledger.acked[op] - ledger.unknown[op]) for op in ops)
     ids = [row[0] for row in history if row[1] != "expire"]
+    told_by_all = set.intersection(*(set(stream.ids) for stream in streams))
     report.update(
         acknowledged=sum(ledger.acked.values()),
         unknown_outcome=sum(ledger.unknown.values()),
@@ -394,6 +408,7 @@ def run(cluster: Cluster, seconds: float, as_json: bool) -> int:
         history_entries=len(ids),
         answers_under_load=dict(ledger.answers["load"]),
         streams=[stream_report(stream, ids) for stream in streams],
+        untold=[r for r in history if r[1] != "expire" and r[0] not in told_by_all][:5],
         check=seatctl(db, "check").returncode,
     )
     print(json.dumps(report, indent=2) if as_json else text(report))
@@ -407,6 +422,7 @@ def stream_report(stream: Stream, ids: list[int]) -> dict[str, Any]:
     return {
         "told": len(told),
         "missing": len(set(ids) - set(told)),
+        "missing_ids": sorted(set(ids) - set(told))[:5],
         "repeated": sum(n - 1 for n in counts.values() if n > 1),
         "out_of_order": sum(1 for a, b in itertools.pairwise(told) if b <= a),
         "reconnects": stream.reconnects,
@@ -421,12 +437,15 @@ def text(report: dict[str, Any]) -> str:
             f"{name:24} recovery {fault['recovery_s']} s, slowest answer"
             f" {fault['slowest_s']} s; answers {answers}"
         )
+    if report["untold"]:
+        lines.append(f"history entries some stream did not tell: {report['untold']}")
     lines.append(
         f"acknowledged {report['acknowledged']}, unknown outcome {report['unknown_outcome']},"
         f" lost {report['lost']}, doubled {report['doubled']}, history {report['history_entries']}"
         f" entries, check exit {report['check']}"
     )
     for index, stream in enumerate(report["streams"], 1):
+        stream = {k: v for k, v in stream.items() if k != "missing_ids" or v}
         lines.append(f"stream of server {index}: {stream}")
     return "\n".join(lines)
 

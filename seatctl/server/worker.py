@@ -46,7 +46,10 @@ MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps othe
 BUDGET_SECONDS = 10.0  # a request's whole time, as a command's busy timeout (docs/http-api.md)
 GROUP_WAIT_SECONDS = 0.02  # the longest a write in a group waits for any one lock
 READERS = 2
-WRITERS = 4  # on PostgreSQL; SQLite has one writer at a time, so one thread
+# On PostgreSQL; SQLite has one writer at a time, so one thread. Few: a write that waits for a
+# lock leaves its group for a waiter, and every connection is one more to make again after
+# an outage (each costs the server a process start).
+WRITERS = 2
 WAITERS = 8  # on PostgreSQL: writes that wait for locks, each alone on its connection
 READY_SECONDS = 1.0  # the readiness check's limit
 QUEUED, TAKEN, ABANDONED = "queued", "taken", "abandoned"
@@ -261,8 +264,10 @@ class _Lane:
             self.venue = None
 
     def _serve(self, batch: list[Job]) -> None:
-        if self.venue is not None and self.epoch != self.worker.epoch:
-            self._close()  # another thread found the link broken: this one likely is too
+        if self.venue is not None and (self.epoch != self.worker.epoch or self.venue.link_lost()):
+            # Another thread found the link broken (this one likely is too), or the server
+            # ended this connection while it was idle: a new one, before any request fails.
+            self._close()
         if self.venue is None:
             try:
                 self._open()

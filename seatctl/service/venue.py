@@ -431,6 +431,10 @@ class Venue(ChangeStream, TokenKeeping):
         self._store.deadline = deadline
         self._store.lock_wait = lock_wait
 
+    def link_lost(self) -> bool:
+        """Whether the database connection is known to be gone (see `Store.link_lost`)."""
+        return self._store.link_lost()
+
     @property
     def location(self) -> str:
         """The database as it may be shown: a path, or a URL without its password."""

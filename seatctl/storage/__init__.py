@@ -186,6 +186,10 @@ class Store(Protocol):
         """One write transaction around several `transaction()`s (group commit): each is a
         savepoint, all or nothing on its own; all become durable at the group's one COMMIT."""
 
+    def link_lost(self) -> bool:
+        """Whether the connection is known to be gone, found without a round trip (a server
+        reconnects before using it instead of failing a request on it)."""
+
     def wait_for_change(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for another connection to commit a change (SQLite
         polls `PRAGMA data_version`, PostgreSQL listens for the writers' NOTIFY); True if one

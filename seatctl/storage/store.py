@@ -35,6 +35,10 @@ class SqlStore(Generic[T]):
 
     _busy = False  # a transaction is open on this connection
 
+    def link_lost(self) -> bool:
+        """Whether the connection is known to be gone (the server ended it while it was idle)."""
+        return False
+
     def _operation(self, write: bool) -> AbstractContextManager[T]:
         """One operation of a group: a savepoint of the group's write transaction."""
         raise NotImplementedError

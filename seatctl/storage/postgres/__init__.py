@@ -196,6 +196,17 @@ class PostgresStore(SqlStore[PostgresTransaction]):
                     return True
             return False
 
+    def link_lost(self) -> bool:
+        # What the socket already holds, without a round trip (a few microseconds): a backend
+        # that was terminated or shut down sent its goodbye and closed. The first read may take
+        # the goodbye, the second meets the end.
+        try:
+            for _ in range(2):
+                self._conn.pgconn.consume_input()
+        except psycopg.OperationalError:
+            return True
+        return bool(self._conn.pgconn.status != psycopg.pq.ConnStatus.OK)
+
     def _value_outside(self, query: str) -> Any:
         row = self._conn.execute(query).fetchone()
         return row[0] if row else None
