@@ -538,3 +538,20 @@ class ThrowawayCluster:
         with contextlib.suppress(Exception):
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def new_token(db: str, user: str) -> str:
+    """A new token acting for `user`."""
+    from seatctl import Venue
+
+    with Venue.open(db) as venue:
+        return venue.add_token(user)[0]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds: for a scenario to come about (a request waiting for a
+    lock, say), never to wait out a race."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the scenario did not come about"
+        time.sleep(0.01)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import WAITING, named, sql
+from helpers import WAITING, named, new_token, sql, wait_until
 from seatctl import Venue
 from serving import EventStream, JsonWatch, Message, ServerProcess
 
@@ -45,24 +45,12 @@ def _seat_of(item: Any) -> str | None:
     return None
 
 
-def token_for(db: str, user: str) -> str:
-    with Venue.open(db) as venue:
-        return venue.add_token(user)[0]
-
-
-def wait_until(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the scenario did not come about"
-        time.sleep(0.01)
-
-
 @ON_POSTGRES
 def test_a_change_that_commits_after_a_higher_id_reaches_the_stream_and_watch(db_path):
     # The issue's scenario: a group commit locks seat 1 (drawing a history id), then waits for
     # seat 5's row, held from another connection; meanwhile another command locks seat 9.
     Venue.init(db_path, seats=9)
-    token = token_for(db_path, "u1")
+    token = new_token(db_path, "u1")
     group_url, group_name = named(db_path)
     cli_url, cli_name = named(db_path)
     with (

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from helpers import WAITING, ThrowawayCluster, named, sql, with_search_path
+from helpers import WAITING, ThrowawayCluster, named, new_token, sql, wait_until, with_search_path
 from seatctl import Venue
 from serving import ServerProcess
 
@@ -24,18 +24,6 @@ pytest.importorskip("uvicorn")
 
 BUDGET = 10.0  # the documented busy budget of a request
 ANSWERED_BESIDE = 0.5  # a request for a free seat while another waits
-
-
-def token_for(db: str, user: str) -> str:
-    with Venue.open(db) as venue:
-        return venue.add_token(user)[0]
-
-
-def wait_until(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the scenario did not come about"
-        time.sleep(0.01)
 
 
 class Pending:
@@ -114,7 +102,7 @@ def pg_served(pg_url: str) -> Iterator[tuple[ServerProcess, str, str]]:
     application_name)."""
     Venue.init(pg_url, seats=20)
     url, name = named(pg_url)
-    token = token_for(pg_url, "alice")
+    token = new_token(pg_url, "alice")
     with ServerProcess(url) as server:
         yield server, token, name
         server.stop()
@@ -155,7 +143,7 @@ def test_requests_waiting_for_held_rows_get_503_busy_within_their_one_deadline(
 
 
 def test_reads_are_answered_while_a_write_waits_for_sqlite_s_write_lock(venue_db):
-    token = token_for(venue_db, "alice")
+    token = new_token(venue_db, "alice")
     with ServerProcess(venue_db) as server:
         # A token's first use is recorded (a write, at most once a minute): done before.
         assert request(server, "GET", "/v1/me", None, token)[0][0] == 200
@@ -219,7 +207,7 @@ def on_cluster(cluster: ThrowawayCluster) -> Iterator[tuple[ServerProcess, str, 
         admin.execute(f"CREATE SCHEMA {schema}")
     url = with_search_path(cluster.url, schema)
     Venue.init(url, seats=20)
-    token = token_for(url, "alice")
+    token = new_token(url, "alice")
     with ServerProcess(url) as server:
         yield server, token, url
         server.stop()
