@@ -45,7 +45,7 @@ def test_the_server_keeps_to_its_openapi_document(served):
         warnings.simplefilter("ignore")
         schema = schemathesis.openapi.from_asgi("/openapi.json", served)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 14  # every route (tested below)
+        assert len(operations) == 15  # every route (tested below)
         headers = {"Authorization": f"Bearer {TOKEN['alice']}"}
         # The stream never ends, so no generated request can wait for its whole answer;
         # tests/test_stream*.py check it.

@@ -23,7 +23,7 @@ from seatctl.core import changefeed, validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.core.tokens import forbidden, unauthorized
-from seatctl.server.answers import error_response, json_answer
+from seatctl.server.answers import RETRY_AFTER_SECONDS, error_response, json_answer
 from seatctl.server.guard import StreamAnswer, StreamGuard
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
@@ -248,6 +248,14 @@ class Api:
         _no_query(request)
         return json_answer({"ok": True, "version": __version__})
 
+    async def ready(self, request: Request) -> Response:
+        """For load balancers: 200 while the database answers within a second, else 503."""
+        _no_query(request)
+        if await self.worker.ready():
+            return json_answer({"ready": True, "version": __version__})
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        return json_answer({"ready": False, "version": __version__}, 503, headers)
+
     async def page(self, request: Request) -> Response:
         """The seat-map page: static, so it needs no token (it asks for one itself)."""
         from seatctl.server import page
@@ -469,6 +477,7 @@ def create_app(
         route("/v1/me", api.me, "GET"),
         route("/v1/events", api.events, "GET"),
         route("/v1/health", api.health, "GET"),
+        route("/v1/ready", api.ready, "GET"),
         route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]

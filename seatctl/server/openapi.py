@@ -222,7 +222,9 @@ _WHY = {
     "415": "With --no-auth: the body is not sent as Content-Type: application/json.",
     "429": "Too many open streams (for this token, or in all); retry after Retry-After seconds.",
     "500": "A database problem; the details are in the server's log.",
-    "503": "The database stayed busy; retry after Retry-After seconds.",
+    "503": "Retry after Retry-After seconds: the database stayed busy or answered too late"
+    " (busy), could not be reached (unavailable), or the link broke during COMMIT"
+    " (commit_unknown: re-read before retrying).",
 }
 
 
@@ -264,6 +266,11 @@ def _errors(codes: list[str], prototype: bool = False) -> dict[str, Any]:
     return answers
 
 
+_READY = {
+    "type": "object",
+    "required": ["ready", "version"],
+    "properties": {"ready": {"type": "boolean"}, "version": {"type": "string"}},
+}
 _READ_ERRORS = ["400", "401", "403", "405", "500", "503"]
 _WRITE_ERRORS = ["400", "401", "403", "404", "405", "413", "415", "500", "503"]
 
@@ -483,6 +490,18 @@ def document() -> dict[str, Any]:
                             },
                             "Up.",
                         )
+                    },
+                }
+            },
+            "/v1/ready": {
+                "get": {
+                    "summary": "Readiness for load balancers: does the database answer within"
+                    " 1 s? 200 if so, else 503. No token needed.",
+                    "operationId": "v1_ready",
+                    "security": [],
+                    "responses": {
+                        code: _json(_READY, text)
+                        for code, text in (("200", "Ready."), ("503", "Not ready."))
                     },
                 }
             },

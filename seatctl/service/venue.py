@@ -431,6 +431,17 @@ class Venue(ChangeStream, TokenKeeping):
         commit); their changes are durable only once the `with` block has ended."""
         return self._store.group()
 
+    def within(self, deadline: float | None, lock_wait: float | None = None) -> None:
+        """A server's limits for the calls that follow: each gives up waiting (busy) at
+        `deadline`, a `time.monotonic()` instant, and waits at most `lock_wait` seconds for any
+        one lock; None for both is a command's usual busy budget."""
+        self._store.deadline = deadline
+        self._store.lock_wait = lock_wait
+
+    def link_lost(self) -> bool:
+        """Whether the database connection is known to be gone (see `Store.link_lost`)."""
+        return self._store.link_lost()
+
     @property
     def location(self) -> str:
         """The database as it may be shown: a path, or a URL without its password."""
