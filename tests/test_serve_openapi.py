@@ -9,7 +9,7 @@ Bounded to a few examples per operation; the `soak` Hypothesis profile runs 20 t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from schemathesis.generation.modes import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import negative_data_rejection  # noqa: E402
 
 from seatctl.core import validate  # noqa: E402
-from seatctl.core.errors import SeatctlError  # noqa: E402
+from seatctl.core.errors import ExitCode, Reason, SeatctlError  # noqa: E402
 from seatctl.server.app import PROTOTYPE_PATHS, App, create_app  # noqa: E402
 from seatctl.server.local import Local  # noqa: E402
 from seatctl.server.worker import Worker  # noqa: E402
@@ -59,20 +59,30 @@ def prototype_400_is_a_refusal(ctx: Any, response: Any, case: Any) -> None:
         assert reason in REFUSALS, f"a request the document allows got 400 {reason!r}"
 
 
-# The server takes any printable user, section and category name; the document's patterns
-# promise the ASCII part (seatctl/server/openapi.py says why). A request it took whose only
-# departure from the document is such a name is that promise, not a bug.
-USER_FIELDS = {"user", "userId"}
-NAME_FIELDS = {"section", "category"}
+# The server takes any printable user, section and category name (reason and title too, for
+# the endpoints that take one); the document's patterns promise the ASCII part (openapi.py says
+# why). A request it took whose only departure from the document is such a value is that
+# promise, not a bug: each field with the rule the server applies to it.
+def _name(value: str) -> None:
+    if not value or not value.isprintable():
+        raise SeatctlError(Reason.USAGE, "not a name", ExitCode.USAGE)
+
+
+LENIENT: dict[str, Callable[[str], object]] = {
+    "user": validate.user,
+    "userId": validate.user,
+    "section": _name,
+    "category": _name,
+    "reason": validate.reason,
+    "title": validate.title,
+}
 
 
 def _taken(field: str, value: object) -> bool:
     if not isinstance(value, str):
         return False
-    if field in NAME_FIELDS:
-        return value != "" and value.isprintable()
     try:
-        validate.user(value)
+        LENIENT[field](value)
     except SeatctlError:
         return False
     return True
@@ -91,7 +101,7 @@ def _sent(case: Any, mutation: Any) -> object:
 
 def _field(mutation: Any) -> str | None:
     pointer = mutation.schema_pointer.split("/")
-    named = [f for f in (*USER_FIELDS, *NAME_FIELDS) if f == mutation.parameter or f in pointer]
+    named = [f for f in LENIENT if f == mutation.parameter or f in pointer]
     return named[0] if named else None
 
 
