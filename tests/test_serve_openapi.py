@@ -231,3 +231,17 @@ def test_the_no_auth_document_says_a_change_not_sent_as_json_is_415(database):
     assert (
         "415" not in served_document(database[0], auth=True)["paths"]["/lock"]["post"]["responses"]
     )
+
+
+@pytest.mark.parametrize("auth", [True, False], ids=["tokens", "no-auth"])
+def test_every_operation_documents_the_answers_of_the_connection_limits(database, auth):
+    # Given before a request reaches the application, so Schemathesis never sees them.
+    for operations in served_document(database[0], auth)["paths"].values():
+        for operation in operations.values():
+            assert {"408", "431", "503"} <= set(operation["responses"])
+
+
+def test_the_no_auth_document_lists_the_host_and_origin_refusal_everywhere(database):
+    for operations in served_document(database[0], auth=False)["paths"].values():
+        for operation in operations.values():
+            assert "403" in operation["responses"]
