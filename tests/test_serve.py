@@ -150,6 +150,12 @@ def test_prototype_without_auth_needs_a_user_id_to_change_a_seat(open_api, venue
     assert booking_state(venue_db) == before
 
 
+def test_me_without_auth_refuses_an_invalid_user_name_as_every_endpoint_does(open_api):
+    # Found by Schemathesis: /v1/me alone took `?user=` unchecked with --no-auth.
+    answer = open_api.get("/v1/me", params={"user": ""})
+    assert (answer.status_code, answer.json()["error"]) == (400, "usage")
+
+
 # --- /v1 ----------------------------------------------------------------------------------
 
 

@@ -176,6 +176,8 @@ class Api:
         async with self._parsing(token):
             named = _one_query(request, "user", _USER_QUERY)
         if not self.auth:
+            if named is not None:
+                validate.user(named)  # a bad name is 400 here too, as on every endpoint
             return json_answer({"user": None, "auth": "none"})
         user = await self.worker.read(lambda venue: self._acting(venue, token, named))
         return json_answer({"user": user, "auth": "tokens"})
@@ -265,7 +267,7 @@ class Api:
     async def openapi(self, request: Request) -> Response:
         from seatctl.server.openapi import document
 
-        return json_answer(document())
+        return json_answer(document(self.auth))
 
     # --- who is acting --------------------------------------------------------------------
 
