@@ -138,7 +138,12 @@ def test_once_the_folder_is_writable_the_same_command_succeeds(in_unwritable_fol
 
 @pytest.fixture
 def read_only_file(shared_db: str) -> str:
+    """The database as an owner who lets others read it leaves it: seatctl makes it and its
+    side files owner-only, so the owner opens them to others (0444, the side files 0644)."""
     os.chmod(shared_db, 0o444)
+    for side in ("-wal", "-shm"):
+        if os.path.exists(shared_db + side):
+            os.chmod(shared_db + side, 0o644)
     os.chmod(os.path.dirname(shared_db), 0o777)
     return shared_db
 
