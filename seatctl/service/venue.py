@@ -7,7 +7,7 @@ one of them, and write all the changes or none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
@@ -43,6 +43,7 @@ from seatctl.storage import Store, Transaction, open_store
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.core.venue_map import Counts, MapCell
     from seatctl.service.initialising import InitResult
+    from seatctl.service.picking import PickIndex
 
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
@@ -53,6 +54,7 @@ class Venue(ChangeStream, TokenKeeping):
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._picks: PickIndex | None = None  # made by the first `lock_best`
 
     @classmethod
     def open(cls, db: str) -> Venue:
@@ -158,12 +160,28 @@ class Venue(ChangeStream, TokenKeeping):
         wanted_sections = names("section", sections)
         wanted_categories = names("category", categories)
         from seatctl.core import selection
+        from seatctl.service import picking
 
         rule_for = _lock_rule(name, ttl)
-
-        with naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
+        if self._picks is None:
+            self._picks = picking.PickIndex()
+        with (
+            self._picks.writing(),
+            naming_busy_seats(self._store.location, []),
+            self._store.transaction() as tx,
+        ):
             existing_show(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
+            index = self._picks.rows(tx, show)
+            if index is not None:  # only the rows that can hold the seats asked for
+                now = tx.now()
+                chosen = picking.choose(
+                    index, now, count, wanted_sections, wanted_categories, split
+                )
+                if chosen is None:
+                    spots = picking.spots(index, now, wanted_sections)
+                    raise not_enough(spots, count, wanted_sections, wanted_categories, split)
+                return self._decide(tx, chosen, name, rule_for, show, locking=True)
             ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
             # Only the rows the choice needs are read: most often the first one settles it.
             rows = selection.RowsInRankOrder(
@@ -288,7 +306,11 @@ class Venue(ChangeStream, TokenKeeping):
         show = validate.event_name(event)
         if not wanted:
             raise usage_error("name at least one seat")
-        with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
+        with (
+            self._writing(),
+            naming_busy_seats(self._store.location, wanted),
+            self._store.transaction() as tx,
+        ):
             existing_show(tx, show)
             return self._decide(tx, wanted, user, rule_for, show, locking)
 
@@ -336,6 +358,8 @@ class Venue(ChangeStream, TokenKeeping):
                 raise over
         tx.save(changed, show)
         tx.append_history([e._replace(show=show) for e in events])
+        if self._picks is not None:
+            self._picks.saved(show, changed)
         return [seat.view(now) for seat in after]
 
     @staticmethod
@@ -422,7 +446,15 @@ class Venue(ChangeStream, TokenKeeping):
     def grouped(self) -> AbstractContextManager[None]:
         """Run several calls in one transaction, each all or nothing on its own (group
         commit); their changes are durable only once the `with` block has ended."""
-        return self._store.group()
+        if self._picks is None:
+            from seatctl.service.picking import PickIndex
+
+            self._picks = PickIndex()
+        return _within(self._picks.writing(), self._store.group())
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """Around a write: the pick index forgets what it saw saved if it does not commit."""
+        return self._picks.writing() if self._picks is not None else nullcontext()
 
     @property
     def location(self) -> str:
@@ -442,6 +474,14 @@ class Venue(ChangeStream, TokenKeeping):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def _within(
+    outer: AbstractContextManager[None], inner: AbstractContextManager[None]
+) -> Iterator[None]:
+    with outer, inner:
+        yield
 
 
 def _lock_rule(user: str, ttl: int | None) -> RuleAt:
