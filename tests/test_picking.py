@@ -4,6 +4,7 @@ lock lapses."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import START, frozen, run_cli
-from seatctl.core.clock import parse_instant
 from seatctl import Venue
+from seatctl.core.clock import parse_instant
 from seatctl.core.errors import SeatctlError
 from seatctl.core.selection import SeatSpot, choose_best
 
@@ -123,16 +124,13 @@ def test_every_pick_of_a_sale_is_the_pure_rules_choice(tmp_path_factory, steps):
                     if free:
                         other.lock(free, "other", ttl=count * 10)
                 elif action == "other-release" and held:
-                    try:  # the picker's seat, released through another connection
+                    # The picker's seat, released through another connection (unless it lapsed).
+                    with contextlib.suppress(SeatctlError):
                         other.release(held[:1], "picker")
-                    except SeatctlError:
-                        pass  # it lapsed meanwhile
                     held = held[1:]
                 elif action == "confirm" and held:
-                    try:
+                    with contextlib.suppress(SeatctlError):  # unless some lapsed meanwhile
                         picker.confirm(held, "picker")
-                    except SeatctlError:
-                        pass  # some of them lapsed meanwhile
                     held = []
                 elif action == "later":
                     now += count * 10
