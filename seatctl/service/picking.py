@@ -39,38 +39,73 @@ if TYPE_CHECKING:
 class _Row:
     """One ranked row: its seats in the rule's order and the instant each is free from."""
 
-    __slots__ = ("free", "free_from", "positioned", "rank", "section", "soonest", "spots")
+    __slots__ = (
+        "follows",
+        "free_from",
+        "longest",
+        "positioned",
+        "rank",
+        "runs",
+        "section",
+        "soonest",
+        "spots",
+        "taken",
+    )
 
     def __init__(self, rank: tuple[int, int], spots: list[SeatSpot], positioned: bool) -> None:
         self.rank = rank
         self.section = spots[0].section
         self.positioned = positioned
-        self.spots = spots
+        self.spots = spots  # each available; `taken` the same seats unavailable
+        self.taken = [spot._replace(available=False) for spot in spots]
+        # Whether each seat's number follows the one before it (a gap breaks a block).
+        numbers = [spot.number for spot in spots]
+        self.follows = [False] + [
+            not positioned or (b is not None and a is not None and b == a + 1)
+            for a, b in zip(numbers, numbers[1:], strict=False)
+        ]
         self.free_from: list[int | None] = [0] * len(spots)
-        self.free = 0  # seats free with no lock at all
+        self.runs: list[int] = []  # the lengths of its blocks of seats free with no lock
+        self.longest = 0
         self.soonest: int | None = None  # the earliest lock deadline in the row
 
     def recount(self) -> None:
+        runs: list[int] = []
+        run = 0
+        for free, follows in zip(self.free_from, self.follows, strict=True):
+            if free != 0 or not follows:
+                if run:
+                    runs.append(run)
+                run = 0
+            run += free == 0
+        if run:
+            runs.append(run)
+        self.runs = runs
+        self.longest = max(runs, default=0)
         deadlines = [f for f in self.free_from if f]  # a lock's deadline (0 and None: not)
-        self.free = self.free_from.count(0)
         self.soonest = min(deadlines) if deadlines else None
 
     def may_hold(self, count: int, now: Instant) -> bool:
-        """Whether the row may have `count` seats available at `now` (cheap, exact when no
-        lock in it has lapsed)."""
-        if self.free >= count:
+        """Whether the row may have a block of `count` seats available at `now` (exact but
+        for the categories, which only the rule weighs, when no lock in it has lapsed)."""
+        if self.longest >= count:
             return True
-        if self.soonest is None or self.soonest > now:
-            return False
-        return self.available(now) >= count
+        return self.soonest is not None and self.soonest <= now
 
-    def available(self, now: Instant) -> int:
-        return sum(1 for f in self.free_from if f is not None and f <= now)
+    def lapsed(self, now: Instant) -> bool:
+        """Whether a lock in the row has run out by `now` (then only the rule can say)."""
+        return self.soonest is not None and self.soonest <= now
+
+    def strands_nobody(self, count: int) -> bool:
+        """Whether a block of `count` fits in a run of free seats leaving no seat alone: a
+        run of exactly `count`, or of `count` + 2 or more (a run of `count` + 1 leaves one).
+        Exact when no lock in the row has lapsed: then its free seats are its available ones."""
+        return any(run == count or run >= count + 2 for run in self.runs)
 
     def seats(self, now: Instant) -> RowSeats:
         spots = [
-            spot._replace(available=f is not None and f <= now)
-            for spot, f in zip(self.spots, self.free_from, strict=True)
+            spot if f is not None and f <= now else taken
+            for spot, taken, f in zip(self.spots, self.taken, self.free_from, strict=True)
         ]
         return RowSeats(self.rank, spots, self.positioned)
 
@@ -158,12 +193,29 @@ def choose(
     seats for a block, then (with `split`, and no block anywhere) those with any."""
     wanted = set(sections)
     rows = [row for row in index.rows if not wanted or row.section in wanted]
-    blocks = (row.seats(now) for row in rows if row.may_hold(count, now))
-    chosen = selection.choose_best_in_rows(blocks, count, categories)
+    chosen = selection.choose_best_in_rows(
+        _block_rows(rows, now, count, bool(categories)), count, categories
+    )
     if chosen is not None or not split:
         return chosen
-    singles = [row.seats(now) for row in rows if row.may_hold(1, now)]
+    singles = [row.seats(now) for row in rows if row.may_hold(1, now)]  # any seat at all
     return selection.choose_best_in_rows(singles, count, categories, split=True)
+
+
+def _block_rows(rows: list[_Row], now: Instant, count: int, filtered: bool) -> list[RowSeats]:
+    """The rows, in rank order, that the rule must weigh for a block: those that may hold
+    one, up to the first whose block strands nobody (no later row can beat that; the rule
+    stops there too). With categories, which runs of free seats do not know, every row that
+    may hold a block."""
+    weighed = []
+    for row in rows:
+        if row.lapsed(now):
+            weighed.append(row.seats(now))  # its counts are not those of `now`
+        elif row.longest >= count:
+            weighed.append(row.seats(now))
+            if not filtered and row.strands_nobody(count):
+                break
+    return weighed
 
 
 def spots(index: _ShowIndex, now: Instant, sections: Sequence[str]) -> list[SeatSpot]:
