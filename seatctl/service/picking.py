@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from seatctl.core import selection
@@ -62,7 +63,7 @@ class _Row:
         numbers = [spot.number for spot in spots]
         self.follows = [False] + [
             not positioned or (b is not None and a is not None and b == a + 1)
-            for a, b in zip(numbers, numbers[1:], strict=False)
+            for a, b in pairwise(numbers)
         ]
         self.free_from: list[int | None] = [0] * len(spots)
         self.runs: list[int] = []  # the lengths of its blocks of seats free with no lock
