@@ -28,6 +28,15 @@ def serve(
             help="Trust the user named in each request, as the prototype did (loopback only).",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Server processes sharing the port (default: one per CPU).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> int:
     """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM.
@@ -39,8 +48,9 @@ def serve(
       seatctl serve
       seatctl serve --host 0.0.0.0 --port 8080
       seatctl serve --port 0 --no-auth
+      seatctl serve --workers 2
     """
     from seatctl.server import serve as run_server  # the server stack: only this command
 
     ctx.obj.json = json
-    return run_server(ctx.obj.database(), host, port, auth=not no_auth)
+    return run_server(ctx.obj.database(), host, port, auth=not no_auth, workers=workers)

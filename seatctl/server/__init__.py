@@ -13,14 +13,22 @@ import sys
 import threading
 from collections.abc import Callable
 
-from seatctl.core.errors import ExitCode, usage_error
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 
 INSTALL_HINT = "pip install 'seatctl[server]'"
+MAX_WORKERS = 64
 log = logging.getLogger("seatctl.serve")
 
 
-def serve(db: str, host: str, port: int, auth: bool = True) -> int:
-    """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0)."""
+def serve(db: str, host: str, port: int, auth: bool = True, workers: int | None = None) -> int:
+    """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0). With
+    `workers` above 1, that many processes serve the one socket (`seatctl.server.workers`);
+    None: the default for this machine."""
+    from seatctl.server import workers as supervision
+
+    count = supervision.default_workers() if workers is None else workers
+    if not 1 <= count <= MAX_WORKERS:
+        raise usage_error(f"invalid --workers {count}: use 1 to {MAX_WORKERS}")
     if not auth and not is_loopback(host):
         raise usage_error(
             f"--no-auth trusts whoever names a user, so it serves only a loopback address"
@@ -38,6 +46,8 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
     from seatctl.server.live import Hub
     from seatctl.server.worker import Worker
 
+    if count > 1:
+        return _serve_many(db, host, port, auth, count)
     worker = Worker(db)
     worker.start()  # opens the database now: a missing or bad one stops serve here
     try:
@@ -60,6 +70,62 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
     finally:
         worker.stop()
     return ExitCode.OK
+
+
+def _serve_many(db: str, host: str, port: int, auth: bool, count: int) -> int:
+    """`count` worker processes on one socket, bound here before they start."""
+    from seatctl.server import workers as supervision
+    from seatctl.server.app import create_app
+    from seatctl.server.live import Hub
+    from seatctl.server.worker import Worker
+    from seatctl.venue import Venue
+
+    with Venue.open(db) as venue:  # a missing or bad database stops serve here, once
+        location = venue.location
+    listener = _listen(host, port)
+    try:
+        bound = listener.getsockname()[0]
+        if not auth and not is_loopback(bound):
+            raise usage_error(
+                f"--no-auth serves only a loopback address, but {host!r} resolves to"
+                f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
+            )
+
+        def serve_one() -> int:
+            worker = Worker(db)
+            worker.start()
+            try:
+                hub = Hub(db, worker)
+                try:
+                    _run(create_app(worker, auth, hub), listener, location, auth, hub.close, False)
+                finally:
+                    hub.close()
+                    hub.join()
+            finally:
+                worker.stop()
+            return ExitCode.OK
+
+        def announce() -> None:
+            print(f"{_serving(listener, location, auth)}, {count} workers", file=sys.stderr)
+            sys.stderr.flush()
+
+        code = supervision.supervise(count, serve_one, announce)
+    finally:
+        listener.close()
+    if code:
+        raise SeatctlError(
+            Reason.BAD_DATABASE,
+            "serve stopped: its workers kept stopping at start-up (see the lines above)",
+            ExitCode.DATABASE,
+        )
+    return ExitCode.OK
+
+
+def _serving(listener: socket.socket, location: str, auth: bool) -> str:
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    mode = "tokens" if auth else "none"
+    return f"serving {location} on http://{shown}:{port} (auth: {mode})"
 
 
 def is_loopback(host: str) -> bool:
@@ -85,6 +151,7 @@ def _run(
     location: str,
     auth: bool,
     end_streams: Callable[[], None],
+    announce: bool = True,
 ) -> None:
     import uvicorn
 
@@ -97,13 +164,8 @@ def _run(
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
-            if self.started:
-                host, port = listener.getsockname()[:2]
-                shown = f"[{host}]" if ":" in host else host
-                mode = "tokens" if auth else "none"
-                print(
-                    f"serving {location} on http://{shown}:{port} (auth: {mode})", file=sys.stderr
-                )
+            if self.started and announce:
+                print(_serving(listener, location, auth), file=sys.stderr)
                 sys.stderr.flush()
 
         def capture_signals(self):  # type: ignore[no-untyped-def]
