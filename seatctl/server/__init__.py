@@ -29,6 +29,8 @@ def serve(db: str, host: str, port: int, auth: bool = True, workers: int | None 
     count = supervision.default_workers() if workers is None else workers
     if not 1 <= count <= MAX_WORKERS:
         raise usage_error(f"invalid --workers {count}: use 1 to {MAX_WORKERS}")
+    if count > 1 and not supervision.SUPPORTED:
+        raise usage_error("--workers above 1 needs Linux (or another system with sigwaitinfo)")
     if not auth and not is_loopback(host):
         raise usage_error(
             f"--no-auth trusts whoever names a user, so it serves only a loopback address"
@@ -106,10 +108,11 @@ def _serve_many(db: str, host: str, port: int, auth: bool, count: int) -> int:
             return ExitCode.OK
 
         def announce() -> None:
-            print(f"{_serving(listener, location, auth)}, {count} workers", file=sys.stderr)
+            # The same line as one process says: scripts wait for it.
+            print(_serving(listener, location, auth), file=sys.stderr)
             sys.stderr.flush()
 
-        code = supervision.supervise(count, serve_one, announce)
+        code = supervision.supervise(count, serve_one, announce, listener.close)
     finally:
         listener.close()
     if code:

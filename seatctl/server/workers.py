@@ -33,17 +33,29 @@ FAILING_STARTS = 3  # workers in a row dying this soon after start: something is
 SOON = 2.0  # seconds
 
 
+SUPPORTED = hasattr(signal, "sigwaitinfo") and hasattr(os, "fork")
+
+
 def default_workers() -> int:
     """One worker per CPU this process may run on (see docs/performance.md for why)."""
+    if not SUPPORTED:
+        return 1
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
 
-def supervise(count: int, serve_one: Callable[[], int], announce: Callable[[], None]) -> int:
+def supervise(
+    count: int,
+    serve_one: Callable[[], int],
+    announce: Callable[[], None],
+    stop_listening: Callable[[], None],
+) -> int:
     """Fork `count` workers running `serve_one` (each returns its exit code) and keep them
-    running until SIGTERM or SIGINT; the exit code: 0 after a clean stop."""
+    running until SIGTERM or SIGINT; the exit code: 0 after a clean stop. `stop_listening`
+    closes the parent's copy of the socket when they stop, so that new connections are refused
+    once the workers have closed theirs."""
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     alive_r, alive_w = os.pipe()  # closes for the workers when the parent is gone
     workers: dict[int, float] = {}  # pid -> when it started
@@ -63,14 +75,20 @@ def supervise(count: int, serve_one: Callable[[], int], announce: Callable[[], N
                 log.error("worker %d stopped (%s); starting another", pid, code)
                 if failing >= FAILING_STARTS:
                     log.error("%d workers in a row stopped at start-up; stopping", failing)
+                    stop_listening()
                     _stop(workers)
                     return 1
                 workers[_fork(serve_one, old_mask, alive_r, alive_w)] = time.monotonic()
+        stop_listening()
         _stop(workers)
         return 0
     finally:
         os.close(alive_r)
         os.close(alive_w)
+        # A second SIGTERM while the workers were stopping has been answered by stopping:
+        # taken here, it does not kill the process once the mask is lifted.
+        while signal.sigtimedwait(_SIGNALS, 0) is not None:
+            pass
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
