@@ -26,6 +26,7 @@ from seatctl.core.clock import parse_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.core.tokens import forbidden, unauthorized
+from seatctl.server.cache import ReadCache
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
@@ -68,6 +69,7 @@ class Api:
         self.worker = worker
         self.auth = auth
         self.hub = hub
+        self.cache = ReadCache(worker.db)
 
     # --- the prototype's endpoints --------------------------------------------------------
 
@@ -75,11 +77,12 @@ class Api:
         named = _one_query(request, "userId")
         token = self._token(request)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._filter(venue, token, named)
-            return {v.seat: _proto_seat(v) for v in venue.iter_seats(user=user)}
+        def encode(views: list[SeatView]) -> bytes:
+            return _encoded({v.seat: _proto_seat(v) for v in views})
 
-        return _json(await self.worker.read(work))
+        key, check = ("proto", named), self._authorise(token, named)
+        body = await self.cache.listing(self.worker, key, named, check, None, DEFAULT_SHOW, encode)
+        return _raw(body)
 
     async def proto_change(self, request: Request, verb: str) -> Response:
         body = await _body(request, required=("seatId",), optional=("userId",))
@@ -109,12 +112,12 @@ class Api:
             )
         token = self._token(request)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            user = self._filter(venue, token, named)
-            views = venue.iter_seats(Status(status) if status else None, user, event)
-            return [wire.seat_object(v) for v in views]
+        def encode(views: list[SeatView]) -> bytes:
+            return _encoded([wire.seat_object(v) for v in views])
 
-        return _json(await self.worker.read(work))
+        key, chosen = ("v1", status, named, event), Status(status) if status else None
+        check = self._authorise(token, named)
+        return _raw(await self.cache.listing(self.worker, key, named, check, chosen, event, encode))
 
     async def change(self, request: Request, verb: str) -> Response:
         body = await _body(request, required=("seats",), optional=("user", "event"))
@@ -245,6 +248,10 @@ class Api:
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
         return token.strip()
+
+    def _authorise(self, token: str | None, named: str | None) -> Callable[[Venue], str] | None:
+        """What checks a read's token on the database thread (None without tokens)."""
+        return partial(self._acting, token=token, named=named) if self.auth else None
 
     def _filter(self, venue: Venue, token: str | None, named: str | None) -> str | None:
         """For a read: check the token (if any); the user to filter by, if one is named."""
@@ -428,6 +435,14 @@ def _shown(text: str) -> str:
 
 
 # --- answers ------------------------------------------------------------------------------
+
+
+def _encoded(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _raw(body: bytes) -> Response:
+    return Response(body, 200, media_type="application/json")
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
