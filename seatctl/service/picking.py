@@ -204,18 +204,26 @@ def choose(
 
 
 def _block_rows(rows: list[_Row], now: Instant, count: int, filtered: bool) -> list[RowSeats]:
-    """The rows, in rank order, that the rule must weigh for a block: those that may hold
-    one, up to the first whose block strands nobody (no later row can beat that; the rule
-    stops there too). With categories, which runs of free seats do not know, every row that
-    may hold a block."""
+    """The rows, in rank order, that the rule must weigh for a block. A row whose runs of
+    free seats are all shorter than `count` holds no block. Without categories (which runs
+    of free seats do not know), a block strands at most one seat, and the rule ranks by
+    orphans first, then by row: so past the first row whose blocks all strand one, later such
+    rows cannot win, and past the first row with a block that strands nobody, no row can
+    (the rule stops there too). A row where a lock has lapsed is always weighed."""
     weighed = []
+    stranding_seen = False
     for row in rows:
         if row.lapsed(now):
             weighed.append(row.seats(now))  # its counts are not those of `now`
         elif row.longest >= count:
-            weighed.append(row.seats(now))
-            if not filtered and row.strands_nobody(count):
+            if filtered:
+                weighed.append(row.seats(now))
+            elif row.strands_nobody(count):
+                weighed.append(row.seats(now))
                 break
+            elif not stranding_seen:
+                weighed.append(row.seats(now))
+                stranding_seen = True
     return weighed
 
 
