@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.validate import is_postgres_url
 
 INSTALL_HINT = "pip install 'seatctl[server]'"
 MAX_WORKERS = 64
@@ -94,6 +95,10 @@ def _serve_many(db: str, host: str, port: int, auth: bool, count: int) -> int:
             )
 
         def serve_one() -> int:
+            if not is_postgres_url(db):  # the workers' writers queue for SQLite's one lock
+                from seatctl.storage.sqlite import queue_writers
+
+                queue_writers(db)
             worker = Worker(db)
             worker.start()
             try:
