@@ -23,7 +23,7 @@ make a lock be refused, never hold a seat twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -35,6 +35,9 @@ from seatctl.core.selection import RowSeats, SeatSpot
 
 if TYPE_CHECKING:
     from seatctl.storage import Transaction
+
+
+CATCH_UP_LIMIT = 1000  # history events taken in one by one; beyond, the index is read again
 
 
 class _Row:
@@ -123,6 +126,7 @@ class PickIndex:
     def __init__(self) -> None:
         self._shows: dict[str, _ShowIndex] = {}
         self._marker: object | None = None
+        self._through = 0  # the newest history id the index has taken in
         # One flag per open write (a group, then its savepoint): changes of ours applied
         # that may yet be rolled back.
         self._unsure: list[bool] = []
@@ -134,12 +138,34 @@ class PickIndex:
         if marker is None:
             return None
         if marker != self._marker:
-            self._shows.clear()
+            # Others committed: take in what they changed (their history since the newest
+            # id seen: under the write lock, SQLite's ids follow commit order), or read all.
+            if not self._catch_up(tx):
+                self._shows.clear()
             self._marker = marker
         index = self._shows.get(show)
         if index is None:
+            if not self._shows:
+                self._through = tx.newest_history_id()
             index = self._shows[show] = _build(tx, show)
         return index
+
+    def _catch_up(self, tx: Transaction) -> bool:
+        """Apply the changes committed since `_through` to every event indexed; False if the
+        index must be read again (the map changed, or too much did)."""
+        if not self._shows:
+            return False
+        newest = tx.newest_history_id()
+        for show, index in self._shows.items():
+            entries = tx.history_after(show, self._through, CATCH_UP_LIMIT)
+            if len(entries) == CATCH_UP_LIMIT or any(e.show is None for e in entries):
+                return False  # a seat was added to the map (or many changes): read it all
+            labels = list({entry.seat for entry in entries})
+            seats = tx.seats(labels, show)
+            if len(seats) != len(labels) or not _apply(index, seats.values()):
+                return False
+        self._through = newest
+        return True
 
     def saved(self, show: str, seats: Sequence[Seat]) -> None:
         """This connection saved these seat records of `show` (not committed yet)."""
@@ -150,17 +176,8 @@ class PickIndex:
             self.drop()
             return
         self._unsure[-1] = True
-        touched: dict[int, _Row] = {}
-        for seat in seats:
-            found = index.where.get(seat.label)
-            if found is None:  # a seat the index does not know: read it all again
-                self.drop()
-                return
-            row, position = found
-            row.free_from[position] = _free_from(seat)
-            touched[id(row)] = row
-        for row in touched.values():
-            row.recount()
+        if not _apply(index, seats):
+            self.drop()
 
     def drop(self) -> None:
         self._shows.clear()
@@ -236,6 +253,21 @@ def spots(index: _ShowIndex, now: Instant, sections: Sequence[str]) -> list[Seat
         if not wanted or row.section in wanted
         for spot in row.seats(now).spots
     ]
+
+
+def _apply(index: _ShowIndex, seats: Iterable[Seat]) -> bool:
+    """Set these seats' states in the index; False if it does not know one of them."""
+    touched: dict[int, _Row] = {}
+    for seat in seats:
+        found = index.where.get(seat.label)
+        if found is None:
+            return False
+        row, position = found
+        row.free_from[position] = _free_from(seat)
+        touched[id(row)] = row
+    for row in touched.values():
+        row.recount()
+    return True
 
 
 def _free_from(seat: Seat) -> int | None:
