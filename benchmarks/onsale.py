@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SECTIONS = (  # name, category, rows, seats per row (even: pairs fill them): 2,500 + 1,500 + 1,000
     ("Stalls", "premium", 25, 100),
@@ -64,8 +65,13 @@ def hall_csv(path: Path, scale: int = 1) -> int:
 # --- the servers -------------------------------------------------------------------------------
 
 
+SEATCTL: list[str] = []  # run.py's seatctl (installed for the run), else the one beside us
+
+
 def seatctl_command() -> list[str]:
     """The installed console script beside this interpreter, else `python -m seatctl`."""
+    if SEATCTL:
+        return SEATCTL
     script = Path(sys.executable).with_name("seatctl")
     return [str(script)] if script.exists() else [sys.executable, "-m", "seatctl"]
 
@@ -417,6 +423,54 @@ def cases(postgres: str | None, extra: list[str], scale: int = 1) -> Iterator[Re
                     yield run_case(label, url, servers, seats, one, venue_mb)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def case_onsale(bench: Any) -> list[Any]:
+    """Case 10 for run.py: the rows of each run (SQLite; PostgreSQL when $SEATCTL_TEST_PG
+    names a server)."""
+    from rows import Row
+
+    SEATCTL[:] = bench.seatctl
+    load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    rows: list[Row] = []
+    postgres = os.environ.get("SEATCTL_TEST_PG")
+    results = list(cases(postgres, [], 10 if bench.settings.quick else 1))
+    for result in results:
+        case = f"10 on-sale {result.label}"
+        note = f"{'; '.join(line.strip() for line in result.lines()[1:])}; {load}"
+        sqlite = "SQLite" in result.label
+        faults = result.errors + result.doubled + result.missing + result.unsold
+        steady = result.rate_late / result.rate_early if result.rate_early else 0.0
+        figures = [
+            ("zero doubled, missing, errors", "count", faults, "0", faults == 0),
+            (
+                "best-available holds",
+                "holds/s",
+                result.holds_per_s,
+                ">= 1000/s" if sqlite else "-",
+                result.holds_per_s >= 1000 if sqlite else None,
+            ),
+            ("pick p99", "ms", result.pick_p99_ms, "<= 100 ms", result.pick_p99_ms <= 100),
+            ("hold rate 80-90% / 0-10% sold", "x", steady, ">= 0.67x", steady >= 1 / 1.5),
+            (
+                "worker RSS after / (start + venue)",
+                "x",
+                result.rss_growth,
+                "<= 1.2x",
+                result.rss_growth <= 1.2,
+            ),
+        ]
+        rows += [
+            Row(case, m, unit, v, None, t, ok, note if i == 0 else "")
+            for i, (m, unit, v, t, ok) in enumerate(figures)
+        ]
+    pg = [r for r in results if r.label.startswith("PostgreSQL")]
+    if len(pg) == 2 and pg[0].holds_per_s:
+        ratio = pg[1].holds_per_s / pg[0].holds_per_s
+        rows.append(
+            Row("10 on-sale PostgreSQL", "2 / 1 servers", "x", ratio, None, ">= 1.3x", ratio >= 1.3)
+        )
+    return rows
 
 
 def main() -> None:
