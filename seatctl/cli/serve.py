@@ -46,9 +46,8 @@ def serve(
 
     Examples:
       seatctl serve
-      seatctl serve --host 0.0.0.0 --port 8080
+      seatctl serve --host 0.0.0.0 --port 8080 --workers 4
       seatctl serve --port 0 --no-auth
-      seatctl serve --workers 2
     """
     from seatctl.server import serve as run_server  # the server stack: only this command
 

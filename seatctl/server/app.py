@@ -77,11 +77,10 @@ class Api:
         named = _one_query(request, "userId")
         token = self._token(request)
 
-        def encode(views: list[SeatView]) -> bytes:
-            return _encoded({v.seat: _proto_seat(v) for v in views})
-
-        key, check = ("proto", named), self._authorise(token, named)
-        body = await self.cache.listing(self.worker, key, named, check, None, DEFAULT_SHOW, encode)
+        check = partial(self._acting, token=token, named=named) if self.auth else None
+        body = await self.cache.listing(
+            self.worker, ("proto", named), named, check, None, DEFAULT_SHOW, _proto_seats
+        )
         return _raw(body)
 
     async def proto_change(self, request: Request, verb: str) -> Response:
@@ -112,12 +111,9 @@ class Api:
             )
         token = self._token(request)
 
-        def encode(views: list[SeatView]) -> bytes:
-            return _encoded([wire.seat_object(v) for v in views])
-
         key, chosen = ("v1", status, named, event), Status(status) if status else None
-        check = self._authorise(token, named)
-        return _raw(await self.cache.listing(self.worker, key, named, check, chosen, event, encode))
+        check = partial(self._acting, token=token, named=named) if self.auth else None
+        return _raw(await self.cache.listing(self.worker, key, named, check, chosen, event, _seats))
 
     async def change(self, request: Request, verb: str) -> Response:
         body = await _body(request, required=("seats",), optional=("user", "event"))
@@ -249,10 +245,6 @@ class Api:
             raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
         return token.strip()
 
-    def _authorise(self, token: str | None, named: str | None) -> Callable[[Venue], str] | None:
-        """What checks a read's token on the database thread (None without tokens)."""
-        return partial(self._acting, token=token, named=named) if self.auth else None
-
     def _filter(self, venue: Venue, token: str | None, named: str | None) -> str | None:
         """For a read: check the token (if any); the user to filter by, if one is named."""
         if self.auth:
@@ -286,6 +278,14 @@ _BEST_ONLY = ("section", "category", "split")
 
 def _proto_seat(view: SeatView) -> dict[str, Any]:
     return {"status": view.status.value, "lockedBy": view.locked_by}
+
+
+def _proto_seats(views: list[SeatView]) -> bytes:  # GET /seats: an object keyed by label
+    return _encoded({v.seat: _proto_seat(v) for v in views})
+
+
+def _seats(views: list[SeatView]) -> bytes:  # GET /v1/seats: a list of seat objects
+    return _encoded([wire.seat_object(v) for v in views])
 
 
 # --- parsing requests ---------------------------------------------------------------------
@@ -441,13 +441,12 @@ def _encoded(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _raw(body: bytes) -> Response:
-    return Response(body, 200, media_type="application/json")
+def _raw(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status, headers, media_type="application/json")
+    return _raw(_encoded(value), status, headers)
 
 
 def _error_response(error: SeatctlError, prototype: bool) -> Response:
