@@ -16,6 +16,7 @@ from seatctl import Venue
 from seatctl.core.clock import parse_instant
 from seatctl.core.errors import SeatctlError
 from seatctl.core.selection import SeatSpot, choose_best
+from seatctl.service.choosing import not_enough
 
 ROWS, PER_ROW = 3, 6
 T0 = parse_instant(START)
@@ -48,10 +49,13 @@ def every_spot(venue: Venue) -> list[SeatSpot]:
 
 
 def picked(venue: Venue, count: int, split: bool = False) -> list[str] | None:
+    """The seats picked, or None for a refusal, which must say what the pure rule's does."""
+    spots = every_spot(venue)
     try:
         return [view.seat for view in venue.lock_best(count, "picker", split=split)]
     except SeatctlError as error:
         assert error.reason == "not_enough"
+        assert error.message == not_enough(spots, count, [], [], split).message
         return None
 
 

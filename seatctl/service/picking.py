@@ -245,12 +245,14 @@ def _block_rows(rows: list[_Row], now: Instant, count: int, filtered: bool) -> l
 
 
 def spots(index: _ShowIndex, now: Instant, sections: Sequence[str]) -> list[SeatSpot]:
-    """Every seat of the allowed sections at `now`: what a refusal counts."""
+    """The seats of the allowed sections' rows that have any seat available at `now`: what a
+    refusal counts (the available seats, the largest block), which a full row adds nothing to.
+    Near a sell-out, when refusals are common, that is a few rows, not the hall."""
     wanted = set(sections)
     return [
         spot
         for row in index.rows
-        if not wanted or row.section in wanted
+        if (not wanted or row.section in wanted) and row.may_hold(1, now)
         for spot in row.seats(now).spots
     ]
 
