@@ -138,3 +138,16 @@ def test_every_pick_of_a_sale_is_the_pure_rules_choice(tmp_path_factory, steps):
                     held = []
                 elif action == "later":
                     now += count * 10
+
+
+def test_a_refusal_counts_the_seats_left_alone_in_their_rows(hall):
+    with frozen(T0 + 1), Venue.open(hall) as venue:
+        assert picked(venue, 2) == ["A3", "A4"]  # the index is built here
+        taken = ["A1", "A2", "A5", "B1", "B2", "B3", "B5", "B6", "C1", "C2", "C3", "C4", "C5", "C6"]
+        venue.lock(taken, "other")
+        with pytest.raises(SeatctlError) as refusal:
+            venue.lock_best(2, "picker")
+    assert refusal.value.message == (
+        "no 2 seats together: 2 seats available, the largest block together is 1"
+        " (split takes seats apart)"
+    )
