@@ -33,7 +33,7 @@ def serve(
         typer.Option(
             "--workers",
             metavar="N",
-            help="Server processes sharing the port (default: one per CPU).",
+            help="Server processes on the port (default: 1 on SQLite, 1 per CPU on PostgreSQL).",
             show_default=False,
         ),
     ] = None,

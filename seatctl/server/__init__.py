@@ -27,7 +27,7 @@ def serve(db: str, host: str, port: int, auth: bool = True, workers: int | None 
     None: the default for this machine."""
     from seatctl.server import workers as supervision
 
-    count = supervision.default_workers() if workers is None else workers
+    count = supervision.default_workers(is_postgres_url(db)) if workers is None else workers
     if not 1 <= count <= MAX_WORKERS:
         raise usage_error(f"invalid --workers {count}: use 1 to {MAX_WORKERS}")
     if count > 1 and not supervision.SUPPORTED:
