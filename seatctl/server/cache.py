@@ -109,8 +109,13 @@ class ReadCache:
         body: bytes
         until: Instant | None
         body, until = await worker.read(work)
-        if body is not cached:
-            self.keep(key, state, body, until)
+        if body is not cached and state.marker is not None:
+            # The answer was read at some instant after `state.now`; it holds from then on.
+            # Taking "now" again afterwards bounds that instant, so that a later request never
+            # gets an answer read at an instant after its own (a lock that lapsed in between).
+            after = await self.state()
+            if after.marker == state.marker:
+                self.keep(key, state._replace(now=after.now), body, until)
         return body
 
     def get(self, key: Any, state: State) -> bytes | None:
@@ -124,7 +129,8 @@ class ReadCache:
         return entry.body
 
     def keep(self, key: Any, state: State, body: bytes, until: Instant | None) -> None:
-        """Keep `body`, read after `state` was, until the marker moves or `until`."""
+        """Keep `body`, read between reading `state.marker` and `state.now`, until the marker
+        moves or `until`."""
         if state.marker is None:
             return
         if state.marker != self._marker or len(self._entries) >= MAX_ENTRIES:
