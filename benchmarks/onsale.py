@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SECTIONS = (  # name, category, rows, seats per row (even: pairs fill them): 2,500 + 1,500 + 1,000
     ("Stalls", "premium", 25, 100),
@@ -64,8 +65,13 @@ def hall_csv(path: Path, scale: int = 1) -> int:
 # --- the servers -------------------------------------------------------------------------------
 
 
+SEATCTL: list[str] = []  # run.py's seatctl (installed for the run), else the one beside us
+
+
 def seatctl_command() -> list[str]:
     """The installed console script beside this interpreter, else `python -m seatctl`."""
+    if SEATCTL:
+        return SEATCTL
     script = Path(sys.executable).with_name("seatctl")
     return [str(script)] if script.exists() else [sys.executable, "-m", "seatctl"]
 
@@ -114,16 +120,32 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def workers_of(pid: int) -> list[int]:
+    """The processes that serve: `serve --workers N`'s children, or `serve` itself."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children] or [pid]
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of `serve` and its workers."""
+    total = 0.0
+    for one in {pid, *workers_of(pid)}:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's resident set: VmHWM its peak, VmRSS now."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):  # the peak resident set
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def resident(started: list[tuple[int, int]]) -> dict[int, float]:
+    """Each worker's resident set now, in MB."""
+    return {w: rss_mb(w, "VmRSS") for _, pid in started for w in workers_of(pid)}
 
 
 # --- the buyers --------------------------------------------------------------------------------
@@ -259,6 +281,9 @@ class Result:
     server_cpu_s: float
     server_rss_mb: float
     first_errors: list[str]
+    workers: int = 1
+    rss_growth: float = 0.0  # the largest (worker's RSS after) / (its RSS after start + venue)
+    venue_mb: float = 0.0
 
     def lines(self) -> list[str]:
         return [
@@ -270,9 +295,18 @@ class Result:
             f"  pick (best 2) p50 {self.pick_p50_ms:.1f} ms, p99 {self.pick_p99_ms:.1f} ms",
             f"  errors {self.errors}, seats booked twice {self.doubled},"
             f" acknowledged bookings missing {self.missing}",
-            f"  servers: {self.server_cpu_s:.1f} CPU s, peak RSS {self.server_rss_mb:.0f} MB",
+            f"  servers ({self.workers} worker processes): {self.server_cpu_s:.1f} CPU s"
+            f" ({self.cpu_ms_per_sale:.2f} ms per sale), peak RSS {self.server_rss_mb:.0f} MB;"
+            f" RSS after / (after start-up + venue {self.venue_mb:.1f} MB):"
+            f" at most {self.rss_growth:.2f}x",
             *(f"  error: {line[:160]}" for line in self.first_errors),
         ]
+
+    @property
+    def cpu_ms_per_sale(self) -> float:
+        """Server CPU per hold with its confirm or release: what a loaded machine cannot hide."""
+        holds = self.holds_per_s * self.sell_out_s
+        return 1000 * self.server_cpu_s / holds if holds else 0.0
 
 
 def rate_between(tally: Tally, low: float, high: float) -> float:
@@ -300,13 +334,18 @@ def final_seats(db: str) -> list[dict[str, object]]:
     return list(json.loads(done.stdout))
 
 
-def run_case(label: str, db: str, servers: int, seats: int, extra: list[str]) -> Result:
+def run_case(
+    label: str, db: str, servers: int, seats: int, extra: list[str], venue_mb: float
+) -> Result:
     with serving(db, servers, extra) as started:
+        time.sleep(1)  # the workers have forked and opened their databases
+        at_start = resident(started)
         before = sum(cpu_seconds(pid) for _, pid in started)
         buyers = BUYERS * seats // TOTAL_SEATS
         tally = asyncio.run(on_sale([port for port, _ in started], seats, buyers))
         cpu = sum(cpu_seconds(pid) for _, pid in started) - before
-        rss = max(rss_mb(pid) for _, pid in started)
+        at_end = resident(started)
+        rss = max(rss_mb(w) for w in at_end)
     ended = tally.sold_out_at or time.monotonic()
     elapsed = ended - tally.started
     final = {str(seat["seat"]): seat for seat in final_seats(db)}
@@ -333,6 +372,9 @@ def run_case(label: str, db: str, servers: int, seats: int, extra: list[str]) ->
         server_cpu_s=cpu,
         server_rss_mb=rss,
         first_errors=tally.errors[:3],
+        workers=len(at_end),
+        rss_growth=max(at_end[w] / (at_start.get(w, at_end[w]) + venue_mb) for w in at_end),
+        venue_mb=venue_mb,
     )
 
 
@@ -361,21 +403,74 @@ def postgres_schema(server: str) -> Iterator[str]:
 
 
 def cases(postgres: str | None, extra: list[str], scale: int = 1) -> Iterator[Result]:
+    """SQLite with one `serve` as docs/http-api.md runs it (its default --workers, unless
+    `extra` says otherwise); PostgreSQL with one and with two `serve` processes of one worker
+    each, as two one-process hosts would run them."""
     workdir = Path(tempfile.mkdtemp(prefix="seatctl-onsale-"))
     try:
         csv = workdir / "hall.csv"
         seats = hall_csv(csv, scale)
         db = str(workdir / "hall.db")
         init_hall(db, csv)
-        yield run_case("SQLite, 1 server", db, 1, seats, extra)
+        venue_mb = Path(db).stat().st_size / 2**20  # the venue as stored, the same for both
+        yield run_case("SQLite, 1 server", db, 1, seats, extra, venue_mb)
         if postgres:
+            one = extra if "--workers" in extra else [*extra, "--workers", "1"]
             for servers in (1, 2):
                 with postgres_schema(postgres) as url:
                     init_hall(url, csv)
                     label = f"PostgreSQL, {servers} server{'s' if servers > 1 else ''}"
-                    yield run_case(label, url, servers, seats, extra)
+                    yield run_case(label, url, servers, seats, one, venue_mb)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def case_onsale(bench: Any) -> list[Any]:
+    """Case 10 for run.py: the rows of each run (SQLite; PostgreSQL when $SEATCTL_TEST_PG
+    names a server)."""
+    from rows import Row
+
+    SEATCTL[:] = bench.seatctl
+    load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    rows: list[Row] = []
+    postgres = os.environ.get("SEATCTL_TEST_PG")
+    results = list(cases(postgres, [], 10 if bench.settings.quick else 1))
+    for result in results:
+        case = f"10 on-sale {result.label}"
+        note = f"{'; '.join(line.strip() for line in result.lines()[1:])}; {load}"
+        sqlite = "SQLite" in result.label
+        faults = result.errors + result.doubled + result.missing + result.unsold
+        steady = result.rate_late / result.rate_early if result.rate_early else 0.0
+        figures = [
+            ("zero doubled, missing, errors", "count", faults, "0", faults == 0),
+            (
+                "best-available holds",
+                "holds/s",
+                result.holds_per_s,
+                ">= 1000/s" if sqlite else "-",
+                result.holds_per_s >= 1000 if sqlite else None,
+            ),
+            ("pick p99", "ms", result.pick_p99_ms, "<= 100 ms", result.pick_p99_ms <= 100),
+            ("hold rate 80-90% / 0-10% sold", "x", steady, ">= 0.67x", steady >= 1 / 1.5),
+            (
+                "worker RSS after / (start + venue)",
+                "x",
+                result.rss_growth,
+                "<= 1.2x",
+                result.rss_growth <= 1.2,
+            ),
+        ]
+        rows += [
+            Row(case, m, unit, v, None, t, ok, note if i == 0 else "")
+            for i, (m, unit, v, t, ok) in enumerate(figures)
+        ]
+    pg = [r for r in results if r.label.startswith("PostgreSQL")]
+    if len(pg) == 2 and pg[0].holds_per_s:
+        ratio = pg[1].holds_per_s / pg[0].holds_per_s
+        rows.append(
+            Row("10 on-sale PostgreSQL", "2 / 1 servers", "x", ratio, None, ">= 1.3x", ratio >= 1.3)
+        )
+    return rows
 
 
 def main() -> None:

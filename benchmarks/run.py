@@ -907,6 +907,12 @@ def case_stream(bench: Bench) -> list[Row]:
     return stream_case.case_stream(bench)
 
 
+def case_onsale(bench: Bench) -> list[Row]:
+    import onsale  # the on-sale's load generator: only case 10 loads it
+
+    return onsale.case_onsale(bench)
+
+
 CASES: dict[int, Callable[[Bench], list[Row]]] = {
     1: case_startup,
     2: case_batch,
@@ -917,6 +923,7 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     7: lambda bench: case_http(bench),
     8: case_venue,
     9: lambda bench: case_stream(bench),
+    10: lambda bench: case_onsale(bench),
 }
 
 

@@ -144,6 +144,10 @@ def _freezable_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     from seatctl.storage.postgres import PostgresTransaction
 
     monkeypatch.setattr(PostgresTransaction, "_server_now", lambda self: clock.now())
+    # The read cache reads the server's clock with its change marker: the same stand-in.
+    from seatctl.server.cache import ReadCache
+
+    monkeypatch.setattr(ReadCache, "_server_now", lambda self, read: clock.now())
 
 
 @pytest.fixture

@@ -58,6 +58,15 @@ def serve(
     stream_timeout: Annotated[
         float, typer.Option(metavar="SECONDS", help="Drop a stream whose client stops reading.")
     ] = 30.0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Server processes on the port (default: 1 on SQLite, 1 per CPU on PostgreSQL).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> int:
     """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM.
@@ -69,7 +78,7 @@ def serve(
     Examples:
       seatctl serve
       seatctl serve --port 0 --no-auth
-      seatctl serve --host 0.0.0.0 --port 8443 --certfile cert.pem --keyfile key.pem
+      seatctl serve --host 0.0.0.0 --port 8443 --workers 4 --certfile cert.pem --keyfile key.pem
     """
     from seatctl.server import serve as run_server  # the server stack: only this command
     from seatctl.server.limits import Limits
@@ -86,4 +95,4 @@ def serve(
         stream_timeout,
     )
     db = ctx.obj.database()
-    return run_server(db, host, port, not no_auth, limits, certfile, keyfile)
+    return run_server(db, host, port, not no_auth, limits, certfile, keyfile, workers)

@@ -345,6 +345,16 @@ def _split_unnumbered(
     return [spot for spot in ordered if spot.number is not None], loose
 
 
+def rows_in_rank_order(spots: Sequence[SeatSpot]) -> list[RowSeats]:
+    """Every row of the map with its seats, in rank order (as `choose_best` groups them)."""
+    return _groups(spots, ())
+
+
+def row_order(group: RowSeats) -> list[SeatSpot]:
+    """The row's seats in the order the rule walks them (by number, or by label)."""
+    return _row(group).spots
+
+
 def _row(group: RowSeats) -> _Row:
     numbers: list[int]
     if group.positioned:
@@ -443,4 +453,6 @@ __all__ = [
     "largest_block",
     "map_rows",
     "rank_rows",
+    "row_order",
+    "rows_in_rank_order",
 ]

@@ -14,12 +14,17 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from seatctl.core.errors import ExitCode, usage_error
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
+from seatctl.core.validate import is_postgres_url
 
 if TYPE_CHECKING:
     from seatctl.server.limits import Limits
+    from seatctl.server.local import Local
+
+Tls = tuple[str | None, str | None]  # --certfile, --keyfile (both or neither)
 
 INSTALL_HINT = "pip install 'seatctl[server]'"
+MAX_WORKERS = 64
 log = logging.getLogger("seatctl.serve")
 
 
@@ -31,10 +36,20 @@ def serve(
     limits: Limits | None = None,
     certfile: str | None = None,
     keyfile: str | None = None,
+    workers: int | None = None,
 ) -> int:
-    """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0)."""
+    """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0). With
+    `workers` above 1, that many processes serve the one socket (`seatctl.server.workers`);
+    None: the default for this machine."""
+    from seatctl.server import workers as supervision
+
     if (certfile is None) != (keyfile is None):
         raise usage_error("give --certfile and --keyfile together (the certificate and its key)")
+    count = supervision.default_workers(is_postgres_url(db)) if workers is None else workers
+    if not 1 <= count <= MAX_WORKERS:
+        raise usage_error(f"invalid --workers {count}: use 1 to {MAX_WORKERS}")
+    if count > 1 and not supervision.SUPPORTED:
+        raise usage_error("--workers above 1 needs Linux (or another system with sigwaitinfo)")
     if not auth and not is_loopback(host):
         raise usage_error(
             f"--no-auth trusts whoever names a user, so it serves only a loopback address"
@@ -53,30 +68,21 @@ def serve(
     from seatctl.server.app import create_app
     from seatctl.server.limits import Limits
     from seatctl.server.live import Hub
-    from seatctl.server.local import Local
     from seatctl.server.worker import Worker
 
+    limits = limits or Limits()
+    tls = (certfile, keyfile)
+    if count > 1:
+        return _serve_many(db, host, port, auth, count, limits, tls)
     worker = Worker(db)
     worker.start()  # opens the database now: a missing or bad one stops serve here
     try:
         listener = _listen(host, port)
         try:
-            bound = listener.getsockname()[0]
-            if not auth and not is_loopback(bound):  # e.g. a hosts file mapping localhost
-                raise usage_error(
-                    f"--no-auth serves only a loopback address, but {host!r} resolves to"
-                    f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
-                )
-            warning = plain_http_warning(bound, tls=certfile is not None)
-            if warning is not None:
-                print(f"seatctl serve: warning: {warning}", file=sys.stderr)
-            scheme = "http" if certfile is None else "https"
-            local = Local((host, bound), listener.getsockname()[1], scheme)
-            limits = limits or Limits()
+            local = _local(listener, host, auth, tls)
             hub = Hub(db, worker)
             try:
                 app = create_app(worker, auth, hub, limits, local)
-                tls = (certfile, keyfile)
                 _run(app, listener, worker.location, auth, hub.close, limits, tls)
             finally:
                 hub.close()
@@ -86,6 +92,84 @@ def serve(
     finally:
         worker.stop()
     return ExitCode.OK
+
+
+def _local(listener: socket.socket, host: str, auth: bool, tls: Tls) -> Local:
+    """The names the server answers to (`--no-auth` checks Host against them), after checking
+    the bound address: --no-auth only on loopback, a warning for plain HTTP on a network."""
+    from seatctl.server.local import Local
+
+    bound = listener.getsockname()[0]
+    if not auth and not is_loopback(bound):  # e.g. a hosts file mapping localhost
+        raise usage_error(
+            f"--no-auth serves only a loopback address, but {host!r} resolves to"
+            f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
+        )
+    warning = plain_http_warning(bound, tls=tls[0] is not None)
+    if warning is not None:
+        print(f"seatctl serve: warning: {warning}", file=sys.stderr)
+    scheme = "http" if tls[0] is None else "https"
+    return Local((host, bound), listener.getsockname()[1], scheme)
+
+
+def _serve_many(
+    db: str, host: str, port: int, auth: bool, count: int, limits: Limits, tls: Tls
+) -> int:
+    """`count` worker processes on one socket, bound here before they start."""
+    from seatctl.server import workers as supervision
+    from seatctl.server.app import create_app
+    from seatctl.server.live import Hub
+    from seatctl.server.worker import Worker
+    from seatctl.venue import Venue
+
+    with Venue.open(db) as venue:  # a missing or bad database stops serve here, once
+        location = venue.location
+    listener = _listen(host, port)
+    try:
+        local = _local(listener, host, auth, tls)
+
+        def serve_one() -> int:
+            if not is_postgres_url(db):  # the workers' writers queue for SQLite's one lock
+                from seatctl.storage.sqlite import queue_writers
+
+                queue_writers(db)
+            worker = Worker(db)
+            worker.start()
+            try:
+                hub = Hub(db, worker)
+                try:
+                    app = create_app(worker, auth, hub, limits, local)
+                    _run(app, listener, location, auth, hub.close, limits, tls, announce=False)
+                finally:
+                    hub.close()
+                    hub.join()
+            finally:
+                worker.stop()
+            return ExitCode.OK
+
+        def announce() -> None:
+            # The same line as one process says: scripts wait for it.
+            print(_serving(listener, location, auth, tls), file=sys.stderr)
+            sys.stderr.flush()
+
+        code = supervision.supervise(count, serve_one, announce, listener.close)
+    finally:
+        listener.close()
+    if code:
+        raise SeatctlError(
+            Reason.BAD_DATABASE,
+            "serve stopped: its workers kept stopping at start-up (see the lines above)",
+            ExitCode.DATABASE,
+        )
+    return ExitCode.OK
+
+
+def _serving(listener: socket.socket, location: str, auth: bool, tls: Tls) -> str:
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    mode = "tokens" if auth else "none"
+    scheme = "http" if tls[0] is None else "https"
+    return f"serving {location} on {scheme}://{shown}:{port} (auth: {mode})"
 
 
 def plain_http_warning(bound: str, tls: bool) -> str | None:
@@ -134,7 +218,8 @@ def _run(
     auth: bool,
     end_streams: Callable[[], None],
     limits: Limits,
-    tls: tuple[str | None, str | None],
+    tls: Tls,
+    announce: bool = True,
 ) -> None:
     import uvicorn
 
@@ -149,15 +234,8 @@ def _run(
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
-            if self.started:
-                host, port = listener.getsockname()[:2]
-                shown = f"[{host}]" if ":" in host else host
-                mode = "tokens" if auth else "none"
-                scheme = "http" if tls[0] is None else "https"
-                print(
-                    f"serving {location} on {scheme}://{shown}:{port} (auth: {mode})",
-                    file=sys.stderr,
-                )
+            if self.started and announce:
+                print(_serving(listener, location, auth, tls), file=sys.stderr)
                 sys.stderr.flush()
 
         def capture_signals(self):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from seatctl import wire
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.model import SeatView
 from seatctl.server.guard import RETRY_AFTER_SECONDS as STREAM_RETRY_SECONDS
 
 log = logging.getLogger("seatctl.serve")
@@ -52,10 +53,18 @@ def status_for(error: SeatctlError, prototype: bool = False) -> int:
 
 
 def json_answer(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return raw_answer(encoded(value), status, headers)
+
+
+def raw_answer(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """An answer whose JSON is already encoded (a cached listing, say)."""
     answer = Response(body, status, headers, media_type="application/json")
     answer.raw_headers.append(_NO_STORE_HEADER)
     return answer
+
+
+def encoded(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 _NO_STORE_HEADER = (b"cache-control", b"no-store")
@@ -81,3 +90,18 @@ def error_response(error: SeatctlError, prototype: bool) -> Response:
     fields = wire.error_fields(error)
     fields["message"] = message
     return json_answer(fields, status, headers)
+
+
+# --- the seat listings, encoded once (the read cache keeps them) ---------------------------
+
+
+def _proto_seat(view: SeatView) -> dict[str, Any]:
+    return {"status": view.status.value, "lockedBy": view.locked_by}
+
+
+def proto_listing(views: list[SeatView]) -> bytes:  # GET /seats: an object keyed by label
+    return encoded({v.seat: _proto_seat(v) for v in views})
+
+
+def seat_listing(views: list[SeatView]) -> bytes:  # GET /v1/seats: a list of seat objects
+    return encoded([wire.seat_object(v) for v in views])

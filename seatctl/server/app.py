@@ -23,7 +23,15 @@ from seatctl.core import changefeed, validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.core.tokens import forbidden, unauthorized
-from seatctl.server.answers import RETRY_AFTER_SECONDS, error_response, json_answer
+from seatctl.server.answers import (
+    RETRY_AFTER_SECONDS,
+    error_response,
+    json_answer,
+    proto_listing,
+    raw_answer,
+    seat_listing,
+)
+from seatctl.server.cache import ReadCache
 from seatctl.server.guard import StreamAnswer, StreamGuard
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
@@ -59,6 +67,7 @@ class Api:
         self.hub = hub
         self.limits = limits
         self.guard = StreamGuard(worker, limits, auth)
+        self.cache = ReadCache(worker.db)
 
     # --- the prototype's endpoints --------------------------------------------------------
 
@@ -67,11 +76,11 @@ class Api:
         async with self._parsing(token):
             named = _one_query(request, "userId", _PROTO_SEATS_QUERY)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._filter(venue, token, named)
-            return {v.seat: _proto_seat(v) for v in venue.iter_seats(user=user)}
-
-        return json_answer(await self.worker.read(work))
+        check = partial(self._filter, token=token, named=named) if self.auth else None
+        body = await self.cache.listing(
+            self.worker, ("proto", named), named, check, None, DEFAULT_SHOW, proto_listing
+        )
+        return raw_answer(body)
 
     async def proto_change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
@@ -104,12 +113,11 @@ class Api:
                     f"invalid status {_shown(status)}: use available, locked, booked or blocked"
                 )
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            user = self._filter(venue, token, named)
-            views = venue.iter_seats(Status(status) if status else None, user, event)
-            return [wire.seat_object(v) for v in views]
-
-        return json_answer(await self.worker.read(work))
+        key, chosen = ("v1", status, named, event), Status(status) if status else None
+        check = partial(self._filter, token=token, named=named) if self.auth else None
+        return raw_answer(
+            await self.cache.listing(self.worker, key, named, check, chosen, event, seat_listing)
+        )
 
     async def change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
@@ -366,10 +374,6 @@ async def _counted(
 
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
-
-
-def _proto_seat(view: SeatView) -> dict[str, Any]:
-    return {"status": view.status.value, "lockedBy": view.locked_by}
 
 
 PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})

@@ -7,7 +7,7 @@ one of them, and write all the changes or none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, cast
 from seatctl.core import clock, rules, validate
 from seatctl.core.clock import Instant
 from seatctl.core.errors import (
-    ExitCode,
     FieldError,
-    Reason,
-    SeatctlError,
     SeatRefusal,
     refused,
     usage_error,
@@ -35,24 +32,26 @@ from seatctl.core.model import (
     StatusCounts,
 )
 from seatctl.service.choosing import names, not_enough
-from seatctl.service.shared import existing_show, naming_busy_seats, shown
+from seatctl.service.reports import Reports
+from seatctl.service.shared import existing_show, naming_busy_seats
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
 from seatctl.storage import Store, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
-    from seatctl.core.venue_map import Counts, MapCell
     from seatctl.service.initialising import InitResult
+    from seatctl.service.picking import PickIndex
 
 Rule = Callable[[Seat], rules.Decision]
 RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
 
-class Venue(ChangeStream, TokenKeeping):
+class Venue(ChangeStream, TokenKeeping, Reports):
     """Seats in one database. Use as a context manager, or call `close()`."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._picks: PickIndex | None = None  # made by the first `lock_best`
 
     @classmethod
     def open(cls, db: str) -> Venue:
@@ -165,12 +164,28 @@ class Venue(ChangeStream, TokenKeeping):
         wanted_sections = names("section", sections)
         wanted_categories = names("category", categories)
         from seatctl.core import selection
+        from seatctl.service import picking
 
         rule_for = _lock_rule(name, ttl)
-
-        with naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
+        if self._picks is None:
+            self._picks = picking.PickIndex()
+        with (
+            self._picks.writing(),
+            naming_busy_seats(self._store.location, []),
+            self._store.transaction() as tx,
+        ):
             existing_show(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
+            index = self._picks.rows(tx, show)
+            if index is not None:  # only the rows that can hold the seats asked for
+                now = tx.now()
+                chosen = picking.choose(
+                    index, now, count, wanted_sections, wanted_categories, split
+                )
+                if chosen is None:
+                    spots = picking.spots(index, now, wanted_sections)
+                    raise not_enough(spots, count, wanted_sections, wanted_categories, split)
+                return self._decide(tx, chosen, name, rule_for, show, locking=True)
             ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
             # Only the rows the choice needs are read: most often the first one settles it.
             rows = selection.RowsInRankOrder(
@@ -184,51 +199,6 @@ class Venue(ChangeStream, TokenKeeping):
                 spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise not_enough(spots, count, wanted_sections, wanted_categories, split)
             return self._decide(tx, chosen, name, rule_for, show, locking=True)
-
-    def summary(
-        self, event: str = DEFAULT_SHOW, by: str | None = None
-    ) -> tuple[Counts, list[dict[str, str | int | float | None]] | None]:
-        """The event's seats counted by status now, and with `by` (section, row or category)
-        the counts of each group, in map order."""
-        from seatctl.core import venue_map
-
-        show = validate.event_name(event)
-        if by is not None and by not in venue_map.GROUPINGS:
-            groupings = ", ".join(venue_map.GROUPINGS)
-            raise FieldError("by", by, lambda name: f"invalid {name('by')} {by!r}: use {groupings}")
-        with self._store.transaction(write=False) as tx:
-            existing_show(tx, show)
-            rows = list(tx.placed_states(show, tx.now()))
-        counts = venue_map.count(row[5] for row in rows)
-        if by is None:
-            return counts, None
-        seats = (
-            ({"section": section, "row": row, "category": category}, status)
-            for _, section, row, _, category, status, _ in rows
-        )
-        return counts, venue_map.summary_groups(seats, by)
-
-    def map_cells(self, event: str = DEFAULT_SHOW, section: str | None = None) -> list[MapCell]:
-        """The event's seats as the terminal map draws them, in map order; only one section's
-        if `section` is given (exit 3 `not_found` if the map has no such section)."""
-        from seatctl.core import venue_map
-
-        show = validate.event_name(event)
-        with self._store.transaction(write=False) as tx:
-            existing_show(tx, show)
-            cells = [
-                venue_map.MapCell(label, sec, row, number, status, n)
-                for label, sec, row, number, _, status, n in tx.placed_states(show, tx.now())
-            ]
-        if section is not None:
-            cells = [cell for cell in cells if cell.section == section]
-            if not cells:
-                raise SeatctlError(
-                    Reason.NOT_FOUND,
-                    f"section {shown(section)} does not exist in the seat map",
-                    ExitCode.NOT_FOUND,
-                )
-        return cells
 
     def confirm(
         self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
@@ -295,7 +265,11 @@ class Venue(ChangeStream, TokenKeeping):
         show = validate.event_name(event)
         if not wanted:
             raise usage_error("name at least one seat")
-        with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
+        with (
+            self._writing(),
+            naming_busy_seats(self._store.location, wanted),
+            self._store.transaction() as tx,
+        ):
             existing_show(tx, show)
             return self._decide(tx, wanted, user, rule_for, show, locking)
 
@@ -343,6 +317,8 @@ class Venue(ChangeStream, TokenKeeping):
                 raise over
         tx.save(changed, show)
         tx.append_history([e._replace(show=show) for e in events])
+        if self._picks is not None:
+            self._picks.saved(show, changed)
         return [seat.view(now) for seat in after]
 
     @staticmethod
@@ -429,7 +405,15 @@ class Venue(ChangeStream, TokenKeeping):
     def grouped(self) -> AbstractContextManager[None]:
         """Run several calls in one transaction, each all or nothing on its own (group
         commit); their changes are durable only once the `with` block has ended."""
-        return self._store.group()
+        if self._picks is None:
+            from seatctl.service.picking import PickIndex
+
+            self._picks = PickIndex()
+        return _within(self._picks.writing(), self._store.group())
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """Around a write: the pick index forgets what it saw saved if it does not commit."""
+        return self._picks.writing() if self._picks is not None else nullcontext()
 
     def within(self, deadline: float | None, lock_wait: float | None = None) -> None:
         """A server's limits for the calls that follow: each gives up waiting (busy) at
@@ -460,6 +444,14 @@ class Venue(ChangeStream, TokenKeeping):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def _within(
+    outer: AbstractContextManager[None], inner: AbstractContextManager[None]
+) -> Iterator[None]:
+    with outer, inner:
+        yield
 
 
 def _lock_rule(user: str, ttl: int | None) -> RuleAt:

@@ -34,6 +34,9 @@ SpotRow = tuple[str, str | None, str | None, int | None, str | None, bool, int]
 # A row of the map for `lock --best`'s ranking (`seatctl.core.selection.map_rows`): section, row,
 # the map order of its first seat with a number and of its first without one (or None).
 RowFirstsRow = tuple[str | None, str | None, int | None, int | None]
+# A seat as `free_from` reads it: label, section, row, number, category, map order, and the
+# instant from which it is available in the event (0: now; None: booked or blocked).
+FreeFromRow = tuple[str, str | None, str | None, int | None, str | None, int, int | None]
 # Which seats `row_spots` reads: (section, row, positioned) as in `seatctl.core.selection.MapRow`.
 RowKey = tuple[str | None, str | None, bool]
 # The meta keys of the fairness caps. A database without them (made before schema 5) has no
@@ -90,6 +93,15 @@ class Transaction(Protocol):
     def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
         """The seats of those rows of the map as `seat_spots` reads them, in any order: a
         positioned row's numbered seats, or a section's seats without a number."""
+
+    def free_from(self, show: str) -> Iterator[FreeFromRow]:
+        """Every seat of the map with its place, map order, and the instant from which it is
+        available in event `show` (0: now; a lock's deadline; None: booked or blocked)."""
+
+    def change_marker(self) -> object | None:
+        """Read on this transaction's connection before anything else: a value that differs
+        whenever another connection has committed since it was last read (SQLite's
+        `PRAGMA data_version`); None where the backend cannot tell cheaply."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the

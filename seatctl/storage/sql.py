@@ -21,6 +21,7 @@ from seatctl.storage import (
     DEFAULT_TTL,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
+    FreeFromRow,
     PlacedState,
     RowFirstsRow,
     RowKey,
@@ -149,6 +150,13 @@ class Queries:
         # instant. No ORDER BY: the selection sorts by map order itself, which costs less.
         spots = "SELECT s.label, s.section, s.seat_row, s.seat_number, s.category,"
         self.seat_spots = f"{spots} {_AVAILABLE_AT.format(p=p)}, s.map_order {source}"
+        # Every seat of the map with its place and, in one event, the instant from which it is
+        # available (0: now; a lock's deadline; NULL: booked or blocked): what the pick index
+        # of `seatctl.service.picking` keeps. No ORDER BY: the index groups by row itself.
+        self.free_from = (
+            f"{spots} s.map_order, CASE WHEN st.booked_by IS NOT NULL OR st.blocked_at IS NOT"
+            f" NULL THEN NULL ELSE coalesce(st.lock_expires, 0) END {source}"
+        )
         # Every seat of the map with its place and its status in one event, in map order.
         self.placed_states = (
             f"{spots} {_STATUS_AT.format(p=p)}, s.map_order {source} ORDER BY s.map_order"
@@ -302,6 +310,13 @@ class SqlTransaction:
 
     def seat_spots(self, show: str, now: Instant) -> Iterator[SpotRow]:
         return iter(self.execute(self.sql.seat_spots, (now, show)))
+
+    def free_from(self, show: str) -> Iterator[FreeFromRow]:
+        return iter(self.execute(self.sql.free_from, (show,)))
+
+    def change_marker(self) -> object | None:
+        """A value that changes whenever another connection commits (None: not known)."""
+        return None
 
     def map_row_firsts(self) -> Iterator[RowFirstsRow]:
         return iter(self.execute(self.sql.map_row_firsts))

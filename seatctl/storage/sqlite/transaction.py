@@ -60,6 +60,11 @@ class SqliteTransaction(SqlTransaction):
     def serialise_show(self, show: str) -> None:
         pass  # BEGIN IMMEDIATE already serialises every writer
 
+    def change_marker(self) -> object | None:
+        # Moves when another connection commits, not this one: the pick index counts this
+        # connection's own writes itself. The connection tells indexes apart.
+        return id(self._conn), self._conn.execute("PRAGMA data_version").fetchone()[0]
+
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
