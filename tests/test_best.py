@@ -125,6 +125,54 @@ def test_not_enough_counts_within_the_filters(hall, cli):
     )
 
 
+@pytest.mark.backend  # each backend reads the map's names its own way
+@frozen(LATER)
+def test_a_wrongly_cased_section_is_not_found_with_the_name_suggested(hall, cli):
+    before = dump(hall)
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "stalls")
+    assert run.code == 3
+    assert run.err == (
+        "error: section stalls does not exist in the seat map: did you mean Stalls?\n"
+    )
+    assert dump(hall) == before
+
+
+@pytest.mark.backend
+@frozen(LATER)
+def test_an_unknown_section_is_not_found_with_the_sections_listed(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "Nope", "--json")
+    assert (run.code, run.error()["error"]) == (3, "not_found")
+    assert run.error()["message"] == (
+        "section Nope does not exist in the seat map: the sections are Circle, Stalls"
+    )
+
+
+@pytest.mark.backend
+@frozen(LATER)
+def test_an_unknown_category_is_not_found_with_the_categories_listed(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--category", "vip")
+    assert run.code == 3
+    assert run.err == (
+        "error: category vip does not exist in the seat map: the categories are premium, standard\n"
+    )
+
+
+@frozen(LATER)
+def test_one_unknown_section_among_known_ones_is_refused_too(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "Stalls", "--section", "Nope")
+    assert run.code == 3
+    assert "section Nope does not exist" in run.err
+
+
+@frozen(LATER)
+def test_map_of_a_wrongly_cased_section_suggests_the_name(hall, cli):
+    run = cli("map", "--section", "circle")
+    assert (run.code, run.err) == (
+        3,
+        "error: section circle does not exist in the seat map: did you mean Circle?\n",
+    )
+
+
 @frozen(LATER)
 def test_lock_best_split_takes_the_best_single_seats_when_no_block_exists(hall, cli):
     with Venue.open(hall) as venue:
@@ -276,6 +324,10 @@ def set_states(venue: Venue, seats: list[tuple]) -> None:
             action(named)
 
 
+def unknown_names(seats: list[tuple], sections: list[str], categories: list[str]) -> bool:
+    return bool(set(sections) - {s[0] for s in seats} or set(categories) - {s[3] for s in seats})
+
+
 def every_spot(venue: Venue) -> list[SeatSpot]:
     with venue._store.transaction(write=False) as tx:
         return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
@@ -313,8 +365,14 @@ def test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps(
                     count, "alice", sections=sections, categories=categories, split=split
                 )
             except SeatctlError as error:
-                assert (error.reason, expected) == ("not_enough", None)
+                # A section or category the map does not name is a mistake, not a sell-out,
+                # even when the others named would have had seats.
+                if unknown_names(seats, sections, categories):
+                    assert error.reason == "not_found"
+                else:
+                    assert (error.reason, expected) == ("not_enough", None)
             else:
+                assert not unknown_names(seats, sections, categories)
                 assert [seat.seat for seat in chosen] == expected
     finally:
         remove()

@@ -154,7 +154,7 @@ def test_the_same_number_in_other_rows_is_fine(tmp_path):
     assert len(parse_map(path)) == 3
 
 
-@pytest.mark.parametrize("number", ["x", "1.5", "-1", "+3", "1_0", "\u0661", "1e3"])
+@pytest.mark.parametrize("number", ["x", "1.5", "+3", "1_0", "\u0661", "1e3"])
 def test_a_number_that_is_not_a_whole_number_is_an_error(tmp_path, number):
     error = error_of(write(tmp_path, f"label,number\nA1,1\nA2,{number}\n"))
     assert f"line 3: number {number!r} is not a whole number" in error.message
@@ -165,6 +165,12 @@ def test_a_json_number_that_is_not_whole_is_an_error(tmp_path, number):
     error = error_of(write(tmp_path, f'{{"label": "A1", "number": {number}}}\n', "v.jsonl"))
     assert "line 1: number" in error.message
     assert "is not a whole number" in error.message
+
+
+@pytest.mark.parametrize("number", ["-3", "-0003"])
+def test_a_negative_number_is_out_of_range_not_a_non_number(tmp_path, number):
+    error = error_of(write(tmp_path, f"label,number\nA1,1\nA2,{number}\n"))
+    assert "line 3: number -3 is out of range: use a whole number from 0 to 999999" in error.message
 
 
 def test_a_number_out_of_range_is_an_error(tmp_path):

@@ -152,7 +152,9 @@ def test_map_of_one_section_draws_only_that_section(hall, cli):
 def test_map_of_an_unknown_section_is_not_found(hall, cli):
     run = cli("map", "--section", "Balcony")
     assert run.code == 3
-    assert run.err == "error: section Balcony does not exist in the seat map\n"
+    assert run.err == (
+        "error: section Balcony does not exist in the seat map: the sections are Circle, Stalls\n"
+    )
 
 
 @frozen(LATER)

@@ -83,13 +83,19 @@ class SeatChange(NamedTuple):
 
     verb: str
     views: Sequence[SeatView]
+    unchanged: frozenset[str] = frozenset()  # `unblock`: the seats that were not blocked
 
     @property
     def committed(self) -> bool:
         return True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
+        out.write("".join(self._line(v) + "\n" for v in self.views))
+
+    def _line(self, view: SeatView) -> str:
+        if view.seat in self.unchanged:
+            return f"seat {view.seat} was not blocked"  # left as it was, whatever its state
+        return _change_line(self.verb, view)
 
     def write_json(self, out: TextIO) -> None:
         out.write(dumps(self.fields()) + "\n")

@@ -39,7 +39,8 @@ COLUMNS = ("label", "section", "row", "number", "category")
 MAX_NAME_LENGTH = 64  # sections, rows and categories, like user names
 MAX_NUMBER = 999_999  # fits every backend's integer and any real hall
 _LABEL_MATCH = LABEL_PATTERN.fullmatch
-_NUMBER = re.compile(r"[0-9]+", re.ASCII)  # not int(): it takes "1_0", "+3" and Arabic digits
+# Not int(): it takes "1_0", "+3" and Arabic digits. A sign is read, to say what range to use.
+_SIGNED_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _COLUMN_SET = frozenset(COLUMNS)
 _DECODE = json.JSONDecoder().raw_decode
@@ -309,13 +310,13 @@ def _check_number(raw: Any) -> _Verdict:
         return None, None
     if isinstance(raw, int) and not isinstance(raw, bool):
         number = raw
-    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
-        number = int(raw.strip())
+    elif isinstance(raw, str) and _SIGNED_NUMBER.fullmatch(raw.strip()):
+        number = int(raw.strip())  # "-3" is a whole number: its range is what is wrong
     else:
         shown = raw if isinstance(raw, str) else json.dumps(raw)
         return None, f"number {_quoted(shown)} is not a whole number"
     if not 0 <= number <= MAX_NUMBER:
-        return None, f"number {number} is out of range: use 0 to {MAX_NUMBER}"
+        return None, f"number {number} is out of range: use a whole number from 0 to {MAX_NUMBER}"
     return number, None
 
 

@@ -3,10 +3,11 @@ from, and what it says when there is no such choice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
+from seatctl.core.names import unknown_name
 from seatctl.service.shared import shown
 
 if TYPE_CHECKING:
@@ -26,6 +27,16 @@ def names(field: str, names: Sequence[str]) -> list[str]:
     if bad:
         raise FieldError(field, bad[0], lambda name: f"invalid {name(field)} {bad[0]!r}")
     return listed
+
+
+def known_names(field: str, wanted: Sequence[str], known: Iterable[str | None]) -> None:
+    """Exit 3 `not_found` for the first of the sections or categories (`field`) wanted that
+    the map does not name, with the name it most likely meant or the names there are: an
+    unknown name is a mistake to point out, not a sold-out section."""
+    present = {name for name in known if name is not None}
+    for name in wanted:
+        if name not in present:
+            raise unknown_name(field, name, present)
 
 
 def not_enough(

@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, cast
 from seatctl.core import clock, rules, validate
 from seatctl.core.clock import Instant
 from seatctl.core.errors import (
-    ExitCode,
     FieldError,
-    Reason,
-    SeatctlError,
     SeatRefusal,
     refused,
     usage_error,
@@ -34,8 +31,9 @@ from seatctl.core.model import (
     Status,
     StatusCounts,
 )
-from seatctl.service.choosing import names, not_enough
-from seatctl.service.shared import existing_show, naming_busy_seats, shown
+from seatctl.core.names import unknown_name
+from seatctl.service.choosing import known_names, names, not_enough
+from seatctl.service.shared import existing_show, naming_busy_seats
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
 from seatctl.storage import Store, Transaction, open_store
@@ -164,7 +162,11 @@ class Venue(ChangeStream, TokenKeeping):
         with naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             existing_show(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
-            ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
+            firsts = list(tx.map_row_firsts())
+            known_names("section", wanted_sections, (first[0] for first in firsts))
+            if wanted_categories:
+                known_names("category", wanted_categories, tx.map_categories())
+            ranked = selection.rank_rows(selection.map_rows(firsts), wanted_sections)
             # Only the rows the choice needs are read: most often the first one settles it.
             rows = selection.RowsInRankOrder(
                 ranked,
@@ -214,13 +216,9 @@ class Venue(ChangeStream, TokenKeeping):
                 for label, sec, row, number, _, status, n in tx.placed_states(show, tx.now())
             ]
         if section is not None:
-            cells = [cell for cell in cells if cell.section == section]
+            everything, cells = cells, [cell for cell in cells if cell.section == section]
             if not cells:
-                raise SeatctlError(
-                    Reason.NOT_FOUND,
-                    f"section {shown(section)} does not exist in the seat map",
-                    ExitCode.NOT_FOUND,
-                )
+                raise unknown_name("section", section, (c.section for c in everything if c.section))
         return cells
 
     def confirm(
@@ -252,7 +250,17 @@ class Venue(ChangeStream, TokenKeeping):
 
     def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
         """Put every seat back on sale in `event`."""
-        return self._apply(labels, None, lambda tx, now: partial(rules.unblock, now=now), event)
+        return self.unblocking(labels, event)[0]
+
+    def unblocking(
+        self, labels: Iterable[str], event: str = DEFAULT_SHOW
+    ) -> tuple[list[SeatView], list[str]]:
+        """`unblock`, and which of the seats were not blocked: those are left as they are,
+        with nothing in the history, and the caller says so rather than "unblocked"."""
+        unchanged: list[str] = []
+        rule_for: RuleAt = lambda tx, now: partial(rules.unblock, now=now)  # noqa: E731
+        views = self._apply(labels, None, rule_for, event, unchanged=unchanged)
+        return views, unchanged
 
     def add_event(
         self, name: str, title: str | None = None, starts_at: Instant | None = None
@@ -282,15 +290,17 @@ class Venue(ChangeStream, TokenKeeping):
         rule_for: RuleAt,
         event: str = DEFAULT_SHOW,
         locking: bool = False,
+        unchanged: list[str] | None = None,
     ) -> list[SeatView]:
-        """All or nothing: decide for every seat, then write all changes or raise every refusal."""
+        """All or nothing: decide for every seat, then write all changes or raise every refusal;
+        the seats the rule left as they were are added to `unchanged` if given."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
         if not wanted:
             raise usage_error("name at least one seat")
         with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             existing_show(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show, locking)
+            return self._decide(tx, wanted, user, rule_for, show, locking, unchanged)
 
     def _decide(
         self,
@@ -300,6 +310,7 @@ class Venue(ChangeStream, TokenKeeping):
         rule_for: RuleAt,
         show: str,
         locking: bool = False,
+        unchanged: list[str] | None = None,
     ) -> list[SeatView]:
         """Inside a write transaction: decide for every seat, then write all changes or raise
         every refusal. A `locking` command also keeps its user within max-seats-per-user."""
@@ -326,6 +337,8 @@ class Venue(ChangeStream, TokenKeeping):
             if decision.action is not None:
                 changed.append(decision.after)
                 events += decision.events(seat, user, now)
+            elif unchanged is not None:
+                unchanged.append(label)
         if refusals:
             raise refused(refusals)
         if cap and user is not None:

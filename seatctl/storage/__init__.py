@@ -87,6 +87,9 @@ class Transaction(Protocol):
         """Each (section, row) of the map with the map order of its first seat with a number
         and of its first seat without one (None when it has none), in any order."""
 
+    def map_categories(self) -> list[str]:
+        """The price categories the map names, in any order."""
+
     def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
         """The seats of those rows of the map as `seat_spots` reads them, in any order: a
         positioned row's numbered seats, or a section's seats without a number."""

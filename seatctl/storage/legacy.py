@@ -81,6 +81,9 @@ class OldSchemaReads(SqlTransaction):
             return super().map_row_firsts()
         return iter([(None, None, None, 1)])  # before the map: one row of seats without a place
 
+    def map_categories(self) -> list[str]:
+        return super().map_categories() if self._mapped() else []
+
     def row_spots(
         self, show: str, now: Instant, rows: list[storage.RowKey]
     ) -> Iterator[storage.SpotRow]:

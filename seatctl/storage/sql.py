@@ -159,6 +159,7 @@ class Queries:
             " min(map_order) FILTER (WHERE seat_number IS NULL) FROM seats"
             " GROUP BY section, seat_row"
         )
+        self.map_categories = "SELECT DISTINCT category FROM seats WHERE category IS NOT NULL"
         self.seat_states = (
             "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
             " block_reason, NULL, NULL, NULL, NULL, held_since FROM seat_states"
@@ -305,6 +306,9 @@ class SqlTransaction:
 
     def map_row_firsts(self) -> Iterator[RowFirstsRow]:
         return iter(self.execute(self.sql.map_row_firsts))
+
+    def map_categories(self) -> list[str]:
+        return [row[0] for row in self.execute(self.sql.map_categories)]
 
     def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
         query, params = self.sql.row_spots(rows)
