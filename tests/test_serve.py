@@ -405,7 +405,7 @@ def test_a_body_that_stalls_past_the_time_limit_is_400_and_changes_nothing(
     import asyncio
     import json
 
-    from seatctl.server import app as served
+    from seatctl.server import parsing as served
 
     monkeypatch.setattr(served, "BODY_TIMEOUT", 0.05)
     before = booking_state(venue_db)

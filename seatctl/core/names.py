@@ -59,4 +59,7 @@ def unknown_name(kind: str, given: str, known: Iterable[str]) -> SeatctlError:
 
 
 def _shown(text: str) -> str:
-    return text if text.isprintable() else repr(text)
+    """The name with control characters as escapes: it cannot reach a terminal raw."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

@@ -6,7 +6,6 @@ is the one table from their exit codes (and the few reasons HTTP tells apart) to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,18 +21,16 @@ from starlette.types import Receive, Scope, Send
 
 from seatctl import __version__, wire
 from seatctl.core import changefeed, validate
-from seatctl.core.clock import parse_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.core.tokens import forbidden, unauthorized
+from seatctl.server import parsing
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
 
-MAX_BODY = 64 * 1024  # bytes: far more than any list of seats a request may name
-BODY_TIMEOUT = 30.0  # seconds a client may take to send its body
 
 # The one table: (status on /v1, status on the prototype's endpoints). The prototype answered
 # every refusal with 400, and its clients may test for it; /v1 says 409 Conflict.
@@ -72,7 +69,7 @@ class Api:
     # --- the prototype's endpoints --------------------------------------------------------
 
     async def proto_seats(self, request: Request) -> Response:
-        named = _one_query(request, "userId")
+        named = parsing.one_query(request, "userId")
         token = self._token(request)
 
         def work(venue: Venue) -> dict[str, Any]:
@@ -82,9 +79,9 @@ class Api:
         return _json(await self.worker.read(work))
 
     async def proto_change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seatId",), optional=("userId",))
-        label = _seat_id(body["seatId"])
-        named = _text(body, "userId")
+        body = await parsing.body(request, required=("seatId",), optional=("userId",))
+        label = parsing.seat_id(body["seatId"])
+        named = parsing.text(body, "userId")
         token = self._token(request)
 
         def work(venue: Venue) -> dict[str, Any]:
@@ -100,13 +97,11 @@ class Api:
     # --- /v1 ------------------------------------------------------------------------------
 
     async def seats(self, request: Request) -> Response:
-        status = _one_query(request, "status")
-        named = _one_query(request, "user")
-        event = _event(_one_query(request, "event"))
+        status = parsing.one_query(request, "status")
+        named = parsing.one_query(request, "user")
+        event = parsing.event(parsing.one_query(request, "event"))
         if status is not None and status not in Status.__members__.values():
-            raise usage_error(
-                f"invalid status {status!r}: use available, locked, booked or blocked"
-            )
+            raise parsing.invalid("status", status, "use available, locked, booked or blocked")
         token = self._token(request)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
@@ -117,28 +112,28 @@ class Api:
         return _json(await self.worker.read(work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seats",), optional=("user", "event"))
+        body = await parsing.body(request, required=("seats",), optional=("user", "event"))
         return await self._change(request, body, verb)
 
     async def lock(self, request: Request) -> Response:
         """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
-        body = await _body(request, required=(), optional=_LOCK_FIELDS)
+        body = await parsing.body(request, required=(), optional=_LOCK_FIELDS)
         if "best" not in body:
             extra = [key for key in _BEST_ONLY if key in body]
             if extra:
-                raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
+                raise usage_error(f"the field {extra[0]} goes with best (the best N seats)")
             if "seats" not in body:
-                raise usage_error("the request body lacks 'seats' (or 'best')")
+                raise usage_error("the request body lacks the field seats (or best)")
             return await self._change(request, body, "lock")
         if "seats" in body:
-            raise usage_error("give either 'seats' or 'best', not both")
-        count = _best(body["best"])
-        sections = _names(body, "section")
-        categories = _names(body, "category")
-        split = _flag(body, "split")
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
+            raise usage_error("give either the field seats or best, not both")
+        count = parsing.best(body["best"])
+        sections = parsing.names(body, "section")
+        categories = parsing.names(body, "category")
+        split = parsing.flag(body, "split")
+        ttl = parsing.ttl(body.get("ttl"))
+        named = parsing.text(body, "user")
+        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
 
         def work(venue: Venue) -> dict[str, Any]:
@@ -149,10 +144,10 @@ class Api:
         return _json(await self.worker.write(work))
 
     async def _change(self, request: Request, body: dict[str, Any], verb: str) -> Response:
-        labels = _labels(body["seats"])
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
+        labels = parsing.labels(body["seats"])
+        ttl = parsing.ttl(body.get("ttl"))
+        named = parsing.text(body, "user")
+        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
 
         def work(venue: Venue) -> dict[str, Any]:
@@ -181,10 +176,12 @@ class Api:
 
     async def history(self, request: Request) -> Response:
         labels = request.query_params.getlist("seat")
-        named = _one_query(request, "user")
-        since = _since(_one_query(request, "since"))
-        limit = _limit(_one_query(request, "limit"))
-        event = _event(_one_query(request, "event"))
+        if labels:
+            labels = parsing.labels(labels, "seat")
+        named = parsing.one_query(request, "user")
+        since = parsing.since(parsing.one_query(request, "since"))
+        limit = parsing.limit(parsing.one_query(request, "limit"))
+        event = parsing.event(parsing.one_query(request, "event"))
         token = self._token(request)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
@@ -197,7 +194,7 @@ class Api:
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
         then every change of the event (`seatctl.server.live`)."""
-        event = _event(_one_query(request, "event"))
+        event = parsing.event(parsing.one_query(request, "event"))
         given = changefeed.parse_cursor(request.headers.get("last-event-id"))
         token = self._token(request)
 
@@ -250,16 +247,18 @@ class Api:
         """For a read: check the token (if any); the user to filter by, if one is named."""
         if self.auth:
             self._acting(venue, token, named)  # a token may only name its own user
-        return validate.user(named) if named is not None else None
+        return parsing.user(named)
 
     def _acting(self, venue: Venue, token: str | None, named: str | None) -> str:
         """The user a request acts as: the token's, or (with --no-auth) the one it names."""
         if not self.auth:
             if named is None:
-                raise usage_error("name the user: without tokens the server trusts the request")
-            return validate.user(named)
+                raise usage_error(
+                    "name the user (the field user): without tokens the server trusts the request"
+                )
+            return parsing.user(named) or named
         user = venue.authenticate(token or "")
-        if named is not None and validate.user(named) != user:
+        if named is not None and parsing.user(named) != user:
             raise forbidden(f"this token acts for {user}, not for {named}")
         return user
 
@@ -279,152 +278,6 @@ _BEST_ONLY = ("section", "category", "split")
 
 def _proto_seat(view: SeatView) -> dict[str, Any]:
     return {"status": view.status.value, "lockedBy": view.locked_by}
-
-
-# --- parsing requests ---------------------------------------------------------------------
-
-
-async def _body(
-    request: Request, required: tuple[str, ...], optional: tuple[str, ...]
-) -> dict[str, Any]:
-    """The request's JSON object, within the size and time limits, with exactly these keys."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
-            raw = await _read_limited(request)
-    except TimeoutError:
-        raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise usage_error("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise usage_error("the request body must be a JSON object")
-    missing = [key for key in required if key not in body]
-    if missing:
-        raise usage_error(f"the request body lacks {missing[0]!r}")
-    unknown = [key for key in body if key not in required + optional]
-    if unknown:
-        raise usage_error(f"unknown field {_shown(unknown[0])} in the request body")
-    return body
-
-
-async def _read_limited(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> SeatctlError:
-    return SeatctlError(
-        Reason.TOO_LARGE,
-        f"the request body is larger than {MAX_BODY} bytes",
-        ExitCode.USAGE,
-    )
-
-
-def _seat_id(value: Any) -> str:
-    """The prototype's seatId: a whole number or a string."""
-    if isinstance(value, str):
-        return validate.labels([value])[0]
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error(f"invalid seatId {_shown(str(value))}: use a whole number or a label")
-    return validate.labels([str(whole)])[0]
-
-
-def _labels(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise usage_error("seats must be a non-empty array of seat labels (strings)")
-    return validate.labels(value)
-
-
-def _ttl(value: Any) -> int | None:
-    if value is None:
-        return None
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error("ttl must be a whole number of seconds")
-    return validate.ttl(whole)
-
-
-def _best(value: Any) -> int:
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error("best must be a whole number from 1")
-    return validate.best(whole)
-
-
-def _names(body: dict[str, Any], key: str) -> list[str]:
-    """A list of section or category names; absent means every one."""
-    value = body.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise usage_error(f"{key} must be an array of names (strings)")
-    return value
-
-
-def _flag(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise usage_error(f"{key} must be true or false")
-    return value
-
-
-def _whole_number(value: Any) -> int | None:
-    """An integer as JSON means it: 3 and 3.0 alike (JSON Schema agrees); never true/false."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        return None
-    return int(value)
-
-
-def _event(name: str | None) -> str:
-    """The event a request names, else `default` (checked by the API: exit 2 or 3 there)."""
-    return name if name is not None else DEFAULT_SHOW
-
-
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise usage_error(f"{key} must be a string")
-    return value
-
-
-def _one_query(request: Request, key: str) -> str | None:
-    if not request.scope.get("query_string"):  # the usual case: skip parsing nothing
-        return None
-    values = request.query_params.getlist(key)
-    if len(values) > 1:
-        raise usage_error(f"give {key} at most once")
-    return values[0] if values else None
-
-
-def _since(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise usage_error(f"invalid since {text!r}: {exc}") from None
-
-
-def _limit(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise usage_error(f"invalid limit {_shown(text)}: use a whole number from 0")
-    return int(text)
-
-
-def _shown(text: str) -> str:
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 
 # --- answers ------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["best"],
         "additionalProperties": False,
         "properties": {
-            "best": {"type": "integer", "minimum": 1},
+            "best": {"type": "integer", "minimum": 1, "maximum": 100_000},
             "section": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "category": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "split": {"type": "boolean"},

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def names(field: str, names: Sequence[str]) -> list[str]:
-    """The sections or categories (`field`) to choose from: printable names."""
+    """The sections or categories (`field`) to choose from: names (non-empty text)."""
     if isinstance(names, str):
         raise FieldError(
             field,
@@ -23,7 +23,8 @@ def names(field: str, names: Sequence[str]) -> list[str]:
             lambda name: f"{name(field)}: expected a list of names, not the string {names!r}",
         )
     listed = list(names)
-    bad = [n for n in listed if not isinstance(n, str) or not n or not n.isprintable()]
+    # Any other text is a name to look for: one the map does not have is exit 3 `not_found`.
+    bad = [n for n in listed if not isinstance(n, str) or not n]
     if bad:
         raise FieldError(field, bad[0], lambda name: f"invalid {name(field)} {bad[0]!r}")
     return listed
