@@ -16,11 +16,12 @@ from seatctl.core.model import NO_PLACE, Place
 MAX_LISTED = 10  # known names a refusal lists before it says how many more there are
 
 
-def seat_name(label: str, place: Place = NO_PLACE) -> str:
+def seat_name(
+    label: str, section: str | None = None, row: str | None = None, number: int | None = None
+) -> str:
     """The seat as people read it: section, then row and number ("Stalls B3"; "Stalls row 12
     seat 3" when the row's own name ends in a digit, so that row 12 seat 3 is not "123"). The
     label alone when the map gives no number, or neither a section nor a row."""
-    section, row, number = place.section, place.row, place.number
     if number is None or (section is None and row is None):
         return label
     if row is None:
@@ -35,7 +36,7 @@ def seat_name(label: str, place: Place = NO_PLACE) -> str:
 def seat_phrase(label: str, place: Place = NO_PLACE) -> str:
     """A seat in a sentence: its name, and its label in brackets when they differ ("Stalls B3
     (30)"), so that a person reads the name and a script still finds the label it gave."""
-    name = seat_name(label, place)
+    name = seat_name(label, place.section, place.row, place.number)
     return label if name == label else f"{name} ({label})"
 
 

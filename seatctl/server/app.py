@@ -170,7 +170,8 @@ class Api:
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             self._filter(venue, token, None)
-            return [wire.show_object(show, counts) for show, counts in venue.events()]
+            stage = {"stage": wire.stage_object(venue.stage())}  # the page draws it
+            return [wire.show_object(show, counts) | stage for show, counts in venue.events()]
 
         return _json(await self.worker.read(work))
 

@@ -28,6 +28,7 @@ from seatctl.core.model import (
     SeatView,
     Settings,
     Show,
+    Stage,
     Status,
     StatusCounts,
 )
@@ -69,6 +70,7 @@ class Venue(ChangeStream, TokenKeeping):
         seat_map: str | None = None,
         max_hold: int | None = None,
         max_seats_per_user: int | None = None,
+        stage: str | None = None,
     ) -> InitResult:
         """Create the database if missing and add the seats it lacks; never change existing ones.
 
@@ -79,10 +81,16 @@ class Venue(ChangeStream, TokenKeeping):
         `ttl`, `max_hold` and `max_seats_per_user` change the settings (see `settings()`); a
         change is recorded in the history as a `settings` event. A new database caps holds at
         10 default lock durations (at most a day) unless `max_hold` says otherwise.
+        `stage` ("X,Y,WIDTH,HEIGHT", in the map's unit) sets the stage on the hall's plan.
         """
         from seatctl.service.initialising import initialise
 
-        return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user)
+        return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user, stage)
+
+    def stage(self) -> Stage | None:
+        """The stage on the hall's plan (`init --stage`), or None."""
+        with self._store.transaction(write=False) as tx:
+            return tx.stage()
 
     def settings(self) -> Settings:
         """The default lock duration and the fairness caps: `max_hold`, the longest one hold

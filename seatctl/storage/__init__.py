@@ -18,6 +18,7 @@ from seatctl.core.model import (
     Seat,
     Settings,
     Show,
+    Stage,
     StatusCounts,
     Token,
 )
@@ -111,6 +112,11 @@ class Transaction(Protocol):
 
     def places(self) -> dict[str, tuple[Place, int]]:
         """Every seat's place and map order."""
+
+    def stage(self) -> Stage | None:
+        """The stage on the hall's plan, if the map gave one."""
+
+    def set_stage(self, stage: Stage) -> None: ...
 
     def show(self, name: str) -> Show | None: ...
 
