@@ -16,6 +16,9 @@ from seatctl.core.errors import ExitCode, Reason, SeatctlError
 from seatctl.core.seatmap import COLUMNS, MapSeat, parse_map
 
 
+PLACE_COLUMNS = COLUMNS[:5]  # label, section, row, number, category (not the position)
+
+
 def write(tmp_path: Path, text: str | bytes, name: str = "venue.csv") -> str:
     path = tmp_path / name
     if isinstance(text, bytes):
@@ -342,11 +345,13 @@ map_rows = st.lists(
 @given(map_rows, st.booleans())
 def test_any_valid_map_written_as_csv_or_json_lines_reads_back(tmp_path, rows, as_json):
     if as_json:
-        text = "".join(json.dumps(dict(zip(COLUMNS, row, strict=True))) + "\n" for row in rows)
+        text = "".join(
+            json.dumps(dict(zip(PLACE_COLUMNS, row, strict=True))) + "\n" for row in rows
+        )
     else:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        writer.writerow(PLACE_COLUMNS)
         writer.writerows(["" if field is None else field for field in row] for row in rows)
         text = out.getvalue()
     path = write(tmp_path, text, "venue.jsonl" if as_json else "venue.csv")
@@ -360,3 +365,37 @@ def test_any_valid_map_written_as_csv_or_json_lines_reads_back(tmp_path, rows, a
 def _stripped(name: str | None) -> str | None:
     # Surrounding whitespace is not part of a name, and a name of only whitespace is no name.
     return (name.strip() or None) if name is not None else None
+
+
+# --- positions on the hall's plan ---------------------------------------------------------
+
+
+def test_x_and_y_give_the_seats_position_in_any_unit(tmp_path):
+    path = write(tmp_path, "label,row,number,x,y\nA1,A,1,-2.5,10\nA2,A,2,1e2,.5\n")
+    assert [(seat.x, seat.y) for seat in parse_map(path)] == [(-2.5, 10.0), (100.0, 0.5)]
+
+
+def test_a_json_map_takes_x_and_y_as_numbers(tmp_path):
+    path = write(tmp_path, '{"label": "A1", "x": 3, "y": 4.25}\n', "v.jsonl")
+    assert parse_map(path) == [MapSeat("A1", None, None, None, None, 1, 3.0, 4.25)]
+
+
+def test_a_seat_without_a_position_has_none(tmp_path):
+    path = write(tmp_path, "label,x,y\nA1,,\n")
+    assert (parse_map(path)[0].x, parse_map(path)[0].y) == (None, None)
+
+
+@pytest.mark.parametrize("x", ["east", "1,5", "nan", "inf", "0x10"])
+def test_an_x_that_is_not_a_number_is_an_error(tmp_path, x):
+    error = error_of(write(tmp_path, f'label,x,y\nA1,"{x}",1\n'))
+    assert f"line 2: x {x!r} is not a number" in error.message
+
+
+def test_a_position_out_of_range_is_an_error(tmp_path):
+    error = error_of(write(tmp_path, "label,x,y\nA1,1,2e9\n"))
+    assert "line 2: y '2e9' is out of range: use a number from -1e+09 to 1e+09" in error.message
+
+
+def test_x_without_y_is_an_error(tmp_path):
+    error = error_of(write(tmp_path, "label,x,y\nA1,1,\nA2,1,2\n"))
+    assert error.message.endswith("line 2: x and y go together: give both or neither")
