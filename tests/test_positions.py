@@ -162,3 +162,23 @@ def test_the_position_step_adds_only_the_columns_missing(venue_db):
         finally:
             conn.close()
     assert {"x", "y"} <= columns(venue_db)
+
+
+def test_get_v1_events_carries_the_stage_for_the_page(hall):
+    pytest.importorskip("starlette")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's note about httpx's successor
+        from starlette.testclient import TestClient
+
+    from seatctl.server.app import create_app
+    from seatctl.server.worker import Worker
+
+    worker = Worker(hall)
+    worker.start()
+    try:
+        events = TestClient(create_app(worker, auth=False)).get("/v1/events").json()
+    finally:
+        worker.stop()
+    assert events[0]["stage"] == {"x": -5.0, "y": -10.0, "width": 12.5, "height": 4.0}
