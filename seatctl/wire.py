@@ -7,6 +7,7 @@ write these, so a script that reads one reads them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from seatctl.core.clock import Instant, format_instant
@@ -93,6 +94,15 @@ def stage_object(stage: Stage | None) -> dict[str, float] | None:
     if stage is None:
         return None
     return {"x": stage.x, "y": stage.y, "width": stage.width, "height": stage.height}
+
+
+def events_objects(
+    shows: Iterable[tuple[Show, StatusCounts]], stage: Stage | None
+) -> list[dict[str, Any]]:
+    """`event list --json` and `GET /v1/events`: each event, its counts and the hall's stage
+    (the seat-map page draws it)."""
+    staged = {"stage": stage_object(stage)}
+    return [show_object(show, counts) | staged for show, counts in shows]
 
 
 def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any]:

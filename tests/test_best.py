@@ -60,8 +60,8 @@ def test_lock_best_takes_the_block_the_rule_chooses_and_prints_it_as_lock_does(h
 def test_lock_best_text_output_is_that_of_lock(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice")
     assert run.out.splitlines() == [
-        "locked seat S-A1 for alice until 2026-01-01T12:01:10Z",
-        "locked seat S-A2 for alice until 2026-01-01T12:01:10Z",
+        "locked seat Stalls A1 (S-A1) for alice until 2026-01-01T12:01:10Z",
+        "locked seat Stalls A2 (S-A2) for alice until 2026-01-01T12:01:10Z",
     ]
 
 

@@ -182,3 +182,29 @@ def test_get_v1_events_carries_the_stage_for_the_page(hall):
     finally:
         worker.stop()
     assert events[0]["stage"] == {"x": -5.0, "y": -10.0, "width": 12.5, "height": 4.0}
+
+
+# --- seats named in sentences -----------------------------------------------------------------
+
+
+def test_a_refusal_names_the_seat_as_the_map_does_with_its_label(cli, hall):
+    with frozen(START):
+        cli("lock", "1", "--user", "bob")
+        run = cli("lock", "1", "--user", "alice", "--json")
+    assert (run.code, run.error()["seats"][0]["seat"]) == (4, "1")  # the field stays the label
+    assert run.error()["message"] == (
+        "seat Stalls A1 (1) is locked by bob until 2026-01-01T12:01:00Z"
+    )
+
+
+def test_a_seat_without_a_place_is_named_by_its_label_alone(cli, hall):
+    with frozen(START):
+        cli("lock", "B", "--user", "bob")
+        run = cli("lock", "B", "--user", "alice")
+    assert run.err == "error: seat B is locked by bob until 2026-01-01T12:01:00Z\n"
+
+
+def test_a_change_line_names_the_seat_as_the_map_does(cli, hall):
+    with frozen(START):
+        run = cli("lock", "3", "--user", "alice")
+    assert run.out == "locked seat Circle row 12 seat 1 (3) for alice until 2026-01-01T12:01:00Z\n"

@@ -63,4 +63,5 @@ def event_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl event list
       seatctl event list --json
     """
-    return ShowList(ctx.obj.venue(json).events())
+    venue = ctx.obj.venue(json)
+    return ShowList(venue.events(), venue.stage())

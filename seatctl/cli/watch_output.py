@@ -38,7 +38,9 @@ def watch_line(kind: str, at: Instant, seat: dict[str, Any], action: str | None 
         what = f"available ({_WHY_AVAILABLE[action or kind]})"
     else:
         what = str(status)
-    return f"{format_instant(at)}  seat {seat['seat']}  {what}"
+    label, name = seat["seat"], seat.get("name")
+    shown = label if name in (None, label) else f"{name} ({label})"  # as `seat_phrase` says
+    return f"{format_instant(at)}  seat {shown}  {what}"
 
 
 def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:

@@ -22,7 +22,8 @@ from starlette.types import Receive, Scope, Send
 from seatctl import __version__, wire
 from seatctl.core import changefeed, validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
-from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.core.model import DEFAULT_SHOW, Place, SeatView, Status
+from seatctl.core.names import seat_phrase
 from seatctl.core.tokens import forbidden, unauthorized
 from seatctl.server import parsing
 from seatctl.server.live import Hub, Watcher
@@ -88,7 +89,7 @@ class Api:
             user = self._acting(venue, token, named)
             view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
             return {
-                "message": f"Seat {label} {_DONE[verb]} by {user}",
+                "message": f"Seat {_phrase(view)} {_DONE[verb]} by {user}",
                 "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
@@ -170,8 +171,7 @@ class Api:
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             self._filter(venue, token, None)
-            stage = {"stage": wire.stage_object(venue.stage())}  # the page draws it
-            return [wire.show_object(show, counts) | stage for show, counts in venue.events()]
+            return wire.events_objects(venue.events(), venue.stage())
 
         return _json(await self.worker.read(work))
 
@@ -275,6 +275,11 @@ _CHANGES: dict[str, Change] = {
 
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
+
+
+def _phrase(view: SeatView) -> str:
+    """The seat as a sentence names it: "Stalls B3 (30)", or the label without a place."""
+    return seat_phrase(view.seat, Place(view.section, view.row, view.number))
 
 
 def _proto_seat(view: SeatView) -> dict[str, Any]:

@@ -102,8 +102,7 @@ def _good_extra(row: tuple[Any, ...]) -> bool:
     position = row[12:14]
     return (
         all(part is None or type(part) is float or type(part) is int for part in position)
-        and
-        (held_since is None or (_good_instant(held_since) and row[1] is not None))
+        and (held_since is None or (_good_instant(held_since) and row[1] is not None))
         and (
             (blocked_at is None and reason is None)
             or (_good_instant(blocked_at) and (reason is None or type(reason) is str))
