@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
 from seatctl.core.seatmap import COLUMNS, MapSeat, parse_map
 
-
 PLACE_COLUMNS = COLUMNS[:5]  # label, section, row, number, category (not the position)
 
 

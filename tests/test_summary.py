@@ -195,4 +195,4 @@ def test_summary_and_map_work_inside_a_batch(hall, cli, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines)))
     summary, drawn = (json.loads(line) for line in cli("batch").out.splitlines())
     assert (summary["exit"], summary["booked"], len(summary["groups"])) == (0, 1, 2)
-    assert (drawn["exit"], drawn["map"].splitlines()[0]) == (0, "Section Circle")
+    assert (drawn["exit"], drawn["map"].splitlines()[1]) == (0, "Section Circle")
