@@ -32,6 +32,9 @@ NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
 STATUS = {"type": "string", "enum": [status.value for status in Status]}
 NULLABLE_TEXT = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+_SIDES = {key: {"type": "number"} for key in ("x", "y", "width", "height")}  # in x, y's unit
+STAGE = {"type": ["object", "null"], "required": [*_SIDES], "properties": _SIDES}  # --stage
 TTL = {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL}
 
 SCHEMAS: dict[str, Any] = {
@@ -54,6 +57,11 @@ SCHEMAS: dict[str, Any] = {
                 **NULLABLE_INSTANT,
                 "description": "When the current live hold began (relocks keep it).",
             },
+            "name": {
+                "type": "string",
+                "description": "From the map (`Stalls B3`), else the label.",
+            },
+            **{axis: NULLABLE_NUMBER for axis in ("x", "y")},  # on the plan, in the map's unit
         },
     },
     "Event": {
@@ -160,6 +168,7 @@ SCHEMAS: dict[str, Any] = {
             "booked",
             "blocked",
             "occupancy",
+            "stage",
         ],
         "properties": {
             "event": {"type": "string"},
@@ -170,6 +179,7 @@ SCHEMAS: dict[str, Any] = {
                 for key in ("total", "available", "locked", "booked", "blocked")
             },
             "occupancy": {"type": "number", "minimum": 0, "maximum": 100},
+            "stage": STAGE,
         },
     },
     "Changed": {
