@@ -140,7 +140,7 @@ def backup(
     """Write a consistent copy of the database to DEST, safe while others keep writing.
 
     Examples:
-      seatctl backup venue-2026-01-01.db
+      seatctl backup venue-2031-01-01.db
       seatctl backup /backups/venue.db --force
     """
     ctx.obj.venue(json).backup(dest, force=force)

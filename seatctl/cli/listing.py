@@ -102,7 +102,7 @@ def history(
 
     Examples:
       seatctl history 3
-      seatctl history --user alice --since 2026-01-01 --json
+      seatctl history --user alice --since 2031-01-01 --json
       seatctl history --limit 20 --event gala
     """
     venue = ctx.obj.venue(json)
