@@ -137,3 +137,8 @@ def test_best_in_an_unknown_section_or_category_is_404_with_the_names(db_path, t
         assert dump(db_path) == before
     finally:
         running.stop()
+
+
+def test_an_unknown_event_is_404_without_a_command_line_hint(api):
+    answer = api.get("/v1/seats", params={"event": "nope"})
+    assert (answer.status_code, answer.json()["message"]) == (404, "event nope does not exist")
