@@ -7,11 +7,13 @@ write these, so a script that reads one reads them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from seatctl.core.clock import Instant, format_instant
 from seatctl.core.errors import SeatctlError
-from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, StatusCounts, Token
+from seatctl.core.model import HistoryEntry, SeatView, Settings, Show, Stage, StatusCounts, Token
+from seatctl.core.names import seat_name
 
 if TYPE_CHECKING:  # the change stream's and summary's modules load with what uses them
     from seatctl.core.changefeed import Item, StreamState
@@ -28,7 +30,10 @@ SEAT_FIELDS = (  # the seat object's keys, in order (JSON, CSV, the HTTP API's s
     "row",
     "number",
     "category",
-    "held_since",  # last: CSV readers that count columns keep their places
+    "held_since",  # new columns go last: CSV readers that count columns keep their places
+    "name",  # the seat as people read it ("Stalls B3"; the label without a place)
+    "x",  # the position on the hall's plan, in the map's unit (null: none given)
+    "y",
 )
 
 
@@ -42,7 +47,7 @@ def instant(value: Instant | None) -> str | None:
     return None if value is None else format_instant(value)
 
 
-def seat_object(view: SeatView) -> dict[str, str | int | None]:
+def seat_object(view: SeatView) -> dict[str, str | int | float | None]:
     return {
         "seat": view.seat,
         "status": view.status.value,
@@ -55,6 +60,9 @@ def seat_object(view: SeatView) -> dict[str, str | int | None]:
         "number": view.number,
         "category": view.category,
         "held_since": instant(view.held_since),
+        "name": seat_name(view.seat, view.section, view.row, view.number),
+        "x": view.x,
+        "y": view.y,
     }
 
 
@@ -79,6 +87,22 @@ def counts_object(counts: StatusCounts) -> dict[str, int]:
         "blocked": counts.blocked,
         "total": counts.total,
     }
+
+
+def stage_object(stage: Stage | None) -> dict[str, float] | None:
+    """The stage on the hall's plan (`init --stage`), in the seats' `x`, `y` unit, or null."""
+    if stage is None:
+        return None
+    return {"x": stage.x, "y": stage.y, "width": stage.width, "height": stage.height}
+
+
+def events_objects(
+    shows: Iterable[tuple[Show, StatusCounts]], stage: Stage | None
+) -> list[dict[str, Any]]:
+    """`event list --json` and `GET /v1/events`: each event, its counts and the hall's stage
+    (the seat-map page draws it)."""
+    staged = {"stage": stage_object(stage)}
+    return [show_object(show, counts) | staged for show, counts in shows]
 
 
 def show_object(show: Show, counts: StatusCounts | None = None) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def dump(path: str) -> list[str] | dict[str, list[tuple]]:
 
 def seat_object(label: str, status: str = "available", **fields: object) -> dict[str, object]:
     """A seat as `seats --json`, the HTTP API and the stream show it: `fields` set, the rest
-    null."""
+    null, and its `name` the label unless given (a seat without a place is named by it)."""
     return {
         "seat": label,
         "status": status,
@@ -123,6 +123,9 @@ def seat_object(label: str, status: str = "available", **fields: object) -> dict
         "number": None,
         "category": None,
         "held_since": None,
+        "name": label,
+        "x": None,
+        "y": None,
         **fields,
     }
 

@@ -61,8 +61,8 @@ def test_lock_best_takes_the_block_the_rule_chooses_and_prints_it_as_lock_does(h
 def test_lock_best_text_output_is_that_of_lock(hall, cli):
     run = cli("lock", "--best", "2", "--user", "alice")
     assert run.out.splitlines() == [
-        "locked seat S-A1 for alice until 2026-01-01T12:01:10Z",
-        "locked seat S-A2 for alice until 2026-01-01T12:01:10Z",
+        "locked seat Stalls A1 (S-A1) for alice until 2026-01-01T12:01:10Z",
+        "locked seat Stalls A2 (S-A2) for alice until 2026-01-01T12:01:10Z",
     ]
 
 
@@ -123,6 +123,54 @@ def test_not_enough_counts_within_the_filters(hall, cli):
     assert run.err == (
         "error: no 5 seats together in section Circle: 4 seats available,"
         " the largest block together is 4\n"
+    )
+
+
+@pytest.mark.backend  # each backend reads the map's names its own way
+@frozen(LATER)
+def test_a_wrongly_cased_section_is_not_found_with_the_name_suggested(hall, cli):
+    before = dump(hall)
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "stalls")
+    assert run.code == 3
+    assert run.err == (
+        "error: section stalls does not exist in the seat map: did you mean Stalls?\n"
+    )
+    assert dump(hall) == before
+
+
+@pytest.mark.backend
+@frozen(LATER)
+def test_an_unknown_section_is_not_found_with_the_sections_listed(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "Nope", "--json")
+    assert (run.code, run.error()["error"]) == (3, "not_found")
+    assert run.error()["message"] == (
+        "section Nope does not exist in the seat map: the sections are Circle, Stalls"
+    )
+
+
+@pytest.mark.backend
+@frozen(LATER)
+def test_an_unknown_category_is_not_found_with_the_categories_listed(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--category", "vip")
+    assert run.code == 3
+    assert run.err == (
+        "error: category vip does not exist in the seat map: the categories are premium, standard\n"
+    )
+
+
+@frozen(LATER)
+def test_one_unknown_section_among_known_ones_is_refused_too(hall, cli):
+    run = cli("lock", "--best", "2", "--user", "alice", "--section", "Stalls", "--section", "Nope")
+    assert run.code == 3
+    assert "section Nope does not exist" in run.err
+
+
+@frozen(LATER)
+def test_map_of_a_wrongly_cased_section_suggests_the_name(hall, cli):
+    run = cli("map", "--section", "circle")
+    assert (run.code, run.err) == (
+        3,
+        "error: section circle does not exist in the seat map: did you mean Circle?\n",
     )
 
 
@@ -277,6 +325,10 @@ def set_states(venue: Venue, seats: list[tuple]) -> None:
             action(named)
 
 
+def unknown_names(seats: list[tuple], sections: list[str], categories: list[str]) -> bool:
+    return bool(set(sections) - {s[0] for s in seats} or set(categories) - {s[3] for s in seats})
+
+
 def every_spot(venue: Venue) -> list[SeatSpot]:
     with venue._store.transaction(write=False) as tx:
         return [SeatSpot(*row) for row in tx.seat_spots("default", tx.now())]
@@ -314,8 +366,14 @@ def test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps(
                     count, "alice", sections=sections, categories=categories, split=split
                 )
             except SeatctlError as error:
-                assert (error.reason, expected) == ("not_enough", None)
+                # A section or category the map does not name is a mistake, not a sell-out,
+                # even when the others named would have had seats.
+                if unknown_names(seats, sections, categories):
+                    assert error.reason == "not_found"
+                else:
+                    assert (error.reason, expected) == ("not_enough", None)
             else:
+                assert not unknown_names(seats, sections, categories)
                 assert [seat.seat for seat in chosen] == expected
     finally:
         remove()

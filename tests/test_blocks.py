@@ -98,6 +98,20 @@ def test_unblocking_a_seat_that_is_not_blocked_changes_nothing(cli, db_path):
 
 
 @frozen(START)
+def test_unblock_of_a_seat_that_is_not_blocked_says_so(cli):
+    cli("block", "4")
+    run = cli("unblock", "3", "4")
+    assert (run.code, run.out) == (0, "seat 3 was not blocked\nunblocked seat 4\n")
+
+
+@frozen(START)
+def test_unblock_of_a_locked_seat_says_it_was_not_blocked_and_keeps_the_lock(cli):
+    cli("lock", "3", "--user", "alice")
+    assert cli("unblock", "3").out == "seat 3 was not blocked\n"
+    assert seat(cli, "3")["locked_by"] == "alice"
+
+
+@frozen(START)
 def test_unblock_of_an_unknown_seat_is_exit_3_and_changes_nothing(cli, db_path):
     cli("block", "3")
     before = dump(db_path)

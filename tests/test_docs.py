@@ -294,3 +294,86 @@ def test_big_venues_recipe_streams_ten_seats_and_writes_a_csv(folder):
     assert ran.code == 0
     assert len(ran.out.splitlines()) == 10
     assert len((folder / "seats.csv").read_text().splitlines()) == 21
+
+
+# --- the console examples -------------------------------------------------------------------
+#
+# Every ```console block of README.md and docs/*.md that shows output runs here, as written:
+# the blocks of one file run in order in one bash session (so the README's tour goes on from
+# block to block), in a folder of their own, with `SEATCTL_DB` naming a prepared venue of
+# seats 1 to 5 until the text exports its own. A line that starts with `$ ` is a command; the
+# lines after it are its output (stdout and stderr as a terminal shows them), where `...`
+# stands for any text. A marker on the line before a block says `<!-- console: at INSTANT -->`
+# (its commands run with SEATCTL_NOW=INSTANT unless they set it: the instants the block shows)
+# or `<!-- console: not run: WHY -->` (it needs what a test cannot have: an install, a server
+# in the background). A block without output is a list of usage examples: nothing to compare.
+
+CONSOLE = re.compile(
+    r"(?:<!-- console: (?P<marker>[^>]*?) -->\n)?```console\n(?P<body>.*?)^```", re.S | re.M
+)
+
+
+@dataclass
+class Example:
+    command: str
+    shown: list[str]  # the output the text shows, `...` standing for any text
+    now: str | None
+
+
+def console_examples(path: Path) -> list[Example]:
+    examples: list[Example] = []
+    for match in CONSOLE.finditer(path.read_text()):
+        marker = match["marker"] or ""
+        lines = match["body"].splitlines()
+        if marker.startswith("not run") or all(line.startswith("$ ") for line in lines):
+            continue
+        now = marker.removeprefix("at ").strip() if marker.startswith("at ") else None
+        for line in lines:
+            if line.startswith("$ "):
+                examples.append(Example(line[2:], [], now))
+            else:
+                examples[-1].shown.append(line)
+    return examples
+
+
+def _matches(line: str, shown: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in shown.split("..."))
+    return re.fullmatch(pattern, line) is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for path in DOCS if console_examples(path)],
+    ids=lambda path: path.name,
+)
+def test_console_examples_run_as_written(path, folder):
+    examples = console_examples(path)
+    prepared = str(folder.parent / "prepared.db")  # not ./venue.db, which the tour makes
+    Venue.init(prepared, seats=5)
+    script = [f"export SEATCTL_DB={prepared} COLUMNS=80"]
+    for n, example in enumerate(examples):
+        script.append(f"echo '@@ {n}'")
+        now = f"SEATCTL_NOW={example.now} " if example.now else ""
+        script.append(f"{now}eval {_quoted(example.command)} 2>&1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+    stubs = folder.parent / "stubs"
+    env.update(PATH=f"{stubs}{os.pathsep}{env.get('PATH', '')}", HOME=str(folder))
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    outputs = re.split(r"^@@ \d+\n", done.stdout, flags=re.M)[1:]
+    assert len(outputs) == len(examples), done.stderr
+    for example, output in zip(examples, outputs, strict=True):
+        lines = output.splitlines()
+        assert len(lines) == len(example.shown), (example.command, lines)
+        for line, shown in zip(lines, example.shown, strict=True):
+            assert _matches(line, shown), (example.command, line, shown)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"

@@ -129,6 +129,7 @@ def test_event_list_counts_each_events_seats_by_status(cli):
             "blocked": 0,
             "total": 5,
             "occupancy": 0.0,
+            "stage": None,
         },
         {
             "event": "gala",
@@ -140,6 +141,7 @@ def test_event_list_counts_each_events_seats_by_status(cli):
             "blocked": 1,
             "total": 5,
             "occupancy": 20.0,
+            "stage": None,
         },
     ]
 

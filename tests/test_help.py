@@ -194,7 +194,7 @@ def _bare(metavar: str) -> str:
 HEADING = re.compile(r"^(#+) (.*)$")
 CODE_SPAN = re.compile(r"`(seatctl [^`]*)`")
 OPTION = re.compile(r"^--[a-z][a-z-]*$")
-METAVAR = re.compile(r"^(?:[A-Z][A-Z_]*(?:\.\.\.)?|[a-z]+(?:\|[a-z]+)+)$")
+METAVAR = re.compile(r"^(?:[A-Z][A-Z_]*(?:,[A-Z][A-Z_]*)*(?:\.\.\.)?|[a-z]+(?:\|[a-z]+)+)$")
 
 
 def sections() -> Iterator[tuple[str, str]]:

@@ -132,10 +132,10 @@ def test_seats_csv_has_a_header_and_one_row_per_seat(cli, busy_venue):
     lines = cli("seats", "--csv").out.splitlines()
     assert lines[0] == (
         "seat,status,locked_by,expires_at,booked_by,booked_at,section,row,number,category,"
-        "held_since"
+        "held_since,name,x,y"
     )
-    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,,,,,,2026-01-01T12:00:00Z"
-    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z,,,,,"
+    assert lines[1] == "1,locked,alice,2026-01-01T12:01:00Z,,,,,,,2026-01-01T12:00:00Z,1,,"
+    assert lines[2] == "2,booked,,,alice,2026-01-01T12:00:00Z,,,,,,2,,"
     assert len(lines) == 6
 
 

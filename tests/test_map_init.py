@@ -69,9 +69,9 @@ def test_seats_csv_gains_the_map_columns_after_the_existing_ones(cli, hall):
     lines = cli("seats", "--csv").out.splitlines()
     assert lines[0] == (
         "seat,status,locked_by,expires_at,booked_by,booked_at,section,row,number,category,"
-        "held_since"
+        "held_since,name,x,y"
     )
-    assert "C-A1,available,,,,,Circle,A,1,," in lines
+    assert "C-A1,available,,,,,Circle,A,1,,,Circle A1,," in lines
 
 
 @frozen(START)

@@ -235,4 +235,4 @@ def test_bad_best_bodies_are_400_and_change_nothing(api, alice, hall, body):
 def test_lock_without_seats_or_best_says_what_is_missing(api, alice):
     answer = api.post("/v1/lock", json={}, headers=alice)
     assert answer.status_code == 400
-    assert answer.json()["message"] == "the request body lacks 'seats' (or 'best')"
+    assert answer.json()["message"] == "the request body lacks the field seats (or best)"

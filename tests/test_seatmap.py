@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
 from seatctl.core.seatmap import COLUMNS, MapSeat, parse_map
 
+PLACE_COLUMNS = COLUMNS[:5]  # label, section, row, number, category (not the position)
+
 
 def write(tmp_path: Path, text: str | bytes, name: str = "venue.csv") -> str:
     path = tmp_path / name
@@ -154,7 +156,7 @@ def test_the_same_number_in_other_rows_is_fine(tmp_path):
     assert len(parse_map(path)) == 3
 
 
-@pytest.mark.parametrize("number", ["x", "1.5", "-1", "+3", "1_0", "\u0661", "1e3"])
+@pytest.mark.parametrize("number", ["x", "1.5", "+3", "1_0", "\u0661", "1e3"])
 def test_a_number_that_is_not_a_whole_number_is_an_error(tmp_path, number):
     error = error_of(write(tmp_path, f"label,number\nA1,1\nA2,{number}\n"))
     assert f"line 3: number {number!r} is not a whole number" in error.message
@@ -165,6 +167,12 @@ def test_a_json_number_that_is_not_whole_is_an_error(tmp_path, number):
     error = error_of(write(tmp_path, f'{{"label": "A1", "number": {number}}}\n', "v.jsonl"))
     assert "line 1: number" in error.message
     assert "is not a whole number" in error.message
+
+
+@pytest.mark.parametrize("number", ["-3", "-0003"])
+def test_a_negative_number_is_out_of_range_not_a_non_number(tmp_path, number):
+    error = error_of(write(tmp_path, f"label,number\nA1,1\nA2,{number}\n"))
+    assert "line 3: number -3 is out of range: use a whole number from 0 to 999999" in error.message
 
 
 def test_a_number_out_of_range_is_an_error(tmp_path):
@@ -336,11 +344,13 @@ map_rows = st.lists(
 @given(map_rows, st.booleans())
 def test_any_valid_map_written_as_csv_or_json_lines_reads_back(tmp_path, rows, as_json):
     if as_json:
-        text = "".join(json.dumps(dict(zip(COLUMNS, row, strict=True))) + "\n" for row in rows)
+        text = "".join(
+            json.dumps(dict(zip(PLACE_COLUMNS, row, strict=True))) + "\n" for row in rows
+        )
     else:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        writer.writerow(PLACE_COLUMNS)
         writer.writerows(["" if field is None else field for field in row] for row in rows)
         text = out.getvalue()
     path = write(tmp_path, text, "venue.jsonl" if as_json else "venue.csv")
@@ -354,3 +364,37 @@ def test_any_valid_map_written_as_csv_or_json_lines_reads_back(tmp_path, rows, a
 def _stripped(name: str | None) -> str | None:
     # Surrounding whitespace is not part of a name, and a name of only whitespace is no name.
     return (name.strip() or None) if name is not None else None
+
+
+# --- positions on the hall's plan ---------------------------------------------------------
+
+
+def test_x_and_y_give_the_seats_position_in_any_unit(tmp_path):
+    path = write(tmp_path, "label,row,number,x,y\nA1,A,1,-2.5,10\nA2,A,2,1e2,.5\n")
+    assert [(seat.x, seat.y) for seat in parse_map(path)] == [(-2.5, 10.0), (100.0, 0.5)]
+
+
+def test_a_json_map_takes_x_and_y_as_numbers(tmp_path):
+    path = write(tmp_path, '{"label": "A1", "x": 3, "y": 4.25}\n', "v.jsonl")
+    assert parse_map(path) == [MapSeat("A1", None, None, None, None, 1, 3.0, 4.25)]
+
+
+def test_a_seat_without_a_position_has_none(tmp_path):
+    path = write(tmp_path, "label,x,y\nA1,,\n")
+    assert (parse_map(path)[0].x, parse_map(path)[0].y) == (None, None)
+
+
+@pytest.mark.parametrize("x", ["east", "1,5", "nan", "inf", "0x10"])
+def test_an_x_that_is_not_a_number_is_an_error(tmp_path, x):
+    error = error_of(write(tmp_path, f'label,x,y\nA1,"{x}",1\n'))
+    assert f"line 2: x {x!r} is not a number" in error.message
+
+
+def test_a_position_out_of_range_is_an_error(tmp_path):
+    error = error_of(write(tmp_path, "label,x,y\nA1,1,2e9\n"))
+    assert "line 2: y '2e9' is out of range: use a number from -1e+09 to 1e+09" in error.message
+
+
+def test_x_without_y_is_an_error(tmp_path):
+    error = error_of(write(tmp_path, "label,x,y\nA1,1,\nA2,1,2\n"))
+    assert error.message.endswith("line 2: x and y go together: give both or neither")

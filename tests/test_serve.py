@@ -606,7 +606,12 @@ def test_v1_unknown_event_is_404_and_changes_nothing(api, alice, venue_db):
 
 def test_v1_seat_objects_carry_the_map_fields(api, alice):
     seat = api.get("/v1/seats", headers=alice).json()[0]
-    assert list(seat)[-5:] == ["section", "row", "number", "category", "held_since"]
+    fields = ["section", "row", "number", "category", "held_since", "name", "x", "y"]
+    assert list(seat)[-8:] == fields
+
+
+def test_v1_events_carry_the_stage(api, alice):
+    assert [event["stage"] for event in api.get("/v1/events", headers=alice).json()] == [None]
 
 
 def test_the_worker_answers_requests_from_several_event_loops(worker):

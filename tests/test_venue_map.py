@@ -161,10 +161,23 @@ class Hall:
         return self
 
     def draw(self, colour: bool = False, width: int = 80) -> list[str]:
-        return render_map(self.cells, colour, width).split("\n")
+        """The drawing below its stage line (the line has tests of its own)."""
+        lines = render_map(self.cells, colour, width).split("\n")
+        assert "stage" in lines[0]
+        return lines[1:]
 
 
 LEGEND = ". available   L locked   B booked   X blocked"
+
+
+def test_a_stage_line_marks_the_front_above_the_first_rows():
+    lines = render_map(Hall().row("S", "A", "." * 12).row("S", "B", "..").cells, False).split("\n")
+    assert lines[:3] == ["   == stage ===", "Section S", "   1        10"]
+
+
+def test_the_stage_line_spans_the_widest_row():
+    lines = render_map(Hall().row(None, "A", "." * 30).cells, False).split("\n")
+    assert lines[0] == "   " + " stage ".center(30, "=")
 
 
 def test_each_row_is_one_line_of_one_character_per_seat_with_a_legend():
@@ -349,7 +362,7 @@ def test_every_seat_is_drawn_in_its_rows_line_at_its_numbers_column(seats, width
         MapCell(f"{section}{row}-{number}", section, row, number, status, order)
         for order, (section, row, number, status) in enumerate(seats)
     ]
-    lines = render_map(cells, colour=False, width=width).split("\n")
+    lines = render_map(cells, colour=False, width=width).split("\n")[1:]  # below the stage
     drawn: dict[tuple[str, str, int], str] = {}
     section, first = None, None
     for line in lines:

@@ -105,6 +105,18 @@ def test_watch_json_starts_with_a_snapshot_then_one_object_per_change(venue_db):
     assert deadline <= arrived <= deadline + 1.0
 
 
+def test_watch_says_why_a_seat_became_available(venue_db):
+    with Watch(venue_db) as watch:
+        watch.started()
+        for args in (("lock", "2", "--user", "ann"), ("release", "2", "--user", "ann")):
+            assert run_process("--db", venue_db, *args).code == 0
+        for args in (("block", "3"), ("unblock", "3")):
+            assert run_process("--db", venue_db, *args).code == 0
+        lines = [watch.line()[0].split(maxsplit=1)[1] for _ in range(4)]
+    assert lines[1] == "seat 2  available (released)\n"
+    assert lines[3] == "seat 3  available (unblocked)\n"
+
+
 def test_watch_ends_with_exit_0_on_sigterm(venue_db):
     with Watch(venue_db) as watch:
         watch.started()

@@ -38,7 +38,15 @@ def init(
             "--map",
             metavar="FILE",
             help="Add the seats of a seat-map file (CSV with a header row, or JSON lines):"
-            " label, section, row, number, category; best sections and rows first.",
+            " label, section, row, number, category, x, y; best sections and rows first.",
+        ),
+    ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage",
+            metavar="X,Y,W,H",
+            help="Set the stage on the hall's plan: a rectangle in the map's x, y unit.",
         ),
     ] = None,
     max_hold: Annotated[
@@ -79,6 +87,7 @@ def init(
         seat_map=seat_map,
         max_hold=max_hold,
         max_seats_per_user=max_seats_per_user,
+        stage=stage,
     )
     seats_word = "seat" if result.added == 1 else "seats"
     return Message(
@@ -149,7 +158,7 @@ def backup(
     """Write a consistent copy of the database to DEST, safe while others keep writing.
 
     Examples:
-      seatctl backup venue-2026-01-01.db
+      seatctl backup venue-2031-01-01.db
       seatctl backup /backups/venue.db --force
     """
     ctx.obj.venue(json).backup(dest, force=force)

@@ -156,9 +156,11 @@ def unblock(
 ) -> Output:
     """Put blocked seats back on sale in an event (all or nothing).
 
+    A seat that is not blocked is left as it is ("seat 7 was not blocked"), with no history.
+
     Examples:
       seatctl unblock 7 8
       seatctl unblock A1 --event gala
     """
-    views = ctx.obj.venue(json).unblock(seat, event=event_name(ctx, event))
-    return render.SeatChange("unblocked", views)
+    views, not_blocked = ctx.obj.venue(json).unblocking(seat, event=event_name(ctx, event))
+    return render.SeatChange("unblocked", views, frozenset(not_blocked))

@@ -18,7 +18,7 @@ event_app: SeatctlTyper = SeatctlTyper(
     help="""Manage the events (shows): each has its own seat states and history.
 
 Examples:
-  seatctl event add gala --title "Gala night" --starts 2026-12-31T20:00:00Z
+  seatctl event add gala --title "Gala night" --starts 2031-12-31T20:00:00Z
   seatctl event list""",
     rich_markup_mode=None,
     no_args_is_help=True,
@@ -47,7 +47,7 @@ def event_add(
     """Add an event: every seat of the map is available in it.
 
     Examples:
-      seatctl event add gala --title "Gala night" --starts 2026-12-31T20:00:00Z
+      seatctl event add gala --title "Gala night" --starts 2031-12-31T20:00:00Z
       seatctl event add matinee --json
     """
     starts_at = instant(starts, "--starts")
@@ -63,4 +63,5 @@ def event_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl event list
       seatctl event list --json
     """
-    return ShowList(ctx.obj.venue(json).events())
+    venue = ctx.obj.venue(json)
+    return ShowList(venue.events(), venue.stage())

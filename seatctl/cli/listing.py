@@ -102,7 +102,7 @@ def history(
 
     Examples:
       seatctl history 3
-      seatctl history --user alice --since 2026-01-01 --json
+      seatctl history --user alice --since 2031-01-01 --json
       seatctl history --limit 20 --event gala
     """
     venue = ctx.obj.venue(json)
@@ -145,7 +145,8 @@ def watch(ctx: typer.Context, json: JsonOpt = False, event: EventOpt = None) -> 
                         told.kind, told.id_text, told.at, wire.seat_object(told.view)
                     )
                 else:
-                    line = watch_line(told.kind, told.at, wire.seat_object(told.view))
+                    seat = wire.seat_object(told.view)
+                    line = watch_line(told.kind, told.at, seat, told.action)
                 typer.echo(line)
             elif json:
                 seats = [wire.seat_object(seat.view(told.now)) for seat in told.seats]

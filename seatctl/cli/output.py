@@ -11,7 +11,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
 from seatctl.core.errors import FieldError, SeatctlError
-from seatctl.core.model import SeatView, Status
+from seatctl.core.model import Place, SeatView, Status
+from seatctl.core.names import seat_phrase
 from seatctl.wire import (
     SEAT_FIELDS,
     dumps,
@@ -83,13 +84,20 @@ class SeatChange(NamedTuple):
 
     verb: str
     views: Sequence[SeatView]
+    unchanged: frozenset[str] = frozenset()  # `unblock`: the seats that were not blocked
 
     @property
     def committed(self) -> bool:
         return True
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        out.write("".join(_change_line(self.verb, v) + "\n" for v in self.views))
+        out.write("".join(self._line(v) + "\n" for v in self.views))
+
+    def _line(self, view: SeatView) -> str:
+        if view.seat in self.unchanged:
+            seat = seat_phrase(view.seat, Place(view.section, view.row, view.number))
+            return f"seat {seat} was not blocked"  # left as it was, whatever its state
+        return _change_line(self.verb, view)
 
     def write_json(self, out: TextIO) -> None:
         out.write(dumps(self.fields()) + "\n")
@@ -118,13 +126,14 @@ def seats_table(views: Sequence[SeatView], colour: bool) -> str:
 
 
 def _change_line(verb: str, view: SeatView) -> str:
+    seat = seat_phrase(view.seat, Place(view.section, view.row, view.number))
     if view.status is Status.LOCKED:
-        return f"locked seat {view.seat} for {view.locked_by} until {instant(view.expires_at)}"
+        return f"locked seat {seat} for {view.locked_by} until {instant(view.expires_at)}"
     if view.status is Status.BOOKED:
-        return f"booked seat {view.seat} for {view.booked_by} at {instant(view.booked_at)}"
+        return f"booked seat {seat} for {view.booked_by} at {instant(view.booked_at)}"
     if view.status is Status.BLOCKED:
-        return f"blocked seat {view.seat}"
-    return f"{verb} seat {view.seat}"
+        return f"blocked seat {seat}"
+    return f"{verb} seat {seat}"
 
 
 def error_line(message: str) -> str:

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from seatctl.cli.output import aligned, write_json_array
 from seatctl.core.clock import format_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
-from seatctl.core.model import HistoryEntry, Settings, Show, StatusCounts
+from seatctl.core.model import HistoryEntry, Settings, Show, Stage, StatusCounts
 from seatctl.wire import (
     counts_object,
     dumps,
+    events_objects,
     history_object,
     instant,
     printable,
     settings_object,
-    show_object,
 )
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
@@ -104,6 +104,7 @@ class ShowList(NamedTuple):
     """`event list`: every event with its seats counted by status."""
 
     shows: Sequence[tuple[Show, StatusCounts]]
+    stage: Stage | None = None  # the hall's, carried by each event (as `GET /v1/events`)
 
     @property
     def committed(self) -> bool:
@@ -125,10 +126,10 @@ class ShowList(NamedTuple):
         out.write(aligned(rows) + "\n")
 
     def write_json(self, out: TextIO) -> None:
-        out.write(dumps([show_object(s, c) for s, c in self.shows]) + "\n")
+        out.write(dumps(events_objects(self.shows, self.stage)) + "\n")
 
     def fields(self) -> dict[str, Any]:
-        return {"events": [show_object(s, c) for s, c in self.shows]}
+        return {"events": events_objects(self.shows, self.stage)}
 
     def error(self) -> SeatctlError | None:
         return None

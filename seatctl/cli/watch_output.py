@@ -19,8 +19,14 @@ def watch_start_line(event: str, location: str, counts: StatusCounts) -> str:
     )
 
 
-def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a line: when, the seat, and what it is now."""
+# Why a seat became available, by the action that made it so. Issue 21's `cancel` (a booking
+# cancelled) is here already: once such a change reaches the stream, `watch` says so.
+_WHY_AVAILABLE = {"release": "released", "unblock": "unblocked", "cancel": "booking cancelled"}
+
+
+def watch_line(kind: str, at: Instant, seat: dict[str, Any], action: str | None = None) -> str:
+    """One change as a line: when, the seat, and what it is now (an available seat with why:
+    released, unblocked, lock expired)."""
     status = seat["status"]
     if status == Status.LOCKED:
         what = f"locked by {seat['locked_by']} until {seat['expires_at']}"
@@ -28,9 +34,13 @@ def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
         what = f"booked by {seat['booked_by']}"
     elif kind == "expire":
         what = "available (lock expired)"
+    elif status == Status.AVAILABLE and (action or kind) in _WHY_AVAILABLE:
+        what = f"available ({_WHY_AVAILABLE[action or kind]})"
     else:
         what = str(status)
-    return f"{format_instant(at)}  seat {seat['seat']}  {what}"
+    label, name = seat["seat"], seat.get("name")
+    shown = label if name in (None, label) else f"{name} ({label})"  # as `seat_phrase` says
+    return f"{format_instant(at)}  seat {shown}  {what}"
 
 
 def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:

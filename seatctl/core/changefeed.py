@@ -56,6 +56,7 @@ class Item(NamedTuple):
     event_id: int  # the committed event's id; for an expiry, the newest event told before it
     lock_id: int  # expiries only (0 for a seat item)
     view: SeatView  # the seat after the change, as GET /v1/seats shows it
+    action: Action | None = None  # what the committed change did (`watch` says why)
 
     @property
     def id_text(self) -> str:
@@ -181,7 +182,8 @@ class Tracker:
             # the deadline), or one older than this stream, told before it started.
             if event.action is not Action.EXPIRE:
                 view = seat.view(event.at)
-                items.append(Item(Kind.SEAT, event.seat, event.at, self.event_id, 0, view))
+                item = Item(Kind.SEAT, event.seat, event.at, self.event_id, 0, view, event.action)
+                items.append(item)
         return items
 
     def expired(self, now: Instant) -> list[Item]:

@@ -36,15 +36,28 @@ class Action(StrEnum):
 
 
 class Place(NamedTuple):
-    """Where a seat is in the hall (from the seat map); every part is None when not set."""
+    """Where a seat is in the hall (from the seat map); every part is None when not set.
+    `x`, `y` are its position on the hall's plan, in the map's own unit (both or neither)."""
 
     section: str | None = None
     row: str | None = None
     number: int | None = None
     category: str | None = None
+    x: float | None = None
+    y: float | None = None
 
 
 NO_PLACE = Place()
+
+
+class Stage(NamedTuple):
+    """The stage on the hall's plan: a rectangle in the seat map's unit, `x`, `y` its corner
+    nearest the origin."""
+
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 class Seat(NamedTuple):
@@ -118,6 +131,8 @@ class Seat(NamedTuple):
             number=self.place.number,
             category=self.place.category,
             held_since=self.held_since if live_lock else None,
+            x=self.place.x,
+            y=self.place.y,
         )
 
 
@@ -135,6 +150,8 @@ class SeatView(NamedTuple):
     number: int | None = None
     category: str | None = None
     held_since: Instant | None = None  # when the current live hold began
+    x: float | None = None  # the position on the hall's plan (the map's unit)
+    y: float | None = None
 
     def belongs_to(self, user: str) -> bool:
         return user in (self.locked_by, self.booked_by)

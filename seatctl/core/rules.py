@@ -11,6 +11,7 @@ from typing import NamedTuple
 from seatctl.core.clock import Instant, format_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatRefusal
 from seatctl.core.model import Action, HistoryEntry, Seat, Status
+from seatctl.core.names import seat_phrase
 
 
 class Change(NamedTuple):
@@ -185,7 +186,11 @@ def _locked_by(seat: Seat) -> str:
 
 
 def _refuse(seat: Seat, reason: Reason, code: ExitCode, what: str) -> SeatRefusal:
-    return SeatRefusal(seat.label, reason, code, f"seat {seat.label} {what}")
+    # Named as the map names it, the label beside ("seat Stalls B3 (30) is locked by ..."):
+    # people read the name, scripts still find the label they gave.
+    return SeatRefusal(
+        seat.label, reason, code, f"seat {seat_phrase(seat.label, seat.place)} {what}"
+    )
 
 
 def not_found(label: str) -> SeatRefusal:

@@ -1,12 +1,14 @@
-"""Seat-map files: a hall's seats with their section, row, number and price category.
+"""Seat-map files: a hall's seats with their section, row, number, price category and position.
 
 A map is CSV with a header row, or JSON lines (one object per line) with the same keys:
 
-    label,section,row,number,category
-    A1,Stalls,A,1,premium
+    label,section,row,number,category,x,y
+    A1,Stalls,A,1,premium,120,40.5
 
-`label` is required; `section`, `row`, `number` and `category` are optional (an empty CSV
-field or a JSON null means "not set"). The file's order is kept: sections and rows are listed
+`label` is required; `section`, `row`, `number`, `category`, `x` and `y` are optional (an
+empty CSV field or a JSON null means "not set"). `x` and `y` are the seat's position on the
+hall's plan in any unit (both or neither; `y` grows away from the stage unless the venue's
+stage says otherwise). The file's order is kept: sections and rows are listed
 best first, and `MapSeat.line` is each seat's line number for error messages.
 
 Everything wrong with a file is reported at once, in ONE usage error (exit 2) naming the file
@@ -32,17 +34,21 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from seatctl.core.errors import SeatctlError, usage_error
+from seatctl.core.errors import FieldError, SeatctlError, usage_error
+from seatctl.core.model import Stage
 from seatctl.core.validate import LABEL_PATTERN
 
-COLUMNS = ("label", "section", "row", "number", "category")
+COLUMNS = ("label", "section", "row", "number", "category", "x", "y")
+MAX_COORDINATE = 1e9  # any unit a plan is drawn in, with room to spare
 MAX_NAME_LENGTH = 64  # sections, rows and categories, like user names
 MAX_NUMBER = 999_999  # fits every backend's integer and any real hall
 _LABEL_MATCH = LABEL_PATTERN.fullmatch
-_NUMBER = re.compile(r"[0-9]+", re.ASCII)  # not int(): it takes "1_0", "+3" and Arabic digits
+# Not int(): it takes "1_0", "+3" and Arabic digits. A sign is read, to say what range to use.
+_SIGNED_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _COLUMN_SET = frozenset(COLUMNS)
 _DECODE = json.JSONDecoder().raw_decode
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 
 
 class MapSeat(NamedTuple):
@@ -52,6 +58,8 @@ class MapSeat(NamedTuple):
     number: int | None
     category: str | None
     line: int  # 1-based line of the file where the seat starts
+    x: float | None = None  # the position on the hall's plan, in the map's unit
+    y: float | None = None
 
 
 class _Problems:
@@ -134,7 +142,7 @@ def _is_json_lines(path: str, text: str) -> bool:
 
 
 # A row's raw fields in COLUMNS order, as the file gave them (CSV text, or JSON values).
-_Raw = tuple[Any, Any, Any, Any, Any]
+_Raw = tuple[Any, Any, Any, Any, Any, Any, Any]
 
 
 def _csv_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
@@ -202,7 +210,8 @@ def _json_rows(text: str, problems: _Problems) -> Iterator[tuple[_Raw, int]]:
         get = value.get
         # The label is never a number: `"label": 12` is refused, not read as "12".
         raw = (get("label"), _scalar(get("section")), _scalar(get("row")))
-        yield (*raw, _scalar(get("number")), _scalar(get("category"))), line
+        position = (_scalar(get("x")), _scalar(get("y")))
+        yield (*raw, _scalar(get("number")), _scalar(get("category")), *position), line
 
 
 def _json_object(content: str) -> dict[str, Any] | None:
@@ -241,10 +250,11 @@ class _Checks:
 
     def seat(self, raw: _Raw, line: int) -> MapSeat | None:
         """The row's seat, or None after recording everything wrong with it."""
-        label, section, row, number, category = raw
+        label, section, row, number, category, x, y = raw
         valid = self.valid
         try:
-            if _LABEL_MATCH(label):  # as it stands: ASCII and unpadded, nothing to normalise
+            if _LABEL_MATCH(label) and (x is None or x == "") == (y is None or y == ""):
+                # As it stands: ASCII and unpadded, nothing to normalise.
                 return MapSeat(
                     label,
                     valid["section"][section],
@@ -252,6 +262,8 @@ class _Checks:
                     valid["number"][number],
                     valid["category"][category],
                     line,
+                    valid["x"][x],
+                    valid["y"][y],
                 )
         except (KeyError, TypeError):  # a field not seen before, or not text (JSON)
             pass
@@ -265,12 +277,14 @@ class _Checks:
                 self.valid[column][field] = verdict[0]  # JSON values are never remembered
             verdicts.append(verdict)
         errors = [error for _, error in verdicts if error]
+        label, section, row, number, category, x, y = (value for value, _ in verdicts)
+        if not errors and (x is None) != (y is None):
+            errors.append("x and y go together: give both or neither")
         for error in errors:
             self.problems.add(line, error)
         if errors:
             return None
-        label, section, row, number, category = (value for value, _ in verdicts)
-        return MapSeat(label, section, row, number, category, line)
+        return MapSeat(label, section, row, number, category, line, x, y)
 
 
 def _check_label(raw: Any) -> _Verdict:
@@ -309,23 +323,61 @@ def _check_number(raw: Any) -> _Verdict:
         return None, None
     if isinstance(raw, int) and not isinstance(raw, bool):
         number = raw
-    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
-        number = int(raw.strip())
+    elif isinstance(raw, str) and _SIGNED_NUMBER.fullmatch(raw.strip()):
+        number = int(raw.strip())  # "-3" is a whole number: its range is what is wrong
     else:
         shown = raw if isinstance(raw, str) else json.dumps(raw)
         return None, f"number {_quoted(shown)} is not a whole number"
     if not 0 <= number <= MAX_NUMBER:
-        return None, f"number {number} is out of range: use 0 to {MAX_NUMBER}"
+        return None, f"number {number} is out of range: use a whole number from 0 to {MAX_NUMBER}"
     return number, None
 
 
-_OPTIONAL = ("section", "row", "number", "category")
+def _check_coordinate(column: str, raw: Any) -> _Verdict:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str) and _DECIMAL.fullmatch(raw.strip()):
+        value = float(raw.strip())
+    else:
+        shown = raw if isinstance(raw, str) else json.dumps(raw)
+        return None, f"{column} {_quoted(shown)} is not a number"
+    if not -MAX_COORDINATE <= value <= MAX_COORDINATE:  # NaN too
+        return None, (
+            f"{column} {_quoted(str(raw))} is out of range:"
+            f" use a number from {-MAX_COORDINATE:g} to {MAX_COORDINATE:g}"
+        )
+    return value, None
+
+
+_OPTIONAL = ("section", "row", "number", "category", "x", "y")
 _CHECKS: dict[str, Callable[[Any], _Verdict]] = {
     "section": partial(_check_name, "section"),
     "row": partial(_check_name, "row"),
     "number": _check_number,
     "category": partial(_check_name, "category"),
+    "x": partial(_check_coordinate, "x"),
+    "y": partial(_check_coordinate, "y"),
 }
+
+
+def parse_stage(text: str) -> Stage:
+    """The stage of `init --stage` ("X,Y,WIDTH,HEIGHT": a rectangle on the plan, in the map's
+    unit, X and Y its corner nearest the origin); a `FieldError` on `stage` otherwise."""
+    parts = [part.strip() for part in str(text).split(",")]
+    verdicts = [_check_coordinate("stage", part) for part in parts]
+    numbers = [value for value, error in verdicts if error is None and value is not None]
+    if len(parts) != 4 or len(numbers) != 4 or numbers[2] <= 0 or numbers[3] <= 0:
+        raise FieldError(
+            "stage",
+            text,
+            lambda name: (
+                f"invalid {name('stage')} {_quoted(str(text))}: use X,Y,WIDTH,HEIGHT, four"
+                " numbers in the map's unit (a width and height above 0)"
+            ),
+        )
+    return Stage(*numbers)
 
 
 def _check_unique(seats: list[MapSeat], problems: _Problems) -> None:
@@ -377,4 +429,4 @@ def _quoted(text: str, limit: int = 40) -> str:
     return repr(text) if text.isprintable() else ascii(text)
 
 
-__all__ = ["COLUMNS", "MapSeat", "parse_map"]
+__all__ = ["COLUMNS", "MapSeat", "parse_map", "parse_stage"]

@@ -145,9 +145,21 @@ def render_map(seats: Sequence[MapCell], colour: bool, width: int = 80) -> str:
         if grid.heading is not None and lines:
             lines.append("")  # a blank line between sections
         lines += _grid_lines(grid, label_width, width, colour)
+    lines.insert(0, _stage_line(lines, label_width))
     lines.append("")
     lines.append(_legend(colour, any(not grid.ruler for grid in grids)))
     return "\n".join(lines)
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _stage_line(lines: list[str], label_width: int) -> str:
+    """The front of the hall: the map lists its best rows first, nearest the stage, so the
+    stage is drawn above them, across the seats' columns."""
+    widest = max(len(_ESCAPES.sub("", line)) for line in lines)
+    across = max(widest - label_width - 2, len(" stage ") + 2)
+    return " " * (label_width + 2) + " stage ".center(across, "=")
 
 
 def _grids(seats: Sequence[MapCell]) -> list[_Grid]:

@@ -21,8 +21,10 @@ from starlette.types import Receive, Scope, Send
 from seatctl import __version__, wire
 from seatctl.core import changefeed, validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
-from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
+from seatctl.core.model import DEFAULT_SHOW, Place, SeatView, Status
+from seatctl.core.names import seat_phrase
 from seatctl.core.tokens import forbidden, unauthorized
+from seatctl.server import parsing
 from seatctl.server.answers import (
     RETRY_AFTER_SECONDS,
     error_response,
@@ -36,22 +38,6 @@ from seatctl.server.guard import StreamAnswer, StreamGuard
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.local import Local
-from seatctl.server.parsing import (
-    _best,
-    _body,
-    _event,
-    _flag,
-    _labels,
-    _limit,
-    _names,
-    _no_query,
-    _one_query,
-    _seat_id,
-    _shown,
-    _since,
-    _text,
-    _ttl,
-)
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
@@ -74,7 +60,7 @@ class Api:
     async def proto_seats(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = _one_query(request, "userId", _PROTO_SEATS_QUERY)
+            named = parsing.one_query(request, "userId", _PROTO_SEATS_QUERY)
 
         check = partial(self._filter, token=token, named=named) if self.auth else None
         body = await self.cache.listing(
@@ -85,16 +71,16 @@ class Api:
     async def proto_change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            _no_query(request)
+            parsing.no_query(request)
             body = await self._body(request, required=("seatId",), optional=("userId",))
-            label = _seat_id(body["seatId"])
-            named = _text(body, "userId")
+            label = parsing.seat_id(body["seatId"])
+            named = parsing.text(body, "userId")
 
         def work(venue: Venue) -> dict[str, Any]:
             user = self._acting(venue, token, named)
             view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
             return {
-                "message": f"Seat {label} {_DONE[verb]} by {user}",
+                "message": f"Seat {_phrase(view)} {_DONE[verb]} by {user}",
                 "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
@@ -105,13 +91,11 @@ class Api:
     async def seats(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            status = _one_query(request, "status", _SEATS_QUERY)
-            named = _one_query(request, "user", _SEATS_QUERY)
-            event = _event(_one_query(request, "event", _SEATS_QUERY))
+            status = parsing.one_query(request, "status", _SEATS_QUERY)
+            named = parsing.one_query(request, "user", _SEATS_QUERY)
+            event = parsing.event(parsing.one_query(request, "event", _SEATS_QUERY))
             if status is not None and status not in Status.__members__.values():
-                raise usage_error(
-                    f"invalid status {_shown(status)}: use available, locked, booked or blocked"
-                )
+                raise parsing.invalid("status", status, "use available, locked, booked or blocked")
 
         key, chosen = ("v1", status, named, event), Status(status) if status else None
         check = partial(self._filter, token=token, named=named) if self.auth else None
@@ -122,36 +106,36 @@ class Api:
     async def change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            _no_query(request)
+            parsing.no_query(request)
             body = await self._body(request, required=("seats",), optional=("user", "event"))
-            labels = _labels(body["seats"])
-            named = _text(body, "user")
-            event = _event(_text(body, "event"))
+            labels = parsing.labels(body["seats"])
+            named = parsing.text(body, "user")
+            event = parsing.event(parsing.text(body, "event"))
         return await self._change(token, labels, None, named, event, verb)
 
     async def lock(self, request: Request) -> Response:
         """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
         token = self._token(request)
         async with self._parsing(token):
-            _no_query(request)
+            parsing.no_query(request)
             body = await self._body(request, required=(), optional=_LOCK_FIELDS)
-            ttl = _ttl(body.get("ttl"))
-            named = _text(body, "user")
-            event = _event(_text(body, "event"))
+            ttl = parsing.ttl(body.get("ttl"))
+            named = parsing.text(body, "user")
+            event = parsing.event(parsing.text(body, "event"))
             if "best" not in body:
                 extra = [key for key in _BEST_ONLY if key in body]
                 if extra:
-                    raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
+                    raise usage_error(f"the field {extra[0]} goes with best (the best N seats)")
                 if "seats" not in body:
-                    raise usage_error("the request body lacks 'seats' (or 'best')")
-                labels = _labels(body["seats"])
+                    raise usage_error("the request body lacks the field seats (or best)")
+                labels = parsing.labels(body["seats"])
             else:
                 if "seats" in body:
-                    raise usage_error("give either 'seats' or 'best', not both")
-                count = _best(body["best"])
-                sections = _names(body, "section")
-                categories = _names(body, "category")
-                split = _flag(body, "split")
+                    raise usage_error("give either the field seats or best, not both")
+                count = parsing.best(body["best"])
+                sections = parsing.names(body, "section")
+                categories = parsing.names(body, "category")
+                split = parsing.flag(body, "split")
         if "best" not in body:
             return await self._change(token, labels, ttl, named, event, "lock")
 
@@ -182,10 +166,10 @@ class Api:
         """Who the token acts for (null without tokens: then each request names its user)."""
         token = self._token(request)
         async with self._parsing(token):
-            named = _one_query(request, "user", _USER_QUERY)
+            named = parsing.one_query(request, "user", _USER_QUERY)
         if not self.auth:
             if named is not None:
-                validate.user(named)  # a bad name is 400 here too, as on every endpoint
+                parsing.user(named)  # a bad name is 400 here too, as on every endpoint
             return json_answer({"user": None, "auth": "none"})
         user = await self.worker.read(lambda venue: self._acting(venue, token, named))
         return json_answer({"user": user, "auth": "tokens"})
@@ -193,22 +177,24 @@ class Api:
     async def events(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = _one_query(request, "user", _USER_QUERY)
+            named = parsing.one_query(request, "user", _USER_QUERY)
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             self._filter(venue, token, named)
-            return [wire.show_object(show, counts) for show, counts in venue.events()]
+            return wire.events_objects(venue.events(), venue.stage())
 
         return json_answer(await self.worker.read(work))
 
     async def history(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = _one_query(request, "user", _HISTORY_QUERY)
+            named = parsing.one_query(request, "user", _HISTORY_QUERY)
             labels = request.query_params.getlist("seat")
-            since = _since(_one_query(request, "since", _HISTORY_QUERY))
-            limit = _limit(_one_query(request, "limit", _HISTORY_QUERY))
-            event = _event(_one_query(request, "event", _HISTORY_QUERY))
+            if labels:
+                labels = parsing.labels(labels, "seat")
+            since = parsing.since(parsing.one_query(request, "since", _HISTORY_QUERY))
+            limit = parsing.limit(parsing.one_query(request, "limit", _HISTORY_QUERY))
+            event = parsing.event(parsing.one_query(request, "event", _HISTORY_QUERY))
 
         def work(venue: Venue) -> list[dict[str, Any]]:
             user = self._filter(venue, token, named)
@@ -222,8 +208,8 @@ class Api:
         then every change of the event (`seatctl.server.live`)."""
         token = self._token(request)
         async with self._parsing(token):
-            event = _event(_one_query(request, "event", _STREAM_QUERY))
-            named = _one_query(request, "user", _STREAM_QUERY)
+            event = parsing.event(parsing.one_query(request, "event", _STREAM_QUERY))
+            named = parsing.one_query(request, "user", _STREAM_QUERY)
             given = changefeed.parse_cursor(request.headers.get("last-event-id"))
 
         def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
@@ -255,12 +241,12 @@ class Api:
         )
 
     async def health(self, request: Request) -> Response:
-        _no_query(request)
+        parsing.no_query(request)
         return json_answer({"ok": True, "version": __version__})
 
     async def ready(self, request: Request) -> Response:
         """For load balancers: 200 while the database answers within a second, else 503."""
-        _no_query(request)
+        parsing.no_query(request)
         if await self.worker.ready():
             return json_answer({"ready": True, "version": __version__})
         headers = {"Retry-After": RETRY_AFTER_SECONDS}
@@ -296,7 +282,7 @@ class Api:
                     "send the request body as Content-Type: application/json",
                     ExitCode.USAGE,
                 )
-        return await _body(request, required, optional)
+        return await parsing.body(request, required, optional)
 
     def _token(self, request: Request) -> str | None:
         """The bearer token; without one, a request to a guarded endpoint stops here."""
@@ -311,16 +297,18 @@ class Api:
         """For a read: check the token (if any); the user to filter by, if one is named."""
         if self.auth:
             self._acting(venue, token, named)  # a token may only name its own user
-        return validate.user(named) if named is not None else None
+        return parsing.user(named) if named is not None else None
 
     def _acting(self, venue: Venue, token: str | None, named: str | None) -> str:
         """The user a request acts as: the token's, or (with --no-auth) the one it names."""
         if not self.auth:
             if named is None:
-                raise usage_error("name the user: without tokens the server trusts the request")
-            return validate.user(named)
+                raise usage_error(
+                    "name the user (the field user): without tokens the server trusts the request"
+                )
+            return parsing.user(named) or named
         user = venue.authenticate(token or "")
-        if named is not None and validate.user(named) != user:
+        if named is not None and parsing.user(named) != user:
             raise forbidden(f"this token acts for {user}, not for {named}")
         return user
 
@@ -374,6 +362,11 @@ async def _counted(
 
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
+
+
+def _phrase(view: SeatView) -> str:
+    """The seat as a sentence names it: "Stalls B3 (30)", or the label without a place."""
+    return seat_phrase(view.seat, Place(view.section, view.row, view.number))
 
 
 PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})

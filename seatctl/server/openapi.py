@@ -40,6 +40,9 @@ NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_USER = {"type": ["string", "null"]}
 STATUS = {"type": "string", "enum": [status.value for status in Status]}
 NULLABLE_TEXT = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+_SIDES = {key: {"type": "number"} for key in ("x", "y", "width", "height")}  # in x, y's unit
+STAGE = {"type": ["object", "null"], "required": [*_SIDES], "properties": _SIDES}  # --stage
 TTL = {"type": "integer", "minimum": validate.MIN_TTL, "maximum": validate.MAX_TTL}
 
 SCHEMAS: dict[str, Any] = {
@@ -62,6 +65,11 @@ SCHEMAS: dict[str, Any] = {
                 **NULLABLE_INSTANT,
                 "description": "When the current live hold began (relocks keep it).",
             },
+            "name": {
+                "type": "string",
+                "description": "From the map (`Stalls B3`), else the label.",
+            },
+            **{axis: NULLABLE_NUMBER for axis in ("x", "y")},  # on the plan, in the map's unit
         },
     },
     "Event": {
@@ -138,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["best"],
         "additionalProperties": False,
         "properties": {
-            "best": {"type": "integer", "minimum": 1},
+            "best": {"type": "integer", "minimum": 1, "maximum": 100_000},
             "section": {"type": "array", "items": NAME},
             "category": {"type": "array", "items": NAME},
             "split": {"type": "boolean"},
@@ -168,6 +176,7 @@ SCHEMAS: dict[str, Any] = {
             "booked",
             "blocked",
             "occupancy",
+            "stage",
         ],
         "properties": {
             "event": {"type": "string"},
@@ -178,6 +187,7 @@ SCHEMAS: dict[str, Any] = {
                 for key in ("total", "available", "locked", "booked", "blocked")
             },
             "occupancy": {"type": "number", "minimum": 0, "maximum": 100},
+            "stage": STAGE,
         },
     },
     "Changed": {

@@ -3,10 +3,11 @@ from, and what it says when there is no such choice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
+from seatctl.core.names import unknown_name
 from seatctl.service.shared import shown
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def names(field: str, names: Sequence[str]) -> list[str]:
-    """The sections or categories (`field`) to choose from: printable names."""
+    """The sections or categories (`field`) to choose from: names (non-empty text)."""
     if isinstance(names, str):
         raise FieldError(
             field,
@@ -22,10 +23,21 @@ def names(field: str, names: Sequence[str]) -> list[str]:
             lambda name: f"{name(field)}: expected a list of names, not the string {names!r}",
         )
     listed = list(names)
-    bad = [n for n in listed if not isinstance(n, str) or not n or not n.isprintable()]
+    # Any other text is a name to look for: one the map does not have is exit 3 `not_found`.
+    bad = [n for n in listed if not isinstance(n, str) or not n]
     if bad:
         raise FieldError(field, bad[0], lambda name: f"invalid {name(field)} {bad[0]!r}")
     return listed
+
+
+def known_names(field: str, wanted: Sequence[str], known: Iterable[str | None]) -> None:
+    """Exit 3 `not_found` for the first of the sections or categories (`field`) wanted that
+    the map does not name, with the name it most likely meant or the names there are: an
+    unknown name is a mistake to point out, not a sold-out section."""
+    present = {name for name in known if name is not None}
+    for name in wanted:
+        if name not in present:
+            raise unknown_name(field, name, present)
 
 
 def not_enough(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from seatctl.core import clock, validate
 from seatctl.core.errors import FieldError, usage_error
-from seatctl.core.model import Action, HistoryEntry, Place, Settings, settings_change
+from seatctl.core.model import Action, HistoryEntry, Place, Settings, Stage, settings_change
 from seatctl.storage import DEFAULT_VENUE, Transaction, open_store
 
 if TYPE_CHECKING:  # loaded only by `init --map`
@@ -38,6 +38,7 @@ def initialise(
     seat_map: str | None,
     max_hold: int | None,
     max_seats_per_user: int | None,
+    stage: str | None = None,
 ) -> InitResult:
     """`Venue.init`: see there."""
     db = validate.database(db)
@@ -54,6 +55,7 @@ def initialise(
         )
     clock.clock_override()  # a bad SEATCTL_NOW is refused before a file is created
     mapped = parsed_map(seat_map) if seat_map is not None else None
+    stage_given = parsed_stage(stage) if stage is not None else None
     wanted = [str(n) for n in range(1, (count or 0) + 1)] + named
     store = open_store(db, create=True)
     with contextlib.closing(store), store.transaction() as tx:
@@ -66,6 +68,8 @@ def initialise(
         unique = list(dict.fromkeys(wanted))
         new = tx.add_seats(unique, places) if places is not None else tx.add_seats(unique)
         tx.append_adds(new, tx.now())
+        if stage_given is not None:
+            tx.set_stage(stage_given)
         after = set_settings(tx, store.created, ttl, max_hold, max_seats_per_user)
         return InitResult(
             store.location,
@@ -114,6 +118,13 @@ def set_settings(
     return after
 
 
+def parsed_stage(text: str) -> Stage:
+    """The stage `init --stage` gives (`seatctl.core.seatmap.parse_stage`)."""
+    from seatctl.core.seatmap import parse_stage
+
+    return parse_stage(text)
+
+
 def parsed_map(path: str) -> list[MapSeat]:
     """The seats of the map file (`seatctl.core.seatmap.parse_map`: every bad line is exit 2)."""
     from seatctl.core.seatmap import parse_map  # only `init --map` pays for the reader
@@ -128,7 +139,7 @@ def new_places(tx: Transaction, mapped: list[MapSeat], path: str) -> dict[str, P
     stored = tx.places()
     if not stored:  # a new map: nothing to conflict with (the parser refused duplicates)
         make_place = partial(tuple.__new__, Place)  # at C speed, for 100,000 seats
-        return {seat.label: make_place(seat[1:5]) for seat in mapped}
+        return {seat.label: make_place(seat[1:5] + seat[6:8]) for seat in mapped}
     taken = {
         (place.section, place.row, place.number): label
         for label, (place, _) in stored.items()
@@ -137,7 +148,7 @@ def new_places(tx: Transaction, mapped: list[MapSeat], path: str) -> dict[str, P
     problems = []
     places: dict[str, Place] = {}
     for seat in mapped:
-        place = Place(seat.section, seat.row, seat.number, seat.category)
+        place = Place(seat.section, seat.row, seat.number, seat.category, seat.x, seat.y)
         if seat.label in stored:
             have = stored[seat.label][0]
             if have != place:
@@ -173,6 +184,8 @@ def where(place: Place) -> str:
             ("row", place.row),
             ("number", place.number),
             ("category", place.category),
+            ("x", place.x),
+            ("y", place.y),
         )
         if value is not None
     ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seatctl.core import validate
-from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
+from seatctl.core.errors import FieldError
 from seatctl.core.model import DEFAULT_SHOW
-from seatctl.service.shared import existing_show, shown
+from seatctl.core.names import unknown_name
+from seatctl.service.shared import existing_show
 from seatctl.storage import Store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
@@ -55,11 +56,7 @@ class Reports:
                 for label, sec, row, number, _, status, n in tx.placed_states(show, tx.now())
             ]
         if section is not None:
-            cells = [cell for cell in cells if cell.section == section]
+            everything, cells = cells, [cell for cell in cells if cell.section == section]
             if not cells:
-                raise SeatctlError(
-                    Reason.NOT_FOUND,
-                    f"section {shown(section)} does not exist in the seat map",
-                    ExitCode.NOT_FOUND,
-                )
+                raise unknown_name("section", section, (c.section for c in everything if c.section))
         return cells

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from seatctl.core.errors import ExitCode, Reason, SeatctlError, busy_error
+from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError, busy_error
 from seatctl.core.model import Show
 from seatctl.storage import Transaction
 
@@ -18,9 +18,15 @@ def existing_show(tx: Transaction, show: str) -> Show:
     """The event named `show`; exit 3 `not_found` naming it if there is none."""
     found = tx.show(show)
     if found is None:
-        raise SeatctlError(
+        # The command line points at its listing; the HTTP API and Python name no command.
+        raise FieldError(
+            "event",
+            show,
+            lambda name: (
+                f"event {show} does not exist"
+                + (" (see 'seatctl event list')" if name("event") == "--event" else "")
+            ),
             Reason.NOT_FOUND,
-            f"event {show} does not exist (see 'seatctl event list')",
             ExitCode.NOT_FOUND,
         )
     return found

@@ -28,10 +28,11 @@ from seatctl.core.model import (
     SeatView,
     Settings,
     Show,
+    Stage,
     Status,
     StatusCounts,
 )
-from seatctl.service.choosing import names, not_enough
+from seatctl.service.choosing import known_names, names, not_enough
 from seatctl.service.reports import Reports
 from seatctl.service.shared import existing_show, naming_busy_seats
 from seatctl.service.streams import ChangeStream
@@ -70,6 +71,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         seat_map: str | None = None,
         max_hold: int | None = None,
         max_seats_per_user: int | None = None,
+        stage: str | None = None,
     ) -> InitResult:
         """Create the database if missing and add the seats it lacks; never change existing ones.
 
@@ -80,10 +82,16 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         `ttl`, `max_hold` and `max_seats_per_user` change the settings (see `settings()`); a
         change is recorded in the history as a `settings` event. A new database caps holds at
         10 default lock durations (at most a day) unless `max_hold` says otherwise.
+        `stage` ("X,Y,WIDTH,HEIGHT", in the map's unit) sets the stage on the hall's plan.
         """
         from seatctl.service.initialising import initialise
 
-        return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user)
+        return initialise(db, seats, labels, ttl, seat_map, max_hold, max_seats_per_user, stage)
+
+    def stage(self) -> Stage | None:
+        """The stage on the hall's plan (`init --stage`), or None."""
+        with self._store.transaction(write=False) as tx:
+            return tx.stage()
 
     def settings(self) -> Settings:
         """The default lock duration and the fairness caps: `max_hold`, the longest one hold
@@ -176,6 +184,10 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         ):
             existing_show(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
+            if wanted_sections:
+                known_names("section", wanted_sections, (f[0] for f in tx.map_row_firsts()))
+            if wanted_categories:
+                known_names("category", wanted_categories, tx.map_categories())
             index = self._picks.rows(tx, show)
             if index is not None:  # only the rows that can hold the seats asked for
                 now = tx.now()
@@ -229,7 +241,17 @@ class Venue(ChangeStream, TokenKeeping, Reports):
 
     def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
         """Put every seat back on sale in `event`."""
-        return self._apply(labels, None, lambda tx, now: partial(rules.unblock, now=now), event)
+        return self.unblocking(labels, event)[0]
+
+    def unblocking(
+        self, labels: Iterable[str], event: str = DEFAULT_SHOW
+    ) -> tuple[list[SeatView], list[str]]:
+        """`unblock`, and which of the seats were not blocked: those are left as they are,
+        with nothing in the history, and the caller says so rather than "unblocked"."""
+        unchanged: list[str] = []
+        rule_for: RuleAt = lambda tx, now: partial(rules.unblock, now=now)  # noqa: E731
+        views = self._apply(labels, None, rule_for, event, unchanged=unchanged)
+        return views, unchanged
 
     def add_event(
         self, name: str, title: str | None = None, starts_at: Instant | None = None
@@ -259,8 +281,10 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         rule_for: RuleAt,
         event: str = DEFAULT_SHOW,
         locking: bool = False,
+        unchanged: list[str] | None = None,
     ) -> list[SeatView]:
-        """All or nothing: decide for every seat, then write all changes or raise every refusal."""
+        """All or nothing: decide for every seat, then write all changes or raise every refusal;
+        the seats the rule left as they were are added to `unchanged` if given."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
         if not wanted:
@@ -271,7 +295,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             self._store.transaction() as tx,
         ):
             existing_show(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show, locking)
+            return self._decide(tx, wanted, user, rule_for, show, locking, unchanged)
 
     def _decide(
         self,
@@ -281,6 +305,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         rule_for: RuleAt,
         show: str,
         locking: bool = False,
+        unchanged: list[str] | None = None,
     ) -> list[SeatView]:
         """Inside a write transaction: decide for every seat, then write all changes or raise
         every refusal. A `locking` command also keeps its user within max-seats-per-user."""
@@ -307,6 +332,8 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             if decision.action is not None:
                 changed.append(decision.after)
                 events += decision.events(seat, user, now)
+            elif unchanged is not None:
+                unchanged.append(label)
         if refusals:
             raise refused(refusals)
         if cap and user is not None:

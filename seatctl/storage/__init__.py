@@ -18,6 +18,7 @@ from seatctl.core.model import (
     Seat,
     Settings,
     Show,
+    Stage,
     StatusCounts,
     Token,
 )
@@ -90,6 +91,9 @@ class Transaction(Protocol):
         """Each (section, row) of the map with the map order of its first seat with a number
         and of its first seat without one (None when it has none), in any order."""
 
+    def map_categories(self) -> list[str]:
+        """The price categories the map names, in any order."""
+
     def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
         """The seats of those rows of the map as `seat_spots` reads them, in any order: a
         positioned row's numbered seats, or a section's seats without a number."""
@@ -120,6 +124,11 @@ class Transaction(Protocol):
 
     def places(self) -> dict[str, tuple[Place, int]]:
         """Every seat's place and map order."""
+
+    def stage(self) -> Stage | None:
+        """The stage on the hall's plan, if the map gave one."""
+
+    def set_stage(self, stage: Stage) -> None: ...
 
     def show(self, name: str) -> Show | None: ...
 

@@ -6,13 +6,13 @@ current schema. A read must not change the database: a user may only be allowed 
 and reading an old file leaves it as it is, for the seatctl version that wrote it. So a read
 transaction on an older schema reads through `OldSchemaReads`, which shows it as the upgrade
 would: its seats' states as those of the event `default`, a history seeded from the seats
-(schema 1), no tokens (before 3), no hold starts (before 5).
+(schema 1), no tokens (before 3), no hold starts (before 5), no seat positions (before 6).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from seatctl import storage
@@ -20,7 +20,7 @@ from seatctl.core import model
 from seatctl.core.clock import Instant
 from seatctl.core.model import DEFAULT_SHOW, Seat, Show
 from seatctl.storage import MAX_HOLD_KEY, MAX_SEATS_KEY, records
-from seatctl.storage.sql import SqlTransaction
+from seatctl.storage.sql import POSITION, SEAT_COLUMNS, SqlTransaction
 
 _OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"  # before schema 4
 # Schema 4's seat columns: no hold start yet.
@@ -37,7 +37,7 @@ _CHUNK = 500  # well under SQLite's limit on bound parameters
 
 
 class OldSchemaReads(SqlTransaction):
-    """The read methods of a `Transaction` on schema `version` (1 to 4). Mixed in before a
+    """The read methods of a `Transaction` on schema `version` (1 to 5). Mixed in before a
     backend's transaction class, which gives it the connection and "now"."""
 
     version = 4
@@ -46,13 +46,23 @@ class OldSchemaReads(SqlTransaction):
         """Whether the schema has the seat map and events (schema 4)."""
         return self.version >= 4
 
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        # Before schema 6 no seat has a position: the current queries read NULL for it.
+        if self.version < 6:
+            query = query.replace(POSITION, "NULL, NULL")
+        return super().execute(query, params)
+
+    def _seat_columns(self) -> str:
+        """The seat columns of a schema with the map: the hold start from schema 5."""
+        return SEAT_COLUMNS if self.version >= 5 else _SEAT_COLUMNS_4
+
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]
             marks = self.sql.marks(len(chunk))
             if self._mapped():
-                query = f"SELECT {_SEAT_COLUMNS_4} {self.sql.map_and_states}"
+                query = f"SELECT {self._seat_columns()} {self.sql.map_and_states}"
                 rows = self.execute(f"{query} WHERE s.label IN ({marks})", [show, *chunk])
             else:
                 query = f"SELECT {_OLD_SEAT_COLUMNS} FROM seats WHERE label IN ({marks})"
@@ -65,7 +75,7 @@ class OldSchemaReads(SqlTransaction):
             return iter(
                 self.execute(f"SELECT {_OLD_SEAT_COLUMNS} FROM seats ORDER BY sort_key, label")
             )
-        query = f"SELECT {_SEAT_COLUMNS_4} {self.sql.map_and_states}"
+        query = f"SELECT {self._seat_columns()} {self.sql.map_and_states}"
         return iter(self.execute(f"{query} ORDER BY s.sort_key, s.label", (show,)))
 
     def seat_spots(self, show: str, now: Instant) -> Iterator[storage.SpotRow]:
@@ -80,6 +90,9 @@ class OldSchemaReads(SqlTransaction):
         if self._mapped():
             return super().map_row_firsts()
         return iter([(None, None, None, 1)])  # before the map: one row of seats without a place
+
+    def map_categories(self) -> list[str]:
+        return super().map_categories() if self._mapped() else []
 
     def row_spots(
         self, show: str, now: Instant, rows: list[storage.RowKey]
@@ -97,6 +110,8 @@ class OldSchemaReads(SqlTransaction):
         )
 
     def seat_states(self) -> Iterator[tuple[str, Seat]]:
+        if self.version >= 5:  # schema 5 differs from the current only by positions
+            return super().seat_states()
         if not self._mapped():
             return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
         rows = self.execute(
@@ -191,6 +206,8 @@ class OldSchemaReads(SqlTransaction):
         return super().seeded_through() if self.version >= 2 else len(self.history())
 
     def damaged_records(self) -> list[str]:
+        if self.version >= 5:
+            return super().damaged_records()
         settings = {key: self._meta(key) for key in ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY)}
         if self.version >= 2:
             settings["seeded"] = self._meta("seeded_through")

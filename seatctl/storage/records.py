@@ -9,6 +9,7 @@ crash wherever the value is first used. `check` describes the same problems in w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from seatctl.core.model import (
     Place,
     Seat,
     Settings,
+    Stage,
     settings_changed,
 )
 from seatctl.core.validate import (
@@ -61,8 +63,8 @@ class DamagedRecord(SeatctlError):
 
 def seat(row: tuple[Any, ...]) -> Seat:
     """The seat stored in `row` (label, locked_by, lock_expires, booked_by, booked_at, from
-    schema 4 blocked_at, block_reason, section, row, number, category, and from schema 5
-    held_since)."""
+    schema 4 blocked_at, block_reason, section, row, number, category, from schema 5
+    held_since, and from schema 6 x, y)."""
     # Inline checks first: a listing decodes 100,000 of these; `seat_problem` says what is wrong.
     label, locked_by, lock_expires, booked_by, booked_at = row[:5]
     if len(row) > 5 and not _good_extra(row):
@@ -81,7 +83,10 @@ def seat(row: tuple[Any, ...]) -> Seat:
     ):
         if len(row) == 5:
             return _new_seat(Seat, (*row, None, None, NO_PLACE, None))
-        place = NO_PLACE if row[7:11] == _NO_PLACE_ROW else Place(*row[7:11])
+        if len(row) > 12 and (row[12] is not None or row[13] is not None):
+            place = Place(row[7], row[8], row[9], row[10], row[12], row[13])  # schema 6
+        else:
+            place = NO_PLACE if row[7:11] == _NO_PLACE_ROW else Place(*row[7:11])
         return _new_seat(Seat, (*row[:7], place, row[11] if len(row) > 11 else None))
     raise DamagedRecord(seat_problem(row) or "seat record is damaged", label)
 
@@ -94,8 +99,10 @@ def _good_extra(row: tuple[Any, ...]) -> bool:
     seatctl writes (a hold start only beside a lock)."""
     blocked_at, reason, section, seat_row, number, category = row[5:11]
     held_since = row[11] if len(row) > 11 else None
+    position = row[12:14]
     return (
-        (held_since is None or (_good_instant(held_since) and row[1] is not None))
+        all(part is None or type(part) is float or type(part) is int for part in position)
+        and (held_since is None or (_good_instant(held_since) and row[1] is not None))
         and (
             (blocked_at is None and reason is None)
             or (_good_instant(blocked_at) and (reason is None or type(reason) is str))
@@ -122,6 +129,21 @@ def _good_user(value: Any) -> bool:
         and value.isprintable()
         and value == value.strip()
     )
+
+
+def stage(value: str | None) -> Stage | None:
+    """The stage stored in `meta` ("x,y,width,height"), or None if there is none (or it is
+    not one seatctl wrote: a damaged value never stops a listing)."""
+    if not value:
+        return None
+    parts = value.split(",")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        return None
+    return Stage(*numbers)
 
 
 def event(row: tuple[Any, ...]) -> HistoryEntry:

@@ -34,14 +34,23 @@ from seatctl.storage import (
 # `seatctl serve`; 4: the seat map (section, row, number, category, map order), events (shows)
 # and their own seat states (`seat_states`, blocks included), the history names each change's
 # event; 5: each seat state's `held_since` (when its hold began), the fairness caps in `meta`,
-# and `settings` events in the history.
-SCHEMA_VERSION = 5
+# and `settings` events in the history; 6: each seat's position in the hall (`x`, `y`, any
+# unit; the stage is the `stage` key of `meta`).
+SCHEMA_VERSION = 6
 
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 SEAT_COLUMNS = (
     "s.label, st.locked_by, st.lock_expires, st.booked_by, st.booked_at, st.blocked_at,"
-    " st.block_reason, s.section, s.seat_row, s.seat_number, s.category, st.held_since"
+    " st.block_reason, s.section, s.seat_row, s.seat_number, s.category, st.held_since,"
+    " s.x, s.y"
 )
+# The position columns as every query reads them: a read of a schema before 6 (see
+# `seatctl.storage.legacy`) reads NULL, NULL in their place.
+POSITION = "s.x, s.y"
+# Schema 6's columns, as (table, column, type): added only where missing, so that the step
+# may run again, or after other steps of schema 6 that add columns of their own.
+POSITION_COLUMNS = (("seats", "x", "DOUBLE PRECISION"), ("seats", "y", "DOUBLE PRECISION"))
+STAGE_KEY = "stage"  # meta: the stage, "x,y,width,height" in the map's unit
 EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason'  # `user` is reserved
 _TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash'
 # Whether a seat is available (as `Seat.status` decides) from its state row. Without a state
@@ -167,12 +176,16 @@ class Queries:
             " min(map_order) FILTER (WHERE seat_number IS NULL) FROM seats"
             " GROUP BY section, seat_row"
         )
+        self.map_categories = "SELECT DISTINCT category FROM seats WHERE category IS NOT NULL"
         self.seat_states = (
             "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL, held_since FROM seat_states"
+            " block_reason, NULL, NULL, NULL, NULL, held_since, NULL, NULL FROM seat_states"
             " ORDER BY show, seat"
         )
-        self.places = "SELECT label, section, seat_row, seat_number, category, map_order FROM seats"
+        self.places = (
+            "SELECT label, section, seat_row, seat_number, category, map_order,"
+            f" {POSITION} FROM seats AS s"
+        )
         self.show = f"SELECT name, title, starts_at FROM shows WHERE name = {p}"
         self.add_show = (
             f"INSERT INTO shows (name, title, starts_at) VALUES ({p}, {p}, {p})"
@@ -207,11 +220,11 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
         # `check`: the map's rows and the state rows, as seat rows (`records.seat`).
         self.map_rows = (
             "SELECT label, NULL, NULL, NULL, NULL, NULL, NULL, section, seat_row, seat_number,"
-            " category, NULL FROM seats ORDER BY sort_key, label"
+            f" category, NULL, {POSITION} FROM seats AS s ORDER BY sort_key, label"
         )
         self.state_rows = (
             "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL, held_since FROM seat_states"
+            " block_reason, NULL, NULL, NULL, NULL, held_since, NULL, NULL FROM seat_states"
             " ORDER BY show, seat"
         )
         self.add_token = (
@@ -321,6 +334,9 @@ class SqlTransaction:
     def map_row_firsts(self) -> Iterator[RowFirstsRow]:
         return iter(self.execute(self.sql.map_row_firsts))
 
+    def map_categories(self) -> list[str]:
+        return [row[0] for row in self.execute(self.sql.map_categories)]
+
     def row_spots(self, show: str, now: Instant, rows: list[RowKey]) -> Iterator[SpotRow]:
         query, params = self.sql.row_spots(rows)
         return iter(self.execute(query, (now, show, *params)))
@@ -334,7 +350,13 @@ class SqlTransaction:
 
     def places(self) -> dict[str, tuple[model.Place, int]]:
         rows = self.execute(self.sql.places)
-        return {row[0]: (model.Place(*row[1:5]), row[5]) for row in rows}
+        return {row[0]: (model.Place(*row[1:5], *row[6:8]), row[5]) for row in rows}
+
+    def stage(self) -> model.Stage | None:
+        return records.stage(self._meta(STAGE_KEY))
+
+    def set_stage(self, stage: model.Stage) -> None:
+        self._set_meta(STAGE_KEY, ",".join(f"{part:g}" for part in stage))
 
     def show(self, name: str) -> Show | None:
         row = self.execute(self.sql.show, (name,)).fetchone()

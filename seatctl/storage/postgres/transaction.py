@@ -206,11 +206,12 @@ class PostgresTransaction(SqlTransaction):
         # last seat's (under the schema lock, no other adder runs meanwhile).
         rows = self.execute(
             "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
-            " map_order) SELECT label, sort_key, section, seat_row, seat_number, category,"
-            " (SELECT coalesce(max(map_order), 0) FROM seats) + position FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
+            " x, y, map_order) SELECT label, sort_key, section, seat_row, seat_number, category,"
+            " x, y, (SELECT coalesce(max(map_order), 0) FROM seats) + position FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+            " %s::float8[], %s::float8[])"
             " WITH ORDINALITY AS v(label, sort_key, section, seat_row, seat_number, category,"
-            " position) ORDER BY position"
+            " x, y, position) ORDER BY position"
             " ON CONFLICT (label) DO NOTHING RETURNING label",
             (
                 labels,
@@ -219,6 +220,8 @@ class PostgresTransaction(SqlTransaction):
                 [p.row for p in given],
                 [p.number for p in given],
                 [p.category for p in given],
+                [p.x for p in given],
+                [p.y for p in given],
             ),
         )
         created = {row[0] for row in rows}

@@ -86,13 +86,13 @@ class SqliteTransaction(SqlTransaction):
         first = self._value("SELECT coalesce(max(map_order), 0) FROM seats")
         places = places or {}
         placed = [places.get(label, NO_PLACE) for label in new]
-        columns = zip(*placed, strict=True) if placed else ((), (), (), ())
+        columns = zip(*placed, strict=True) if placed else ((), (), (), (), (), ())
         # sqlite3 directly: sqlite-utils' insert_all costs more Python per row than the rest
         # of a 100,000-seat `init --map` together.
         self._conn.executemany(
             "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
-            " map_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            # Rows put together by zip at C speed: label, sort key, the place's four fields, order.
+            " x, y, map_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Rows put together by zip at C speed: label, sort key, the place's fields, order.
             zip(new, map(natural_key, new), *columns, itertools.count(first + 1)),
         )
         return new
