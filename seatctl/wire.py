@@ -67,6 +67,7 @@ def history_object(event: HistoryEntry) -> dict[str, str | None]:
         "expires_at": instant(event.expires_at),
         "event": event.show,
         "reason": event.reason,
+        "by": event.by,
     }
 
 
@@ -104,6 +105,16 @@ def summary_counts(counts: StatusCounts) -> Counts:
     )
 
 
+def summary_object(
+    event: str, counts: Counts, groups: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`summary --json` (and `GET /v1/summary`): the event's counts, and its groups if asked."""
+    shown: dict[str, Any] = {"event": event, **counts.as_dict()}
+    if groups is not None:
+        shown["groups"] = list(groups)
+    return shown
+
+
 def settings_object(settings: Settings) -> dict[str, int]:
     return {
         "ttl": settings.ttl,
@@ -132,7 +143,38 @@ def token_object(token: Token) -> dict[str, Any]:
         "created": format_instant(token.created_at),
         "expires": instant(token.expires_at),
         "last_used": instant(token.last_used_at),
+        "role": token.role.value,
     }
+
+
+# --- what a buyer may see ------------------------------------------------------------------
+# A viewer is the user a buyer's token acts as; None sees everything (staff, --no-auth, the
+# command line). Redaction works on the JSON objects, so one answer built for staff (or kept
+# in a cache) is redacted for each buyer as it goes out.
+
+_NAMES = ("locked_by", "booked_by", "held_since")  # what a seat object says about its holder
+
+
+def redacted_seat(seat: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """The seat object as `viewer` may see it: another user's seat names nobody (nor when
+    its hold began); the viewer's own seats, and every seat for staff, are as they are."""
+    if viewer is None or viewer in (seat["locked_by"], seat["booked_by"]):
+        return seat
+    if seat["locked_by"] is None and seat["booked_by"] is None and seat["held_since"] is None:
+        return seat
+    return seat | dict.fromkeys(_NAMES)
+
+
+def redacted_seats(seats: list[dict[str, Any]], viewer: str | None) -> list[dict[str, Any]]:
+    return seats if viewer is None else [redacted_seat(seat, viewer) for seat in seats]
+
+
+def redacted_history(entry: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """A history entry as `viewer` may see it (a buyer is shown only their own): who made a
+    change for them, a clerk, is not named."""
+    if viewer is None or entry["by"] in (None, viewer):
+        return entry
+    return entry | {"by": None}
 
 
 def printable(text: str) -> str:
@@ -146,13 +188,14 @@ def printable(text: str) -> str:
 # --- the change stream (`GET /v1/stream`) as Server-Sent Events -----------------------------
 
 
-def snapshot_message(event: str, state: StreamState) -> bytes:
+def snapshot_message(event: str, state: StreamState, viewer: str | None = None) -> bytes:
     """The snapshot, then an `id`-only message (no data: EventSource dispatches nothing) that
-    records the instant it was read, so that a resume does not repeat the expiries it showed."""
+    records the instant it was read, so that a resume does not repeat the expiries it showed.
+    `viewer`: the buyer it is for (see `redacted_seat`)."""
     data = {
         "event": event,
         "now": format_instant(state.now),
-        "seats": [seat_object(seat.view(state.now)) for seat in state.seats],
+        "seats": [redacted_seat(seat_object(s.view(state.now)), viewer) for s in state.seats],
     }
     return (
         sse("snapshot", str(state.newest_id), data)
@@ -160,8 +203,18 @@ def snapshot_message(event: str, state: StreamState) -> bytes:
     )
 
 
-def item_message(item: Item) -> bytes:
-    return sse(item.kind, item.id_text, seat_object(item.view))
+def item_message(item: Item, viewer: str | None = None) -> bytes:
+    return sse(item.kind, item.id_text, redacted_seat(seat_object(item.view), viewer))
+
+
+def sees_whole(item: Item, viewer: str | None) -> bool:
+    """Whether `viewer` sees `item` as staff do (so the message built once for all serves)."""
+    view = item.view
+    return (
+        viewer is None
+        or (view.locked_by is None and view.booked_by is None and view.held_since is None)
+        or view.belongs_to(viewer)
+    )
 
 
 def sse(kind: str, id_text: str, data: dict[str, Any]) -> bytes:

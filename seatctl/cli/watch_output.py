@@ -28,14 +28,16 @@ def watch_line(kind: str, at: Instant, seat: dict[str, Any]) -> str:
         what = f"booked by {seat['booked_by']}"
     elif kind == "expire":
         what = "available (lock expired)"
+    elif kind == "cancel":
+        what = "available (booking cancelled)"
     else:
         what = str(status)
     return f"{format_instant(at)}  seat {seat['seat']}  {what}"
 
 
 def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
-    (an expiry's is the deadline), and the seat object after it."""
+    """One change as a JSON line: its kind (`seat`, `cancel` or `expire`), its stream id, its
+    instant (an expiry's is the deadline), and the seat object after it."""
     return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
 
 

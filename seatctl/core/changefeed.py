@@ -44,6 +44,7 @@ class Kind(StrEnum):
     SNAPSHOT = "snapshot"
     SEAT = "seat"
     EXPIRE = "expire"
+    CANCEL = "cancel"  # a `seat` item whose change cancelled a booking (`watch` says so)
 
 
 class Item(NamedTuple):
@@ -73,7 +74,7 @@ class Cursor(NamedTuple):
     label: str | None = None
 
     def told(self, item: Item) -> bool:
-        if item.kind is Kind.SEAT:
+        if item.kind is not Kind.EXPIRE:
             return item.event_id <= self.event_id
         return item.lock_id <= self.event_id and _before_or_at(
             (item.at, item.label), (self.expired_through, self.label)
@@ -81,7 +82,7 @@ class Cursor(NamedTuple):
 
     def after(self, item: Item) -> Cursor:
         """The cursor once `item` is told too."""
-        if item.kind is Kind.SEAT:
+        if item.kind is not Kind.EXPIRE:
             if item.at >= self.expired_through:  # every expiry due by then came before it
                 return Cursor(max(self.event_id, item.event_id), item.at)
             return self._replace(event_id=max(self.event_id, item.event_id))
@@ -179,9 +180,11 @@ class Tracker:
             self.event_id = max(self.event_id, event.id or 0)
             # A committed expire ends a lock whose expiry was told just above (its time is
             # the deadline), or one older than this stream, told before it started.
-            if event.action is not Action.EXPIRE:
+            # A change of no seat (settings, a token made) is no seat's news.
+            if event.action is not Action.EXPIRE and event.seat:
                 view = seat.view(event.at)
-                items.append(Item(Kind.SEAT, event.seat, event.at, self.event_id, 0, view))
+                kind = Kind.CANCEL if event.action is Action.CANCEL else Kind.SEAT
+                items.append(Item(kind, event.seat, event.at, self.event_id, 0, view))
         return items
 
     def expired(self, now: Instant) -> list[Item]:

@@ -14,10 +14,13 @@ from seatctl.core.model import Action, HistoryEntry, Seat, Status
 
 
 class Change(NamedTuple):
-    """The seat after a successful operation; `action` is None when nothing changed."""
+    """The seat after a successful operation; `action` is None when nothing changed. A
+    cancellation records the customer whose booking it ends (`customer`) and its `reason`."""
 
     after: Seat
     action: Action | None
+    customer: str | None = None
+    reason: str | None = None
 
     def events(self, before: Seat, user: str | None, now: Instant) -> list[HistoryEntry]:
         """The history this change writes: a lapsed lock it replaces ends first, at its deadline."""
@@ -30,8 +33,9 @@ class Change(NamedTuple):
                 HistoryEntry(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
             )
         made = self.after.lock_expires if self.action in LOCKING else None
-        reason = self.after.block_reason if self.action is Action.BLOCK else None
-        events.append(HistoryEntry(now, before.label, self.action, user, made, reason=reason))
+        reason = self.after.block_reason if self.action is Action.BLOCK else self.reason
+        who = self.customer if self.customer is not None else user
+        events.append(HistoryEntry(now, before.label, self.action, who, made, reason=reason))
         return events
 
 
@@ -173,6 +177,15 @@ def unblock(seat: Seat, now: Instant) -> Decision:
     if seat.status(now) is not Status.BLOCKED:
         return Change(seat, None)
     return Change(seat.freed(), Action.UNBLOCK)
+
+
+def cancel(seat: Seat, now: Instant, reason: str | None) -> Decision:
+    """End a booking (the box office's decision, as a refund is): the seat is available
+    again. Only a booked seat can be cancelled; nothing else about the seat changes."""
+    if seat.status(now) is not Status.BOOKED:
+        what = f"is not booked (it is {seat.status(now).value}): only a booking can be cancelled"
+        return _refuse(seat, Reason.NOT_BOOKED, ExitCode.NOT_HOLDER, what)
+    return Change(seat.freed(), Action.CANCEL, seat.booked_by, reason)
 
 
 def _blocked(seat: Seat) -> str:

@@ -6,7 +6,6 @@ is the one table from their exit codes (and the few reasons HTTP tells apart) to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,18 +21,15 @@ from starlette.types import Receive, Scope, Send
 
 from seatctl import __version__, wire
 from seatctl.core import changefeed, validate
-from seatctl.core.clock import parse_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
-from seatctl.core.tokens import forbidden, unauthorized
+from seatctl.core.tokens import unauthorized
+from seatctl.server import parsing, roles
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
-
-MAX_BODY = 64 * 1024  # bytes: far more than any list of seats a request may name
-BODY_TIMEOUT = 30.0  # seconds a client may take to send its body
 
 # The one table: (status on /v1, status on the prototype's endpoints). The prototype answered
 # every refusal with 400, and its clients may test for it; /v1 says 409 Conflict.
@@ -72,57 +68,57 @@ class Api:
     # --- the prototype's endpoints --------------------------------------------------------
 
     async def proto_seats(self, request: Request) -> Response:
-        named = _one_query(request, "userId")
+        named = parsing.one_query(request, "userId")
         token = self._token(request)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._filter(venue, token, named)
-            return {v.seat: _proto_seat(v) for v in venue.iter_seats(user=user)}
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
+            return {v.seat: _proto_seat(v, who) for v in venue.iter_seats(user=user)}
 
-        return _json(await self.worker.read(work))
+        return _json(await self._as(token, work))
 
     async def proto_change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seatId",), optional=("userId",))
-        label = _seat_id(body["seatId"])
-        named = _text(body, "userId")
+        body = await parsing.body(request, required=("seatId",), optional=("userId",))
+        label = parsing.seat_id(body["seatId"])
+        named = parsing.text(body, "userId")
         token = self._token(request)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW, by)[0]
             return {
                 "message": f"Seat {label} {_DONE[verb]} by {user}",
                 "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
-        return _json(await self.worker.write(work))
+        return _json(await self._as(token, work, write=True))
 
     # --- /v1 ------------------------------------------------------------------------------
 
     async def seats(self, request: Request) -> Response:
-        status = _one_query(request, "status")
-        named = _one_query(request, "user")
-        event = _event(_one_query(request, "event"))
+        status = parsing.one_query(request, "status")
+        named = parsing.one_query(request, "user")
+        event = parsing.event(parsing.one_query(request, "event"))
         if status is not None and status not in Status.__members__.values():
             raise usage_error(
                 f"invalid status {status!r}: use available, locked, booked or blocked"
             )
         token = self._token(request)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            user = self._filter(venue, token, named)
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
             views = venue.iter_seats(Status(status) if status else None, user, event)
-            return [wire.seat_object(v) for v in views]
+            return [wire.redacted_seat(wire.seat_object(v), who) for v in views]
 
-        return _json(await self.worker.read(work))
+        return _json(await self._as(token, work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        body = await _body(request, required=("seats",), optional=("user", "event"))
+        body = await parsing.body(request, required=("seats",), optional=("user", "event"))
         return await self._change(request, body, verb)
 
     async def lock(self, request: Request) -> Response:
         """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
-        body = await _body(request, required=(), optional=_LOCK_FIELDS)
+        body = await parsing.body(request, required=(), optional=_LOCK_FIELDS)
         if "best" not in body:
             extra = [key for key in _BEST_ONLY if key in body]
             if extra:
@@ -132,84 +128,118 @@ class Api:
             return await self._change(request, body, "lock")
         if "seats" in body:
             raise usage_error("give either 'seats' or 'best', not both")
-        count = _best(body["best"])
-        sections = _names(body, "section")
-        categories = _names(body, "category")
-        split = _flag(body, "split")
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
+        count = parsing.best(body["best"])
+        sections = parsing.names(body, "section")
+        categories = parsing.names(body, "category")
+        split = parsing.flag(body, "split")
+        ttl = parsing.ttl(body.get("ttl"))
+        named = parsing.text(body, "user")
+        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            views = venue.lock_best(count, user, sections, categories, split, ttl, event)
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            views = venue.lock_best(count, user, sections, categories, split, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return _json(await self.worker.write(work))
+        return _json(await self._as(token, work, write=True))
 
     async def _change(self, request: Request, body: dict[str, Any], verb: str) -> Response:
-        labels = _labels(body["seats"])
-        ttl = _ttl(body.get("ttl"))
-        named = _text(body, "user")
-        event = _event(_text(body, "event"))
+        labels = parsing.labels(body["seats"])
+        ttl = parsing.ttl(body.get("ttl"))
+        named = parsing.text(body, "user")
+        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            views = _CHANGES[verb](venue, labels, user, ttl, event)
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            views = _CHANGES[verb](venue, labels, user, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return _json(await self.worker.write(work))
+        return _json(await self._as(token, work, write=True))
+
+    async def box_office(self, request: Request, verb: str) -> Response:
+        """Staff only: block, unblock or cancel seats (`reason` with block and cancel)."""
+        optional = ("event",) if verb == "unblock" else ("reason", "event")
+        body = await parsing.body(request, required=("seats",), optional=optional)
+        labels = parsing.labels(body["seats"])
+        reason = parsing.text(body, "reason")
+        event = parsing.event(parsing.text(body, "event"))
+        token = self._token(request)
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            by = roles.staff_only(caller, f"POST /v1/{verb}")
+            if verb == "unblock":
+                views = venue.unblock(labels, event, by)
+            else:
+                views = getattr(venue, verb)(labels, reason, event, by)
+            return {"seats": [wire.seat_object(v) for v in views]}
+
+        return _json(await self._as(token, work, write=True))
+
+    async def summary(self, request: Request) -> Response:
+        """Staff only: the event's counts, by group with `by`, as `summary --json`."""
+        event = parsing.event(parsing.one_query(request, "event"))
+        by = parsing.one_query(request, "by")
+        token = self._token(request)
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            roles.staff_only(caller, "GET /v1/summary")
+            counts, groups = venue.summary(event, by)
+            return wire.summary_object(event, counts, groups)
+
+        return _json(await self._as(token, work))
 
     async def me(self, request: Request) -> Response:
-        """Who the token acts for (null without tokens: then each request names its user)."""
+        """Who the token acts for and its role (no user without tokens: then each request
+        names its user, and may do what staff may)."""
         token = self._token(request)
         if not self.auth:
-            return _json({"user": None, "auth": "none"})
-        user = await self.worker.read(lambda venue: venue.authenticate(token or ""))
-        return _json({"user": user, "auth": "tokens"})
+            return _json({"user": None, "auth": "none", "role": "staff"})
+        caller = await self.worker.read(lambda venue: venue.principal(token or ""))
+        return _json({"user": caller.user, "auth": "tokens", "role": caller.role.value})
 
     async def events(self, request: Request) -> Response:
         token = self._token(request)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            self._filter(venue, token, None)
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
             return [wire.show_object(show, counts) for show, counts in venue.events()]
 
-        return _json(await self.worker.read(work))
+        return _json(await self._as(token, work))
 
     async def history(self, request: Request) -> Response:
         labels = request.query_params.getlist("seat")
-        named = _one_query(request, "user")
-        since = _since(_one_query(request, "since"))
-        limit = _limit(_one_query(request, "limit"))
-        event = _event(_one_query(request, "event"))
+        named = parsing.one_query(request, "user")
+        since = parsing.since(parsing.one_query(request, "since"))
+        limit = parsing.limit(parsing.one_query(request, "limit"))
+        event = parsing.event(parsing.one_query(request, "event"))
+        by = parsing.one_query(request, "by")
         token = self._token(request)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            user = self._filter(venue, token, named)
-            events = venue.history(labels, user, since, limit, event)
-            return [wire.history_object(e) for e in events]
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
+            # A buyer reads only their own entries; staff the whole history.
+            events = venue.history(labels, who or user, since, limit, event, by)
+            return [wire.redacted_history(wire.history_object(e), who) for e in events]
 
-        return _json(await self.worker.read(work))
+        return _json(await self._as(token, work))
 
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
         then every change of the event (`seatctl.server.live`)."""
-        event = _event(_one_query(request, "event"))
+        event = parsing.event(parsing.one_query(request, "event"))
         given = changefeed.parse_cursor(request.headers.get("last-event-id"))
         token = self._token(request)
 
-        def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
-            self._filter(venue, token, None)
-            venue.event(event)
+        def check(venue: Venue, caller: roles.Caller) -> str | None:
+            venue.event(event)  # refusals answer as JSON, before the stream starts
+            return roles.viewer(caller)
 
-        await self.worker.read(check)
+        who = await self._as(token, check)
         if self.hub.closed:
             raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
         feed = await self.hub.subscribe(validate.event_name(event))
-        watcher = Watcher(self.hub, self.worker, feed, feed.show)
+        watcher = Watcher(self.hub, self.worker, feed, feed.show, who)
         try:
             first = await watcher.start(given)
         except BaseException:
@@ -246,185 +276,40 @@ class Api:
             raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
         return token.strip()
 
-    def _filter(self, venue: Venue, token: str | None, named: str | None) -> str | None:
-        """For a read: check the token (if any); the user to filter by, if one is named."""
-        if self.auth:
-            self._acting(venue, token, named)  # a token may only name its own user
-        return validate.user(named) if named is not None else None
+    async def _as(
+        self, token: str | None, work: Callable[[Venue, roles.Caller], Any], write: bool = False
+    ) -> Any:
+        """Run `work` on the database thread as the token's caller (None without tokens); a
+        refusal is worded for that caller (a buyer's does not name other users)."""
+        seen: list[roles.Caller] = []
 
-    def _acting(self, venue: Venue, token: str | None, named: str | None) -> str:
-        """The user a request acts as: the token's, or (with --no-auth) the one it names."""
-        if not self.auth:
-            if named is None:
-                raise usage_error("name the user: without tokens the server trusts the request")
-            return validate.user(named)
-        user = venue.authenticate(token or "")
-        if named is not None and validate.user(named) != user:
-            raise forbidden(f"this token acts for {user}, not for {named}")
-        return user
+        def run(venue: Venue) -> Any:
+            seen.append(roles.authenticated(venue, token, self.auth))
+            return work(venue, seen[0])
+
+        try:
+            return await (self.worker.write(run) if write else self.worker.read(run))
+        except SeatctlError as error:
+            raise (roles.as_seen(error, seen[0]) if seen else error) from None
 
 
 _DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
-Change = Callable[[Venue, list[str], str, int | None, str], list[SeatView]]
+Change = Callable[[Venue, list[str], str, int | None, str, str | None], list[SeatView]]
 _CHANGES: dict[str, Change] = {
-    "lock": lambda venue, labels, user, ttl, event: venue.lock(labels, user, ttl, event),
-    "confirm": lambda venue, labels, user, ttl, event: venue.confirm(labels, user, event),
-    "release": lambda venue, labels, user, ttl, event: venue.release(labels, user, event),
+    "lock": lambda venue, labels, user, ttl, event, by: venue.lock(labels, user, ttl, event, by),
+    "confirm": lambda venue, labels, user, ttl, event, by: venue.confirm(labels, user, event, by),
+    "release": lambda venue, labels, user, ttl, event, by: venue.release(labels, user, event, by),
 }
 
 
+_BOX_OFFICE = ("block", "unblock", "cancel")  # staff only
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
 
 
-def _proto_seat(view: SeatView) -> dict[str, Any]:
-    return {"status": view.status.value, "lockedBy": view.locked_by}
-
-
-# --- parsing requests ---------------------------------------------------------------------
-
-
-async def _body(
-    request: Request, required: tuple[str, ...], optional: tuple[str, ...]
-) -> dict[str, Any]:
-    """The request's JSON object, within the size and time limits, with exactly these keys."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
-            raw = await _read_limited(request)
-    except TimeoutError:
-        raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise usage_error("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise usage_error("the request body must be a JSON object")
-    missing = [key for key in required if key not in body]
-    if missing:
-        raise usage_error(f"the request body lacks {missing[0]!r}")
-    unknown = [key for key in body if key not in required + optional]
-    if unknown:
-        raise usage_error(f"unknown field {_shown(unknown[0])} in the request body")
-    return body
-
-
-async def _read_limited(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> SeatctlError:
-    return SeatctlError(
-        Reason.TOO_LARGE,
-        f"the request body is larger than {MAX_BODY} bytes",
-        ExitCode.USAGE,
-    )
-
-
-def _seat_id(value: Any) -> str:
-    """The prototype's seatId: a whole number or a string."""
-    if isinstance(value, str):
-        return validate.labels([value])[0]
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error(f"invalid seatId {_shown(str(value))}: use a whole number or a label")
-    return validate.labels([str(whole)])[0]
-
-
-def _labels(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise usage_error("seats must be a non-empty array of seat labels (strings)")
-    return validate.labels(value)
-
-
-def _ttl(value: Any) -> int | None:
-    if value is None:
-        return None
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error("ttl must be a whole number of seconds")
-    return validate.ttl(whole)
-
-
-def _best(value: Any) -> int:
-    whole = _whole_number(value)
-    if whole is None:
-        raise usage_error("best must be a whole number from 1")
-    return validate.best(whole)
-
-
-def _names(body: dict[str, Any], key: str) -> list[str]:
-    """A list of section or category names; absent means every one."""
-    value = body.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise usage_error(f"{key} must be an array of names (strings)")
-    return value
-
-
-def _flag(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise usage_error(f"{key} must be true or false")
-    return value
-
-
-def _whole_number(value: Any) -> int | None:
-    """An integer as JSON means it: 3 and 3.0 alike (JSON Schema agrees); never true/false."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        return None
-    return int(value)
-
-
-def _event(name: str | None) -> str:
-    """The event a request names, else `default` (checked by the API: exit 2 or 3 there)."""
-    return name if name is not None else DEFAULT_SHOW
-
-
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise usage_error(f"{key} must be a string")
-    return value
-
-
-def _one_query(request: Request, key: str) -> str | None:
-    if not request.scope.get("query_string"):  # the usual case: skip parsing nothing
-        return None
-    values = request.query_params.getlist(key)
-    if len(values) > 1:
-        raise usage_error(f"give {key} at most once")
-    return values[0] if values else None
-
-
-def _since(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise usage_error(f"invalid since {text!r}: {exc}") from None
-
-
-def _limit(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise usage_error(f"invalid limit {_shown(text)}: use a whole number from 0")
-    return int(text)
-
-
-def _shown(text: str) -> str:
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+def _proto_seat(view: SeatView, viewer: str | None) -> dict[str, Any]:
+    shown = viewer is None or view.belongs_to(viewer)  # a buyer sees only their own name
+    return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -535,6 +420,8 @@ def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App
         route("/v1/seats", api.seats, "GET"),
         route("/v1/lock", api.lock, "POST"),
         *(route(f"/v1/{v}", partial(api.change, verb=v), "POST") for v in ("confirm", "release")),
+        *(route(f"/v1/{v}", partial(api.box_office, verb=v), "POST") for v in _BOX_OFFICE),
+        route("/v1/summary", api.summary, "GET"),
         route("/v1/history", api.history, "GET"),
         route("/v1/stream", api.stream, "GET"),
         route("/v1/me", api.me, "GET"),

@@ -254,7 +254,10 @@ def _why(exc: Exception) -> str:
 class Watcher:
     """One client's stream: where it starts, then the feed's items it has not been told."""
 
-    def __init__(self, hub: Hub, worker: Worker, feed: Feed, show: str) -> None:
+    def __init__(
+        self, hub: Hub, worker: Worker, feed: Feed, show: str, viewer: str | None = None
+    ) -> None:
+        self._viewer = viewer  # a buyer sees other people's seats without names
         self._hub = hub
         self._worker = worker
         self._feed = feed
@@ -272,8 +275,9 @@ class Watcher:
         state: StreamState = await self._worker.read(lambda v: v.stream_state(show, after))
         start = changefeed.resume(given, state) if given else changefeed.snapshot_start(state)
         if start.snapshot is not None:
-            return wire.snapshot_message(show, start.snapshot), start.cursor
-        return b"".join(wire.item_message(item) for item in start.items), start.cursor
+            return wire.snapshot_message(show, start.snapshot, self._viewer), start.cursor
+        told = b"".join(wire.item_message(item, self._viewer) for item in start.items)
+        return told, start.cursor
 
     async def messages(self, first: bytes) -> AsyncIterator[bytes]:
         try:
@@ -303,7 +307,8 @@ class Watcher:
             if item is None:  # a keep-alive
                 parts.append(encoded)
             elif not cursor.told(item):
-                parts.append(encoded)
+                whole = wire.sees_whole(item, self._viewer)
+                parts.append(encoded if whole else wire.item_message(item, self._viewer))
                 cursor = cursor.after(item)
         self._cursor = cursor
         return b"".join(parts)

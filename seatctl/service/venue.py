@@ -131,11 +131,13 @@ class Venue(ChangeStream, TokenKeeping):
         user: str,
         ttl: int | None = None,
         event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
-        """Hold every seat for `user` until now + ttl (the database's default if None)."""
+        """Hold every seat for `user` until now + ttl (the database's default if None). `by`,
+        on this and every change: who made it for `user` (recorded in the history)."""
         name = validate.user(user)
         rule_for = _lock_rule(name, validate.ttl(ttl))
-        return self._apply(labels, name, rule_for, event, locking=True)
+        return self._apply(labels, name, rule_for, event, locking=True, by=by)
 
     def lock_best(
         self,
@@ -146,6 +148,7 @@ class Venue(ChangeStream, TokenKeeping):
         split: bool = False,
         ttl: int | None = None,
         event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
         """Choose the best `count` available seats (`seatctl.core.selection`: a block together in
         one row, or with `split` single seats if no block exists) within the sections and
@@ -155,6 +158,7 @@ class Venue(ChangeStream, TokenKeeping):
         ttl = validate.ttl(ttl)
         show = validate.event_name(event)
         count = validate.best(count)
+        operator = _operator(by)
         wanted_sections = names("section", sections)
         wanted_categories = names("category", categories)
         from seatctl.core import selection
@@ -176,7 +180,7 @@ class Venue(ChangeStream, TokenKeeping):
             if chosen is None:
                 spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise not_enough(spots, count, wanted_sections, wanted_categories, split)
-            return self._decide(tx, chosen, name, rule_for, show, locking=True)
+            return self._decide(tx, chosen, name, rule_for, show, True, operator)
 
     def summary(
         self, event: str = DEFAULT_SHOW, by: str | None = None
@@ -224,35 +228,53 @@ class Venue(ChangeStream, TokenKeeping):
         return cells
 
     def confirm(
-        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW, by: str | None = None
     ) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.confirm, user=name, now=now)  # noqa: E731
+        return self._apply(labels, name, rule_for, event, by=by)
 
     def release(
-        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW, by: str | None = None
     ) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx, now: partial(rules.release, user=name, now=now), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.release, user=name, now=now)  # noqa: E731
+        return self._apply(labels, name, rule_for, event, by=by)
 
     def block(
-        self, labels: Iterable[str], reason: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        labels: Iterable[str],
+        reason: str | None = None,
+        event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
         """Take every seat off sale in `event` (refused for a live-locked or booked one)."""
         why = validate.reason(reason)
-        return self._apply(
-            labels, None, lambda tx, now: partial(rules.block, now=now, reason=why), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.block, now=now, reason=why)  # noqa: E731
+        return self._apply(labels, None, rule_for, event, by=by)
 
-    def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
+    def unblock(
+        self, labels: Iterable[str], event: str = DEFAULT_SHOW, by: str | None = None
+    ) -> list[SeatView]:
         """Put every seat back on sale in `event`."""
-        return self._apply(labels, None, lambda tx, now: partial(rules.unblock, now=now), event)
+        rule_for: RuleAt = lambda tx, now: partial(rules.unblock, now=now)  # noqa: E731
+        return self._apply(labels, None, rule_for, event, by=by)
+
+    def cancel(
+        self,
+        labels: Iterable[str],
+        reason: str | None = None,
+        event: str = DEFAULT_SHOW,
+        by: str | None = None,
+    ) -> list[SeatView]:
+        """Cancel the booking of every seat (all or none): each is available again, and the
+        history records `cancel` with the customer, the reason and `by`. Exit 5 `not_booked`
+        for a seat that is not booked."""
+        why = validate.reason(reason)
+        rule_for: RuleAt = lambda tx, now: partial(rules.cancel, now=now, reason=why)  # noqa: E731
+        return self._apply(labels, None, rule_for, event, by=by)
 
     def add_event(
         self, name: str, title: str | None = None, starts_at: Instant | None = None
@@ -282,15 +304,17 @@ class Venue(ChangeStream, TokenKeeping):
         rule_for: RuleAt,
         event: str = DEFAULT_SHOW,
         locking: bool = False,
+        by: str | None = None,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
+        operator = _operator(by)
         if not wanted:
             raise usage_error("name at least one seat")
         with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             existing_show(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show, locking)
+            return self._decide(tx, wanted, user, rule_for, show, locking, operator)
 
     def _decide(
         self,
@@ -300,6 +324,7 @@ class Venue(ChangeStream, TokenKeeping):
         rule_for: RuleAt,
         show: str,
         locking: bool = False,
+        by: str | None = None,
     ) -> list[SeatView]:
         """Inside a write transaction: decide for every seat, then write all changes or raise
         every refusal. A `locking` command also keeps its user within max-seats-per-user."""
@@ -335,7 +360,7 @@ class Venue(ChangeStream, TokenKeeping):
             if over is not None:
                 raise over
         tx.save(changed, show)
-        tx.append_history([e._replace(show=show) for e in events])
+        tx.append_history([e._replace(show=show, by=_by(e, by)) for e in events])
         return [seat.view(now) for seat in after]
 
     @staticmethod
@@ -367,13 +392,15 @@ class Venue(ChangeStream, TokenKeeping):
         since: Instant | None = None,
         limit: int | None = None,
         event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[HistoryEntry]:
         """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
         nobody touched yet shown as `expire` events at their deadline. Every filter given
-        must match."""
+        must match (`by`: the changes that user made for others)."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
         user = validate.user(user) if user is not None else None
+        by = _operator(by)
         if limit is not None and limit < 0:
             raise FieldError(
                 "limit",
@@ -390,7 +417,7 @@ class Venue(ChangeStream, TokenKeeping):
                 raise refused([rules.not_found(label) for label in missing])
             now = tx.now()
             events = history.with_pending_expiries(tx.history(show), tx.all_seats(show), now)
-        return history.select(history.of_show(events, show), wanted, user, since, limit)
+        return history.select(history.of_show(events, show), wanted, user, since, limit, by)
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
@@ -442,6 +469,17 @@ class Venue(ChangeStream, TokenKeeping):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _operator(by: str | None) -> str | None:
+    """The user making a change for another (`by`), checked as any user name."""
+    return validate.user(by) if by is not None else None
+
+
+def _by(entry: HistoryEntry, by: str | None) -> str | None:
+    """The `by` a history entry records: who made the change, unless that is its user (or
+    nobody made it: an expiry a write records)."""
+    return None if entry.action is Action.EXPIRE or entry.user == by else by
 
 
 def _lock_rule(user: str, ttl: int | None) -> RuleAt:

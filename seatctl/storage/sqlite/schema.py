@@ -45,6 +45,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
     _create_tokens_table(conn)
     _create_show_tables(conn)
     _add_held_since(conn)
+    add_roles(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
 
 
@@ -59,7 +60,8 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
     """Bring a database of schema `found` to the current one, inside the caller's write
     transaction, losslessly: 1 -> 2 seeds the history from the seats (at `now`), 2 -> 3 adds
     the tokens table, 3 -> 4 moves the seats' states to the event `default` and adds the seat
-    map, 4 -> 5 adds each state's hold start (from the history), after the seeds it may need."""
+    map, 4 -> 5 adds each state's hold start (from the history), after the seeds it may need,
+    5 -> 6 adds the tokens' roles and the history's `by` (`add_roles`)."""
     seeds: list[HistoryEntry] = []
     if found < 2:
         from seatctl.core.history import seed_events
@@ -75,10 +77,13 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
     _create_tokens_table(conn)
     if found < 4:
         _upgrade_to_4(conn)
-    _add_held_since(conn)
+    if found < 5:
+        _add_held_since(conn)
+    add_roles(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
     SqliteTransaction(conn).append_history(seeds)
-    conn.execute(sql.HELD_SINCE_FROM_HISTORY)
+    if found < 5:
+        conn.execute(sql.HELD_SINCE_FROM_HISTORY)
 
 
 def _create_events_table(conn: sqlite3.Connection, with_shows: bool, indexed: bool = True) -> None:
@@ -145,6 +150,16 @@ def _add_held_since(conn: sqlite3.Connection) -> None:
     counted off (filled by sql.HELD_SINCE_FROM_HISTORY once the history is complete)."""
     conn.execute("ALTER TABLE seat_states ADD COLUMN held_since INTEGER")
     conn.execute(sql.HOLDER_INDEX)
+
+
+def add_roles(conn: sqlite3.Connection) -> None:
+    """Schema 5 -> 6 (and a new schema): each token's role (an existing one is a buyer's) and
+    each history event's `acted_by` (an existing one names nobody). Only the columns missing
+    are added, so this may run again, or after other steps that add columns of their own."""
+    for table, column, kind in sql.ROLE_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 _MAP_COLUMNS = (

@@ -87,12 +87,12 @@ class SqliteTransaction(SqlTransaction):
 
     def append_history(self, events: list[HistoryEntry]) -> None:
         self._conn.executemany(
-            "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (at, seat, action, user, expires_at, show, reason, acted_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             # An Action is a str: bound as its text, without a Python call per event for .value.
             [
-                (at, seat, action, user, expires_at, show, reason)
-                for at, seat, action, user, expires_at, _, show, reason in events
+                (at, seat, action, user, expires_at, show, reason, by)
+                for at, seat, action, user, expires_at, _, show, reason, by in events
             ],
         )
 
