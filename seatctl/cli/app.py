@@ -117,6 +117,7 @@ COMMANDS = {
     "release": ("booking", "release"),
     "block": ("booking", "block"),
     "unblock": ("booking", "unblock"),
+    "cancel": ("booking", "cancel"),
     "history": ("listing", "history"),
     "watch": ("listing", "watch"),
     "summary": ("listing", "summary"),
