@@ -10,7 +10,7 @@ from typing import Any
 
 from seatctl import __version__
 from seatctl.core import validate
-from seatctl.core.model import Action, Status
+from seatctl.core.model import Action, Role, Status
 from seatctl.wire import SEAT_FIELDS
 
 LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
@@ -59,10 +59,13 @@ SCHEMAS: dict[str, Any] = {
     "Event": {
         "type": "object",
         "description": "One history event as `seatctl history --json` shows it.",
-        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason"],
+        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason", "by"],
         "properties": {
             "at": INSTANT,
-            "seat": {"type": ["string", "null"], "description": "null for `settings`."},
+            "seat": {
+                "type": ["string", "null"],
+                "description": "null for `settings` and `token_add`.",
+            },
             "action": {
                 "type": "string",
                 "enum": [action.value for action in Action],
@@ -71,6 +74,48 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": NULLABLE_INSTANT,
             "event": NULLABLE_TEXT,
             "reason": NULLABLE_TEXT,
+            "by": {
+                **NULLABLE_USER,
+                "description": "Who made the change for `user` (a clerk, an operator); null"
+                " when `user` made it. Always null for a buyer's token.",
+            },
+        },
+    },
+    "BoxOffice": {
+        "type": "object",
+        "description": "Seats to block or cancel (staff only), all or nothing; `reason` is"
+        " kept in the history.",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "reason": {"type": "string"},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "Unblock": {
+        "type": "object",
+        "description": "Seats to put back on sale (staff only), all or nothing.",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "Summary": {
+        "type": "object",
+        "description": "An event's seats counted by status, as `seatctl summary --json`;"
+        " `groups` (with `by`) counts each section, row or category, in map order.",
+        "required": ["event", "total", "available", "locked", "booked", "blocked", "occupancy"],
+        "properties": {
+            "event": {"type": "string"},
+            **{
+                key: {"type": "integer", "minimum": 0}
+                for key in ("total", "available", "locked", "booked", "blocked")
+            },
+            "occupancy": {"type": "number", "minimum": 0, "maximum": 100},
+            "groups": {"type": "array", "items": {"type": "object"}},
         },
     },
     "Error": {
@@ -141,10 +186,16 @@ SCHEMAS: dict[str, Any] = {
     },
     "Me": {
         "type": "object",
-        "required": ["user", "auth"],
+        "required": ["user", "auth", "role"],
         "properties": {
             "user": {**NULLABLE_USER, "description": "The token's user; null without tokens."},
             "auth": {"type": "string", "enum": ["tokens", "none"]},
+            "role": {
+                "type": "string",
+                "enum": [role.value for role in Role],
+                "description": "What the token may do; `staff` without tokens (every request"
+                " is trusted).",
+            },
         },
     },
     "Show": {
@@ -212,11 +263,11 @@ SCHEMAS: dict[str, Any] = {
 _WHY = {
     "400": "Bad request: malformed JSON, wrong types, missing or unknown fields, bad labels.",
     "401": "No valid bearer token (missing, unknown, revoked or expired).",
-    "403": "The request names a user other than the token's.",
+    "403": "A buyer's token names a user other than its own, or calls a staff endpoint.",
     "404": "A named seat does not exist.",
     "405": "The path does not take this method.",
     "409": "Refused: a seat is booked or locked by another user, or not locked by you; or"
-    " (best) no such choice of seats is available.",
+    " (best) no such choice of seats is available; or (cancel) a seat is not booked.",
     "413": "The request body is larger than 64 KiB.",
     "500": "A database problem; the details are in the server's log.",
     "503": "The database stayed busy; retry after Retry-After seconds.",
@@ -230,11 +281,13 @@ _STREAM = """Messages (SSE framing; every `data` is one line of JSON):
   `id: N:T` (T: the epoch second the snapshot was read), which EventSource dispatches to no
   listener but keeps as the id to resume from.
 - `event: seat`, `id: N` (the change's history event id), data: the seat object after it.
+- `event: cancel`, as `seat`, for a cancelled booking: the seat object, available again.
 - `event: expire`, `id: N:T:LABEL` (T: the lock's deadline), data: the seat object, now
   available. Nothing is written when a lock runs out; `history` shows the same `expire`.
 - `: keep-alive` comment lines every 15 s.
 
-Resuming with `Last-Event-ID` sends exactly the messages after that one."""
+Resuming with `Last-Event-ID` sends exactly the messages after that one. A buyer's token sees
+other people's seats without their names (`locked_by`, `booked_by`, `held_since` null)."""
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -279,6 +332,21 @@ def _v1_change(verb: str, summary: str) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
+            "operationId": f"v1_{verb}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": _json(_ref("Changed"), "Every seat after the change."),
+                **_errors([*_WRITE_ERRORS, "409"]),
+            },
+        }
+    }
+
+
+def _box_office(verb: str, summary: str) -> dict[str, Any]:
+    body = _ref("Unblock" if verb == "unblock" else "BoxOffice")
+    return {
+        "post": {
+            "summary": f"{summary} Staff tokens only (403 for a buyer's).",
             "operationId": f"v1_{verb}",
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
@@ -380,6 +448,7 @@ def document() -> dict[str, Any]:
                             "explode": True,
                         },
                         _query("user", USER, "Only this user's events."),
+                        _query("by", USER, "Only the changes this user made for another."),
                         _query(
                             "since",
                             SINCE,
@@ -421,6 +490,29 @@ def document() -> dict[str, Any]:
                             "headers": {"Cache-Control": {"schema": {"const": "no-cache"}}},
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
+                        **_errors([*_READ_ERRORS, "404"]),
+                    },
+                }
+            },
+            "/v1/block": _box_office("block", "Take seats off sale, as `seatctl block`."),
+            "/v1/unblock": _box_office("unblock", "Put seats back on sale."),
+            "/v1/cancel": _box_office(
+                "cancel", "Cancel bookings: each seat is available again (409 `not_booked`)."
+            ),
+            "/v1/summary": {
+                "get": {
+                    "summary": "The event's counts, as `seatctl summary --json`. Staff only.",
+                    "operationId": "v1_summary",
+                    "parameters": [
+                        event_query,
+                        _query(
+                            "by",
+                            {"type": "string", "enum": ["section", "row", "category"]},
+                            "Count each group too.",
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Summary"), "The counts."),
                         **_errors([*_READ_ERRORS, "404"]),
                     },
                 }
