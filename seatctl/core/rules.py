@@ -135,8 +135,11 @@ def confirm(seat: Seat, user: str, now: Instant) -> Decision:
 
 def release(seat: Seat, user: str, now: Instant) -> Decision:
     if seat.booked_by == user:
-        # The user most likely meant to undo their booking: say that this is not a thing.
-        what = f"is booked by {user}: a booking cannot be released (no command undoes one)"
+        # The user most likely meant to undo their booking: say who can.
+        what = (
+            f"is booked by {user}: a booking cannot be released"
+            " (the box office cancels one: seatctl cancel)"
+        )
         return _refuse(seat, Reason.BOOKED, ExitCode.NOT_HOLDER, what)
     refusal = _unless_holder(seat, user, now)
     return refusal or Change(seat.freed(), Action.RELEASE)
