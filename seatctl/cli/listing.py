@@ -107,8 +107,7 @@ def history(
     Examples:
       seatctl history 3
       seatctl history --user alice --since 2026-01-01 --json
-      seatctl history --limit 20 --event gala
-      seatctl history --by clerk1
+      seatctl history --by clerk1 --limit 20 --event gala
     """
     venue = ctx.obj.venue(json)
     show = event_name(ctx, event)
