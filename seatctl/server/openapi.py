@@ -89,7 +89,11 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "seats": {"type": "array", "minItems": 1, "items": LABEL},
-            "reason": {"type": "string"},
+            "reason": {
+                "type": "string",
+                "pattern": f"^[ -~]{{0,{validate.MAX_REASON_LENGTH}}}$",
+                "description": "Printable text, kept in the history.",
+            },
             "event": {**LABEL, "description": "The event (show); default: `default`."},
         },
     },
@@ -176,8 +180,9 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "best": {"type": "integer", "minimum": 1},
-            "section": {"type": "array", "items": {"type": "string", "minLength": 1}},
-            "category": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            # Printable names (the ASCII part is what the document promises, as for users).
+            "section": {"type": "array", "items": {"type": "string", "pattern": "^[ -~]+$"}},
+            "category": {"type": "array", "items": {"type": "string", "pattern": "^[ -~]+$"}},
             "split": {"type": "boolean"},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
             "ttl": TTL,
