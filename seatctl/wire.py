@@ -203,6 +203,21 @@ def snapshot_message(event: str, state: StreamState, viewer: str | None = None) 
     )
 
 
+def redacted_snapshot(message: bytes, viewer: str | None) -> bytes:
+    """A snapshot message built for staff (and shared by the streams starting together) as
+    `viewer` may see it: its seats redacted, the rest of the message as it was."""
+    if viewer is None:
+        return message
+    import json
+
+    head, mark, rest = message.partition(b"\ndata: ")
+    body, end, tail = rest.partition(b"\n\n")
+    data = json.loads(body)
+    data["seats"] = redacted_seats(data["seats"], viewer)
+    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return head + mark + encoded + end + tail
+
+
 def item_message(item: Item, viewer: str | None = None) -> bytes:
     return sse(item.kind, item.id_text, redacted_seat(seat_object(item.view), viewer))
 

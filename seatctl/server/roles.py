@@ -9,10 +9,13 @@ trusted it: it names its user, sees every name and may do what staff do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from seatctl.core import validate
 from seatctl.core.errors import Reason, SeatctlError, SeatRefusal, usage_error
 from seatctl.core.tokens import Principal, forbidden
+from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
 # A principal of None: the server runs without tokens.
@@ -54,6 +57,27 @@ def staff_only(caller: Caller, what: str) -> str | None:
 
 def authenticated(venue: Venue, token: str | None, auth: bool) -> Caller:
     return venue.principal(token or "") if auth else None
+
+
+async def run_as(
+    worker: Worker,
+    auth: bool,
+    token: str | None,
+    work: Callable[[Venue, Caller], Any],
+    write: bool = False,
+) -> Any:
+    """Run `work` on the database thread as the token's caller (None without tokens); a
+    refusal is worded for that caller (a buyer's does not name other users)."""
+    seen: list[Caller] = []
+
+    def run(venue: Venue) -> Any:
+        seen.append(authenticated(venue, token, auth))
+        return work(venue, seen[0])
+
+    try:
+        return await (worker.write(run) if write else worker.read(run))
+    except SeatctlError as error:
+        raise (as_seen(error, seen[0]) if seen else error) from None
 
 
 # A refusal names the user holding a seat; a buyer is told only that someone does.
