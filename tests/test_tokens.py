@@ -194,7 +194,7 @@ def test_a_schema_2_postgres_database_gains_tokens_in_its_first_write(pg_url, cl
     assert cli_pg("lock", "5", "--user", "bob").code == 0
     with psycopg.connect(pg_url) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("5",)
+    assert version == ("6",)
     assert cli_pg("token", "add", "alice").code == 0
     assert cli_pg("check").out == "ok\n"
 
