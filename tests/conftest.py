@@ -91,17 +91,18 @@ def _parametrized_by_mark(definition: pytest.Function) -> set[str]:
 # workers finish together rather than one waiting for another's last long test.
 STARTED_FIRST = (
     "tests/test_model.py::",
-    "tests/test_best.py::test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps",
-    "tests/test_backup.py::test_backup_taken_while_others_write_is_consistent",
-    "tests/test_transactions.py::test_init_interrupted_by_sigint_at_any_moment",
-    "tests/test_concurrency.py::",
-    "tests/test_best.py::test_sixteen_processes",
-    "tests/test_fuzz.py::test_a_damaged_seat_record",
-    "tests/test_fuzz.py::test_a_damaged_history_event",
     "tests/test_postgres.py::test_sixteen_hosts",
     "tests/test_postgres.py::test_overlapping_multi_seat_locks",
+    "tests/test_backup.py::test_backup_taken_while_others_write_is_consistent",
+    "tests/test_best.py::test_lock_best_makes_the_choice_of_the_pure_rule_on_random_maps",
+    "tests/test_fuzz.py::test_a_damaged_seat_record",
+    "tests/test_transactions.py::test_init_interrupted_by_sigint_at_any_moment",
+    "tests/test_concurrency.py::",
     "tests/test_postgres.py::test_concurrent_inits",
+    "tests/test_best.py::test_sixteen_processes",
+    "tests/test_fuzz.py::test_a_damaged_history_event",
     "tests/test_fuzz.py::test_whatever_it_is_given",
+    "tests/test_fairness.py::test_eight_processes",
 )
 
 

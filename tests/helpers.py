@@ -479,3 +479,12 @@ def reference_largest(
                 length += 1
             largest = max(largest, length)
     return largest
+
+
+def booking_state(db: str):
+    """The database without its tokens, whose "last used" stamps any authenticated request
+    may update: what a refused or bad request must leave exactly as it was."""
+    state = dump(db)
+    if isinstance(state, dict):
+        return state  # the PostgreSQL dump holds meta, seats and events only
+    return [line for line in state if not line.startswith('INSERT INTO "tokens"')]

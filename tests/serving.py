@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from helpers import sigint_at_default
 
-READY = re.compile(r"serving (.+) on http://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
+READY = re.compile(r"serving (.+) on https?://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly; this is an upper bound only
 
 

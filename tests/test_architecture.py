@@ -100,3 +100,31 @@ def test_no_module_of_the_package_is_over_500_lines():
 @pytest.mark.parametrize("folder", ["seatctl", "benchmarks"])
 def test_no_import_circle(folder):
     assert circles(ROOT / folder) == []
+
+
+def code_lines(folder: Path) -> list[tuple[str, int, str]]:
+    """(file, line number, text) of every line of code below `folder`, stripped, with names
+    and literals kept: blank lines, comments and lone brackets say nothing."""
+    lines = []
+    for path in python_files(folder):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            text = line.strip()
+            if text and not text.startswith("#") and text not in {")", "]", "}", "):", '"""'}:
+                lines.append((str(path.relative_to(ROOT)), number, text))
+    return lines
+
+
+def windows(lines: list[tuple[str, int, str]], size: int) -> dict[tuple[str, ...], str]:
+    found: dict[tuple[str, ...], str] = {}
+    for start in range(len(lines) - size + 1):
+        run = lines[start : start + size]
+        if run[0][0] == run[-1][0]:  # within one file
+            found.setdefault(tuple(text for _, _, text in run), f"{run[0][0]}:{run[0][1]}")
+    return found
+
+
+def test_the_two_storage_backends_share_no_block_of_six_lines():
+    sqlite = windows(code_lines(PACKAGE / "storage" / "sqlite"), 6)
+    postgres = windows(code_lines(PACKAGE / "storage" / "postgres"), 6)
+    shared = sorted(f"{sqlite[run]} ~ {postgres[run]}" for run in sqlite.keys() & postgres.keys())
+    assert shared == []

@@ -1,5 +1,6 @@
 """`lock --best N`: the best-available rule (`seatctl.core.selection`, tested with it) wired to the
-database: the choice and the lock in one transaction, on both backends."""
+database: the choice and the lock in one transaction. The map's reading and the races run on
+both backends."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ def test_now_is_truncated_to_whole_seconds():
         assert clock.format_instant(clock.now()) == "2030-05-05T05:05:05Z"
 
 
+@pytest.mark.backend  # SEATCTL_NOW stands in for each backend's clock (PostgreSQL's: the server's)
 def test_a_ci_job_sees_a_lock_expire_without_waiting(db_path):
     def seatctl(now: str, *args: str):
         return run_process("--db", db_path, *args, env={"SEATCTL_NOW": now})

@@ -11,7 +11,8 @@ import pytest
 
 from helpers import START, dump, frozen, run_process
 
-pytestmark = pytest.mark.usefixtures("venue_db")
+# The backend's part: each backend reads a seat's newest event.
+pytestmark = [pytest.mark.backend, pytest.mark.usefixtures("venue_db")]
 
 T0 = "2026-01-01T12:10:00Z"  # well after the venue's `add` events at START
 

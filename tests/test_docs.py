@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 
+from helpers import frozen
 from seatctl import Venue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def run(name: str, folder: Path, prelude: str = "", env: dict[str, str] | None =
 
 def venue(folder: Path, seats: int = 5) -> str:
     db = str(folder / "venue.db")
-    with freeze_time("2026-01-01T12:00:00Z"):
+    with frozen("2026-01-01T12:00:00Z"):
         Venue.init(db, seats=seats)
     return db
 

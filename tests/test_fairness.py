@@ -1,7 +1,7 @@
 """Issue 12, fair holds: max-hold caps how long one hold lasts however often its holder locks
 again, max-seats-per-user caps one user's live locks in an event; both are venue settings,
 shown by `settings`, recorded in the history when `init` changes them, and replayed by
-`check`. On both backends."""
+`check`. The races between processes run on both backends."""
 
 from __future__ import annotations
 
@@ -500,7 +500,7 @@ def open_api(two_each: str):
 
     running = Worker(two_each)
     running.start()
-    yield TestClient(create_app(running, auth=False))
+    yield TestClient(create_app(running, auth=False), base_url="http://127.0.0.1:8000")
     running.stop()
 
 

@@ -475,6 +475,8 @@ ALWAYS_CHECKED = [
     ("busy venue", ["--db", DB, "lock", "5", "--user", "bob\x07"], {}),
     ("busy venue", ["--db", DB, "lock", "5"], {"SEATCTL_USER": "\x1b[2Jbob"}),
     ("busy venue", ["--db", DB, "seats", "--user", "a\nb", "--json"], {}),
+    # A read of named seats in a 0.1.0 database, which reading does not upgrade.
+    ("0.1.0 venue", ["--db", DB, "history", "1"], {}),
     # A refused change to a 0.1.0 database rolls its upgrade back too (alice's lock is live).
     ("0.1.0 venue", ["--db", DB, "lock", "1", "--user", "bob"], {"SEATCTL_NOW": "@1767270600"}),
 ]
@@ -794,6 +796,15 @@ def test_a_damaged_default_lock_duration_is_exit_6_and_check_describes_it(damage
     code, out, _ = run_in_process(damageable, "check")
     assert code == 6
     assert out.startswith("the default lock duration is not a whole number of seconds")
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's bigint columns hold no fraction
+def test_a_fraction_where_an_instant_belongs_is_exit_6_in_words(damageable):
+    # The generated damage draws one now and then; this one is always checked.
+    column = SEAT_COLUMNS[2]
+    with damaged(damageable, column, 1_767_268_800.5) as stored:
+        assert_damage_reported(damageable, column, stored)
+        assert_check_describes(damageable, column, stored)
 
 
 def test_a_damaged_record_leaves_the_other_seats_usable(damageable):

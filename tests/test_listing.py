@@ -194,3 +194,23 @@ def test_tables_stay_aligned_with_wide_and_combining_characters(cli, venue_db):
         deadlines = [row[: row.rindex("2026")] for row in rows if "12:01:00Z" in row]
         assert len(deadlines) == 4
         assert {display_width(before) for before in deadlines} == {column}, table
+
+
+def test_the_python_api_filters_on_a_status_given_by_its_name(busy_venue, venue_db):
+    from seatctl import Status, Venue
+
+    with frozen(START), Venue.open(venue_db) as venue:
+        by_name = [view.seat for view in venue.seats(status="locked")]
+        by_member = [view.seat for view in venue.seats(status=Status.LOCKED)]
+    assert by_name == by_member != []
+
+
+def test_the_python_api_refuses_an_unknown_status_by_name(busy_venue, venue_db):
+    from seatctl import FieldError, Venue
+
+    with Venue.open(venue_db) as venue, pytest.raises(FieldError) as refused:
+        venue.seats(status="sold")
+    assert (refused.value.field, refused.value.exit_code) == ("status", 2)
+    assert str(refused.value) == (
+        "invalid status 'sold': use one of available, locked, booked, blocked"
+    )

@@ -1,4 +1,4 @@
-"""The seat-map page's server side, on both backends: `GET /` serves one self-contained page
+"""The seat-map page's server side: `GET /` serves one self-contained page
 under a policy that runs only its own code; `GET /v1/me`, `GET /v1/events` and best available
 over `POST /v1/lock` are the API it uses. tests/test_page_browser.py drives the page itself."""
 
@@ -136,7 +136,9 @@ def test_me_without_a_token_is_401(api):
 
 
 def test_me_on_a_server_without_tokens_names_nobody(served):
-    answer = TestClient(create_app(served, auth=False)).get("/v1/me")
+    answer = TestClient(create_app(served, auth=False), base_url="http://127.0.0.1:8000").get(
+        "/v1/me"
+    )
     expected = {"user": None, "auth": "none", "role": "staff"}  # every request is trusted
     assert (answer.status_code, answer.json()) == (200, expected)
 

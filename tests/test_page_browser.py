@@ -1,5 +1,5 @@
 """The seat-map page in a real browser: Playwright driving Debian's Chromium against the real
-`seatctl serve` process, on both backends. Two browser contexts are two people (alice on page
+`seatctl serve` process. Two browser contexts are two people (alice on page
 A, bob on page B) with their own tokens and session storage.
 
 Skipped, with the reason, where Chromium (/usr/bin/chromium, `apt-get install -y chromium`) or
@@ -11,38 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from browsing import PLACE, WAIT, browser, expect, seat
 from helpers import run_process
 from seatctl import Venue
 from serving import ServerProcess
 
+__all__ = ["browser"]  # the module's Chromium, shared by its tests
+
 # Alone: a browser and a server per test, and waits measured against the clock.
 pytestmark = pytest.mark.alone
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"the browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the browser tests need the playwright package (dev extra)"
-)
-expect = sync_api.expect
-
-# --no-sandbox: the tests may run as root; the network flags: the machine may have no internet.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Seats 1-8 in Stalls row A, 9-14 in row B (no seats 4 and 5 there: an aisle), 15-20 in the
 # Circle, and two boxes without a row or number.
 HALL = "label,section,row,number,category\n" + "".join(
@@ -54,16 +38,13 @@ HALL = "label,section,row,number,category\n" + "".join(
         "Box-2,Boxes,,,box\n",
     ]
 )
-WAIT = 10_000  # ms: an upper bound for what needs no spec'd bound (a page loading, say)
 SPEC = 1_000  # ms: the issue's bound for a change to reach the other page
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+def local(instant: str) -> str:
+    """An instant of the API as the page shows it: the time of day in Paris."""
+    at = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return at.astimezone(ZoneInfo(PLACE["timezone_id"])).strftime("%H:%M:%S")
 
 
 class Hall:
@@ -97,7 +78,7 @@ def hall(db_path: str, tmp_path: Path) -> Iterator[Hall]:
 
 def signed_in(browser: object, hall: Hall, user: str) -> object:
     """A page of a fresh browser context (its own storage), signed in as `user`, live."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, **PLACE)  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(hall.url)
     page.fill("#token", hall.tokens[user])
@@ -105,10 +86,6 @@ def signed_in(browser: object, hall: Hall, user: str) -> object:
     expect(page.locator("#user")).to_have_text(user, timeout=WAIT)
     expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=WAIT)
     return page
-
-
-def seat(page: object, label: str) -> object:
-    return page.locator(f'button.seat[data-seat="{label}"]')  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -120,32 +97,85 @@ def pages(browser: object, hall: Hall) -> Iterator[tuple[object, object]]:
     b.context.close()
 
 
-def test_a_lock_reaches_the_other_page_within_a_second_and_the_other_cannot_take_it(hall, pages):
+def test_a_lock_reaches_the_other_page_within_a_second_and_a_booking_too(hall, pages):
     a, b = pages
-    seat(b, "3").click()  # bob chooses seat 3 too, but alice is quicker
-    expect(seat(b, "3")).to_have_attribute("aria-pressed", "true")
     seat(a, "3").click()
+    seat(a, "4").click()
+    expect(a.locator("#selected")).to_have_text("Stalls A3\u2013A4")
     with a.expect_response("**/v1/lock") as locked:
         a.click("#lock")
     assert locked.value.status == 200
+    until = local(locked.value.json()["seats"][0]["expires_at"])
+    expect(a.locator("#notice")).to_have_text(f"Locked Stalls A3\u2013A4 for you until {until}.")
     expect(seat(b, "3")).to_have_attribute("data-status", "locked", timeout=SPEC)
     expect(seat(a, "3")).to_have_attribute("data-mine", "true", timeout=SPEC)
     expect(seat(b, "3")).to_have_attribute("data-mine", "false")
-
-    with b.expect_response("**/v1/lock") as refused:
-        b.click("#lock")
-    assert refused.value.status == 409
-    expect(b.locator("#notice")).to_contain_text("Refused: seat 3 is locked by alice until")
-    expect(seat(b, "3")).to_have_class("seat refused")
-    with Venue.open(hall.db) as venue:
-        assert venue.seats()[2].locked_by == "alice"
+    expect(a.locator("#mine")).to_have_text("Stalls A3\u2013A4")
 
     with a.expect_response("**/v1/confirm") as confirmed:
         a.click("#confirm")
     assert confirmed.value.status == 200
     expect(seat(b, "3")).to_have_attribute("data-status", "booked", timeout=SPEC)
     expect(seat(a, "3")).to_have_attribute("data-status", "booked", timeout=SPEC)
-    expect(a.locator("#notice")).to_have_text("Booked seat 3.")
+    expect(a.locator("#notice")).to_have_text("Booked Stalls A3\u2013A4.")
+
+
+def test_a_seat_someone_else_locks_drops_out_of_the_selection_with_a_notice(hall, pages):
+    _, b = pages
+    seat(b, "3").click()
+    seat(b, "4").click()
+    expect(b.locator("#selected")).to_have_text("Stalls A3\u2013A4")
+    hall.request("POST", "/v1/lock", {"seats": ["3"]}, "alice")
+    expect(seat(b, "3")).to_have_attribute("aria-pressed", "false", timeout=SPEC)
+    expect(b.locator("#notice")).to_have_text(
+        "Stalls A3 was just locked by alice and is no longer selected."
+    )
+    expect(b.locator("#selected")).to_have_text("Stalls A4")
+    expect(b.locator("#lock")).to_be_enabled()
+
+
+def test_a_refusal_names_seats_as_the_map_does_with_local_times_until_it_no_longer_holds(
+    hall, pages
+):
+    """Alice takes row B seat 3 (label 11) just as bob asks for it: his lock is refused."""
+    _, b = pages
+    taken: list[object] = []
+
+    def alice_first(route: object) -> None:
+        taken.append(hall.request("POST", "/v1/lock", {"seats": ["11"]}, "alice"))
+        route.continue_()  # type: ignore[attr-defined]
+
+    seat(b, "11").click()
+    b.route("**/v1/lock", alice_first)
+    with b.expect_response("**/v1/lock") as refused:
+        b.click("#lock")
+    assert refused.value.status == 409
+    until = local(taken[0]["seats"][0]["expires_at"])  # type: ignore[index]
+    expect(b.locator("#notice")).to_have_text(
+        f"Refused: Stalls B3 is locked by alice until {until}.", timeout=SPEC
+    )
+    expect(seat(b, "11")).to_have_class("seat refused")
+    hall.request("POST", "/v1/release", {"seats": ["11"]}, "alice")
+    expect(b.locator("#notice")).to_have_text("", timeout=SPEC)
+    expect(seat(b, "11")).to_have_class("seat")
+
+
+def lock_best(page: object, count: int, section: str) -> object:
+    """Asks the page for the best `count` seats in `section`: the server's answer."""
+    page.fill("#best-count", str(count))  # type: ignore[attr-defined]
+    page.select_option("#best-section", section)  # type: ignore[attr-defined]
+    with page.expect_response("**/v1/lock") as answer:  # type: ignore[attr-defined]
+        page.click("#lock-best")  # type: ignore[attr-defined]
+    return answer.value
+
+
+def test_a_refusal_of_best_seats_is_in_the_pages_words(hall, pages):
+    a, _ = pages
+    assert lock_best(a, 9, "Stalls").status == 409
+    expect(a.locator("#notice")).to_have_text(
+        "Refused: There are no 9 seats together in section Stalls (14 available, at most 8"
+        " together); tick \u201capart if need be\u201d to take seats apart."
+    )
 
 
 def test_a_seat_taken_by_someone_else_cannot_be_selected_and_the_page_says_why(hall, pages):
@@ -154,10 +184,9 @@ def test_a_seat_taken_by_someone_else_cannot_be_selected_and_the_page_says_why(h
     expect(seat(b, "6")).to_have_attribute("data-status", "locked", timeout=WAIT)
     seat(b, "6").click()
     expect(seat(b, "6")).to_have_attribute("aria-pressed", "false")
-    expect(b.locator("#notice")).to_contain_text(
-        "Seat 6 (section Stalls, row A): locked by alice until"
+    expect(b.locator("#notice")).to_have_text(
+        re.compile(r"^Stalls A6 is locked by alice until \d\d:\d\d:\d\d: it cannot be selected\.$")
     )
-    expect(b.locator("#notice")).to_contain_text("it cannot be selected")
 
 
 def test_a_short_lock_runs_out_and_both_pages_show_the_seat_available_without_a_reload(hall, pages):
@@ -176,6 +205,31 @@ def test_a_short_lock_runs_out_and_both_pages_show_the_seat_available_without_a_
     expect(a.locator("#confirm")).to_be_disabled()
 
 
+def test_your_own_lock_running_out_is_told(hall, pages):
+    a, _ = pages
+    hall.request("POST", "/v1/lock", {"seats": ["3", "4"], "ttl": 2}, "alice")
+    expect(a.locator("#mine")).to_have_text("Stalls A3\u2013A4", timeout=WAIT)
+    expect(a.locator("#notice")).to_have_text(
+        "Your hold on Stalls A3\u2013A4 ran out.", timeout=WAIT
+    )
+    expect(a.locator("#mine")).to_have_text("none")
+
+
+def test_your_own_booking_has_its_own_letter_colour_and_name(hall, pages):
+    a, b = pages
+    hall.request("POST", "/v1/lock", {"seats": ["1", "2"]}, "alice")
+    hall.request("POST", "/v1/confirm", {"seats": ["1"]}, "alice")
+    expect(seat(a, "1")).to_have_attribute("data-status", "booked", timeout=WAIT)
+    expect(seat(b, "1")).to_have_attribute("data-status", "booked", timeout=WAIT)
+    expect(seat(a, "1")).to_have_attribute("aria-label", "Stalls A1: yours, booked")
+    expect(seat(b, "1")).to_have_attribute("aria-label", "Stalls A1: booked by alice")
+    assert seat(a, "1").get_attribute("data-mark") == "T"
+    assert seat(b, "1").get_attribute("data-mark") == "B"
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert seat(a, "1").evaluate(colour) != seat(b, "1").evaluate(colour)
+    assert seat(a, "1").evaluate(colour) != seat(a, "2").evaluate(colour)  # yours, locked
+
+
 def test_a_lock_from_the_command_line_appears_on_both_pages(hall, pages):
     run = run_process("--db", hall.db, "lock", "7", "--user", "carol")
     assert run.code == 0, run.err
@@ -183,23 +237,20 @@ def test_a_lock_from_the_command_line_appears_on_both_pages(hall, pages):
         # The stream's bound for another process's change is 0.5 s; the page draws at once.
         expect(seat(page, "7")).to_have_attribute("data-status", "locked", timeout=2 * SPEC)
         expect(seat(page, "7")).to_have_attribute(
-            "aria-label", re.compile(r"^Seat 7 \(section Stalls, row A\): locked by carol until ")
+            "aria-label", re.compile(r"^Stalls A7: locked by carol until \d\d:\d\d:\d\d$")
         )
 
 
 def test_best_seats_together_are_locked_from_the_page(hall, pages):
     a, b = pages
-    a.fill("#best-count", "3")
-    a.select_option("#best-section", "Circle")
-    with a.expect_response("**/v1/lock") as locked:
-        a.click("#lock-best")
-    assert locked.value.status == 200
-    held = [seat["seat"] for seat in locked.value.json()["seats"]]
+    locked = lock_best(a, 3, "Circle")
+    assert locked.status == 200
+    held = [seat["seat"] for seat in locked.json()["seats"]]
     assert len(held) == 3 and all(15 <= int(label) <= 20 for label in held)
     for label in held:
         expect(seat(a, label)).to_have_attribute("data-mine", "true", timeout=SPEC)
         expect(seat(b, label)).to_have_attribute("data-status", "locked", timeout=SPEC)
-    expect(a.locator("#mine")).to_have_text("Seats " + ", ".join(held))
+    expect(a.locator("#mine")).to_have_text(re.compile(r"^Circle A[1-6]\u2013A[1-6]$"))
 
 
 def test_release_gives_the_seats_back_on_both_pages(hall, pages):
@@ -283,17 +334,20 @@ def test_an_unknown_token_is_refused_in_words(browser, hall):
 
 
 def test_a_screenshot_of_the_map_in_every_state(hall, pages, tmp_path):
-    """Saves seat-map.png under the test's temporary directory (kept as a CI artefact): bob's
-    page over the map of Stalls (rows A and B; B has an aisle where numbers 4 and 5 would
-    be), Circle, and Boxes (two seats without a number, shown by label). Each button shows the
-    seat's number in its row. Stalls A 1 and 2 are booked by alice (red, B), A 3 and 4 locked
-    by alice (yellow, dashed, L), B 3 (seat 11) locked by bob himself (blue, double border, Y),
-    Circle 6 (seat 20) blocked (grey, dotted, X), Stalls A 8 selected (ringed, a check mark);
-    the rest available (green, no letter). Under the map: the selection, best available, bob's
-    lock with its countdown, and the legend of colours and letters."""
+    """Saves seat-map.png under the test's temporary directory (kept as a CI artefact; it is
+    docs/seat-map.png): bob's page over the map of Stalls (rows A and B; B has an aisle where
+    numbers 4 and 5 would be), Circle, and Boxes (two seats without a number, shown by label),
+    the stage at the front. Each seat shows its number in its row. Stalls A1 and A2 are booked
+    by alice (red, B), A3 and A4 locked by alice (yellow, dashed, L), B3 locked by bob himself
+    (blue, double border, Y), B6 booked by bob (purple, double border, T), Circle A6 blocked
+    (grey, dotted, X), Stalls A8 selected (ringed, a check mark); the rest available (green, no
+    letter). Above the map the legend and the zoom; under it the selection, best available,
+    bob's seats with the countdown."""
     _, b = pages
     hall.request("POST", "/v1/lock", {"seats": ["1", "2", "3", "4"]}, "alice")
     hall.request("POST", "/v1/confirm", {"seats": ["1", "2"]}, "alice")
+    hall.request("POST", "/v1/lock", {"seats": ["12"]}, "bob")
+    hall.request("POST", "/v1/confirm", {"seats": ["12"]}, "bob")
     hall.request("POST", "/v1/lock", {"seats": ["11"]}, "bob")
     assert run_process("--db", hall.db, "block", "20").code == 0
     seat(b, "8").click()
@@ -305,12 +359,15 @@ def test_a_screenshot_of_the_map_in_every_state(hall, pages, tmp_path):
     shot = tmp_path / "seat-map.png"
     b.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert seat(b, "2").locator(".mark").inner_text() == "B"
-    assert seat(b, "4").locator(".mark").inner_text() == "L"
-    assert seat(b, "11").locator(".mark").inner_text() == "Y"
-    assert seat(b, "20").locator(".mark").inner_text() == "X"
-    assert seat(b, "8").locator(".mark").inner_text() == "\u2713"
-    assert seat(b, "9").locator(".mark").inner_text() == ""
+    marks = {
+        label: seat(b, label).get_attribute("data-mark")
+        for label in ["2", "4", "11", "12", "20", "8", "9"]
+    }
+    assert marks == {"2": "B", "4": "L", "11": "Y", "12": "T", "20": "X", "8": "\u2713", "9": ""}
+    assert seat(b, "11").inner_text() == "3\nY"  # the number in its row, then the letter
+    stage = b.locator(".stage").bounding_box()
+    assert b.locator(".stage").inner_text().lower() == "stage"
+    assert stage is not None and stage["y"] + stage["height"] <= seat(b, "1").bounding_box()["y"]
 
 
 def test_the_event_is_chosen_from_the_list_or_the_address(browser, hall):
@@ -328,6 +385,50 @@ def test_the_event_is_chosen_from_the_list_or_the_address(browser, hall):
     assert page.url.endswith("?event=default")
     assert hall.tokens["alice"] not in page.url
     context.close()
+
+
+def test_an_unknown_event_offers_the_known_ones_and_acts_on_nothing(browser, hall):
+    assert run_process("--db", hall.db, "event", "add", "gala", "--title", "Gala night").code == 0
+    context = browser.new_context(**PLACE)
+    page = context.new_page()
+    page.goto(hall.url + "?event=nope")
+    page.fill("#token", hall.tokens["alice"])
+    page.click("#signin button[type=submit]")
+    expect(page.locator("#map-message")).to_contain_text(
+        "There is no event \u201cnope\u201d here. Choose one of these:", timeout=WAIT
+    )
+    assert page.locator("#map-message a").all_inner_texts() == ["default", "gala - Gala night"]
+    for control in ("#lock", "#lock-best", "#best-count", "#confirm", "#release"):
+        expect(page.locator(control)).to_be_disabled()
+    assert "nope" not in page.locator("#event").inner_text()
+    assert page.locator("button.seat").count() == 0
+    page.click("#map-message a >> text=gala - Gala night")
+    expect(seat(page, "1")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#lock-best")).to_be_enabled()
+    expect(page.locator("#event")).to_have_value("gala")
+    assert page.url.endswith("?event=gala")
+    context.close()
+
+
+def test_a_page_is_live_again_once_its_stream_resumes_after_a_server_restart(browser, hall):
+    """A resumed stream (Last-Event-ID) sends no snapshot: the page is Live when it opens."""
+    page = signed_in(browser, hall, "alice")
+    asked: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.headers.get("last-event-id")) if "/v1/stream" in r.url else None,
+    )
+    assert hall.server.stop() == 0
+    expect(page.locator("#connection")).to_have_attribute("data-state", "down", timeout=WAIT)
+    expect(page.locator("#connection")).to_have_text("Connection lost: reconnecting...")
+    assert run_process("--db", hall.db, "lock", "7", "--user", "carol").code == 0
+    with ServerProcess(hall.db, "--port", str(hall.server.port)) as again:
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=WAIT)
+        expect(page.locator("#connection")).to_have_text("Live")
+        expect(seat(page, "7")).to_have_attribute("data-status", "locked", timeout=SPEC)
+        assert asked[-1] is not None  # it resumed: no snapshot came
+        page.context.close()
+        assert again.stop() == 0
 
 
 def test_a_server_without_tokens_gets_a_name_instead(browser, db_path, tmp_path):

@@ -35,6 +35,9 @@ from seatctl.cli import main
 from seatctl.core.clock import parse_instant
 from seatctl.storage import open_store
 
+# The backend's part: all of it (a test taking `db_path` runs on both backends).
+pytestmark = pytest.mark.backend
+
 SECRET = "Sup3r-s3cret-pw"
 
 

@@ -26,6 +26,8 @@ from seatctl.cli import main
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
 
 psycopg = pytest.importorskip("psycopg")
+# The backend's part: all of it (a test taking `db_path` runs on both backends).
+pytestmark = pytest.mark.backend
 
 
 # Every parameter libpq treats as a secret: dispchar "*" in PQconndefaults (password,

@@ -89,7 +89,7 @@ def test_a_bad_marker_fails_the_test_with_seatctls_message(project):
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [
-            "*@pytest.mark.seatctl: invalid --ttl 0*",
+            "*@pytest.mark.seatctl: invalid ttl 0*",
             "*@pytest.mark.seatctl: unknown seat (it takes seats, ttl, map, *",
         ]
     )

@@ -15,11 +15,18 @@ from seatctl import Venue
 schemathesis = pytest.importorskip("schemathesis")
 pytest.importorskip("starlette")
 
+from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
+
 from seatctl.server.app import create_app  # noqa: E402
 from seatctl.server.worker import Worker  # noqa: E402
 
 TOKEN: dict[str, str] = {}
 HEADERS: dict[str, str] = {}  # the token of the operation being tested
+# positive_data_acceptance (a request the document allows must not get a 4xx but 401, 403,
+# 404, 409) does not hold for this API, and the examples it met decided whether it failed:
+# the prototype answers a refused change with 400 (its contract), and names (sections,
+# categories) must be printable, which a JSON Schema pattern cannot say exactly.
+NOT_CHECKED = [positive_data_acceptance]
 
 
 @pytest.fixture
@@ -61,7 +68,7 @@ def test_the_server_keeps_to_its_openapi_document(served):
                 database=None,
             )
             def keeps_to_the_document(case) -> None:
-                case.call_and_validate(headers=HEADERS)
+                case.call_and_validate(headers=HEADERS, excluded_checks=NOT_CHECKED)
 
             HEADERS.clear()
             HEADERS.update(headers)

@@ -50,7 +50,7 @@ def test_the_stream_starts_with_a_snapshot_of_every_seat_as_v1_seats_shows_them(
     with EventStream(server.port, alice) as stream:
         assert stream.status == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
-        assert stream.headers["cache-control"] == "no-cache"
+        assert stream.headers["cache-control"] == "no-store"
         snapshot = stream.next()
         assert snapshot.event == "snapshot" and snapshot.id is not None
         assert snapshot.data["event"] == "default"

@@ -4,6 +4,7 @@ while nothing changes, and a watcher that disconnects leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -101,3 +102,55 @@ def test_a_watcher_that_disconnects_leaves_no_feed_behind(venue_db, worker):
 
     assert asyncio.run(run()) == {}
     hub.join()
+
+
+def test_streams_that_start_together_share_one_snapshot_read_off_the_request_thread(
+    venue_db, worker, monkeypatch
+):
+    with Venue.open(venue_db) as venue:
+        token = venue.add_token("alice")[0]
+    reads: list[str] = []
+    real = Venue.stream_state
+
+    def counted(venue: Venue, show: str, after: int | None = None):
+        reads.append(threading.current_thread().name)
+        return real(venue, show, after)
+
+    monkeypatch.setattr(Venue, "stream_state", counted)
+    hub = Hub(venue_db, worker)
+
+    async def run() -> list[list[bytes]]:
+        try:
+            watchers = [watch_until(hub, worker, token, lambda c: bool(c)) for _ in range(20)]
+            return await asyncio.gather(*watchers)
+        finally:
+            hub.close()
+
+    answers = asyncio.run(run())
+    hub.join()
+    assert all(chunks[0].startswith(b"event: snapshot\n") for chunks in answers)
+    assert len({chunks[0] for chunks in answers}) == 1
+    # One read to start the event's feed, one for the snapshot: both by the stream thread,
+    # none by the database thread that answers the requests.
+    assert reads == ["seatctl-stream", "seatctl-stream"]
+
+
+def test_a_stream_that_starts_later_gets_a_snapshot_of_its_own_with_a_fresh_now(
+    venue_db, worker, monkeypatch
+):
+    monkeypatch.setattr(live, "SHARE_SECONDS", 0.0)  # "later": past the sharing age
+    hub = Hub(venue_db, worker)
+
+    async def run() -> tuple[bytes, bytes]:
+        try:
+            feed = await hub.subscribe("default")
+            first = (await hub.snapshot(feed))[1]
+            second = (await hub.snapshot(feed))[1]
+            hub.unsubscribe(feed)
+            return first, second
+        finally:
+            hub.close()
+
+    first, second = asyncio.run(run())
+    hub.join()
+    assert first is not second  # read again, not the first one's bytes

@@ -4,6 +4,7 @@ process)."""
 # Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
 # Typer would compile each of the running command's twice, on every run.
 
+import os
 import sys
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from seatctl.cli.common import JsonOpt
 from seatctl.cli.output import Output
 from seatctl.cli.reports import CheckReport, Message, SettingsReport
 from seatctl.service import Venue
+from seatctl.wire import printable
 
 
 def init(
@@ -112,7 +114,23 @@ def check(ctx: typer.Context, json: JsonOpt = False) -> Output:
       seatctl check
       seatctl --db venue.db check --json
     """
-    return CheckReport(ctx.obj.venue(json).check())
+    venue = ctx.obj.venue(json)
+    report = CheckReport(venue.check())
+    if _readable_by_others(venue.location) and venue.tokens():
+        print(
+            f"warning: {printable(venue.location)} holds API tokens and other users may"
+            " read it: chmod 600 it (and its -wal and -shm files)",
+            file=sys.stderr,
+        )
+    return report
+
+
+def _readable_by_others(path: str) -> bool:
+    """A SQLite file that its group or anyone may read (a PostgreSQL URL is not a file)."""
+    try:
+        return os.path.isfile(path) and bool(os.stat(path).st_mode & 0o044)
+    except (OSError, ValueError):
+        return False
 
 
 def backup(

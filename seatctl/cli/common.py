@@ -33,7 +33,7 @@ class Invocation:
             return self.db
         app_dir = typer.get_app_dir("seatctl")
         if creating:
-            os.makedirs(app_dir, exist_ok=True)
+            os.makedirs(app_dir, mode=0o700, exist_ok=True)  # owner-only, as the database
         return os.path.join(app_dir, "seatctl.db")
 
     def venue(self, want_json: bool) -> Venue:

@@ -28,19 +28,62 @@ def serve(
             help="Trust the user named in each request, as the prototype did (loopback only).",
         ),
     ] = False,
+    certfile: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Serve HTTPS: the certificate (PEM).")
+    ] = None,
+    keyfile: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Serve HTTPS: its private key (PEM).")
+    ] = None,
+    max_header_bytes: Annotated[
+        int, typer.Option(metavar="BYTES", help="Request line and headers at most (431).")
+    ] = 16384,
+    header_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Time to send a request's headers (408).")
+    ] = 15.0,
+    max_connections: Annotated[
+        int, typer.Option(metavar="N", help="Open connections at most (503 past it).")
+    ] = 1000,
+    max_client_connections: Annotated[
+        int, typer.Option(metavar="N", help="Open connections per client address (0: no limit).")
+    ] = 100,
+    max_streams: Annotated[
+        int, typer.Option(metavar="N", help="Open /v1/stream answers at most (429).")
+    ] = 500,
+    max_token_streams: Annotated[
+        int, typer.Option(metavar="N", help="Open /v1/stream answers per token (429).")
+    ] = 10,
+    stream_buffer: Annotated[
+        int, typer.Option(metavar="BYTES", help="Unsent bytes a stream may hold.")
+    ] = 65536,
+    stream_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Drop a stream whose client stops reading.")
+    ] = 30.0,
     json: JsonOpt = False,
 ) -> int:
     """Serve the HTTP API (the prototype's endpoints and /v1) until SIGINT or SIGTERM.
 
     Requests act as the user of their bearer token ('seatctl token add'). With --json, an
-    error that stops serve is JSON on stderr.
+    error that stops serve is JSON on stderr. The limits are described in
+    docs/http-api.md (Security).
 
     Examples:
       seatctl serve
-      seatctl serve --host 0.0.0.0 --port 8080
       seatctl serve --port 0 --no-auth
+      seatctl serve --host 0.0.0.0 --port 8443 --certfile cert.pem --keyfile key.pem
     """
     from seatctl.server import serve as run_server  # the server stack: only this command
+    from seatctl.server.limits import Limits
 
     ctx.obj.json = json
-    return run_server(ctx.obj.database(), host, port, auth=not no_auth)
+    limits = Limits(
+        max_header_bytes,
+        header_timeout,
+        max_connections,
+        max_client_connections,
+        max_streams,
+        max_token_streams,
+        stream_buffer,
+        stream_timeout,
+    )
+    db = ctx.obj.database()
+    return run_server(db, host, port, not no_auth, limits, certfile, keyfile)

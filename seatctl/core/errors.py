@@ -39,6 +39,8 @@ class Reason(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too_large"  # a request body over the server's limit
+    TOO_MANY = "too_many"  # serve: more open streams than the server allows (429)
+    UNSUPPORTED = "unsupported_media_type"  # serve --no-auth: a change not sent as JSON (415)
     OUTPUT_LOST = "output_lost"
     CLOCK_BEHIND = "clock_behind"
     NOT_ENOUGH = "not_enough"  # lock --best: no N seats to be had (together, unless --split)

@@ -204,5 +204,11 @@ def _refuse(seat: Seat, reason: Reason, code: ExitCode, what: str) -> SeatRefusa
     return SeatRefusal(seat.label, reason, code, f"seat {seat.label} {what}")
 
 
+def recorded_by(entry: HistoryEntry, by: str | None) -> str | None:
+    """The `by` a history entry records: who made the change, unless that is its user (or
+    nobody made it: an expiry a write records)."""
+    return None if entry.action is Action.EXPIRE or entry.user == by else by
+
+
 def not_found(label: str) -> SeatRefusal:
     return SeatRefusal(label, Reason.NOT_FOUND, ExitCode.NOT_FOUND, f"seat {label} does not exist")

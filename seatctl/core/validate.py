@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from seatctl.core.errors import FieldError, usage_error
+from seatctl.core.model import Status
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_USER_LENGTH = 64
@@ -66,6 +67,21 @@ def reason(raw: str | None) -> str | None:
             ),
         )
     return text
+
+
+def status(raw: Status | str | None) -> Status | None:
+    """A seat status to filter on, as a `Status` or its name (`"booked"`); None: every seat."""
+    if raw is None:
+        return None
+    try:
+        return Status(raw)
+    except ValueError:
+        choices = ", ".join(s.value for s in Status)
+        raise FieldError(
+            "status",
+            raw,
+            lambda name: f"invalid {name('status')} {_shown(str(raw))}: use one of {choices}",
+        ) from None
 
 
 def title(raw: str | None) -> str | None:

@@ -12,15 +12,29 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from seatctl.core.errors import ExitCode, usage_error
+
+if TYPE_CHECKING:
+    from seatctl.server.limits import Limits
 
 INSTALL_HINT = "pip install 'seatctl[server]'"
 log = logging.getLogger("seatctl.serve")
 
 
-def serve(db: str, host: str, port: int, auth: bool = True) -> int:
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    auth: bool = True,
+    limits: Limits | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> int:
     """Serve the API on host:port until SIGINT or SIGTERM; return the exit code (0)."""
+    if (certfile is None) != (keyfile is None):
+        raise usage_error("give --certfile and --keyfile together (the certificate and its key)")
     if not auth and not is_loopback(host):
         raise usage_error(
             f"--no-auth trusts whoever names a user, so it serves only a loopback address"
@@ -33,9 +47,13 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise usage_error(f"serve needs the server extra ({exc.name}): {INSTALL_HINT}") from None
+    if certfile is not None and keyfile is not None:
+        _check_tls(certfile, keyfile)
     _quiet_logging()
     from seatctl.server.app import create_app
+    from seatctl.server.limits import Limits
     from seatctl.server.live import Hub
+    from seatctl.server.local import Local
     from seatctl.server.worker import Worker
 
     worker = Worker(db)
@@ -49,9 +67,17 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
                     f"--no-auth serves only a loopback address, but {host!r} resolves to"
                     f" {bound}; use 127.0.0.1 or ::1, or tokens ('seatctl token add')"
                 )
+            warning = plain_http_warning(bound, tls=certfile is not None)
+            if warning is not None:
+                print(f"seatctl serve: warning: {warning}", file=sys.stderr)
+            scheme = "http" if certfile is None else "https"
+            local = Local((host, bound), listener.getsockname()[1], scheme)
+            limits = limits or Limits()
             hub = Hub(db, worker)
             try:
-                _run(create_app(worker, auth, hub), listener, worker.location, auth, hub.close)
+                app = create_app(worker, auth, hub, limits, local)
+                tls = (certfile, keyfile)
+                _run(app, listener, worker.location, auth, hub.close, limits, tls)
             finally:
                 hub.close()
                 hub.join()
@@ -60,6 +86,28 @@ def serve(db: str, host: str, port: int, auth: bool = True) -> int:
     finally:
         worker.stop()
     return ExitCode.OK
+
+
+def plain_http_warning(bound: str, tls: bool) -> str | None:
+    """What to tell the operator of a server that other machines reach without TLS."""
+    if tls or is_loopback(bound):
+        return None
+    return (
+        f"serving plain HTTP on {bound}: tokens and bookings cross the network unencrypted;"
+        " use --certfile/--keyfile, or a reverse proxy that speaks HTTPS"
+        " (docs/http-api.md, Security)"
+    )
+
+
+def _check_tls(certfile: str, keyfile: str) -> None:
+    """Load the certificate now: a bad one is a clear error, not a failed start-up."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise usage_error(f"cannot use --certfile/--keyfile: {why}") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -85,8 +133,12 @@ def _run(
     location: str,
     auth: bool,
     end_streams: Callable[[], None],
+    limits: Limits,
+    tls: tuple[str | None, str | None],
 ) -> None:
     import uvicorn
+
+    from seatctl.server.limits import protocol_class
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -101,8 +153,10 @@ def _run(
                 host, port = listener.getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
                 mode = "tokens" if auth else "none"
+                scheme = "http" if tls[0] is None else "https"
                 print(
-                    f"serving {location} on http://{shown}:{port} (auth: {mode})", file=sys.stderr
+                    f"serving {location} on {scheme}://{shown}:{port} (auth: {mode})",
+                    file=sys.stderr,
                 )
                 sys.stderr.flush()
 
@@ -126,6 +180,9 @@ def _run(
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=30,
+        http=protocol_class(limits),
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
     )
     Server(config).run(sockets=[listener])
 

@@ -1,12 +1,11 @@
 """The HTTP routes: parse the request, call the Python API in the database thread, answer.
 
-No booking rule lives here. Failures are `SeatctlError`s like everywhere else; `status_for`
+No booking rule lives here. Failures are `SeatctlError`s like everywhere else; `answers.status_for`
 is the one table from their exit codes (and the few reasons HTTP tells apart) to statuses.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -15,7 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -23,65 +22,66 @@ from seatctl import __version__, wire
 from seatctl.core import changefeed, validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
-from seatctl.core.tokens import unauthorized
-from seatctl.server import parsing, roles
+from seatctl.core.tokens import forbidden, unauthorized
+from seatctl.server import roles
+from seatctl.server.answers import error_response, json_answer
+from seatctl.server.guard import StreamAnswer, StreamGuard, counted
+from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
+from seatctl.server.local import Local
+from seatctl.server.parsing import (
+    _best,
+    _body,
+    _event,
+    _flag,
+    _labels,
+    _limit,
+    _names,
+    _no_query,
+    _one_query,
+    _seat_id,
+    _shown,
+    _since,
+    _text,
+    _ttl,
+)
 from seatctl.server.worker import Worker
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
 
-# The one table: (status on /v1, status on the prototype's endpoints). The prototype answered
-# every refusal with 400, and its clients may test for it; /v1 says 409 Conflict.
-_BY_REASON: dict[str, tuple[int, int]] = {
-    Reason.UNAUTHORIZED: (401, 401),
-    Reason.FORBIDDEN: (403, 403),
-    Reason.BUSY: (503, 503),
-    # The server's clock reads before a seat's newest event (it was stepped back): retrying
-    # succeeds once it has caught up, so this is "try again", not a broken database.
-    Reason.CLOCK_BEHIND: (503, 503),
-    Reason.TOO_LARGE: (413, 413),
-}
-_BY_EXIT_CODE: dict[int, tuple[int, int]] = {
-    ExitCode.USAGE: (400, 400),
-    ExitCode.NOT_FOUND: (404, 404),
-    ExitCode.LOCK_REFUSED: (409, 400),
-    ExitCode.NOT_HOLDER: (409, 400),
-    ExitCode.DATABASE: (500, 500),
-}
-RETRY_AFTER_SECONDS = "1"
-
-
-def status_for(error: SeatctlError, prototype: bool = False) -> int:
-    statuses = _BY_REASON.get(error.reason) or _BY_EXIT_CODE.get(error.exit_code, (500, 500))
-    return statuses[1] if prototype else statuses[0]
-
 
 class Api:
     """The routes, bound to one database worker and one authentication mode."""
 
-    def __init__(self, worker: Worker, auth: bool, hub: Hub) -> None:
+    def __init__(self, worker: Worker, auth: bool, hub: Hub, limits: Limits) -> None:
         self.worker = worker
         self.auth = auth
         self.hub = hub
+        self.limits = limits
+        self.guard = StreamGuard(worker, limits, auth)
+        self.run = partial(roles.run_as, worker, auth)  # work as the request's caller
 
     # --- the prototype's endpoints --------------------------------------------------------
 
     async def proto_seats(self, request: Request) -> Response:
-        named = parsing.one_query(request, "userId")
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "userId", _PROTO_SEATS_QUERY)
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             user, who = roles.reading_as(caller, named), roles.viewer(caller)
             return {v.seat: _proto_seat(v, who) for v in venue.iter_seats(user=user)}
 
-        return _json(await self._as(token, work))
+        return json_answer(await self.run(token, work))
 
     async def proto_change(self, request: Request, verb: str) -> Response:
-        body = await parsing.body(request, required=("seatId",), optional=("userId",))
-        label = parsing.seat_id(body["seatId"])
-        named = parsing.text(body, "userId")
         token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=("seatId",), optional=("userId",))
+            label = _seat_id(body["seatId"])
+            named = _text(body, "userId")
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             user, by = roles.acting_as(caller, named)
@@ -91,81 +91,96 @@ class Api:
                 "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
-        return _json(await self._as(token, work, write=True))
+        return json_answer(await self.run(token, work, write=True))
 
     # --- /v1 ------------------------------------------------------------------------------
 
     async def seats(self, request: Request) -> Response:
-        status = parsing.one_query(request, "status")
-        named = parsing.one_query(request, "user")
-        event = parsing.event(parsing.one_query(request, "event"))
-        if status is not None and status not in Status.__members__.values():
-            raise usage_error(
-                f"invalid status {status!r}: use available, locked, booked or blocked"
-            )
         token = self._token(request)
+        async with self._parsing(token):
+            status = _one_query(request, "status", _SEATS_QUERY)
+            named = _one_query(request, "user", _SEATS_QUERY)
+            event = _event(_one_query(request, "event", _SEATS_QUERY))
+            if status is not None and status not in Status.__members__.values():
+                raise usage_error(
+                    f"invalid status {_shown(status)}: use available, locked, booked or blocked"
+                )
 
         def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
             user, who = roles.reading_as(caller, named), roles.viewer(caller)
             views = venue.iter_seats(Status(status) if status else None, user, event)
             return [wire.redacted_seat(wire.seat_object(v), who) for v in views]
 
-        return _json(await self._as(token, work))
+        return json_answer(await self.run(token, work))
 
     async def change(self, request: Request, verb: str) -> Response:
-        body = await parsing.body(request, required=("seats",), optional=("user", "event"))
-        return await self._change(request, body, verb)
+        token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=("seats",), optional=("user", "event"))
+            labels = _labels(body["seats"])
+            named = _text(body, "user")
+            event = _event(_text(body, "event"))
+        return await self._change(token, labels, None, named, event, verb)
 
     async def lock(self, request: Request) -> Response:
         """Named seats (`seats`) as the other changes, or the best N together (`best`)."""
-        body = await parsing.body(request, required=(), optional=_LOCK_FIELDS)
-        if "best" not in body:
-            extra = [key for key in _BEST_ONLY if key in body]
-            if extra:
-                raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
-            if "seats" not in body:
-                raise usage_error("the request body lacks 'seats' (or 'best')")
-            return await self._change(request, body, "lock")
-        if "seats" in body:
-            raise usage_error("give either 'seats' or 'best', not both")
-        count = parsing.best(body["best"])
-        sections = parsing.names(body, "section")
-        categories = parsing.names(body, "category")
-        split = parsing.flag(body, "split")
-        ttl = parsing.ttl(body.get("ttl"))
-        named = parsing.text(body, "user")
-        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            body = await self._body(request, required=(), optional=_LOCK_FIELDS)
+            ttl = _ttl(body.get("ttl"))
+            named = _text(body, "user")
+            event = _event(_text(body, "event"))
+            if "best" not in body:
+                extra = [key for key in _BEST_ONLY if key in body]
+                if extra:
+                    raise usage_error(f"{extra[0]!r} goes with 'best' (the best N seats)")
+                if "seats" not in body:
+                    raise usage_error("the request body lacks 'seats' (or 'best')")
+                labels = _labels(body["seats"])
+            else:
+                if "seats" in body:
+                    raise usage_error("give either 'seats' or 'best', not both")
+                count = _best(body["best"])
+                sections = _names(body, "section")
+                categories = _names(body, "category")
+                split = _flag(body, "split")
+        if "best" not in body:
+            return await self._change(token, labels, ttl, named, event, "lock")
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             user, by = roles.acting_as(caller, named)
             views = venue.lock_best(count, user, sections, categories, split, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return _json(await self._as(token, work, write=True))
+        return json_answer(await self.run(token, work, write=True))
 
-    async def _change(self, request: Request, body: dict[str, Any], verb: str) -> Response:
-        labels = parsing.labels(body["seats"])
-        ttl = parsing.ttl(body.get("ttl"))
-        named = parsing.text(body, "user")
-        event = parsing.event(parsing.text(body, "event"))
-        token = self._token(request)
-
+    async def _change(
+        self,
+        token: str | None,
+        labels: list[str],
+        ttl: int | None,
+        named: str | None,
+        event: str,
+        verb: str,
+    ) -> Response:
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             user, by = roles.acting_as(caller, named)
             views = _CHANGES[verb](venue, labels, user, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return _json(await self._as(token, work, write=True))
+        return json_answer(await self.run(token, work, write=True))
 
     async def box_office(self, request: Request, verb: str) -> Response:
         """Staff only: block, unblock or cancel seats (`reason` with block and cancel)."""
-        optional = ("event",) if verb == "unblock" else ("reason", "event")
-        body = await parsing.body(request, required=("seats",), optional=optional)
-        labels = parsing.labels(body["seats"])
-        reason = parsing.text(body, "reason")
-        event = parsing.event(parsing.text(body, "event"))
         token = self._token(request)
+        async with self._parsing(token):
+            _no_query(request)
+            optional = ("event",) if verb == "unblock" else ("reason", "event")
+            body = await self._body(request, required=("seats",), optional=optional)
+            labels, reason = _labels(body["seats"]), _text(body, "reason")
+            event = _event(_text(body, "event"))
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             by = roles.staff_only(caller, f"POST /v1/{verb}")
@@ -175,46 +190,58 @@ class Api:
                 views = getattr(venue, verb)(labels, reason, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return _json(await self._as(token, work, write=True))
+        return json_answer(await self.run(token, work, write=True))
 
     async def summary(self, request: Request) -> Response:
         """Staff only: the event's counts, by group with `by`, as `summary --json`."""
-        event = parsing.event(parsing.one_query(request, "event"))
-        by = parsing.one_query(request, "by")
         token = self._token(request)
+        async with self._parsing(token):
+            event = _event(_one_query(request, "event", _SUMMARY_QUERY))
+            by = _one_query(request, "by", _SUMMARY_QUERY)
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             roles.staff_only(caller, "GET /v1/summary")
             counts, groups = venue.summary(event, by)
             return wire.summary_object(event, counts, groups)
 
-        return _json(await self._as(token, work))
+        return json_answer(await self.run(token, work))
 
     async def me(self, request: Request) -> Response:
         """Who the token acts for and its role (no user without tokens: then each request
         names its user, and may do what staff may)."""
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _USER_QUERY)
         if not self.auth:
-            return _json({"user": None, "auth": "none", "role": "staff"})
-        caller = await self.worker.read(lambda venue: venue.principal(token or ""))
-        return _json({"user": caller.user, "auth": "tokens", "role": caller.role.value})
+            return json_answer({"user": None, "auth": "none", "role": "staff"})
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            assert caller is not None  # tokens are required
+            roles.reading_as(caller, named)
+            return {"user": caller.user, "auth": "tokens", "role": caller.role.value}
+
+        return json_answer(await self.run(token, work))
 
     async def events(self, request: Request) -> Response:
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _USER_QUERY)
 
         def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            roles.reading_as(caller, named)
             return [wire.show_object(show, counts) for show, counts in venue.events()]
 
-        return _json(await self._as(token, work))
+        return json_answer(await self.run(token, work))
 
     async def history(self, request: Request) -> Response:
-        labels = request.query_params.getlist("seat")
-        named = parsing.one_query(request, "user")
-        since = parsing.since(parsing.one_query(request, "since"))
-        limit = parsing.limit(parsing.one_query(request, "limit"))
-        event = parsing.event(parsing.one_query(request, "event"))
-        by = parsing.one_query(request, "by")
         token = self._token(request)
+        async with self._parsing(token):
+            named = _one_query(request, "user", _HISTORY_QUERY)
+            labels = request.query_params.getlist("seat")
+            since = _since(_one_query(request, "since", _HISTORY_QUERY))
+            limit = _limit(_one_query(request, "limit", _HISTORY_QUERY))
+            event = _event(_one_query(request, "event", _HISTORY_QUERY))
+            by = _one_query(request, "by", _HISTORY_QUERY)
 
         def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
             user, who = roles.reading_as(caller, named), roles.viewer(caller)
@@ -222,37 +249,49 @@ class Api:
             events = venue.history(labels, who or user, since, limit, event, by)
             return [wire.redacted_history(wire.history_object(e), who) for e in events]
 
-        return _json(await self._as(token, work))
+        return json_answer(await self.run(token, work))
 
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
         then every change of the event (`seatctl.server.live`)."""
-        event = parsing.event(parsing.one_query(request, "event"))
-        given = changefeed.parse_cursor(request.headers.get("last-event-id"))
         token = self._token(request)
+        async with self._parsing(token):
+            event = _event(_one_query(request, "event", _STREAM_QUERY))
+            named = _one_query(request, "user", _STREAM_QUERY)
+            given = changefeed.parse_cursor(request.headers.get("last-event-id"))
 
         def check(venue: Venue, caller: roles.Caller) -> str | None:
+            roles.reading_as(caller, named)
             venue.event(event)  # refusals answer as JSON, before the stream starts
             return roles.viewer(caller)
 
-        who = await self._as(token, check)
+        who = await self.run(token, check)
         if self.hub.closed:
             raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
-        feed = await self.hub.subscribe(validate.event_name(event))
-        watcher = Watcher(self.hub, self.worker, feed, feed.show, who)
+        key = token or ""  # --no-auth: one key, only the limit in all applies
+        self.guard.admit(key)
+        watcher = None
         try:
-            first = await watcher.start(given)
+            feed = await self.hub.subscribe(validate.event_name(event))
+            watcher = Watcher(self.hub, self.worker, feed, feed.show, who)
+            try:
+                first = await watcher.start(given)
+            except BaseException:
+                self.hub.unsubscribe(feed)
+                raise
+            self.guard.watch(key, watcher)
         except BaseException:
-            self.hub.unsubscribe(feed)
+            self.guard.leave(key, watcher)
             raise
-        return StreamingResponse(
-            watcher.messages(first),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return StreamAnswer(
+            counted(watcher.messages(first), partial(self.guard.leave, key, watcher)),
+            self.limits,
+            headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
 
     async def health(self, request: Request) -> Response:
-        return _json({"ok": True, "version": __version__})
+        _no_query(request)
+        return json_answer({"ok": True, "version": __version__})
 
     async def page(self, request: Request) -> Response:
         """The seat-map page: static, so it needs no token (it asks for one itself)."""
@@ -263,9 +302,28 @@ class Api:
     async def openapi(self, request: Request) -> Response:
         from seatctl.server.openapi import document
 
-        return _json(document())
+        return json_answer(document())
 
     # --- who is acting --------------------------------------------------------------------
+
+    def _parsing(self, token: str | None) -> _Parsing:
+        """Around reading a request's query and body: a client whose token is not valid learns
+        that (401), never what was wrong with the rest of its request. A valid token's request
+        is checked once, in its database work, so this costs a read only on a bad request."""
+        return _Parsing(self, token)
+
+    async def _body(
+        self, request: Request, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if not self.auth:  # a browser sends JSON across origins only after a preflight
+            kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != "application/json":
+                raise SeatctlError(
+                    Reason.UNSUPPORTED,
+                    "send the request body as Content-Type: application/json",
+                    ExitCode.USAGE,
+                )
+        return await _body(request, required, optional)
 
     def _token(self, request: Request) -> str | None:
         """The bearer token; without one, a request to a guarded endpoint stops here."""
@@ -276,21 +334,22 @@ class Api:
             raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
         return token.strip()
 
-    async def _as(
-        self, token: str | None, work: Callable[[Venue, roles.Caller], Any], write: bool = False
-    ) -> Any:
-        """Run `work` on the database thread as the token's caller (None without tokens); a
-        refusal is worded for that caller (a buyer's does not name other users)."""
-        seen: list[roles.Caller] = []
 
-        def run(venue: Venue) -> Any:
-            seen.append(roles.authenticated(venue, token, self.auth))
-            return work(venue, seen[0])
+class _Parsing:
+    """`Api._parsing`: a class, as cheaper on every request than a generator-based one."""
 
-        try:
-            return await (self.worker.write(run) if write else self.worker.read(run))
-        except SeatctlError as error:
-            raise (roles.as_seen(error, seen[0]) if seen else error) from None
+    __slots__ = ("_api", "_token")
+
+    def __init__(self, api: Api, token: str | None) -> None:
+        self._api, self._token = api, token
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if isinstance(error, SeatctlError) and self._api.auth:
+            token = self._token or ""
+            await self._api.worker.read(lambda venue: venue.authenticate(token))
 
 
 _DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
@@ -302,6 +361,16 @@ _CHANGES: dict[str, Change] = {
 }
 
 
+# The query parameters each endpoint takes: any other is refused, as unknown body fields are.
+_PROTO_SEATS_QUERY = frozenset({"userId"})
+_SEATS_QUERY = frozenset({"status", "user", "event"})
+_HISTORY_QUERY = frozenset({"seat", "user", "since", "limit", "event", "by"})
+_SUMMARY_QUERY = frozenset({"event", "by"})
+_STREAM_QUERY = frozenset({"event", "user"})
+_USER_QUERY = frozenset({"user"})
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 _BOX_OFFICE = ("block", "unblock", "cancel")  # staff only
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
@@ -310,32 +379,6 @@ _BEST_ONLY = ("section", "category", "split")
 def _proto_seat(view: SeatView, viewer: str | None) -> dict[str, Any]:
     shown = viewer is None or view.belongs_to(viewer)  # a buyer sees only their own name
     return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
-
-
-# --- answers ------------------------------------------------------------------------------
-
-
-def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status, headers, media_type="application/json")
-
-
-def _error_response(error: SeatctlError, prototype: bool) -> Response:
-    status = status_for(error, prototype)
-    headers = {}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    elif status == 503:
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
-    message = error.message
-    if status == 500:
-        log.error("database problem: %s", wire.printable(error.message))
-        message = "the server met a database problem; its log has the details"
-    if prototype:
-        return _json({"error": message, "reason": str(error.reason)}, status, headers)
-    fields = wire.error_fields(error)
-    fields["message"] = message
-    return _json(fields, status, headers)
 
 
 PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})
@@ -350,11 +393,11 @@ def _guarded(
         try:
             return await handler(request)
         except SeatctlError as error:
-            return _error_response(error, prototype)
+            return error_response(error, prototype)
         except Exception as exc:
             log.error("internal error on %s %s: %s", request.method, request.url.path, exc)
             internal = SeatctlError(Reason.BAD_DATABASE, "internal server error", ExitCode.DATABASE)
-            return _error_response(internal, prototype)
+            return error_response(internal, prototype)
 
     return endpoint
 
@@ -363,16 +406,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods, in the API's error shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        reason, message = Reason.NOT_FOUND, f"no such endpoint: {request.url.path}"
+        reason, message = Reason.NOT_FOUND, "no such endpoint"
     elif exc.status_code == 405:
-        reason, message = Reason.USAGE, f"{request.method} is not allowed on {request.url.path}"
+        reason, message = Reason.USAGE, f"{request.method[:10]} is not allowed on this endpoint"
     else:
         reason, message = Reason.USAGE, str(exc.detail)
     if request.url.path in PROTOTYPE_PATHS:  # a prototype client reads `error` as a sentence
         body: dict[str, Any] = {"error": message, "reason": reason.value}
     else:
         body = {"error": reason.value, "message": message, "seats": []}
-    return _json(body, exc.status_code, dict(exc.headers or {}))
+    return json_answer(body, exc.status_code, dict(exc.headers or {}))
 
 
 class App(Starlette):
@@ -385,8 +428,12 @@ class App(Starlette):
     404 and 405 keep their one handler.
     """
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], local: Local | None = None) -> None:
         super().__init__(routes=routes, exception_handlers={HTTPException: _http_error})
+        # A redirect to the same path with(out) its slash would be built from the client's
+        # Host: an unknown path is 404, whatever it ends with.
+        self.router.redirect_slashes = False
+        self._local = local
         self._direct = {
             (method, route.path): route.endpoint
             for route in routes
@@ -395,6 +442,12 @@ class App(Starlette):
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._local is not None and scope["type"] == "http":
+            refusal = self._local.refusal(scope)
+            if refusal is not None:
+                prototype = scope["path"] in PROTOTYPE_PATHS
+                await error_response(forbidden(refusal), prototype)(scope, receive, send)
+                return
         if scope["type"] == "http" and not scope.get("root_path"):
             endpoint = self._direct.get((scope["method"], scope["path"]))
             if endpoint is not None:
@@ -405,10 +458,20 @@ class App(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App:
+def create_app(
+    worker: Worker,
+    auth: bool = True,
+    hub: Hub | None = None,
+    limits: Limits | None = None,
+    local: Local | None = None,
+) -> App:
     """The application; `hub` (made here if not given) serves /v1/stream, and whoever runs
-    the application closes it at shutdown so that open streams end."""
-    api = Api(worker, auth, hub if hub is not None else Hub(worker.db, worker))
+    the application closes it at shutdown so that open streams end. Without `auth`, `local`
+    says which Host and Origin the requests must name (by default, 127.0.0.1:8000)."""
+    if not auth and local is None:
+        local = Local(["127.0.0.1"], 8000)
+    hub = hub if hub is not None else Hub(worker.db, worker)
+    api = Api(worker, auth, hub, limits or Limits())
 
     def route(path: str, handler: Any, method: str, prototype: bool = False) -> Route:
         return Route(path, _guarded(handler, prototype), methods=[method])
@@ -430,4 +493,4 @@ def create_app(worker: Worker, auth: bool = True, hub: Hub | None = None) -> App
         route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]
-    return App(routes)
+    return App(routes, None if auth else local)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +40,11 @@ BATCH_SECONDS = 0.05
 RETRY_SECONDS = 1.0  # after the database could not be read
 KEEP_ALIVE_SECONDS = 15.0
 MAX_LOG = 4096  # items a feed keeps for watchers that are behind (memory stays bounded)
+# A new watcher shares the feed's last snapshot while it is at most SHARE_SECONDS old (its
+# `now` sets the page's clock) and fewer than SHARE_WINDOW entries came after it (they are
+# sent after it, as to the watchers that started with it); else a new one is read.
+SHARE_SECONDS = 1.0
+SHARE_WINDOW = 256
 
 
 class Feed:
@@ -60,6 +66,12 @@ class Feed:
         # Written here, read by the hub thread: when to read even if nothing was committed.
         self.next_deadline: Instant | None = None
         self.needs_start = True
+        # The newest snapshot (log position, encoded message, cursor), shared by the watchers
+        # that start from it; and the one being read for them, if any.
+        self.snapshot: tuple[int, bytes, Cursor] | None = None
+        self.snapshot_at = 0.0  # the loop's clock when it was read
+        self.reading: asyncio.Future[tuple[int, bytes, Cursor]] | None = None
+        self.wants_snapshot = False  # set here, read and cleared by the hub thread
 
     @property
     def end(self) -> int:
@@ -110,6 +122,23 @@ class Feed:
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
+        self._wake()
+
+    def snapshot_read(self, message: bytes, cursor: Cursor) -> None:
+        """On the loop: the hub thread read a snapshot; it follows every entry logged so far."""
+        self.snapshot = (self.end, message, cursor)
+        self.snapshot_at = asyncio.get_running_loop().time()
+        if self.reading is not None and not self.reading.done():
+            self.reading.set_result(self.snapshot)
+        self.reading = None
+
+    def snapshot_failed(self, error: BaseException) -> None:
+        if self.reading is not None and not self.reading.done():
+            self.reading.set_exception(error)
+        self.reading = None
+
+    def nudge(self) -> None:
+        """Wake the watchers (one of them is to end): each looks at its own state."""
         self._wake()
 
     def _wake(self) -> None:
@@ -172,6 +201,20 @@ class Hub:
             if feed.watchers == 0 and self._feeds.get(feed.show) is feed:
                 del self._feeds[feed.show]  # nobody watches: the thread stops reading it
 
+    async def snapshot(self, feed: Feed) -> tuple[int, bytes, Cursor]:
+        """A snapshot of the feed's event and the log position it is current at: the feed's
+        last one if it is recent, else one read by the hub thread (on its own connection, so
+        a large venue does not hold up the requests) and shared by every watcher waiting."""
+        shared = feed.snapshot
+        age = asyncio.get_running_loop().time() - feed.snapshot_at
+        if shared is not None and age <= SHARE_SECONDS and feed.end - shared[0] <= SHARE_WINDOW:
+            return shared
+        if feed.reading is None:
+            feed.reading = asyncio.get_running_loop().create_future()
+            feed.wants_snapshot = True
+            self._kick.set()
+        return await asyncio.shield(feed.reading)
+
     def watched(self) -> dict[str, int]:
         """Each event with a feed, and how many watchers it has."""
         with self._lock:
@@ -228,7 +271,22 @@ class Hub:
                     feed.read_through = events[-1].id or feed.read_through
                     found = True
                 self._post(feed.apply, read_at, events, places)
+            if feed.wants_snapshot:
+                self._snapshot(venue, feed)
         return found
+
+    def _snapshot(self, venue: Venue, feed: Feed) -> None:
+        feed.wants_snapshot = False
+        try:
+            start = changefeed.snapshot_start(venue.stream_state(feed.show))
+            assert start.snapshot is not None
+            message = wire.snapshot_message(feed.show, start.snapshot)
+        except Exception as error:  # its watchers answer it; a database problem is retried
+            self._post(feed.snapshot_failed, error)
+            if not isinstance(error, SeatctlError):
+                raise
+            return
+        self._post(feed.snapshot_read, message, start.cursor)
 
     def _start(self, venue: Venue, feed: Feed) -> None:
         feed.needs_start = False
@@ -245,6 +303,12 @@ class Hub:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop has closed: the server is gone
             self._loop.call_soon_threadsafe(call, *args)
+
+
+def _end_message(why: SeatctlError) -> bytes:
+    """`event: end` with the error object, and no `id` (the client resumes from its last)."""
+    data = json.dumps(wire.error_fields(why), ensure_ascii=False, separators=(",", ":"))
+    return f"event: end\ndata: {data}\n\n".encode()
 
 
 def _why(exc: Exception) -> str:
@@ -265,9 +329,19 @@ class Watcher:
 
     async def start(self, given: GivenCursor | None) -> bytes:
         """The first bytes to send (a snapshot, or what the client missed); sets the cursor."""
+        self.ended: SeatctlError | None = None
+        if given is None:  # a snapshot: the feed's shared one, current at log position _seq
+            self._seq, first, self._cursor = await self._hub.snapshot(self._feed)
+            return wire.redacted_snapshot(first, self._viewer)
         self._seq = self._feed.end  # the feed's items from here on are checked against it
         first, self._cursor = await self._read_start(given)
         return first
+
+    def end(self, why: SeatctlError) -> None:
+        """End this stream with a last message saying why (its token was revoked...)."""
+        if self.ended is None:
+            self.ended = why
+            self._feed.nudge()
 
     async def _read_start(self, given: GivenCursor | None) -> tuple[bytes, Cursor]:
         show = self._show
@@ -284,11 +358,15 @@ class Watcher:
             if first:
                 yield first
                 del first  # a snapshot can be large: not kept for the stream's lifetime
-            while not self._feed.closed:
+            while not self._feed.closed and self.ended is None:
                 await self._feed.wait(self._seq)
+                if self.ended is not None:
+                    break
                 chunk = await self._next_chunk()
                 if chunk:
                     yield chunk
+            if self.ended is not None:
+                yield _end_message(self.ended)
         finally:
             self._hub.unsubscribe(self._feed)
 

@@ -268,12 +268,15 @@ SCHEMAS: dict[str, Any] = {
 _WHY = {
     "400": "Bad request: malformed JSON, wrong types, missing or unknown fields, bad labels.",
     "401": "No valid bearer token (missing, unknown, revoked or expired).",
-    "403": "A buyer's token names a user other than its own, or calls a staff endpoint.",
+    "403": "A buyer's token names a user other than its own, or calls a staff endpoint (with"
+    " --no-auth: the request names another Host, or comes from a page of another origin).",
     "404": "A named seat does not exist.",
     "405": "The path does not take this method.",
     "409": "Refused: a seat is booked or locked by another user, or not locked by you; or"
     " (best) no such choice of seats is available; or (cancel) a seat is not booked.",
     "413": "The request body is larger than 64 KiB.",
+    "415": "With --no-auth: the body is not sent as Content-Type: application/json.",
+    "429": "Too many open streams (for this token, or in all); retry after Retry-After seconds.",
     "500": "A database problem; the details are in the server's log.",
     "503": "The database stayed busy; retry after Retry-After seconds.",
 }
@@ -313,13 +316,14 @@ def _errors(codes: list[str], prototype: bool = False) -> dict[str, Any]:
         )
     if "401" in answers:
         answers["401"]["headers"] = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
-    if "503" in answers:
-        answers["503"]["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
+    for code in ("429", "503"):
+        if code in answers:
+            answers[code]["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
     return answers
 
 
 _READ_ERRORS = ["400", "401", "403", "405", "500", "503"]
-_WRITE_ERRORS = ["400", "401", "403", "404", "405", "413", "500", "503"]
+_WRITE_ERRORS = ["400", "401", "403", "404", "405", "413", "415", "500", "503"]
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -382,6 +386,7 @@ def _prototype_change(verb: str, done: str) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     user_query = _query("user", USER, "Only the seats this user holds a live lock on or booked.")
+    own_user = _query("user", USER, "The token's own user (another is 403); no filter.")
     event_query = _query("event", LABEL, "The event (show); default: `default`.")
     return {
         "openapi": "3.1.0",
@@ -480,6 +485,7 @@ def document() -> dict[str, Any]:
                     "operationId": "v1_stream",
                     "parameters": [
                         event_query,
+                        own_user,
                         {
                             "name": "Last-Event-ID",
                             "in": "header",
@@ -492,10 +498,10 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "An endless `text/event-stream`.",
-                            "headers": {"Cache-Control": {"schema": {"const": "no-cache"}}},
+                            "headers": {"Cache-Control": {"schema": {"const": "no-store"}}},
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
-                        **_errors([*_READ_ERRORS, "404"]),
+                        **_errors([*_READ_ERRORS, "404", "429"]),
                     },
                 }
             },
@@ -526,6 +532,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Who the token acts for (the seat-map page asks this).",
                     "operationId": "v1_me",
+                    "parameters": [own_user],
                     "responses": {
                         "200": _json(_ref("Me"), "The acting user."),
                         **_errors(_READ_ERRORS),
@@ -536,6 +543,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Every event, as `seatctl event list --json`.",
                     "operationId": "v1_events",
+                    "parameters": [own_user],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Show")}, "The events."),
                         **_errors(_READ_ERRORS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from seatctl.core import validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, busy_error
 from seatctl.core.model import Show
 from seatctl.storage import Transaction
@@ -12,6 +13,11 @@ from seatctl.storage import Transaction
 
 def shown(text: str) -> str:
     return text if text.isprintable() else repr(text)
+
+
+def operator(by: str | None) -> str | None:
+    """The user making a change for another (`by`), checked as any user name."""
+    return validate.user(by) if by is not None else None
 
 
 def existing_show(tx: Transaction, show: str) -> Show:

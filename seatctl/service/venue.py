@@ -35,7 +35,7 @@ from seatctl.core.model import (
     StatusCounts,
 )
 from seatctl.service.choosing import names, not_enough
-from seatctl.service.shared import existing_show, naming_busy_seats, shown
+from seatctl.service.shared import existing_show, naming_busy_seats, operator, shown
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
 from seatctl.storage import Store, Transaction, open_store
@@ -94,20 +94,27 @@ class Venue(ChangeStream, TokenKeeping):
             return tx.settings()
 
     def seats(
-        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        status: Status | str | None = None,
+        user: str | None = None,
+        event: str = DEFAULT_SHOW,
     ) -> list[SeatView]:
         """Every seat as it is now in `event`, in natural label order; optionally only one
         status, or only the seats `user` holds a live lock on or has booked."""
         return list(self.iter_seats(status, user, event))
 
     def iter_seats(
-        self, status: Status | None = None, user: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        status: Status | str | None = None,
+        user: str | None = None,
+        event: str = DEFAULT_SHOW,
     ) -> Iterator[SeatView]:
         """`seats()` one at a time, read inside one transaction as they are consumed: the seats
         as they were when it began. Other calls on this Venue may run meanwhile (the store
         gives them a connection of their own)."""
         name = validate.user(user) if user is not None else None
         show = validate.event_name(event)
+        wanted = validate.status(status)  # a Status, or its name as a Python caller may give it
 
         def views() -> Iterator[SeatView | None]:
             with self._store.transaction(write=False) as tx:
@@ -116,7 +123,7 @@ class Venue(ChangeStream, TokenKeeping):
                 yield None  # ready: the transaction is open and the clock has been read
                 for seat in tx.all_seats(show):
                     view = seat.view(now)
-                    if (status is None or view.status is status) and (
+                    if (wanted is None or view.status is wanted) and (
                         name is None or view.belongs_to(name)
                     ):
                         yield view
@@ -158,7 +165,7 @@ class Venue(ChangeStream, TokenKeeping):
         ttl = validate.ttl(ttl)
         show = validate.event_name(event)
         count = validate.best(count)
-        operator = _operator(by)
+        by = operator(by)
         wanted_sections = names("section", sections)
         wanted_categories = names("category", categories)
         from seatctl.core import selection
@@ -180,7 +187,7 @@ class Venue(ChangeStream, TokenKeeping):
             if chosen is None:
                 spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise not_enough(spots, count, wanted_sections, wanted_categories, split)
-            return self._decide(tx, chosen, name, rule_for, show, True, operator)
+            return self._decide(tx, chosen, name, rule_for, show, True, by)
 
     def summary(
         self, event: str = DEFAULT_SHOW, by: str | None = None
@@ -309,12 +316,12 @@ class Venue(ChangeStream, TokenKeeping):
         """All or nothing: decide for every seat, then write all changes or raise every refusal."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
-        operator = _operator(by)
+        by = operator(by)
         if not wanted:
             raise usage_error("name at least one seat")
         with naming_busy_seats(self._store.location, wanted), self._store.transaction() as tx:
             existing_show(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show, locking, operator)
+            return self._decide(tx, wanted, user, rule_for, show, locking, by)
 
     def _decide(
         self,
@@ -360,7 +367,7 @@ class Venue(ChangeStream, TokenKeeping):
             if over is not None:
                 raise over
         tx.save(changed, show)
-        tx.append_history([e._replace(show=show, by=_by(e, by)) for e in events])
+        tx.append_history([e._replace(show=show, by=rules.recorded_by(e, by)) for e in events])
         return [seat.view(now) for seat in after]
 
     @staticmethod
@@ -400,7 +407,7 @@ class Venue(ChangeStream, TokenKeeping):
         wanted = validate.labels(labels)
         show = validate.event_name(event)
         user = validate.user(user) if user is not None else None
-        by = _operator(by)
+        by = operator(by)
         if limit is not None and limit < 0:
             raise FieldError(
                 "limit",
@@ -469,17 +476,6 @@ class Venue(ChangeStream, TokenKeeping):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _operator(by: str | None) -> str | None:
-    """The user making a change for another (`by`), checked as any user name."""
-    return validate.user(by) if by is not None else None
-
-
-def _by(entry: HistoryEntry, by: str | None) -> str | None:
-    """The `by` a history entry records: who made the change, unless that is its user (or
-    nobody made it: an expiry a write records)."""
-    return None if entry.action is Action.EXPIRE or entry.user == by else by
 
 
 def _lock_rule(user: str, ttl: int | None) -> RuleAt:

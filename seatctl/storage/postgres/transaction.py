@@ -114,18 +114,18 @@ class PostgresTransaction(SqlTransaction):
 
     def _serialise_settings(self) -> None:
         # Like adding seats, under the schema lock: an init then waits once, for that lock.
-        self._conn.execute(SCHEMA_LOCK)
+        self.execute(SCHEMA_LOCK)
 
     def serialise_user(self, show: str, user: str) -> None:
         # Bounded by lock_timeout like the event's lock; the seats' budget starts after it.
-        self._conn.execute(_USER_LOCK, (show, user))
+        self.execute(_USER_LOCK, (show, user))
         self._deadline = time.monotonic() + self._busy_timeout
 
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one
         # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
         # queue, not contention on the seats: the seats' own budget starts once it is over.
-        self._conn.execute(_SHOW_LOCK, (show,))
+        self.execute(_SHOW_LOCK, (show,))
         self._deadline = time.monotonic() + self._busy_timeout
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
@@ -134,7 +134,7 @@ class PostgresTransaction(SqlTransaction):
         if self._write:
             rows = self._locked(labels, show)
         else:
-            rows = self._conn.execute(_READ_SEATS, (show, labels)).fetchall()
+            rows = self.execute(_READ_SEATS, (show, labels)).fetchall()
         return {row[0]: records.seat(row) for row in rows}
 
     def _locked(self, labels: list[str], show: str = DEFAULT_SHOW) -> list[tuple[Any, ...]]:
@@ -161,7 +161,7 @@ class PostgresTransaction(SqlTransaction):
         if not seats:
             return
         # One statement for any number of seats: a round trip per seat adds up across hosts.
-        self._conn.execute(
+        self.execute(
             f"INSERT INTO seat_states AS st ({STATE_COLUMNS})"
             " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[],"
             f" %s::bigint[], %s::bigint[], %s::text[], %s::bigint[]){STATE_UPSERT}",
@@ -172,14 +172,14 @@ class PostgresTransaction(SqlTransaction):
     def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
         if not labels:
             return []
-        self._conn.execute(SCHEMA_LOCK)
+        self.execute(SCHEMA_LOCK)
         places = places or {}
         given = [places.get(label, NO_PLACE) for label in labels]
         # Another writer may add some of these seats meanwhile (one that started before the
         # advisory lock existed, or a future command): ON CONFLICT skips them, and RETURNING
         # names only the rows this insert really created. The map order goes on from the
         # last seat's (under the schema lock, no other adder runs meanwhile).
-        rows = self._conn.execute(
+        rows = self.execute(
             "INSERT INTO seats (label, sort_key, section, seat_row, seat_number, category,"
             " map_order) SELECT label, sort_key, section, seat_row, seat_number, category,"
             " (SELECT coalesce(max(map_order), 0) FROM seats) + position FROM unnest("
@@ -209,7 +209,7 @@ class PostgresTransaction(SqlTransaction):
         # The same statement tells change streams (`wait_for_change`) that the history grew:
         # PostgreSQL delivers the NOTIFY at COMMIT, once per transaction, and never if it rolls
         # back.
-        self._conn.execute(
+        self.execute(
             "WITH added AS ("
             'INSERT INTO events (at, seat, action, "user", expires_at, show, reason, acted_by)'
             " SELECT at, seat, action, usr, expires_at, show, reason, acted_by FROM unnest("
@@ -241,7 +241,7 @@ class PostgresTransaction(SqlTransaction):
         if not labels:
             return {}
         query = _NEWEST_PER_SEAT.format(condition=condition)
-        rows = self._conn.execute(query, (*params, labels))
+        rows = self.execute(query, (*params, labels))
         return {seat: records.newest_instant(seat, at) for seat, at in rows if at is not None}
 
 

@@ -71,6 +71,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
                 raise database_error(
                     Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
                 )
+            _create_owner_only(path)
         read_only = _read_only_reason(path, create) if os.path.exists(path) else None
         with translated_errors(path):
             conn = _connect_read_only(path) if read_only else _connect(path, create)
@@ -289,6 +290,15 @@ def _transaction(conn: sqlite3.Connection, version: int) -> SqliteTransaction:
     from seatctl.storage.sqlite.schema import OldSqliteReads  # for older schemas only
 
     return OldSqliteReads(conn, version)
+
+
+def _create_owner_only(path: str) -> None:
+    """Make the new database file readable by its owner only (0600), whatever the umask: it
+    holds every user's name, the history and the token hashes. SQLite gives its -wal and -shm
+    files the database's mode. Who wants a group to read it says so with chmod afterwards:
+    an existing file's mode is never changed."""
+    with contextlib.suppress(OSError):  # made meanwhile, or not allowed: SQLite says which
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 def _connect(path: str, create: bool) -> sqlite3.Connection:

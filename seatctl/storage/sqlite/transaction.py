@@ -12,7 +12,7 @@ from typing import Any
 
 from seatctl.core import clock
 from seatctl.core.clock import Instant
-from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Seat
+from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Role, Seat
 from seatctl.core.validate import natural_key
 from seatctl.storage import records
 from seatctl.storage.sql import (
@@ -24,6 +24,7 @@ from seatctl.storage.sql import (
 )
 
 _CHUNK = 500  # well under SQLite's limit on bound parameters
+LAST_TOKEN_KEY = "last_token_id"  # meta: the highest token id ever given out (ids not reused)
 _SAVE = f"INSERT INTO seat_states ({STATE_COLUMNS}) VALUES ({', '.join('?' * 9)}){STATE_UPSERT}"
 
 
@@ -39,6 +40,23 @@ class SqliteTransaction(SqlTransaction):
     def _new_id(self, cursor: Any) -> int:
         return int(cursor.lastrowid or 0)
 
+    def add_token(
+        self, token_hash: str, user: str, expires_at: Instant | None, role: Role = Role.BUYER
+    ) -> int:
+        # Ids are never reused, although a revoked token's row is deleted: a script that
+        # revokes an id it stored must not revoke someone else's newer token. The highest id
+        # given out is kept in meta (PostgreSQL's identity column never goes back itself).
+        given = self._meta(LAST_TOKEN_KEY) or ""
+        newest = int(self.execute("SELECT coalesce(max(id), 0) FROM tokens").fetchone()[0])
+        token_id = max(int(given) if given.isdigit() else 0, newest) + 1
+        self.execute(
+            "INSERT INTO tokens (id, hash, user, created_at, expires_at, role)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, token_hash, user, self.now(), expires_at, role.value),
+        )
+        self._set_meta(LAST_TOKEN_KEY, str(token_id))
+        return token_id
+
     def serialise_user(self, show: str, user: str) -> None:
         pass  # BEGIN IMMEDIATE already serialises every writer
 
@@ -49,7 +67,7 @@ class SqliteTransaction(SqlTransaction):
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]
-            rows = self._conn.execute(
+            rows = self.execute(
                 f"{self.sql.seats_in}({self.sql.marks(len(chunk))})", [show, *chunk]
             )
             found.update((row[0], records.seat(row)) for row in rows)
