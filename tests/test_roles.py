@@ -28,6 +28,7 @@ from seatctl.server.worker import Worker
 pytestmark = pytest.mark.backend
 
 NOW = "2026-01-01T12:00:10Z"
+LOCAL = "http://127.0.0.1:8000"  # without tokens the server answers only its own address
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_staff_see_every_name(api, clerk, sold):
 
 @frozen(NOW)
 def test_without_tokens_every_name_is_shown(worker, sold):
-    open_api = TestClient(create_app(worker, auth=False))
+    open_api = TestClient(create_app(worker, auth=False), base_url=LOCAL)
     assert by_label(open_api.get("/v1/seats").json())["3"]["booked_by"] == "bob"
 
 
@@ -378,6 +379,6 @@ def test_me_says_a_staff_role(api, clerk):
 
 
 def test_without_tokens_every_request_may_use_the_box_office(worker, sold):
-    open_api = TestClient(create_app(worker, auth=False))
+    open_api = TestClient(create_app(worker, auth=False), base_url=LOCAL)
     assert open_api.get("/v1/me").json() == {"user": None, "auth": "none", "role": "staff"}
     assert open_api.post("/v1/cancel", json={"seats": ["3"]}).status_code == 200
