@@ -7,7 +7,7 @@ write these, so a script that reads one reads them all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from seatctl.core.clock import Instant, format_instant
 from seatctl.core.errors import SeatctlError
@@ -203,19 +203,60 @@ def snapshot_message(event: str, state: StreamState, viewer: str | None = None) 
     )
 
 
-def redacted_snapshot(message: bytes, viewer: str | None) -> bytes:
-    """A snapshot message built for staff (and shared by the streams starting together) as
-    `viewer` may see it: its seats redacted, the rest of the message as it was."""
-    if viewer is None:
-        return message
+class SharedSnapshot(NamedTuple):
+    """A snapshot message read once and shared by the streams that start together: as staff
+    see it (`whole`), and with nobody's name (`anonymous`) plus where each holder's own seats
+    lie in that, so a buyer's copy is the anonymous one with their seats spliced back in (one
+    copy of the bytes, no JSON work on the server's loop)."""
+
+    whole: bytes
+    anonymous: bytes
+    own: dict[str, list[tuple[int, int, bytes]]]  # user -> (start, end, their seat as JSON)
+
+    def for_viewer(self, viewer: str | None) -> bytes:
+        if viewer is None:
+            return self.whole
+        spots = self.own.get(viewer)
+        if not spots:
+            return self.anonymous
+        parts, at = [], 0
+        for start, end, named in spots:
+            parts += [self.anonymous[at:start], named]
+            at = end
+        parts.append(self.anonymous[at:])
+        return b"".join(parts)
+
+
+def shared_snapshot(event: str, state: StreamState) -> SharedSnapshot:
+    """`snapshot_message` for everyone at once (see `SharedSnapshot`); `whole` is the same
+    bytes as `snapshot_message(event, state)`."""
     import json
 
-    head, mark, rest = message.partition(b"\ndata: ")
-    body, end, tail = rest.partition(b"\n\n")
-    data = json.loads(body)
-    data["seats"] = redacted_seats(data["seats"], viewer)
-    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return head + mark + encoded + end + tail
+    def encoded(value: dict[str, Any]) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    head = encoded({"event": event, "now": format_instant(state.now), "seats": []})[:-2]
+    head = f"event: snapshot\nid: {state.newest_id}\ndata: ".encode() + head
+    tail = f"]}}\n\nid: {state.newest_id}:{state.now}\n\n".encode()
+    whole: list[bytes] = []
+    anonymous: list[bytes] = []
+    own: dict[str, list[tuple[int, int, bytes]]] = {}
+    at = len(head)
+    for seat in state.seats:
+        view = seat.view(state.now)
+        shown = seat_object(view)
+        named = encoded(shown)
+        hidden = redacted_seat(shown, "")  # nobody's: every name hidden
+        plain = named if hidden is shown else encoded(hidden)
+        if whole:
+            at += 1  # the comma before it
+        for holder in {view.locked_by, view.booked_by} - {None}:
+            assert holder is not None
+            own.setdefault(holder, []).append((at, at + len(plain), named))
+        whole.append(named)
+        anonymous.append(plain)
+        at += len(plain)
+    return SharedSnapshot(head + b",".join(whole) + tail, head + b",".join(anonymous) + tail, own)
 
 
 def item_message(item: Item, viewer: str | None = None) -> bytes:
