@@ -7,7 +7,7 @@ write these, so a script that reads one reads them all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from seatctl.core.clock import Instant, format_instant
 from seatctl.core.errors import SeatctlError
@@ -203,20 +203,26 @@ def snapshot_message(event: str, state: StreamState, viewer: str | None = None) 
     )
 
 
-class SharedSnapshot(NamedTuple):
-    """A snapshot message read once and shared by the streams that start together: as staff
-    see it (`whole`), and with nobody's name (`anonymous`) plus where each holder's own seats
-    lie in that, so a buyer's copy is the anonymous one with their seats spliced back in (one
-    copy of the bytes, no JSON work on the server's loop)."""
+class SharedSnapshot:
+    """A snapshot message read once and shared by the streams that start together: kept with
+    nobody's name (`anonymous`), plus where each holder's own seats lie in it. A buyer's copy
+    is the anonymous one with their seats spliced back in, staff's with everyone's (made once,
+    when first asked for): one copy of the bytes, no JSON work on the server's loop."""
 
-    whole: bytes
-    anonymous: bytes
-    own: dict[str, list[tuple[int, int, bytes]]]  # user -> (start, end, their seat as JSON)
+    def __init__(self, anonymous: bytes, own: dict[str, list[tuple[int, int, bytes]]]) -> None:
+        self.anonymous = anonymous
+        self.own = own  # user -> (start, end, their seat as JSON), in order
+        self._whole: bytes | None = None
 
     def for_viewer(self, viewer: str | None) -> bytes:
         if viewer is None:
-            return self.whole
-        spots = self.own.get(viewer)
+            if self._whole is None:
+                every = sorted(spot for spots in self.own.values() for spot in spots)
+                self._whole = self._spliced(list(dict.fromkeys(every)))
+            return self._whole
+        return self._spliced(self.own.get(viewer, []))
+
+    def _spliced(self, spots: list[tuple[int, int, bytes]]) -> bytes:
         if not spots:
             return self.anonymous
         parts, at = [], 0
@@ -228,8 +234,8 @@ class SharedSnapshot(NamedTuple):
 
 
 def shared_snapshot(event: str, state: StreamState) -> SharedSnapshot:
-    """`snapshot_message` for everyone at once (see `SharedSnapshot`); `whole` is the same
-    bytes as `snapshot_message(event, state)`."""
+    """`snapshot_message` for everyone at once (see `SharedSnapshot`): for each viewer, the
+    same bytes as `snapshot_message(event, state, viewer)`."""
     import json
 
     def encoded(value: dict[str, Any]) -> bytes:
@@ -238,25 +244,24 @@ def shared_snapshot(event: str, state: StreamState) -> SharedSnapshot:
     head = encoded({"event": event, "now": format_instant(state.now), "seats": []})[:-2]
     head = f"event: snapshot\nid: {state.newest_id}\ndata: ".encode() + head
     tail = f"]}}\n\nid: {state.newest_id}:{state.now}\n\n".encode()
-    whole: list[bytes] = []
-    anonymous: list[bytes] = []
+    pieces: list[bytes] = []
     own: dict[str, list[tuple[int, int, bytes]]] = {}
     at = len(head)
     for seat in state.seats:
         view = seat.view(state.now)
         shown = seat_object(view)
-        named = encoded(shown)
         hidden = redacted_seat(shown, "")  # nobody's: every name hidden
-        plain = named if hidden is shown else encoded(hidden)
-        if whole:
+        plain = encoded(hidden)
+        if pieces:
             at += 1  # the comma before it
-        for holder in {view.locked_by, view.booked_by} - {None}:
-            assert holder is not None
-            own.setdefault(holder, []).append((at, at + len(plain), named))
-        whole.append(named)
-        anonymous.append(plain)
+        if hidden is not shown:
+            named = encoded(shown)
+            for holder in {view.locked_by, view.booked_by} - {None}:
+                assert holder is not None
+                own.setdefault(holder, []).append((at, at + len(plain), named))
+        pieces.append(plain)
         at += len(plain)
-    return SharedSnapshot(head + b",".join(whole) + tail, head + b",".join(anonymous) + tail, own)
+    return SharedSnapshot(head + b",".join(pieces) + tail, own)
 
 
 def item_message(item: Item, viewer: str | None = None) -> bytes:
