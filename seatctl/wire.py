@@ -58,6 +58,12 @@ def seat_object(view: SeatView) -> dict[str, str | int | None]:
     }
 
 
+def prototype_seat(view: SeatView, viewer: str | None = None) -> dict[str, Any]:
+    """A seat as the prototype's `GET /seats` shows it (a buyer sees only their own name)."""
+    shown = viewer is None or view.belongs_to(viewer)
+    return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
+
+
 def history_object(event: HistoryEntry) -> dict[str, str | None]:
     return {
         "at": format_instant(event.at),

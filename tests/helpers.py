@@ -488,3 +488,79 @@ def booking_state(db: str):
     if isinstance(state, dict):
         return state  # the PostgreSQL dump holds meta, seats and events only
     return [line for line in state if not line.startswith('INSERT INTO "tokens"')]
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of its own in a temporary folder, on a free port, that a test may
+    stop, start, kill or freeze (SIGSTOP its postmaster) without touching the shared server."""
+
+    def __init__(self) -> None:
+        import glob
+        import shutil
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins or shutil.which("su") is None:
+            raise RuntimeError("no PostgreSQL binaries to make a cluster with")
+        self.bin = bins[-1]
+        self.dir = tempfile.mkdtemp(prefix="seatctl-cluster-")
+        os.chmod(self.dir, 0o777)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_postgres(f"{self.bin}/initdb -D {self.data} -A trust -U postgres")
+        self.start()
+
+    def _as_postgres(self, command: str) -> None:
+        done = subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.dir,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            f"{self.bin}/pg_ctl -D {self.data} -o '{options}' -l {self.dir}/log -w start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_postgres(f"{self.bin}/pg_ctl -D {self.data} -m {mode} -w stop")
+
+    def postmaster(self) -> int:
+        with open(os.path.join(self.data, "postmaster.pid")) as pid_file:
+            return int(pid_file.readline())
+
+    def freeze(self) -> None:
+        os.kill(self.postmaster(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.postmaster(), signal.SIGCONT)
+
+    def remove(self) -> None:
+        import shutil
+
+        with contextlib.suppress(Exception):
+            self.thaw()
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def new_token(db: str, user: str) -> str:
+    """A new token acting for `user`."""
+    from seatctl import Venue
+
+    with Venue.open(db) as venue:
+        return venue.add_token(user)[0]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds: for a scenario to come about (a request waiting for a
+    lock, say), never to wait out a race."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the scenario did not come about"
+        time.sleep(0.01)

@@ -176,3 +176,32 @@ class EventStream:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+class JsonWatch:
+    """`seatctl --db DB watch --json` running; its objects queue up as they come."""
+
+    def __init__(self, db: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "seatctl", "--db", db, "watch", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            preexec_fn=sigint_at_default,
+        )
+        self.objects: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.objects.put(json.loads(line))
+
+    def __enter__(self) -> JsonWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=60)

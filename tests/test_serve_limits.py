@@ -51,12 +51,15 @@ def health(sock: socket.socket) -> bytes:
     return head.split(b"\r\n", 1)[0]
 
 
-def read_to_end(sock: socket.socket, most: int = 64 * MB) -> bytes:
-    """Everything the server sends until it closes (or resets) the connection."""
+def read_to_end(sock: socket.socket, most: int = 64 * MB, within: float = 60.0) -> bytes:
+    """Everything the server sends until it closes (or resets) the connection; a server that
+    keeps it open past `within` seconds fails the test instead of hanging it."""
     chunks: list[bytes] = []
     size = 0
+    deadline = time.monotonic() + within
     try:
         while size < most and (chunk := sock.recv(65536)):
+            assert time.monotonic() < deadline, f"the connection was still open after {within} s"
             chunks.append(chunk)
             size += len(chunk)
     except ConnectionResetError:

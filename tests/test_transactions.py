@@ -241,7 +241,7 @@ def starting_fails_for(db: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[],
         from seatctl.storage import postgres
 
         begin = postgres._begin
-        monkeypatch.setattr(postgres, "_begin", lambda write: begin(write) + "; SELECT 1 / 0")
+        monkeypatch.setattr(postgres, "_begin", lambda *args: begin(*args) + "; SELECT 1 / 0")
         return lambda: monkeypatch.setattr(postgres, "_begin", begin)
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")

@@ -33,6 +33,11 @@ class Reason(StrEnum):
     NEWER_SCHEMA = "newer_schema"
     READ_ONLY = "read_only"
     BUSY = "busy"
+    # The database could not be reached, or the connection broke before the change committed:
+    # nothing was done, retrying is safe.
+    UNAVAILABLE = "unavailable"
+    # The connection broke during COMMIT: the change may or may not have been made.
+    COMMIT_UNKNOWN = "commit_unknown"
     BACKUP_FAILED = "backup_failed"
     INCONSISTENT = "inconsistent"
     # `seatctl serve`: no valid token, or a token acting for another user.

@@ -25,6 +25,10 @@ _BY_REASON: dict[str, tuple[int, int]] = {
     Reason.UNAUTHORIZED: (401, 401),
     Reason.FORBIDDEN: (403, 403),
     Reason.BUSY: (503, 503),
+    # The database could not be reached, or the link broke before COMMIT: nothing was done.
+    Reason.UNAVAILABLE: (503, 503),
+    # The link broke during COMMIT: re-read before retrying (the change may have been made).
+    Reason.COMMIT_UNKNOWN: (503, 503),
     # The server's clock reads before a seat's newest event (it was stepped back): retrying
     # succeeds once it has caught up, so this is "try again", not a broken database.
     Reason.CLOCK_BEHIND: (503, 503),

@@ -24,7 +24,7 @@ from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, SeatView, Status
 from seatctl.core.tokens import forbidden, unauthorized
 from seatctl.server import roles
-from seatctl.server.answers import error_response, json_answer
+from seatctl.server.answers import RETRY_AFTER_SECONDS, error_response, json_answer
 from seatctl.server.guard import StreamAnswer, StreamGuard, counted
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
@@ -71,7 +71,7 @@ class Api:
 
         def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
             user, who = roles.reading_as(caller, named), roles.viewer(caller)
-            return {v.seat: _proto_seat(v, who) for v in venue.iter_seats(user=user)}
+            return {v.seat: wire.prototype_seat(v, who) for v in venue.iter_seats(user=user)}
 
         return json_answer(await self.run(token, work))
 
@@ -213,14 +213,10 @@ class Api:
         async with self._parsing(token):
             named = _one_query(request, "user", _USER_QUERY)
         if not self.auth:
+            if named is not None:
+                validate.user(named)  # a bad name is 400 here too, as on every endpoint
             return json_answer({"user": None, "auth": "none", "role": "staff"})
-
-        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
-            assert caller is not None  # tokens are required
-            roles.reading_as(caller, named)
-            return {"user": caller.user, "auth": "tokens", "role": caller.role.value}
-
-        return json_answer(await self.run(token, work))
+        return json_answer(await self.run(token, lambda venue, caller: roles.me(caller, named)))
 
     async def events(self, request: Request) -> Response:
         token = self._token(request)
@@ -293,6 +289,14 @@ class Api:
         _no_query(request)
         return json_answer({"ok": True, "version": __version__})
 
+    async def ready(self, request: Request) -> Response:
+        """For load balancers: 200 while the database answers within a second, else 503."""
+        _no_query(request)
+        if await self.worker.ready():
+            return json_answer({"ready": True, "version": __version__})
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        return json_answer({"ready": False, "version": __version__}, 503, headers)
+
     async def page(self, request: Request) -> Response:
         """The seat-map page: static, so it needs no token (it asks for one itself)."""
         from seatctl.server import page
@@ -302,7 +306,7 @@ class Api:
     async def openapi(self, request: Request) -> Response:
         from seatctl.server.openapi import document
 
-        return json_answer(document())
+        return json_answer(document(self.auth))
 
     # --- who is acting --------------------------------------------------------------------
 
@@ -374,11 +378,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 _BOX_OFFICE = ("block", "unblock", "cancel")  # staff only
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
-
-
-def _proto_seat(view: SeatView, viewer: str | None) -> dict[str, Any]:
-    shown = viewer is None or view.belongs_to(viewer)  # a buyer sees only their own name
-    return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
 
 
 PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})
@@ -490,6 +489,7 @@ def create_app(
         route("/v1/me", api.me, "GET"),
         route("/v1/events", api.events, "GET"),
         route("/v1/health", api.health, "GET"),
+        route("/v1/ready", api.ready, "GET"),
         route("/", api.page, "GET"),
         route("/openapi.json", api.openapi, "GET"),
     ]

@@ -11,12 +11,20 @@ from typing import Any
 from seatctl import __version__
 from seatctl.core import validate
 from seatctl.core.model import Action, Role, Status
+from seatctl.server.openapi_answers import CHANGE, READ, WRITE, errors, without_tokens
 from seatctl.wire import SEAT_FIELDS
 
 LABEL = {"type": "string", "pattern": f"^{validate.LABEL_PATTERN.pattern}$"}
-# The server takes any printable name of up to 64 characters (surrounding spaces dropped);
-# the document promises the ASCII part of that, which every client can rely on.
+# The server takes any printable name of up to 64 characters (surrounding whitespace dropped);
+# the document promises the ASCII part of that, which every client can rely on. (A pattern of
+# every printable Unicode character is a class of about 700 ranges, which Hypothesis, and so
+# Schemathesis, expands one code point at a time: seconds for each request it generates.)
 USER = {"type": "string", "pattern": "^[!-~]([ -~]{0,62}[!-~])?$"}
+# Section and category names: printable, not empty (the ASCII part again).
+NAME = {"type": "string", "pattern": "^[ -~]+$"}
+# A block's reason or an event's title, for the bodies that take one: up to 200 printable
+# characters (the ASCII part; blank means none).
+TEXT = {"type": "string", "pattern": f"^[ -~]{{0,{validate.MAX_REASON_LENGTH}}}$"}
 SINCE = {
     "anyOf": [
         {"type": "string", "pattern": "^@[0-9]{1,11}$"},
@@ -180,9 +188,8 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "best": {"type": "integer", "minimum": 1},
-            # Printable names (the ASCII part is what the document promises, as for users).
-            "section": {"type": "array", "items": {"type": "string", "pattern": "^[ -~]+$"}},
-            "category": {"type": "array", "items": {"type": "string", "pattern": "^[ -~]+$"}},
+            "section": {"type": "array", "items": NAME},
+            "category": {"type": "array", "items": NAME},
             "split": {"type": "boolean"},
             "user": {**USER, "description": "Only with --no-auth, or the token's own user."},
             "ttl": TTL,
@@ -265,23 +272,6 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-_WHY = {
-    "400": "Bad request: malformed JSON, wrong types, missing or unknown fields, bad labels.",
-    "401": "No valid bearer token (missing, unknown, revoked or expired).",
-    "403": "A buyer's token names a user other than its own, or calls a staff endpoint (with"
-    " --no-auth: the request names another Host, or comes from a page of another origin).",
-    "404": "A named seat does not exist.",
-    "405": "The path does not take this method.",
-    "409": "Refused: a seat is booked or locked by another user, or not locked by you; or"
-    " (best) no such choice of seats is available; or (cancel) a seat is not booked.",
-    "413": "The request body is larger than 64 KiB.",
-    "415": "With --no-auth: the body is not sent as Content-Type: application/json.",
-    "429": "Too many open streams (for this token, or in all); retry after Retry-After seconds.",
-    "500": "A database problem; the details are in the server's log.",
-    "503": "The database stayed busy; retry after Retry-After seconds.",
-}
-
-
 _STREAM = """Messages (SSE framing; every `data` is one line of JSON):
 
 - `event: snapshot`, `id: N` (the newest history event id), data `{"event", "now", "seats":
@@ -306,24 +296,11 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(codes: list[str], prototype: bool = False) -> dict[str, Any]:
-    schema = _ref("PrototypeError" if prototype else "Error")
-    answers = {code: _json(schema, _WHY[code]) for code in codes}
-    if prototype and "400" in answers:  # the prototype's status for refusals too
-        answers["400"]["description"] = (
-            f"{_WHY['400']} Also, as the prototype answered them, refusals: a seat is booked"
-            " or locked by another user, or not locked by you."
-        )
-    if "401" in answers:
-        answers["401"]["headers"] = {"WWW-Authenticate": {"schema": {"const": "Bearer"}}}
-    for code in ("429", "503"):
-        if code in answers:
-            answers[code]["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
-    return answers
-
-
-_READ_ERRORS = ["400", "401", "403", "405", "500", "503"]
-_WRITE_ERRORS = ["400", "401", "403", "404", "405", "413", "415", "500", "503"]
+_READY = {
+    "type": "object",
+    "required": ["ready", "version"],
+    "properties": {"ready": {"type": "boolean"}, "version": {"type": "string"}},
+}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -336,7 +313,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
-def _v1_change(verb: str, summary: str) -> dict[str, Any]:
+def _v1_change(verb: str, summary: str, auth: bool) -> dict[str, Any]:
     body = _ref("LockChange" if verb == "lock" else "Change")
     return {
         "post": {
@@ -345,13 +322,13 @@ def _v1_change(verb: str, summary: str) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
                 "200": _json(_ref("Changed"), "Every seat after the change."),
-                **_errors([*_WRITE_ERRORS, "409"]),
+                **errors(CHANGE, auth),
             },
         }
     }
 
 
-def _box_office(verb: str, summary: str) -> dict[str, Any]:
+def _box_office(verb: str, summary: str, auth: bool) -> dict[str, Any]:
     body = _ref("Unblock" if verb == "unblock" else "BoxOffice")
     return {
         "post": {
@@ -360,13 +337,13 @@ def _box_office(verb: str, summary: str) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
                 "200": _json(_ref("Changed"), "Every seat after the change."),
-                **_errors([*_WRITE_ERRORS, "409"]),
+                **errors(CHANGE, auth),
             },
         }
     }
 
 
-def _prototype_change(verb: str, done: str) -> dict[str, Any]:
+def _prototype_change(verb: str, done: str, auth: bool) -> dict[str, Any]:
     return {
         "post": {
             "summary": f"The prototype's /{verb}: one seat, {done} for the acting user.",
@@ -378,17 +355,20 @@ def _prototype_change(verb: str, done: str) -> dict[str, Any]:
             "responses": {
                 "200": _json(_ref("PrototypeChanged"), f"`Seat N {done} by USER`."),
                 # The prototype answered every refusal with 400; its clients may rely on it.
-                **_errors(_WRITE_ERRORS, prototype=True),
+                **errors(WRITE, auth, prototype=True),
             },
         }
     }
 
 
-def document() -> dict[str, Any]:
+def document(auth: bool = True) -> dict[str, Any]:
+    """The document of a server with tokens, or (`auth` False) of `serve --no-auth`."""
     user_query = _query("user", USER, "Only the seats this user holds a live lock on or booked.")
     own_user = _query("user", USER, "The token's own user (another is 403); no filter.")
+    if not auth:
+        own_user = _query("user", USER, "A user name, checked; no filter.")
     event_query = _query("event", LABEL, "The event (show); default: `default`.")
-    return {
+    built: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "seatctl serve",
@@ -418,13 +398,13 @@ def document() -> dict[str, Any]:
                             {"type": "object", "additionalProperties": _ref("PrototypeSeat")},
                             "Every seat, in natural label order.",
                         ),
-                        **_errors(_READ_ERRORS, prototype=True),
+                        **errors(READ, auth, prototype=True),
                     },
                 }
             },
-            "/lock": _prototype_change("lock", "locked"),
-            "/confirm": _prototype_change("confirm", "booked"),
-            "/release": _prototype_change("release", "released"),
+            "/lock": _prototype_change("lock", "locked", auth),
+            "/confirm": _prototype_change("confirm", "booked", auth),
+            "/release": _prototype_change("release", "released", auth),
             "/v1/seats": {
                 "get": {
                     "summary": "Every seat, as `seatctl seats --json`.",
@@ -436,15 +416,15 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Seat")}, "The seats."),
-                        **_errors([*_READ_ERRORS, "404"]),
+                        **errors([*READ, "404"], auth),
                     },
                 }
             },
             "/v1/lock": _v1_change(
-                "lock", "Lock the named seats, or the best N together, for the acting user."
+                "lock", "Lock the named seats, or the best N together, for the acting user.", auth
             ),
-            "/v1/confirm": _v1_change("confirm", "Book the acting user's locked seats."),
-            "/v1/release": _v1_change("release", "Release the acting user's locks."),
+            "/v1/confirm": _v1_change("confirm", "Book the acting user's locked seats.", auth),
+            "/v1/release": _v1_change("release", "Release the acting user's locks.", auth),
             "/v1/history": {
                 "get": {
                     "summary": "The history, as `seatctl history --json`.",
@@ -473,7 +453,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Event")}, "The events."),
-                        **_errors([*_READ_ERRORS, "404"]),
+                        **errors([*READ, "404"], auth),
                     },
                 }
             },
@@ -501,14 +481,14 @@ def document() -> dict[str, Any]:
                             "headers": {"Cache-Control": {"schema": {"const": "no-store"}}},
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
-                        **_errors([*_READ_ERRORS, "404", "429"]),
+                        **errors([*READ, "404", "429"], auth),
                     },
                 }
             },
-            "/v1/block": _box_office("block", "Take seats off sale, as `seatctl block`."),
-            "/v1/unblock": _box_office("unblock", "Put seats back on sale."),
+            "/v1/block": _box_office("block", "Take seats off sale, as `seatctl block`.", auth),
+            "/v1/unblock": _box_office("unblock", "Put seats back on sale.", auth),
             "/v1/cancel": _box_office(
-                "cancel", "Cancel bookings: each seat is available again (409 `not_booked`)."
+                "cancel", "Cancel bookings: each seat is available again (409 `not_booked`).", auth
             ),
             "/v1/summary": {
                 "get": {
@@ -524,7 +504,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("Summary"), "The counts."),
-                        **_errors([*_READ_ERRORS, "404"]),
+                        **errors([*READ, "404"], auth),
                     },
                 }
             },
@@ -535,7 +515,7 @@ def document() -> dict[str, Any]:
                     "parameters": [own_user],
                     "responses": {
                         "200": _json(_ref("Me"), "The acting user."),
-                        **_errors(_READ_ERRORS),
+                        **errors(READ, auth),
                     },
                 }
             },
@@ -546,7 +526,7 @@ def document() -> dict[str, Any]:
                     "parameters": [own_user],
                     "responses": {
                         "200": _json({"type": "array", "items": _ref("Show")}, "The events."),
-                        **_errors(_READ_ERRORS),
+                        **errors(READ, auth),
                     },
                 }
             },
@@ -559,7 +539,8 @@ def document() -> dict[str, Any]:
                         "200": {
                             "description": "The page, with its CSS and JavaScript inline.",
                             "content": {"text/html": {"schema": {"type": "string"}}},
-                        }
+                        },
+                        **errors(["405"], auth),
                     },
                 }
             },
@@ -579,7 +560,25 @@ def document() -> dict[str, Any]:
                                 },
                             },
                             "Up.",
-                        )
+                        ),
+                        **errors(["400", "405"], auth),
+                    },
+                }
+            },
+            "/v1/ready": {
+                "get": {
+                    "summary": "Readiness for load balancers: does the database answer within"
+                    " 1 s? 200 if so, else 503. No token needed.",
+                    "operationId": "v1_ready",
+                    "security": [],
+                    "responses": {
+                        **errors(["400", "405"], auth),
+                        "200": _json(_READY, "Ready: the database answered within 1 s."),
+                        "503": _json(
+                            _READY,
+                            "Not ready: the database cannot be reached or did not answer within"
+                            " 1 s (Retry-After says when to ask again).",
+                        ),
                     },
                 }
             },
@@ -588,8 +587,26 @@ def document() -> dict[str, Any]:
                     "summary": "This document.",
                     "operationId": "openapi",
                     "security": [],
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                    "responses": {
+                        "200": _json({"type": "object"}, "OpenAPI 3.1."),
+                        **errors(["405"], auth),
+                    },
                 }
             },
         },
     }
+    return built if auth else _without_tokens(built)
+
+
+def _without_tokens(built: dict[str, Any]) -> dict[str, Any]:
+    """The document of `serve --no-auth`: no security requirement anywhere, and the request
+    bodies that name their user must (`openapi_answers.without_tokens`)."""
+    del built["security"], built["components"]["securitySchemes"]
+    built["components"]["schemas"] = without_tokens(built["components"]["schemas"])
+    for operations in built["paths"].values():
+        for operation in operations.values():
+            operation.pop("security", None)
+    built["info"]["description"] += (
+        " Served with --no-auth: no token; each request names the user it acts for."
+    )
+    return built

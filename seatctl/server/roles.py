@@ -46,6 +46,13 @@ def acting_as(caller: Caller, named: str | None) -> tuple[str, str | None]:
     return (user if user is not None else caller.user), caller.user
 
 
+def me(caller: Caller, named: str | None) -> dict[str, Any]:
+    """`GET /v1/me` with a token: who it acts for and its role (`?user=` as any read's)."""
+    assert caller is not None  # tokens are required
+    reading_as(caller, named)
+    return {"user": caller.user, "auth": "tokens", "role": caller.role.value}
+
+
 def staff_only(caller: Caller, what: str) -> str | None:
     """For a staff endpoint: who acts (`by`); 403 `forbidden` for a buyer's token."""
     if caller is None:

@@ -1,10 +1,26 @@
-"""The one thread that talks to the database, and group commit.
+"""The threads that talk to the database, group commit, and each request's one deadline.
 
-Every request's database work runs here, as a function of the `Venue`. Reads run one by one.
-Writes that arrive together (typically while the previous commit was reaching the disk) run in
-one transaction, each in its own savepoint so that each stays all or nothing, and are answered
-only after that transaction's COMMIT: a durable write costs one disk flush per group, not per
-request, and no 2xx reply precedes the commit that makes it true.
+Every request's database work runs in a thread of its own kind, as a function of the `Venue`,
+on that thread's own connection:
+
+- readers (`READERS`) answer reads one at a time, beside the writers: a read never queues
+  behind a write (SQLite's WAL lets it read while another connection writes);
+- writers (`WRITERS`) take the writes that arrive together and run them in one transaction,
+  each in its own savepoint so that each stays all or nothing, and answer them only after that
+  transaction's COMMIT: a durable write costs one disk flush per group, not per request, and no
+  2xx reply precedes the commit that makes it true;
+- on PostgreSQL, where writers on different seats need not wait for each other, a write in a
+  group waits at most `GROUP_WAIT_SECONDS` for any lock (another command's row, say); one that
+  would wait longer is taken out of the group, untouched, and retried alone by a waiter
+  (`WAITERS`), with what is left of its time. So one request stuck behind a held row delays
+  the others of its group by milliseconds, not by its whole wait.
+
+Each request has one deadline (`BUDGET_SECONDS` from its arrival) for everything it waits for:
+a free thread, a connection, locks, statements (the store passes the time left to the
+database as lock_timeout and statement_timeout). Past it, a request that has not started is
+answered 503 `busy` and never runs; a read is answered so even if it has; a write that has
+started is answered with its outcome, which the database's own timeouts bring within the
+deadline, because a write may never be answered 503 while it might still commit.
 """
 
 from __future__ import annotations
@@ -14,44 +30,86 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
-from seatctl.core.errors import ExitCode, Reason, SeatctlError
+from seatctl.core.errors import ExitCode, Reason, SeatctlError, database_error
+from seatctl.core.validate import is_postgres_url
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
 Work = Callable[[Venue], Any]
 MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps others waiting
+BUDGET_SECONDS = 10.0  # a request's whole time, as a command's busy timeout (docs/http-api.md)
+GROUP_WAIT_SECONDS = 0.02  # the longest a write in a group waits for any one lock
+READERS = 2
+# On PostgreSQL; SQLite has one writer at a time, so one thread. Few: a write that waits for a
+# lock leaves its group for a waiter, and every connection is one more to make again after
+# an outage (each costs the server a process start).
+WRITERS = 2
+WAITERS = 8  # on PostgreSQL: writes that wait for locks, each alone on its connection
+READY_SECONDS = 1.0  # the readiness check's limit
+QUEUED, TAKEN, ABANDONED = "queued", "taken", "abandoned"
 
 
-class Job(NamedTuple):
+@dataclass(eq=False)
+class Job:
     work: Work
     write: bool
-    done: asyncio.Future[Any]  # settled on its own event loop, never from this thread
+    done: asyncio.Future[Any]  # settled on its own event loop, never from a thread here
     loop: asyncio.AbstractEventLoop
+    deadline: float  # time.monotonic()
+    state: str = field(default=QUEUED)
 
 
 class Worker:
     def __init__(self, db: str) -> None:
-        self._db = db
         self.db = db  # as given: others open their own connections to it
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._main, name="seatctl-db", daemon=True)
-        self._ready: Future[str] = Future()
-        self._outbox: list[tuple[Job, Any, BaseException | None]] = []  # settled, not yet told
         self.location = db
+        self._postgres = is_postgres_url(db)
+        self._claims = threading.Lock()  # guards every Job.state
+        self._reads: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._waits: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        writers = WRITERS if self._postgres else 1
+        self._lanes = [_Lane(self, "read", self._reads) for _ in range(READERS)]
+        self._lanes += [_Lane(self, "write", self._writes) for _ in range(writers)]
+        if self._postgres:
+            self._lanes += [_Lane(self, "wait", self._waits, eager=False) for _ in range(WAITERS)]
+        # Bumped when a thread finds its connection broken (a restarted server, terminated
+        # backends): the others reconnect before their next request instead of each failing one.
+        self.epoch = 0
+        self._probe = _Probe(db)
 
     def start(self) -> None:
-        """Open the database in the worker thread; raise its error here if that fails."""
-        self._thread.start()
-        self.location = self._ready.result()
+        """Open the database in the threads; raise its error here if that fails."""
+        for lane in self._lanes:
+            lane.start()
+        for lane in self._lanes:
+            location = lane.ready.result()
+            if lane.eager:
+                self.location = location
+        self._probe.start()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._jobs.put(None)
-            self._thread.join()
+        """Finish what is queued, then stop every thread."""
+        for lane in self._lanes:
+            lane.jobs.put(None)
+        for lane in self._lanes:
+            lane.join()
+        self._probe.stop()
+
+    async def ready(self) -> bool:
+        """Whether the database answers a query within READY_SECONDS, asked on a connection
+        of its own (never queued behind requests)."""
+        try:
+            async with asyncio.timeout(READY_SECONDS):
+                return await asyncio.shield(asyncio.wrap_future(self._probe.check()))
+        except TimeoutError:
+            return False
 
     async def read(self, work: Work) -> Any:
         return await self._submit(work, write=False)
@@ -59,104 +117,247 @@ class Worker:
     async def write(self, work: Work) -> Any:
         return await self._submit(work, write=True)
 
-    def _submit(self, work: Work, write: bool) -> asyncio.Future[Any]:
+    async def _submit(self, work: Work, write: bool) -> Any:
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._jobs.put(Job(work, write, done, loop))
-        return done
+        job = Job(work, write, loop.create_future(), loop, time.monotonic() + BUDGET_SECONDS)
+        (self._writes if write else self._reads).put(job)
+        try:
+            async with asyncio.timeout(BUDGET_SECONDS):
+                return await asyncio.shield(job.done)
+        except TimeoutError:
+            if write and not self.claim(job, ABANDONED):
+                # Started: its outcome, whatever it is, is the answer; the database's own
+                # timeouts (the time left, given at BEGIN) end its waits.
+                return await job.done
+            job.done.cancel()  # nobody waits for its outcome now
+            raise out_of_time(self.location) from None
+
+    def claim(self, job: Job, state: str) -> bool:
+        """Move a queued job to `state` (TAKEN by a thread, ABANDONED by its request); False
+        if it was no longer queued."""
+        with self._claims:
+            if job.state != QUEUED:
+                return False
+            job.state = state
+            return True
+
+    def requeue_to_wait(self, job: Job) -> None:
+        """A write that met a held lock in a group, undone: a waiter retries it alone."""
+        with self._claims:
+            job.state = QUEUED
+        self._waits.put(job)
+
+    def link_broken(self, opened_in: int) -> None:
+        """A thread found its connection, opened in epoch `opened_in`, broken. Only the first
+        such news since then counts: a connection opened after it is likely sound."""
+        with self._claims:
+            if opened_in == self.epoch:
+                self.epoch += 1
+
+
+class _Probe:
+    """The readiness check's own thread and connection: one query at a time, shared by every
+    check that comes while it runs (a frozen database then holds up one thread, not many)."""
+
+    def __init__(self, db: str) -> None:
+        self._db = db
+        self._asks: queue.SimpleQueue[Future[bool] | None] = queue.SimpleQueue()
+        self._pending: Future[bool] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, name="seatctl-ready", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._asks.put(None)  # a thread stuck connecting to a frozen database is not waited for
+
+    def check(self) -> Future[bool]:
+        with self._lock:
+            if self._pending is None or self._pending.done():
+                self._pending = Future()
+                self._asks.put(self._pending)
+            return self._pending
 
     def _main(self) -> None:
-        try:
-            opened = Venue.open(self._db)
-        except BaseException as exc:
-            self._ready.set_exception(exc)
-            return
-        self._ready.set_result(opened.location)
-        venue: Venue | None = opened
+        venue: Venue | None = None
+        while (asked := self._asks.get()) is not None:
+            try:
+                if venue is None:
+                    venue = Venue.open(self._db)
+                venue.within(time.monotonic() + READY_SECONDS)
+                venue.settings()
+                asked.set_result(True)
+            except Exception as exc:
+                log.error("readiness check: the database did not answer: %s", _why(exc))
+                asked.set_result(False)
+                if venue is not None:
+                    with contextlib.suppress(Exception):
+                        venue.close()
+                    venue = None
+        if venue is not None:
+            with contextlib.suppress(Exception):
+                venue.close()
+
+
+def _why(exc: Exception) -> str:
+    return exc.message if isinstance(exc, SeatctlError) else f"{type(exc).__name__}: {exc}"
+
+
+def out_of_time(location: str) -> SeatctlError:
+    return database_error(
+        Reason.BUSY,
+        f"{location} did not answer within {BUDGET_SECONDS:g} s; try again",
+    )
+
+
+class _Lane:
+    """One thread and its connection, serving one queue."""
+
+    def __init__(
+        self, worker: Worker, kind: str, jobs: queue.SimpleQueue[Job | None], eager: bool = True
+    ) -> None:
+        self.worker = worker
+        self.kind = kind
+        self.jobs = jobs
+        self.eager = eager
+        self.ready: Future[str] = Future()
+        self.venue: Venue | None = None
+        self.epoch = 0
+        self.outbox: list[tuple[Job, Any, BaseException | None]] = []  # settled, not yet told
+        self._thread = threading.Thread(target=self._main, name=f"seatctl-{kind}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _main(self) -> None:
+        if self.eager:
+            try:
+                self._open()
+            except BaseException as exc:
+                self.ready.set_exception(exc)
+                return
+        self.ready.set_result(self.venue.location if self.venue else self.worker.location)
         try:
             while (batch := self._next_batch()) is not None:
                 try:
-                    if venue is None:  # the last connection broke: a new one for this batch
-                        venue = self._reopen(batch)
-                        if venue is None:
-                            continue
-                    if not self._run(venue, batch):
-                        _close_quietly(venue)
-                        venue = None
+                    self._serve(batch)
                 finally:
                     self._answer()
         finally:
-            if venue is not None:
-                venue.close()
+            self._close()
 
-    def _run(self, venue: Venue, batch: list[Job]) -> bool:
-        """Do a batch's reads, then commit its writes together; False if the database
-        connection may be broken (a PostgreSQL server restarted, a connection dropped)."""
+    def _open(self) -> None:
+        self.epoch = self.worker.epoch
+        self.venue = Venue.open(self.worker.db)
+
+    def _close(self) -> None:
+        if self.venue is not None:
+            try:
+                self.venue.close()
+            except Exception as exc:
+                log.error("closing the broken database connection: %s", exc)
+            self.venue = None
+
+    def _serve(self, batch: list[Job]) -> None:
+        if self.venue is not None and (self.epoch != self.worker.epoch or self.venue.link_lost()):
+            # Another thread found the link broken (this one likely is too), or the server
+            # ended this connection while it was idle: a new one, before any request fails.
+            self._close()
+        if self.venue is None:
+            try:
+                self._open()
+            except Exception as exc:  # still unreachable: these fail, the next ones retry
+                for job in batch:
+                    if self.worker.claim(job, TAKEN):
+                        self._settle(job, None, exc)
+                return
+        taken = [job for job in batch if self.worker.claim(job, TAKEN)]
+        now = time.monotonic()
+        live = [job for job in taken if job.deadline > now]
+        for job in taken:
+            if job.deadline <= now:  # waited its whole time in the queue: not run at all
+                self._settle(job, None, out_of_time(self.worker.location))
+        if not live:
+            return
+        assert self.venue is not None
+        healthy = self._reads(live) if self.kind == "read" else self._commit_group(live)
+        if not healthy:
+            self.worker.link_broken(self.epoch)
+            self._close()
+
+    def _reads(self, jobs: list[Job]) -> bool:
+        assert self.venue is not None
         healthy = True
-        writes = [job for job in batch if job.write]
-        for job in batch:
-            if not job.write:
-                outcome = _attempt(job.work, venue)
-                healthy = healthy and not _broken(outcome[1])
-                self._settle(job, *outcome)
-        self._answer()  # the reads need not wait for the writes' COMMIT
-        if writes:
-            healthy = self._commit_group(venue, writes) and healthy
+        for job in jobs:
+            self.venue.within(job.deadline)
+            outcome = _attempt(job.work, self.venue)
+            healthy = healthy and not _broken(outcome[1])
+            self._settle(job, *outcome)
         return healthy
 
-    def _reopen(self, batch: list[Job]) -> Venue | None:
+    def _commit_group(self, writes: list[Job]) -> bool:
+        """Commit the writes together; False if the database connection may be broken (a
+        PostgreSQL server restarted, a connection dropped)."""
+        venue = self.venue
+        assert venue is not None
+        short = self.kind == "write" and self.worker._postgres
+        venue.within(min(job.deadline for job in writes), GROUP_WAIT_SECONDS if short else None)
+        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            return Venue.open(self._db)
-        except Exception as exc:  # still unreachable: this batch fails, the next one retries
-            for job in batch:
+            with venue.grouped():
+                for job in writes:
+                    outcomes.append(_attempt(job.work, venue))
+                    if _lost(outcomes[-1][1]):  # the transaction is gone: so is the group
+                        raise outcomes[-1][1]  # type: ignore[misc]
+        except BaseException as exc:  # BEGIN or COMMIT failed, or the link broke: none happened
+            for job in writes:
                 self._settle(job, None, exc)
-            return None
+            return not _broken(exc)
+        for job, (result, error) in zip(writes, outcomes, strict=True):
+            if short and _waited(error) and time.monotonic() < job.deadline:
+                self.worker.requeue_to_wait(job)  # rolled back to its savepoint: untouched
+            else:
+                self._settle(job, result, error)
+        return not any(_broken(error) for _, error in outcomes)
 
     def _next_batch(self) -> list[Job] | None:
-        """The next job and every job queued behind it (up to MAX_GROUP); None to stop."""
-        first = self._jobs.get()
+        """The next job and, for writers, every job queued behind it (up to MAX_GROUP); None
+        to stop."""
+        first = self.jobs.get()
         if first is None:
             return None
         batch = [first]
-        while len(batch) < MAX_GROUP:
+        while self.kind == "write" and len(batch) < MAX_GROUP:
             try:
-                job = self._jobs.get_nowait()
+                job = self.jobs.get_nowait()
             except queue.Empty:
                 break
             if job is None:
-                self._jobs.put(None)  # finish this batch, then stop
+                self.jobs.put(None)  # finish this batch, then stop
                 break
             batch.append(job)
         return batch
 
     def _settle(self, job: Job, result: Any, error: BaseException | None) -> None:
-        self._outbox.append((job, result, error))
+        self.outbox.append((job, result, error))
 
     def _answer(self) -> None:
         """Hand the settled jobs to their event loops: one wake-up per loop and batch, not one
         per request (each wake-up is a write to the loop's self-pipe and a callback there)."""
-        if not self._outbox:
+        if not self.outbox:
             return
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any, BaseException | None]]] = {}
-        for settled in self._outbox:
+        for settled in self.outbox:
             by_loop.setdefault(settled[0].loop, []).append(settled)
-        self._outbox = []
+        self.outbox = []
         for loop, answers in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
                 loop.call_soon_threadsafe(_settle_all, answers)
-
-    def _commit_group(self, venue: Venue, writes: list[Job]) -> bool:
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            with venue.grouped():
-                outcomes = [_attempt(job.work, venue) for job in writes]
-        except BaseException as exc:  # BEGIN or COMMIT failed: none of the group happened
-            for job in writes:
-                self._settle(job, None, exc)
-            return not _broken(exc)
-        for job, (result, error) in zip(writes, outcomes, strict=True):
-            self._settle(job, result, error)
-        return not any(_broken(error) for _, error in outcomes)
 
 
 def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
@@ -167,6 +368,14 @@ def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
     except Exception as exc:  # a bug: this request fails with a 500, the server goes on
         log.error("internal error: %s: %s", type(exc).__name__, exc)
         return None, exc
+
+
+def _waited(error: BaseException | None) -> bool:
+    return isinstance(error, SeatctlError) and error.reason == Reason.BUSY
+
+
+def _lost(error: BaseException | None) -> bool:
+    return isinstance(error, SeatctlError) and error.reason == Reason.UNAVAILABLE
 
 
 def _broken(error: BaseException | None) -> bool:
@@ -181,13 +390,6 @@ def _broken(error: BaseException | None) -> bool:
 
 
 _NOT_THE_LINK = frozenset({Reason.BUSY, Reason.CLOCK_BEHIND, Reason.INCONSISTENT})
-
-
-def _close_quietly(venue: Venue) -> None:
-    try:
-        venue.close()
-    except Exception as exc:
-        log.error("closing the broken database connection: %s", exc)
 
 
 def _settle_all(answers: list[tuple[Job, Any, BaseException | None]]) -> None:

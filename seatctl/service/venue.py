@@ -6,7 +6,7 @@ one of them, and write all the changes or none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from types import TracebackType
@@ -35,7 +35,14 @@ from seatctl.core.model import (
     StatusCounts,
 )
 from seatctl.service.choosing import names, not_enough
-from seatctl.service.shared import existing_show, naming_busy_seats, operator, shown
+from seatctl.service.shared import (
+    RuleAt,
+    existing_show,
+    lock_rule,
+    naming_busy_seats,
+    operator,
+    shown,
+)
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
 from seatctl.storage import Store, Transaction, open_store
@@ -43,9 +50,6 @@ from seatctl.storage import Store, Transaction, open_store
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.core.venue_map import Counts, MapCell
     from seatctl.service.initialising import InitResult
-
-Rule = Callable[[Seat], rules.Decision]
-RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
 
 class Venue(ChangeStream, TokenKeeping):
@@ -143,7 +147,7 @@ class Venue(ChangeStream, TokenKeeping):
         """Hold every seat for `user` until now + ttl (the database's default if None). `by`,
         on this and every change: who made it for `user` (recorded in the history)."""
         name = validate.user(user)
-        rule_for = _lock_rule(name, validate.ttl(ttl))
+        rule_for = lock_rule(name, validate.ttl(ttl))
         return self._apply(labels, name, rule_for, event, locking=True, by=by)
 
     def lock_best(
@@ -170,7 +174,7 @@ class Venue(ChangeStream, TokenKeeping):
         wanted_categories = names("category", categories)
         from seatctl.core import selection
 
-        rule_for = _lock_rule(name, ttl)
+        rule_for = lock_rule(name, ttl)
 
         with naming_busy_seats(self._store.location, []), self._store.transaction() as tx:
             existing_show(tx, show)
@@ -458,6 +462,17 @@ class Venue(ChangeStream, TokenKeeping):
         commit); their changes are durable only once the `with` block has ended."""
         return self._store.group()
 
+    def within(self, deadline: float | None, lock_wait: float | None = None) -> None:
+        """A server's limits for the calls that follow: each gives up waiting (busy) at
+        `deadline`, a `time.monotonic()` instant, and waits at most `lock_wait` seconds for any
+        one lock; None for both is a command's usual busy budget."""
+        self._store.deadline = deadline
+        self._store.lock_wait = lock_wait
+
+    def link_lost(self) -> bool:
+        """Whether the database connection is known to be gone (see `Store.link_lost`)."""
+        return self._store.link_lost()
+
     @property
     def location(self) -> str:
         """The database as it may be shown: a path, or a URL without its password."""
@@ -476,18 +491,6 @@ class Venue(ChangeStream, TokenKeeping):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _lock_rule(user: str, ttl: int | None) -> RuleAt:
-    """The lock rule for one transaction: its lock duration (the venue's default unless
-    `ttl`) and the venue's max-hold."""
-
-    def rule_for(tx: Transaction, now: Instant) -> Rule:
-        settings = tx.settings()
-        lifetime = ttl if ttl is not None else settings.ttl
-        return partial(rules.lock, user=user, now=now, ttl=lifetime, max_hold=settings.max_hold)
-
-    return rule_for
 
 
 __all__ = ["Venue"]

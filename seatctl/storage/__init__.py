@@ -175,6 +175,9 @@ class Transaction(Protocol):
 class Store(Protocol):
     location: str
     created: bool  # this open made the database (so `init` may seed the default venue)
+    # A server's limits for the request at hand (see `seatctl.storage.store.SqlStore`).
+    deadline: float | None
+    lock_wait: float | None
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
         """One atomic unit. In a write transaction, the seats read with `seats()` stay locked
@@ -185,6 +188,10 @@ class Store(Protocol):
     def group(self) -> AbstractContextManager[None]:
         """One write transaction around several `transaction()`s (group commit): each is a
         savepoint, all or nothing on its own; all become durable at the group's one COMMIT."""
+
+    def link_lost(self) -> bool:
+        """Whether the connection is known to be gone, found without a round trip (a server
+        reconnects before using it instead of failing a request on it)."""
 
     def wait_for_change(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for another connection to commit a change (SQLite

@@ -5,6 +5,7 @@ operation is a savepoint of one write transaction."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
@@ -18,7 +19,25 @@ class SqlStore(Generic[T]):
     """`Store.transaction()` and `Store.group()`; a backend supplies its transactions."""
 
     _grouped = False  # `group()` holds a write transaction open
+    # Set by a server for each request (`Venue.within`): the `time.monotonic()` instant by which
+    # its transactions give up waiting (busy), however many things they wait for; and the
+    # longest any one lock may be waited for (short inside a group, so that a request stuck
+    # behind another's row lock holds up nobody else's). None: the usual budget per command.
+    deadline: float | None = None
+    lock_wait: float | None = None
+
+    def _budget(self, usual: float) -> float:
+        """The seconds a transaction beginning now may wait in all (at most `usual`)."""
+        budget = usual if self.lock_wait is None else min(usual, self.lock_wait)
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
+        return budget
+
     _busy = False  # a transaction is open on this connection
+
+    def link_lost(self) -> bool:
+        """Whether the connection is known to be gone (the server ended it while it was idle)."""
+        return False
 
     def _operation(self, write: bool) -> AbstractContextManager[T]:
         """One operation of a group: a savepoint of the group's write transaction."""

@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from seatctl.core import clock
-from seatctl.core.errors import Reason, SeatctlWarning, database_error, usage_error
+from seatctl.core.errors import (
+    Reason,
+    SeatctlWarning,
+    busy_error,
+    database_error,
+    usage_error,
+)
 from seatctl.storage.postgres import schema
 from seatctl.storage.postgres.driver import INSTALL_HINT, psycopg
 from seatctl.storage.postgres.errors import (
@@ -92,12 +98,14 @@ class PostgresStore(SqlStore[PostgresTransaction]):
     @contextlib.contextmanager
     def _operation(self, write: bool) -> Iterator[PostgresTransaction]:
         with translated_errors(self._url, write), savepoint(self._conn):
-            yield PostgresTransaction(self._conn, True, self.location, BUSY_TIMEOUT_SECONDS)
+            budget = self._budget(BUSY_TIMEOUT_SECONDS)
+            yield PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
 
     @contextlib.contextmanager
     def _own_transaction(self, write: bool) -> Iterator[PostgresTransaction]:
         with self._begun_at_the_current_schema(write) as conn:
-            yield transaction(conn, write, self.version, self.location, BUSY_TIMEOUT_SECONDS)
+            budget = self._budget(BUSY_TIMEOUT_SECONDS)
+            yield transaction(conn, write, self.version, self.location, budget, self.deadline)
 
     def _committed(self, tx: PostgresTransaction) -> None:
         self._may_create = False  # the tables exist now
@@ -148,7 +156,10 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         """One transaction on the connection (which is otherwise in autocommit mode)."""
         try:
             with translated_errors(self._url, write):
-                self._conn.execute(_begin(write))
+                budget = self._budget(BUSY_TIMEOUT_SECONDS)
+                if budget <= 0:  # the request's time is up before it began: nothing done
+                    raise busy_error(self.location, [])
+                self._conn.execute(_begin(write, budget, self.deadline))
                 yield self._conn
             with translated_errors(self._url, write, COMMITTING if write else WORKING):
                 self._conn.execute("COMMIT")
@@ -185,6 +196,17 @@ class PostgresStore(SqlStore[PostgresTransaction]):
                     return True
             return False
 
+    def link_lost(self) -> bool:
+        # What the socket already holds, without a round trip (a few microseconds): a backend
+        # that was terminated or shut down sent its goodbye and closed. The first read may take
+        # the goodbye, the second meets the end.
+        try:
+            for _ in range(2):
+                self._conn.pgconn.consume_input()
+        except psycopg.OperationalError:
+            return True
+        return bool(self._conn.pgconn.status != psycopg.pq.ConnStatus.OK)
+
     def _value_outside(self, query: str) -> Any:
         row = self._conn.execute(query).fetchone()
         return row[0] if row else None
@@ -215,15 +237,21 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         self._conn.close()
 
 
-def _begin(write: bool) -> str:
+def _begin(write: bool, budget: float, deadline: float | None) -> str:
     # Writers: READ COMMITTED whatever the server's default, so that FOR UPDATE waits for a
     # row and then reads its latest version instead of failing to serialise. Readers: one
     # snapshot for the whole command. lock_timeout is the busy timeout for a single lock (the
     # schema lock, a meta row); the seats' rows are bounded together (see `_locked`). SET LOCAL
     # ends with the transaction, which also suits transaction-pooling proxies such as PgBouncer.
+    # A server's request (`deadline`) also bounds every statement by the time it has left, so
+    # that a slow or stuck database answers within it too.
     isolation = "READ COMMITTED" if write else "REPEATABLE READ, READ ONLY"
-    timeout_ms = max(1, round(BUSY_TIMEOUT_SECONDS * 1000))  # 0 would mean "wait forever"
-    return f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
+    timeout_ms = max(1, round(budget * 1000))  # 0 would mean "wait forever"
+    begin = f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
+    if deadline is not None:
+        left_ms = max(1, round((deadline - time.monotonic()) * 1000))
+        begin += f"; SET LOCAL statement_timeout = '{left_ms}ms'"
+    return begin
 
 
 def _connect(url: str, given: dict[str, Any]) -> Connection:

@@ -46,6 +46,14 @@ _SERVER_NOW = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"
 # lock is transaction-scoped: a crashed init cannot leave it held.
 _SEATCTL_LOCK_CLASS = 0x5EA7
 SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS}, hashtext(current_schema()))"
+# Taken by every writer right before its first history insert and held to COMMIT, so that
+# history ids (drawn from a sequence at INSERT time) are drawn in commit order: a writer draws
+# ids only once every writer that drew before it has committed or rolled back. A change
+# stream that reads `id > last read` then never skips a change that commits late; a rolled
+# back writer leaves a gap nobody will fill, which readers pass harmlessly.
+HISTORY_LOCK = (
+    f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 3}, hashtext(current_schema()))"
+)
 _SHOW_LOCK = (
     f"SELECT pg_advisory_xact_lock({_SEATCTL_LOCK_CLASS + 1},"
     " hashtext(current_schema() || '/' || %s))"
@@ -86,16 +94,26 @@ class PostgresTransaction(SqlTransaction):
     _conn: Connection
 
     def __init__(
-        self, conn: Connection, write: bool, location: str = "", busy_timeout: float = 10.0
+        self,
+        conn: Connection,
+        write: bool,
+        location: str = "",
+        busy_timeout: float = 10.0,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(conn)
         self._write = write
         self._location = location
         self._busy_timeout = busy_timeout
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
+        self._hard_deadline = deadline  # a server request's: no wait goes past it
+        self._history_locked = False
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.core.clock's time).
-        self._deadline = time.monotonic() + busy_timeout
+        self._deadline = self._capped(time.monotonic() + busy_timeout)
+
+    def _capped(self, deadline: float) -> float:
+        return deadline if self._hard_deadline is None else min(deadline, self._hard_deadline)
 
     def now(self) -> Instant:
         if self._now is None:
@@ -119,14 +137,14 @@ class PostgresTransaction(SqlTransaction):
     def serialise_user(self, show: str, user: str) -> None:
         # Bounded by lock_timeout like the event's lock; the seats' budget starts after it.
         self.execute(_USER_LOCK, (show, user))
-        self._deadline = time.monotonic() + self._busy_timeout
+        self._deadline = self._capped(time.monotonic() + self._busy_timeout)
 
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one
         # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
         # queue, not contention on the seats: the seats' own budget starts once it is over.
         self.execute(_SHOW_LOCK, (show,))
-        self._deadline = time.monotonic() + self._busy_timeout
+        self._deadline = self._capped(time.monotonic() + self._busy_timeout)
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         if not labels:
@@ -150,12 +168,18 @@ class PostgresTransaction(SqlTransaction):
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
                 conn.execute(_LOCK_SEATS, (labels,))
                 rows = conn.execute(_READ_SEATS, (show, labels))
-                conn.execute("SET LOCAL statement_timeout = DEFAULT")
+                conn.execute(f"SET LOCAL statement_timeout = {self._statement_timeout()}")
             return rows.fetchall()
         except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
             conn.execute("ROLLBACK TO SAVEPOINT seatctl_seats")
             held = {row[0] for row in conn.execute(_HELD_SEATS, {"labels": labels})}
             raise busy_error(self._location, [label for label in labels if label in held]) from None
+
+    def _statement_timeout(self) -> str:
+        """What bounds the statements after the seats' wait: a request's time left, if any."""
+        if self._hard_deadline is None:
+            return "DEFAULT"
+        return str(max(1, round((self._hard_deadline - time.monotonic()) * 1000)))
 
     def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
         if not seats:
@@ -205,6 +229,9 @@ class PostgresTransaction(SqlTransaction):
     def append_history(self, events: list[HistoryEntry]) -> None:
         if not events:
             return
+        if not self._history_locked:
+            self._conn.execute(HISTORY_LOCK)
+            self._history_locked = True
         # Ids are drawn in insertion order; ORDER BY the array position keeps the caller's order.
         # The same statement tells change streams (`wait_for_change`) that the history grew:
         # PostgreSQL delivers the NOTIFY at COMMIT, once per transaction, and never if it rolls
@@ -250,12 +277,17 @@ class OldPostgresReads(OldSchemaReads, PostgresTransaction):
 
 
 def transaction(
-    conn: Connection, write: bool, version: int, location: str, busy_timeout: float
+    conn: Connection,
+    write: bool,
+    version: int,
+    location: str,
+    busy_timeout: float,
+    deadline: float | None = None,
 ) -> PostgresTransaction:
     """A transaction on `conn`, whose schema is `version` (a write's is always the current)."""
     if version >= SCHEMA_VERSION:
-        return PostgresTransaction(conn, write, location, busy_timeout)
-    old = OldPostgresReads(conn, write, location, busy_timeout)
+        return PostgresTransaction(conn, write, location, busy_timeout, deadline)
+    old = OldPostgresReads(conn, write, location, busy_timeout, deadline)
     old.version = version
     return old
 

@@ -158,6 +158,11 @@ class SqliteStore(SqlStore[SqliteTransaction]):
     @contextlib.contextmanager
     def _own_transaction(self, write: bool) -> Iterator[SqliteTransaction]:
         with translated_errors(self.location):
+            if self.deadline is not None:  # a server's request: wait only for what it has left
+                budget = self._budget(BUSY_TIMEOUT_SECONDS)
+                if budget <= 0:
+                    raise database_error(Reason.BUSY, f"{self.location} is still busy; try again")
+                self._conn.execute(f"PRAGMA busy_timeout = {max(1, round(budget * 1000))}")
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 tx = _transaction(self._conn, self._prepared_version(write))
