@@ -66,6 +66,12 @@ def seat_object(view: SeatView) -> dict[str, str | int | float | None]:
     }
 
 
+def prototype_seat(view: SeatView, viewer: str | None = None) -> dict[str, Any]:
+    """A seat as the prototype's `GET /seats` shows it (a buyer sees only their own name)."""
+    shown = viewer is None or view.belongs_to(viewer)
+    return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
+
+
 def history_object(event: HistoryEntry) -> dict[str, str | None]:
     return {
         "at": format_instant(event.at),
@@ -75,6 +81,7 @@ def history_object(event: HistoryEntry) -> dict[str, str | None]:
         "expires_at": instant(event.expires_at),
         "event": event.show,
         "reason": event.reason,
+        "by": event.by,
     }
 
 
@@ -128,6 +135,16 @@ def summary_counts(counts: StatusCounts) -> Counts:
     )
 
 
+def summary_object(
+    event: str, counts: Counts, groups: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`summary --json` (and `GET /v1/summary`): the event's counts, and its groups if asked."""
+    shown: dict[str, Any] = {"event": event, **counts.as_dict()}
+    if groups is not None:
+        shown["groups"] = list(groups)
+    return shown
+
+
 def settings_object(settings: Settings) -> dict[str, int]:
     return {
         "ttl": settings.ttl,
@@ -156,7 +173,38 @@ def token_object(token: Token) -> dict[str, Any]:
         "created": format_instant(token.created_at),
         "expires": instant(token.expires_at),
         "last_used": instant(token.last_used_at),
+        "role": token.role.value,
     }
+
+
+# --- what a buyer may see ------------------------------------------------------------------
+# A viewer is the user a buyer's token acts as; None sees everything (staff, --no-auth, the
+# command line). Redaction works on the JSON objects, so one answer built for staff (or kept
+# in a cache) is redacted for each buyer as it goes out.
+
+_NAMES = ("locked_by", "booked_by", "held_since")  # what a seat object says about its holder
+
+
+def redacted_seat(seat: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """The seat object as `viewer` may see it: another user's seat names nobody (nor when
+    its hold began); the viewer's own seats, and every seat for staff, are as they are."""
+    if viewer is None or viewer in (seat["locked_by"], seat["booked_by"]):
+        return seat
+    if seat["locked_by"] is None and seat["booked_by"] is None and seat["held_since"] is None:
+        return seat
+    return seat | dict.fromkeys(_NAMES)
+
+
+def redacted_seats(seats: list[dict[str, Any]], viewer: str | None) -> list[dict[str, Any]]:
+    return seats if viewer is None else [redacted_seat(seat, viewer) for seat in seats]
+
+
+def redacted_history(entry: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """A history entry as `viewer` may see it (a buyer is shown only their own): who made a
+    change for them, a clerk, is not named."""
+    if viewer is None or entry["by"] in (None, viewer):
+        return entry
+    return entry | {"by": None}
 
 
 def printable(text: str) -> str:
@@ -170,13 +218,14 @@ def printable(text: str) -> str:
 # --- the change stream (`GET /v1/stream`) as Server-Sent Events -----------------------------
 
 
-def snapshot_message(event: str, state: StreamState) -> bytes:
+def snapshot_message(event: str, state: StreamState, viewer: str | None = None) -> bytes:
     """The snapshot, then an `id`-only message (no data: EventSource dispatches nothing) that
-    records the instant it was read, so that a resume does not repeat the expiries it showed."""
+    records the instant it was read, so that a resume does not repeat the expiries it showed.
+    `viewer`: the buyer it is for (see `redacted_seat`)."""
     data = {
         "event": event,
         "now": format_instant(state.now),
-        "seats": [seat_object(seat.view(state.now)) for seat in state.seats],
+        "seats": [redacted_seat(seat_object(s.view(state.now)), viewer) for s in state.seats],
     }
     return (
         sse("snapshot", str(state.newest_id), data)
@@ -184,8 +233,79 @@ def snapshot_message(event: str, state: StreamState) -> bytes:
     )
 
 
-def item_message(item: Item) -> bytes:
-    return sse(item.kind, item.id_text, seat_object(item.view))
+class SharedSnapshot:
+    """A snapshot message read once and shared by the streams that start together: kept with
+    nobody's name (`anonymous`), plus where each holder's own seats lie in it. A buyer's copy
+    is the anonymous one with their seats spliced back in, staff's with everyone's (made once,
+    when first asked for): one copy of the bytes, no JSON work on the server's loop."""
+
+    def __init__(self, anonymous: bytes, own: dict[str, list[tuple[int, int, bytes]]]) -> None:
+        self.anonymous = anonymous
+        self.own = own  # user -> (start, end, their seat as JSON), in order
+        self._whole: bytes | None = None
+
+    def for_viewer(self, viewer: str | None) -> bytes:
+        if viewer is None:
+            if self._whole is None:
+                every = sorted(spot for spots in self.own.values() for spot in spots)
+                self._whole = self._spliced(list(dict.fromkeys(every)))
+            return self._whole
+        return self._spliced(self.own.get(viewer, []))
+
+    def _spliced(self, spots: list[tuple[int, int, bytes]]) -> bytes:
+        if not spots:
+            return self.anonymous
+        parts, at = [], 0
+        for start, end, named in spots:
+            parts += [self.anonymous[at:start], named]
+            at = end
+        parts.append(self.anonymous[at:])
+        return b"".join(parts)
+
+
+def shared_snapshot(event: str, state: StreamState) -> SharedSnapshot:
+    """`snapshot_message` for everyone at once (see `SharedSnapshot`): for each viewer, the
+    same bytes as `snapshot_message(event, state, viewer)`."""
+    import json
+
+    def encoded(value: dict[str, Any]) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    head = encoded({"event": event, "now": format_instant(state.now), "seats": []})[:-2]
+    head = f"event: snapshot\nid: {state.newest_id}\ndata: ".encode() + head
+    tail = f"]}}\n\nid: {state.newest_id}:{state.now}\n\n".encode()
+    pieces: list[bytes] = []
+    own: dict[str, list[tuple[int, int, bytes]]] = {}
+    at = len(head)
+    for seat in state.seats:
+        view = seat.view(state.now)
+        shown = seat_object(view)
+        hidden = redacted_seat(shown, "")  # nobody's: every name hidden
+        plain = encoded(hidden)
+        if pieces:
+            at += 1  # the comma before it
+        if hidden is not shown:
+            named = encoded(shown)
+            for holder in {view.locked_by, view.booked_by} - {None}:
+                assert holder is not None
+                own.setdefault(holder, []).append((at, at + len(plain), named))
+        pieces.append(plain)
+        at += len(plain)
+    return SharedSnapshot(head + b",".join(pieces) + tail, own)
+
+
+def item_message(item: Item, viewer: str | None = None) -> bytes:
+    return sse(item.kind, item.id_text, redacted_seat(seat_object(item.view), viewer))
+
+
+def sees_whole(item: Item, viewer: str | None) -> bool:
+    """Whether `viewer` sees `item` as staff do (so the message built once for all serves)."""
+    view = item.view
+    return (
+        viewer is None
+        or (view.locked_by is None and view.booked_by is None and view.held_since is None)
+        or view.belongs_to(viewer)
+    )
 
 
 def sse(kind: str, id_text: str, data: dict[str, Any]) -> bytes:

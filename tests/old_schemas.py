@@ -110,3 +110,30 @@ def old_database(db_path: str, version: int = 3) -> str:
     if db_path.startswith(("postgresql://", "postgres://")):
         return postgres_v3(db_path, version)
     return sqlite_v3(db_path) if version == 3 else sqlite_v2(db_path)
+
+
+def schema_5(db_path: str) -> str:
+    """A database of the current schema taken back to schema 5, as seatctl 0.3 left it:
+    tokens without a role, history events without `acted_by`, no `token_add` events."""
+    statements = [
+        "DELETE FROM events WHERE action = 'token_add'",
+        "ALTER TABLE events DROP COLUMN acted_by",
+        "ALTER TABLE tokens DROP COLUMN role",
+    ]
+    if db_path.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(db_path) as conn:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        return db_path
+    conn = sqlite3.connect(db_path)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 5")
+        conn.commit()
+    finally:
+        conn.close()
+    return db_path

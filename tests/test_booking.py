@@ -161,7 +161,8 @@ def test_releasing_ones_own_booking_explains_that_bookings_cannot_be_released(cl
     run = cli("release", "3", "--user", "alice")
     assert (run.code, run.err) == (
         5,
-        "error: seat 3 is booked by alice: a booking cannot be released (no command undoes one)\n",
+        "error: seat 3 is booked by alice: a booking cannot be released"
+        " (the box office cancels one: seatctl cancel)\n",
     )
 
 

@@ -53,6 +53,7 @@ def test_history_json_shape(cli):
             "expires_at": None,
             "event": "default",
             "reason": None,
+            "by": None,
         },
         {
             "at": "2026-01-01T12:00:00Z",
@@ -62,6 +63,7 @@ def test_history_json_shape(cli):
             "expires_at": "2026-01-01T12:00:30Z",
             "event": "default",
             "reason": None,
+            "by": None,
         },
     ]
 

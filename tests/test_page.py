@@ -126,7 +126,8 @@ def test_the_page_is_package_data_of_the_wheel():
 
 def test_me_names_the_tokens_user(api, alice):
     answer = api.get("/v1/me", headers=alice)
-    assert (answer.status_code, answer.json()) == (200, {"user": "alice", "auth": "tokens"})
+    expected = {"user": "alice", "auth": "tokens", "role": "buyer"}
+    assert (answer.status_code, answer.json()) == (200, expected)
 
 
 def test_me_without_a_token_is_401(api):
@@ -138,7 +139,8 @@ def test_me_on_a_server_without_tokens_names_nobody(served):
     answer = TestClient(create_app(served, auth=False), base_url="http://127.0.0.1:8000").get(
         "/v1/me"
     )
-    assert (answer.status_code, answer.json()) == (200, {"user": None, "auth": "none"})
+    expected = {"user": None, "auth": "none", "role": "staff"}  # every request is trusted
+    assert (answer.status_code, answer.json()) == (200, expected)
 
 
 def test_events_are_the_cli_event_list(api, alice, cli):

@@ -167,7 +167,8 @@ def test_releasing_ones_own_booking_says_a_booking_cannot_be_released():
         "3",
         Reason.BOOKED,
         ExitCode.NOT_HOLDER,
-        "seat 3 is booked by alice: a booking cannot be released (no command undoes one)",
+        "seat 3 is booked by alice: a booking cannot be released"
+        " (the box office cancels one: seatctl cancel)",
     )
 
 

@@ -69,9 +69,10 @@ def test_token_list_never_shows_the_token(cli, venue_db):
     listed = cli("token", "list", "--json")
     assert listed.code == 0
     assert [(t["id"], t["user"]) for t in listed.json()] == [(1, "alice"), (2, "bob")]
-    assert set(listed.json()[0]) == {"id", "user", "created", "expires", "last_used"}
+    assert set(listed.json()[0]) == {"id", "user", "created", "expires", "last_used", "role"}
     text = cli("token", "list")
-    assert text.out.splitlines()[0].split() == ["ID", "USER", "CREATED", "EXPIRES", "LAST", "USED"]
+    heading = ["ID", "USER", "ROLE", "CREATED", "EXPIRES", "LAST", "USED"]
+    assert text.out.splitlines()[0].split() == heading
     assert token not in listed.out + text.out
     assert token[4:20] not in listed.out + text.out
 

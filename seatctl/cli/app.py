@@ -33,7 +33,8 @@ Exit codes:
      user, the hold at its max-hold, or the user at max-seats-
      per-user; lock --best: not enough seats; block refused:
      seat booked or locked
-  5  confirm/release refused: you hold no live lock on the seat
+  5  confirm/release refused: you hold no live lock on the seat;
+     cancel refused: the seat is not booked
   6  database problem: not initialised, not a seatctl database,
      a damaged record, newer schema, read-only, or still busy
      after waiting; check found problems; backup failed; the
@@ -46,6 +47,8 @@ ENVIRONMENT = """\b
 Environment:
   SEATCTL_DB     the database when --db is not given
   SEATCTL_USER   the user when --user is not given
+  SEATCTL_BY     who makes a change when --by is not given
+                 (an operator acting for the user: history)
   SEATCTL_EVENT  the event when --event is not given (else
                  the event named 'default')
   SEATCTL_NOW    "now" for one run: an instant such as
@@ -117,6 +120,7 @@ COMMANDS = {
     "release": ("booking", "release"),
     "block": ("booking", "block"),
     "unblock": ("booking", "unblock"),
+    "cancel": ("booking", "cancel"),
     "history": ("listing", "history"),
     "watch": ("listing", "watch"),
     "summary": ("listing", "summary"),

@@ -1,4 +1,5 @@
-"""Changing seats: lock (named seats or the best N), confirm, release, block and unblock."""
+"""Changing seats: lock (named seats or the best N), confirm, release, block, unblock and
+cancel. Each takes --by (default $SEATCTL_BY): who is at the keyboard, for the history."""
 
 # Annotations are evaluated here, once (no `from __future__ import annotations`): as strings,
 # Typer would compile each of the running command's twice, on every run.
@@ -8,7 +9,17 @@ from typing import Annotated
 import typer
 
 from seatctl.cli import output as render
-from seatctl.cli.common import EventOpt, JsonOpt, SeatsArg, TtlOpt, UserOpt, event_name, user_name
+from seatctl.cli.common import (
+    ByOpt,
+    EventOpt,
+    JsonOpt,
+    SeatsArg,
+    TtlOpt,
+    UserOpt,
+    by_name,
+    event_name,
+    user_name,
+)
 from seatctl.cli.output import Output
 from seatctl.core import validate
 from seatctl.core.errors import usage_error
@@ -56,6 +67,7 @@ def lock(
         bool,
         typer.Option("--split", help="With --best: take single seats if no block is together."),
     ] = False,
+    by: ByOpt = None,
 ) -> Output:
     """Hold seats for a user until the lock expires (all or nothing).
 
@@ -73,7 +85,7 @@ def lock(
         if section or category or split:
             raise usage_error("--section, --category and --split go with --best N")
         views = ctx.obj.venue(json).lock(
-            seat or [], user_name(ctx, user), ttl=ttl, event=event_name(ctx, event)
+            seat or [], user_name(ctx, user), ttl, event_name(ctx, event), by_name(ctx, by)
         )
         return render.SeatChange("locked", views)
     if seat:
@@ -87,6 +99,7 @@ def lock(
         split=split,
         ttl=ttl,
         event=event_name(ctx, event),
+        by=by_name(ctx, by),
     )
     return render.SeatChange("locked", views)
 
@@ -97,6 +110,7 @@ def confirm(
     user: UserOpt = None,
     json: JsonOpt = False,
     event: EventOpt = None,
+    by: ByOpt = None,
 ) -> Output:
     """Turn the user's live locks into bookings (all or nothing).
 
@@ -106,7 +120,9 @@ def confirm(
       seatctl confirm 3 4 --user alice
       seatctl confirm A12 --user bob --event gala --json
     """
-    views = ctx.obj.venue(json).confirm(seat, user_name(ctx, user), event=event_name(ctx, event))
+    views = ctx.obj.venue(json).confirm(
+        seat, user_name(ctx, user), event_name(ctx, event), by_name(ctx, by)
+    )
     return render.SeatChange("booked", views)
 
 
@@ -116,16 +132,19 @@ def release(
     user: UserOpt = None,
     json: JsonOpt = False,
     event: EventOpt = None,
+    by: ByOpt = None,
 ) -> Output:
     """Give up the user's live locks; the seats are available at once.
 
-    A booking cannot be released: seatctl has no command that undoes one.
+    A booking cannot be released: the box office cancels one ('seatctl cancel').
 
     Examples:
       seatctl release 3 --user alice
       seatctl release A12 A13 --user bob --event gala
     """
-    views = ctx.obj.venue(json).release(seat, user_name(ctx, user), event=event_name(ctx, event))
+    views = ctx.obj.venue(json).release(
+        seat, user_name(ctx, user), event_name(ctx, event), by_name(ctx, by)
+    )
     return render.SeatChange("released", views)
 
 
@@ -138,6 +157,7 @@ def block(
     ] = None,
     json: JsonOpt = False,
     event: EventOpt = None,
+    by: ByOpt = None,
 ) -> Output:
     """Take seats off sale in an event (all or nothing).
 
@@ -147,12 +167,16 @@ def block(
       seatctl block 7 8 --reason "camera platform"
       seatctl block A1 --event gala --json
     """
-    views = ctx.obj.venue(json).block(seat, reason=reason, event=event_name(ctx, event))
+    views = ctx.obj.venue(json).block(seat, reason, event_name(ctx, event), by_name(ctx, by))
     return render.SeatChange("blocked", views)
 
 
 def unblock(
-    ctx: typer.Context, seat: SeatsArg, json: JsonOpt = False, event: EventOpt = None
+    ctx: typer.Context,
+    seat: SeatsArg,
+    json: JsonOpt = False,
+    event: EventOpt = None,
+    by: ByOpt = None,
 ) -> Output:
     """Put blocked seats back on sale in an event (all or nothing).
 
@@ -162,5 +186,30 @@ def unblock(
       seatctl unblock 7 8
       seatctl unblock A1 --event gala
     """
-    views, not_blocked = ctx.obj.venue(json).unblocking(seat, event=event_name(ctx, event))
+    venue = ctx.obj.venue(json)
+    views, not_blocked = venue.unblocking(seat, event_name(ctx, event), by_name(ctx, by))
     return render.SeatChange("unblocked", views, frozenset(not_blocked))
+
+
+def cancel(
+    ctx: typer.Context,
+    seat: SeatsArg,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why (kept in the history)."),
+    ] = None,
+    json: JsonOpt = False,
+    event: EventOpt = None,
+    by: ByOpt = None,
+) -> Output:
+    """Cancel bookings: the seats are available again (all or nothing).
+
+    The history records `cancel` with the customer, the reason and --by. A seat that is
+    not booked is refused (exit 5, not_booked); nothing else changes.
+
+    Examples:
+      seatctl cancel 7 --reason "refund, order 1234"
+      seatctl cancel A1 A2 --event gala --by clerk1 --json
+    """
+    views = ctx.obj.venue(json).cancel(seat, reason, event_name(ctx, event), by_name(ctx, by))
+    return render.SeatChange("cancelled", views)

@@ -68,6 +68,17 @@ UserOpt = Annotated[
     ),
 ]
 
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        metavar="NAME",
+        envvar="SEATCTL_BY",
+        show_envvar=True,
+        help="Who is making the change (an operator acting for USER): kept in the history.",
+    ),
+]
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (errors go to stderr as JSON).")]
 
 EventOpt = Annotated[
@@ -103,6 +114,16 @@ def user_name(ctx: typer.Context, user: str | None) -> str:
     if from_environment(ctx, "user"):
         _check_variable("SEATCTL_USER", user, validate.user)
     return user
+
+
+def by_name(ctx: typer.Context, by: str | None) -> str | None:
+    """The operator making a change (`--by`, else $SEATCTL_BY); None without either (an empty
+    variable counts as unset: nobody is named)."""
+    if by is None or (by == "" and from_environment(ctx, "by")):
+        return None
+    if from_environment(ctx, "by"):
+        _check_variable("SEATCTL_BY", by, validate.user)
+    return validate.user(by)
 
 
 def _check_variable(variable: str, value: str, check: Callable[[str], object]) -> None:

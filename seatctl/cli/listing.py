@@ -94,6 +94,10 @@ def history(
     ] = None,
     json: JsonOpt = False,
     event: EventOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="NAME", help="Only the changes NAME made for someone else."),
+    ] = None,
 ) -> Output:
     """Show the audit history of an event, oldest first.
 
@@ -103,10 +107,11 @@ def history(
     Examples:
       seatctl history 3
       seatctl history --user alice --since 2031-01-01 --json
-      seatctl history --limit 20 --event gala
+      seatctl history --by clerk1 --limit 20 --event gala
     """
     venue = ctx.obj.venue(json)
-    events = venue.history(seat or [], user, instant(since), limit, event=event_name(ctx, event))
+    show = event_name(ctx, event)
+    events = venue.history(seat or [], user, instant(since), limit, event=show, by=by)
     from seatctl.cli.reports import EventList  # not every run defines the class
 
     return EventList(events)
@@ -119,7 +124,7 @@ def watch(ctx: typer.Context, json: JsonOpt = False, event: EventOpt = None) -> 
     Text: first a line on stderr saying what is watched, then on stdout one
     line per change: its instant, the seat, and what the seat is now.
     --json: first a snapshot object (every seat now), then one object per
-    change: {"type": "seat" or "expire", "id", "at", "seat": seat object}.
+    change: {"type": "seat", "cancel" or "expire", "id", "at", "seat": seat object}.
     Changes by any process count; a lock that runs out is printed as an
     `expire` within a second of its deadline. Ctrl-C or SIGTERM ends it: exit 0.
 

@@ -19,6 +19,7 @@ from seatctl.wire import (
     instant,
     printable,
     settings_object,
+    summary_object,
 )
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
@@ -57,10 +58,8 @@ class Summary(NamedTuple):
         out.write(dumps(self.fields()) + "\n")
 
     def fields(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"event": self.event, **self.counts.as_dict()}
-        if self.groups is not None:
-            shown["groups"] = list(self.groups)
-        return shown
+        groups = list(self.groups) if self.groups is not None else None
+        return summary_object(self.event, self.counts, groups)
 
     def error(self) -> SeatctlError | None:
         return None
@@ -145,13 +144,25 @@ class EventList(NamedTuple):
     def write_text(self, out: TextIO, colour: bool) -> None:
         # A REASON column only when some event has one (blocks): other listings look as before.
         reasons = any(e.reason for e in self.events)
-        rows = [("AT", "SEAT", "ACTION", "USER", "EXPIRES", *(("REASON",) if reasons else ()))]
+        bys = any(e.by for e in self.events)  # a BY column only when someone acted for another
+        rows = [
+            (
+                "AT",
+                "SEAT",
+                "ACTION",
+                "USER",
+                *(("BY",) if bys else ()),
+                "EXPIRES",
+                *(("REASON",) if reasons else ()),
+            )
+        ]
         rows += [
             (
                 format_instant(e.at),
                 e.seat,
                 e.action,
-                e.user or "",
+                printable(e.user or ""),
+                *((printable(e.by or ""),) if bys else ()),
                 instant(e.expires_at) or "",
                 *((printable(e.reason or ""),) if reasons else ()),
             )

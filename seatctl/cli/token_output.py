@@ -43,13 +43,14 @@ class TokenList(NamedTuple):
         return False
 
     def write_text(self, out: TextIO, colour: bool) -> None:
-        rows = [("ID", "USER", "CREATED", "EXPIRES", "LAST USED")]
+        rows = [("ID", "USER", "ROLE", "CREATED", "EXPIRES", "LAST USED")]
         for token in self.tokens:
             shown = token_object(token)
             rows.append(
                 (
                     str(token.id),
                     printable(token.user),
+                    token.role.value,
                     shown["created"],
                     shown["expires"] or "never",
                     shown["last_used"] or "never",

@@ -41,6 +41,15 @@ def token_add(
             help="Expire after this long (1 to 315360000; default: never).",
         ),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            metavar="ROLE",
+            help="buyer (acts only as USER, sees no one else's names) or staff (the box"
+            " office: sees everything, acts for customers, blocks and cancels).",
+        ),
+    ] = "buyer",
     json: JsonOpt = False,
 ) -> Output:
     """Make a token for USER and print it, this once; only its hash is stored.
@@ -48,14 +57,15 @@ def token_add(
     Examples:
       seatctl token add alice
       seatctl token add ci-bot --expires-in 3600 --json
+      seatctl token add clerk1 --role staff
     """
-    token, record = ctx.obj.venue(json).add_token(user, expires_in)
+    token, record = ctx.obj.venue(json).add_token(user, expires_in, role)
     return token_output.NewToken(token, record)
 
 
 @token_app.command("list")
 def token_list(ctx: typer.Context, json: JsonOpt = False) -> Output:
-    """List the tokens: id, user, created, expires, last used (never the token).
+    """List the tokens: id, user, role, created, expires, last used (never the token).
 
     Examples:
       seatctl token list

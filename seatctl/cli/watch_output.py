@@ -44,8 +44,8 @@ def watch_line(kind: str, at: Instant, seat: dict[str, Any], action: str | None 
 
 
 def watch_object(kind: str, id_text: str, at: Instant, seat: dict[str, Any]) -> str:
-    """One change as a JSON line: its kind (`seat` or `expire`), its stream id, its instant
-    (an expiry's is the deadline), and the seat object after it."""
+    """One change as a JSON line: its kind (`seat`, `cancel` or `expire`), its stream id, its
+    instant (an expiry's is the deadline), and the seat object after it."""
     return dumps({"type": kind, "id": id_text, "at": format_instant(at), "seat": seat})
 
 

@@ -76,6 +76,8 @@ def history_problems(
         if event.action is Action.SETTINGS:
             in_force = _changed(in_force, event)
             continue
+        if event.action is Action.TOKEN_ADD:
+            continue  # a token made: no seat changed
         if event.action is Action.ADD:
             after, problem = _step(added.get(event.seat), event, seeded)
             if after is not None and event.seat not in added:
@@ -266,6 +268,12 @@ def _illegal(seat: Seat, event: HistoryEntry, seeded: bool) -> str | None:
         return None
     if action is Action.UNBLOCK:
         return None if seat.blocked_at is not None else "unblocked but not blocked"
+    if action is Action.CANCEL:
+        if seat.booked_by is None:
+            return f"booking of {user} cancelled but the seat was not booked"
+        if seat.booked_by != user:
+            return f"booking of {user} cancelled but the seat was booked by {seat.booked_by}"
+        return None
     if action is Action.CONFIRM and seat.booked_by is not None:
         return f"confirmed by {user} but already booked by {seat.booked_by}"
     if action is Action.LOCK:
@@ -321,7 +329,9 @@ def _applied(seat: Seat, event: HistoryEntry) -> Seat:
         return seat if seat.booked_by is not None else seat.booked(user, event.at)
     if action is Action.EXPIRE and seat.locked_by != user:
         return seat  # not this seat's lock: nothing to end
-    return seat.freed()  # release, expire
+    if action is Action.CANCEL and seat.booked_by is None:
+        return seat  # no booking to end
+    return seat.freed()  # release, expire, cancel
 
 
 _PAST = {

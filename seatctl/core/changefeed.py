@@ -44,6 +44,7 @@ class Kind(StrEnum):
     SNAPSHOT = "snapshot"
     SEAT = "seat"
     EXPIRE = "expire"
+    CANCEL = "cancel"  # a `seat` item whose change cancelled a booking (`watch` says so)
 
 
 class Item(NamedTuple):
@@ -74,7 +75,7 @@ class Cursor(NamedTuple):
     label: str | None = None
 
     def told(self, item: Item) -> bool:
-        if item.kind is Kind.SEAT:
+        if item.kind is not Kind.EXPIRE:
             return item.event_id <= self.event_id
         return item.lock_id <= self.event_id and _before_or_at(
             (item.at, item.label), (self.expired_through, self.label)
@@ -82,7 +83,7 @@ class Cursor(NamedTuple):
 
     def after(self, item: Item) -> Cursor:
         """The cursor once `item` is told too."""
-        if item.kind is Kind.SEAT:
+        if item.kind is not Kind.EXPIRE:
             if item.at >= self.expired_through:  # every expiry due by then came before it
                 return Cursor(max(self.event_id, item.event_id), item.at)
             return self._replace(event_id=max(self.event_id, item.event_id))
@@ -180,9 +181,11 @@ class Tracker:
             self.event_id = max(self.event_id, event.id or 0)
             # A committed expire ends a lock whose expiry was told just above (its time is
             # the deadline), or one older than this stream, told before it started.
-            if event.action is not Action.EXPIRE:
+            # A change of no seat (settings, a token made) is no seat's news.
+            if event.action is not Action.EXPIRE and event.seat:
                 view = seat.view(event.at)
-                item = Item(Kind.SEAT, event.seat, event.at, self.event_id, 0, view, event.action)
+                kind = Kind.CANCEL if event.action is Action.CANCEL else Kind.SEAT
+                item = Item(kind, event.seat, event.at, self.event_id, 0, view, event.action)
                 items.append(item)
         return items
 

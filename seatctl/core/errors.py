@@ -50,6 +50,7 @@ class Reason(StrEnum):
     CLOCK_BEHIND = "clock_behind"
     NOT_ENOUGH = "not_enough"  # lock --best: no N seats to be had (together, unless --split)
     MAX_HOLD = "max_hold"  # a relock would take a hold past the venue's max-hold
+    NOT_BOOKED = "not_booked"  # cancel: the seat is not booked
     MAX_SEATS = "max_seats"  # a lock would leave its user over max-seats-per-user in the event
 
 

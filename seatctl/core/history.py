@@ -70,6 +70,7 @@ def select(
     user: str | None = None,
     since: Instant | None = None,
     limit: int | None = None,
+    by: str | None = None,
 ) -> list[HistoryEntry]:
     """Events matching every filter given, oldest first; `limit` keeps the last ones."""
     wanted = set(labels)
@@ -79,5 +80,6 @@ def select(
         if (not wanted or e.seat in wanted)
         and (user is None or e.user == user)
         and (since is None or e.at >= since)
+        and (by is None or e.by == by)
     ]
     return chosen[max(len(chosen) - limit, 0) :] if limit is not None else chosen

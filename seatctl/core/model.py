@@ -29,6 +29,16 @@ class Action(StrEnum):
     BLOCK = "block"
     UNBLOCK = "unblock"
     SETTINGS = "settings"  # `init` changed the venue's settings (no seat: `seat` is "")
+    CANCEL = "cancel"  # the box office cancelled a booking: the seat is available again
+    TOKEN_ADD = "token_add"  # an API token was made for `user` (no seat; `reason`: its role)
+
+
+class Role(StrEnum):
+    """What an API token may do: a buyer acts only as its user and sees only its own names;
+    staff (the box office) see everything and act for any customer."""
+
+    BUYER = "buyer"
+    STAFF = "staff"
 
 
 # Records are NamedTuples rather than dataclasses: just as immutable and typed, and several
@@ -161,7 +171,8 @@ class HistoryEntry(NamedTuple):
     """One line of a seat's history. `expires_at` is the deadline of the lock the event made
     (lock, extend) or ended (expire); `id` orders events as they were committed. `show` is the
     event (show) it happened in: None for `add`, which adds the seat to the map (every show);
-    `reason` is a block's."""
+    `reason` is a block's or a cancellation's. `by` is who made the change when that is not
+    `user` (a clerk acting for a customer, an operator at the shell); None otherwise."""
 
     at: Instant
     seat: str
@@ -171,6 +182,7 @@ class HistoryEntry(NamedTuple):
     id: int | None = None
     show: str | None = None
     reason: str | None = None
+    by: str | None = None
 
 
 DEFAULT_SHOW = "default"
@@ -214,6 +226,7 @@ class Token(NamedTuple):
     expires_at: Instant | None
     last_used_at: Instant | None
     hash: str
+    role: Role = Role.BUYER
 
     def live(self, now: Instant) -> bool:
         return self.expires_at is None or self.expires_at > now

@@ -15,10 +15,13 @@ from seatctl.core.names import seat_phrase
 
 
 class Change(NamedTuple):
-    """The seat after a successful operation; `action` is None when nothing changed."""
+    """The seat after a successful operation; `action` is None when nothing changed. A
+    cancellation records the customer whose booking it ends (`customer`) and its `reason`."""
 
     after: Seat
     action: Action | None
+    customer: str | None = None
+    reason: str | None = None
 
     def events(self, before: Seat, user: str | None, now: Instant) -> list[HistoryEntry]:
         """The history this change writes: a lapsed lock it replaces ends first, at its deadline."""
@@ -31,8 +34,9 @@ class Change(NamedTuple):
                 HistoryEntry(expired or 0, before.label, Action.EXPIRE, before.locked_by, expired)
             )
         made = self.after.lock_expires if self.action in LOCKING else None
-        reason = self.after.block_reason if self.action is Action.BLOCK else None
-        events.append(HistoryEntry(now, before.label, self.action, user, made, reason=reason))
+        reason = self.after.block_reason if self.action is Action.BLOCK else self.reason
+        who = self.customer if self.customer is not None else user
+        events.append(HistoryEntry(now, before.label, self.action, who, made, reason=reason))
         return events
 
 
@@ -132,8 +136,11 @@ def confirm(seat: Seat, user: str, now: Instant) -> Decision:
 
 def release(seat: Seat, user: str, now: Instant) -> Decision:
     if seat.booked_by == user:
-        # The user most likely meant to undo their booking: say that this is not a thing.
-        what = f"is booked by {user}: a booking cannot be released (no command undoes one)"
+        # The user most likely meant to undo their booking: say who can.
+        what = (
+            f"is booked by {user}: a booking cannot be released"
+            " (the box office cancels one: seatctl cancel)"
+        )
         return _refuse(seat, Reason.BOOKED, ExitCode.NOT_HOLDER, what)
     refusal = _unless_holder(seat, user, now)
     return refusal or Change(seat.freed(), Action.RELEASE)
@@ -176,6 +183,15 @@ def unblock(seat: Seat, now: Instant) -> Decision:
     return Change(seat.freed(), Action.UNBLOCK)
 
 
+def cancel(seat: Seat, now: Instant, reason: str | None) -> Decision:
+    """End a booking (the box office's decision, as a refund is): the seat is available
+    again. Only a booked seat can be cancelled; nothing else about the seat changes."""
+    if seat.status(now) is not Status.BOOKED:
+        what = f"is not booked (it is {seat.status(now).value}): only a booking can be cancelled"
+        return _refuse(seat, Reason.NOT_BOOKED, ExitCode.NOT_HOLDER, what)
+    return Change(seat.freed(), Action.CANCEL, seat.booked_by, reason)
+
+
 def _blocked(seat: Seat) -> str:
     because = f" ({seat.block_reason})" if seat.block_reason else ""
     return f"is blocked{because}"
@@ -191,6 +207,12 @@ def _refuse(seat: Seat, reason: Reason, code: ExitCode, what: str) -> SeatRefusa
     return SeatRefusal(
         seat.label, reason, code, f"seat {seat_phrase(seat.label, seat.place)} {what}"
     )
+
+
+def recorded_by(entry: HistoryEntry, by: str | None) -> str | None:
+    """The `by` a history entry records: who made the change, unless that is its user (or
+    nobody made it: an expiry a write records)."""
+    return None if entry.action is Action.EXPIRE or entry.user == by else by
 
 
 def not_found(label: str) -> SeatRefusal:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import NamedTuple
 
 from seatctl.core.clock import Instant
 from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError
-from seatctl.core.model import Token
+from seatctl.core.model import Role, Token
 
 PREFIX = "stk_"
 MAX_EXPIRES_IN = 10 * 365 * 86_400  # ten years
@@ -40,6 +41,28 @@ def expires_in(raw: int | None) -> int | None:
             ),
         )
     return raw
+
+
+class Principal(NamedTuple):
+    """Who a request acts as: its token's user and what that token may do."""
+
+    user: str
+    role: Role
+
+    @property
+    def staff(self) -> bool:
+        return self.role is Role.STAFF
+
+
+def role(raw: str) -> Role:
+    """A role as given (`buyer` or `staff`); a usage error names the field otherwise."""
+    try:
+        return Role(raw)
+    except ValueError:
+        roles = " or ".join(r.value for r in Role)
+        raise FieldError(
+            "role", raw, lambda name: f"invalid {name('role')} {raw!r}: use {roles}"
+        ) from None
 
 
 def check(token: str, found: Token | None, now: Instant) -> Token:

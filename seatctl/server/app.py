@@ -7,7 +7,7 @@ is the one table from their exit codes (and the few reasons HTTP tells apart) to
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -24,7 +24,7 @@ from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW, Place, SeatView, Status
 from seatctl.core.names import seat_phrase
 from seatctl.core.tokens import forbidden, unauthorized
-from seatctl.server import parsing
+from seatctl.server import parsing, roles
 from seatctl.server.answers import (
     RETRY_AFTER_SECONDS,
     error_response,
@@ -34,7 +34,7 @@ from seatctl.server.answers import (
     seat_listing,
 )
 from seatctl.server.cache import ReadCache
-from seatctl.server.guard import StreamAnswer, StreamGuard
+from seatctl.server.guard import StreamAnswer, StreamGuard, counted
 from seatctl.server.limits import Limits
 from seatctl.server.live import Hub, Watcher
 from seatctl.server.local import Local
@@ -53,20 +53,27 @@ class Api:
         self.hub = hub
         self.limits = limits
         self.guard = StreamGuard(worker, limits, auth)
-        self.cache = ReadCache(worker.db)
+        self.cache = ReadCache(worker.db)  # --no-auth: everyone reads every name alike
+        self.run = partial(roles.run_as, worker, auth)  # work as the request's caller
 
     # --- the prototype's endpoints --------------------------------------------------------
 
     async def proto_seats(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = parsing.one_query(request, "userId", _PROTO_SEATS_QUERY)
+            named = parsing.one_query(request, "userId", parsing.PROTO_SEATS_QUERY)
 
-        check = partial(self._filter, token=token, named=named) if self.auth else None
-        body = await self.cache.listing(
-            self.worker, ("proto", named), named, check, None, DEFAULT_SHOW, proto_listing
-        )
-        return raw_answer(body)
+        if not self.auth:  # one answer for every caller: kept until a change
+            body = await self.cache.listing(
+                self.worker, ("proto", named), named, None, None, DEFAULT_SHOW, proto_listing
+            )
+            return raw_answer(body)
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
+            return {v.seat: wire.prototype_seat(v, who) for v in venue.iter_seats(user=user)}
+
+        return json_answer(await self.run(token, work))
 
     async def proto_change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
@@ -76,32 +83,41 @@ class Api:
             label = parsing.seat_id(body["seatId"])
             named = parsing.text(body, "userId")
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW)[0]
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            view = _CHANGES[verb](venue, [label], user, None, DEFAULT_SHOW, by)[0]
+            named_seat = seat_phrase(view.seat, Place(view.section, view.row, view.number))
             return {
-                "message": f"Seat {_phrase(view)} {_DONE[verb]} by {user}",
+                "message": f"Seat {named_seat} {_DONE[verb]} by {user}",
                 "seat": wire.seat_object(view),  # the seat object, as `seats --json`
             }
 
-        return json_answer(await self.worker.write(work))
+        return json_answer(await self.run(token, work, write=True))
 
     # --- /v1 ------------------------------------------------------------------------------
 
     async def seats(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            status = parsing.one_query(request, "status", _SEATS_QUERY)
-            named = parsing.one_query(request, "user", _SEATS_QUERY)
-            event = parsing.event(parsing.one_query(request, "event", _SEATS_QUERY))
+            status = parsing.one_query(request, "status", parsing.SEATS_QUERY)
+            named = parsing.one_query(request, "user", parsing.SEATS_QUERY)
+            event = parsing.event(parsing.one_query(request, "event", parsing.SEATS_QUERY))
             if status is not None and status not in Status.__members__.values():
                 raise parsing.invalid("status", status, "use available, locked, booked or blocked")
 
-        key, chosen = ("v1", status, named, event), Status(status) if status else None
-        check = partial(self._filter, token=token, named=named) if self.auth else None
-        return raw_answer(
-            await self.cache.listing(self.worker, key, named, check, chosen, event, seat_listing)
-        )
+        if not self.auth:  # one answer for every caller: kept until a change
+            key, chosen = ("v1", status, named, event), Status(status) if status else None
+            body = await self.cache.listing(
+                self.worker, key, named, None, chosen, event, seat_listing
+            )
+            return raw_answer(body)
+
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
+            views = venue.iter_seats(Status(status) if status else None, user, event)
+            return [wire.redacted_seat(wire.seat_object(v), who) for v in views]
+
+        return json_answer(await self.run(token, work))
 
     async def change(self, request: Request, verb: str) -> Response:
         token = self._token(request)
@@ -139,12 +155,12 @@ class Api:
         if "best" not in body:
             return await self._change(token, labels, ttl, named, event, "lock")
 
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            views = venue.lock_best(count, user, sections, categories, split, ttl, event)
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            views = venue.lock_best(count, user, sections, categories, split, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return json_answer(await self.worker.write(work))
+        return json_answer(await self.run(token, work, write=True))
 
     async def _change(
         self,
@@ -155,68 +171,105 @@ class Api:
         event: str,
         verb: str,
     ) -> Response:
-        def work(venue: Venue) -> dict[str, Any]:
-            user = self._acting(venue, token, named)
-            views = _CHANGES[verb](venue, labels, user, ttl, event)
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            user, by = roles.acting_as(caller, named)
+            views = _CHANGES[verb](venue, labels, user, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return json_answer(await self.worker.write(work))
+        return json_answer(await self.run(token, work, write=True))
 
-    async def me(self, request: Request) -> Response:
-        """Who the token acts for (null without tokens: then each request names its user)."""
+    async def box_office(self, request: Request, verb: str) -> Response:
+        """Staff only: block, unblock or cancel seats (`reason` with block and cancel)."""
         token = self._token(request)
         async with self._parsing(token):
-            named = parsing.one_query(request, "user", _USER_QUERY)
+            parsing.no_query(request)
+            optional = ("event",) if verb == "unblock" else ("reason", "event")
+            body = await self._body(request, required=("seats",), optional=optional)
+            labels, reason = parsing.labels(body["seats"]), parsing.text(body, "reason")
+            event = parsing.event(parsing.text(body, "event"))
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            by = roles.staff_only(caller, f"POST /v1/{verb}")
+            if verb == "unblock":
+                views = venue.unblock(labels, event, by)
+            else:
+                views = getattr(venue, verb)(labels, reason, event, by)
+            return {"seats": [wire.seat_object(v) for v in views]}
+
+        return json_answer(await self.run(token, work, write=True))
+
+    async def summary(self, request: Request) -> Response:
+        """Staff only: the event's counts, by group with `by`, as `summary --json`."""
+        token = self._token(request)
+        async with self._parsing(token):
+            event = parsing.event(parsing.one_query(request, "event", parsing.SUMMARY_QUERY))
+            by = parsing.one_query(request, "by", parsing.SUMMARY_QUERY)
+
+        def work(venue: Venue, caller: roles.Caller) -> dict[str, Any]:
+            roles.staff_only(caller, "GET /v1/summary")
+            counts, groups = venue.summary(event, by)
+            return wire.summary_object(event, counts, groups)
+
+        return json_answer(await self.run(token, work))
+
+    async def me(self, request: Request) -> Response:
+        """Who the token acts for and its role (no user without tokens: then each request
+        names its user, and may do what staff may)."""
+        token = self._token(request)
+        async with self._parsing(token):
+            named = parsing.one_query(request, "user", parsing.USER_QUERY)
         if not self.auth:
             if named is not None:
                 parsing.user(named)  # a bad name is 400 here too, as on every endpoint
-            return json_answer({"user": None, "auth": "none"})
-        user = await self.worker.read(lambda venue: self._acting(venue, token, named))
-        return json_answer({"user": user, "auth": "tokens"})
+            return json_answer({"user": None, "auth": "none", "role": "staff"})
+        return json_answer(await self.run(token, lambda venue, caller: roles.me(caller, named)))
 
     async def events(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = parsing.one_query(request, "user", _USER_QUERY)
+            named = parsing.one_query(request, "user", parsing.USER_QUERY)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            self._filter(venue, token, named)
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            roles.reading_as(caller, named)
             return wire.events_objects(venue.events(), venue.stage())
 
-        return json_answer(await self.worker.read(work))
+        return json_answer(await self.run(token, work))
 
     async def history(self, request: Request) -> Response:
         token = self._token(request)
         async with self._parsing(token):
-            named = parsing.one_query(request, "user", _HISTORY_QUERY)
+            named = parsing.one_query(request, "user", parsing.HISTORY_QUERY)
             labels = request.query_params.getlist("seat")
             if labels:
                 labels = parsing.labels(labels, "seat")
-            since = parsing.since(parsing.one_query(request, "since", _HISTORY_QUERY))
-            limit = parsing.limit(parsing.one_query(request, "limit", _HISTORY_QUERY))
-            event = parsing.event(parsing.one_query(request, "event", _HISTORY_QUERY))
+            since = parsing.since(parsing.one_query(request, "since", parsing.HISTORY_QUERY))
+            limit = parsing.limit(parsing.one_query(request, "limit", parsing.HISTORY_QUERY))
+            event = parsing.event(parsing.one_query(request, "event", parsing.HISTORY_QUERY))
+            by = parsing.one_query(request, "by", parsing.HISTORY_QUERY)
 
-        def work(venue: Venue) -> list[dict[str, Any]]:
-            user = self._filter(venue, token, named)
-            events = venue.history(labels, user, since, limit, event)
-            return [wire.history_object(e) for e in events]
+        def work(venue: Venue, caller: roles.Caller) -> list[dict[str, Any]]:
+            user, who = roles.reading_as(caller, named), roles.viewer(caller)
+            # A buyer reads only their own entries; staff the whole history.
+            events = venue.history(labels, who or user, since, limit, event, by)
+            return [wire.redacted_history(wire.history_object(e), who) for e in events]
 
-        return json_answer(await self.worker.read(work))
+        return json_answer(await self.run(token, work))
 
     async def stream(self, request: Request) -> Response:
         """Server-Sent Events: a snapshot (or, with Last-Event-ID, what the client missed),
         then every change of the event (`seatctl.server.live`)."""
         token = self._token(request)
         async with self._parsing(token):
-            event = parsing.event(parsing.one_query(request, "event", _STREAM_QUERY))
-            named = parsing.one_query(request, "user", _STREAM_QUERY)
+            event = parsing.event(parsing.one_query(request, "event", parsing.STREAM_QUERY))
+            named = parsing.one_query(request, "user", parsing.STREAM_QUERY)
             given = changefeed.parse_cursor(request.headers.get("last-event-id"))
 
-        def check(venue: Venue) -> None:  # refusals answer as JSON, before the stream starts
-            self._filter(venue, token, named)
-            venue.event(event)
+        def check(venue: Venue, caller: roles.Caller) -> str | None:
+            roles.reading_as(caller, named)
+            venue.event(event)  # refusals answer as JSON, before the stream starts
+            return roles.viewer(caller)
 
-        await self.worker.read(check)
+        who = await self.run(token, check)
         if self.hub.closed:
             raise SeatctlError(Reason.BUSY, "the server is shutting down", ExitCode.DATABASE)
         key = token or ""  # --no-auth: one key, only the limit in all applies
@@ -224,7 +277,7 @@ class Api:
         watcher = None
         try:
             feed = await self.hub.subscribe(validate.event_name(event))
-            watcher = Watcher(self.hub, self.worker, feed, feed.show)
+            watcher = Watcher(self.hub, self.worker, feed, feed.show, who)
             try:
                 first = await watcher.start(given)
             except BaseException:
@@ -235,7 +288,7 @@ class Api:
             self.guard.leave(key, watcher)
             raise
         return StreamAnswer(
-            _counted(watcher.messages(first), partial(self.guard.leave, key, watcher)),
+            counted(watcher.messages(first), partial(self.guard.leave, key, watcher)),
             self.limits,
             headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
@@ -293,25 +346,6 @@ class Api:
             raise unauthorized("send 'Authorization: Bearer TOKEN' (see 'seatctl token add')")
         return token.strip()
 
-    def _filter(self, venue: Venue, token: str | None, named: str | None) -> str | None:
-        """For a read: check the token (if any); the user to filter by, if one is named."""
-        if self.auth:
-            self._acting(venue, token, named)  # a token may only name its own user
-        return parsing.user(named) if named is not None else None
-
-    def _acting(self, venue: Venue, token: str | None, named: str | None) -> str:
-        """The user a request acts as: the token's, or (with --no-auth) the one it names."""
-        if not self.auth:
-            if named is None:
-                raise usage_error(
-                    "name the user (the field user): without tokens the server trusts the request"
-                )
-            return parsing.user(named) or named
-        user = venue.authenticate(token or "")
-        if named is not None and parsing.user(named) != user:
-            raise forbidden(f"this token acts for {user}, not for {named}")
-        return user
-
 
 class _Parsing:
     """`Api._parsing`: a class, as cheaper on every request than a generator-based one."""
@@ -331,42 +365,20 @@ class _Parsing:
 
 
 _DONE = {"lock": "locked", "confirm": "booked", "release": "released"}
-Change = Callable[[Venue, list[str], str, int | None, str], list[SeatView]]
+Change = Callable[[Venue, list[str], str, int | None, str, str | None], list[SeatView]]
 _CHANGES: dict[str, Change] = {
-    "lock": lambda venue, labels, user, ttl, event: venue.lock(labels, user, ttl, event),
-    "confirm": lambda venue, labels, user, ttl, event: venue.confirm(labels, user, event),
-    "release": lambda venue, labels, user, ttl, event: venue.release(labels, user, event),
+    "lock": lambda venue, labels, user, ttl, event, by: venue.lock(labels, user, ttl, event, by),
+    "confirm": lambda venue, labels, user, ttl, event, by: venue.confirm(labels, user, event, by),
+    "release": lambda venue, labels, user, ttl, event, by: venue.release(labels, user, event, by),
 }
 
 
-# The query parameters each endpoint takes: any other is refused, as unknown body fields are.
-_PROTO_SEATS_QUERY = frozenset({"userId"})
-_SEATS_QUERY = frozenset({"status", "user", "event"})
-_HISTORY_QUERY = frozenset({"seat", "user", "since", "limit", "event"})
-_STREAM_QUERY = frozenset({"event", "user"})
-_USER_QUERY = frozenset({"user"})
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-async def _counted(
-    messages: AsyncIterator[bytes], done: Callable[[], None]
-) -> AsyncIterator[bytes]:
-    """The stream's messages; `done` once it ends, however it ends."""
-    try:
-        async for chunk in messages:
-            yield chunk
-    finally:
-        await messages.aclose()  # type: ignore[attr-defined]
-        done()
-
-
+_BOX_OFFICE = ("block", "unblock", "cancel")  # staff only
 _LOCK_FIELDS = ("seats", "user", "ttl", "event", "best", "section", "category", "split")
 _BEST_ONLY = ("section", "category", "split")
-
-
-def _phrase(view: SeatView) -> str:
-    """The seat as a sentence names it: "Stalls B3 (30)", or the label without a place."""
-    return seat_phrase(view.seat, Place(view.section, view.row, view.number))
 
 
 PROTOTYPE_PATHS = frozenset({"/seats", *(f"/{verb}" for verb in _DONE)})
@@ -471,6 +483,8 @@ def create_app(
         route("/v1/seats", api.seats, "GET"),
         route("/v1/lock", api.lock, "POST"),
         *(route(f"/v1/{v}", partial(api.change, verb=v), "POST") for v in ("confirm", "release")),
+        *(route(f"/v1/{v}", partial(api.box_office, verb=v), "POST") for v in _BOX_OFFICE),
+        route("/v1/summary", api.summary, "GET"),
         route("/v1/history", api.history, "GET"),
         route("/v1/stream", api.stream, "GET"),
         route("/v1/me", api.me, "GET"),

@@ -103,6 +103,16 @@ def _refused(venue: Venue, tokens: list[str]) -> dict[str, SeatctlError]:
     return refused
 
 
+async def counted(messages: AsyncIterator[bytes], done: Callable[[], None]) -> AsyncIterator[bytes]:
+    """The stream's messages; `done` once it ends, however it ends."""
+    try:
+        async for chunk in messages:
+            yield chunk
+    finally:
+        await messages.aclose()  # type: ignore[attr-defined]
+        done()
+
+
 def too_many(message: str) -> SeatctlError:
     return SeatctlError(Reason.TOO_MANY, message, ExitCode.USAGE)
 

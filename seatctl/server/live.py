@@ -66,11 +66,11 @@ class Feed:
         # Written here, read by the hub thread: when to read even if nothing was committed.
         self.next_deadline: Instant | None = None
         self.needs_start = True
-        # The newest snapshot (log position, encoded message, cursor), shared by the watchers
+        # The newest snapshot (log position, encoded messages, cursor), shared by the watchers
         # that start from it; and the one being read for them, if any.
-        self.snapshot: tuple[int, bytes, Cursor] | None = None
+        self.snapshot: tuple[int, wire.SharedSnapshot, Cursor] | None = None
         self.snapshot_at = 0.0  # the loop's clock when it was read
-        self.reading: asyncio.Future[tuple[int, bytes, Cursor]] | None = None
+        self.reading: asyncio.Future[tuple[int, wire.SharedSnapshot, Cursor]] | None = None
         self.wants_snapshot = False  # set here, read and cleared by the hub thread
 
     @property
@@ -124,7 +124,7 @@ class Feed:
             self._timer.cancel()
         self._wake()
 
-    def snapshot_read(self, message: bytes, cursor: Cursor) -> None:
+    def snapshot_read(self, message: wire.SharedSnapshot, cursor: Cursor) -> None:
         """On the loop: the hub thread read a snapshot; it follows every entry logged so far."""
         self.snapshot = (self.end, message, cursor)
         self.snapshot_at = asyncio.get_running_loop().time()
@@ -201,7 +201,7 @@ class Hub:
             if feed.watchers == 0 and self._feeds.get(feed.show) is feed:
                 del self._feeds[feed.show]  # nobody watches: the thread stops reading it
 
-    async def snapshot(self, feed: Feed) -> tuple[int, bytes, Cursor]:
+    async def snapshot(self, feed: Feed) -> tuple[int, wire.SharedSnapshot, Cursor]:
         """A snapshot of the feed's event and the log position it is current at: the feed's
         last one if it is recent, else one read by the hub thread (on its own connection, so
         a large venue does not hold up the requests) and shared by every watcher waiting."""
@@ -280,7 +280,7 @@ class Hub:
         try:
             start = changefeed.snapshot_start(venue.stream_state(feed.show))
             assert start.snapshot is not None
-            message = wire.snapshot_message(feed.show, start.snapshot)
+            message = wire.shared_snapshot(feed.show, start.snapshot)
         except Exception as error:  # its watchers answer it; a database problem is retried
             self._post(feed.snapshot_failed, error)
             if not isinstance(error, SeatctlError):
@@ -318,7 +318,10 @@ def _why(exc: Exception) -> str:
 class Watcher:
     """One client's stream: where it starts, then the feed's items it has not been told."""
 
-    def __init__(self, hub: Hub, worker: Worker, feed: Feed, show: str) -> None:
+    def __init__(
+        self, hub: Hub, worker: Worker, feed: Feed, show: str, viewer: str | None = None
+    ) -> None:
+        self._viewer = viewer  # a buyer sees other people's seats without names
         self._hub = hub
         self._worker = worker
         self._feed = feed
@@ -328,8 +331,8 @@ class Watcher:
         """The first bytes to send (a snapshot, or what the client missed); sets the cursor."""
         self.ended: SeatctlError | None = None
         if given is None:  # a snapshot: the feed's shared one, current at log position _seq
-            self._seq, first, self._cursor = await self._hub.snapshot(self._feed)
-            return first
+            self._seq, shared, self._cursor = await self._hub.snapshot(self._feed)
+            return shared.for_viewer(self._viewer)  # a buyer's: other people's names hidden
         self._seq = self._feed.end  # the feed's items from here on are checked against it
         first, self._cursor = await self._read_start(given)
         return first
@@ -346,8 +349,9 @@ class Watcher:
         state: StreamState = await self._worker.read(lambda v: v.stream_state(show, after))
         start = changefeed.resume(given, state) if given else changefeed.snapshot_start(state)
         if start.snapshot is not None:
-            return wire.snapshot_message(show, start.snapshot), start.cursor
-        return b"".join(wire.item_message(item) for item in start.items), start.cursor
+            return wire.snapshot_message(show, start.snapshot, self._viewer), start.cursor
+        told = b"".join(wire.item_message(item, self._viewer) for item in start.items)
+        return told, start.cursor
 
     async def messages(self, first: bytes) -> AsyncIterator[bytes]:
         try:
@@ -381,7 +385,8 @@ class Watcher:
             if item is None:  # a keep-alive
                 parts.append(encoded)
             elif not cursor.told(item):
-                parts.append(encoded)
+                whole = wire.sees_whole(item, self._viewer)
+                parts.append(encoded if whole else wire.item_message(item, self._viewer))
                 cursor = cursor.after(item)
         self._cursor = cursor
         return b"".join(parts)

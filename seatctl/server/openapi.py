@@ -10,7 +10,7 @@ from typing import Any
 
 from seatctl import __version__
 from seatctl.core import validate
-from seatctl.core.model import Action, Status
+from seatctl.core.model import Action, Role, Status
 from seatctl.server.openapi_answers import CHANGE, READ, WRITE, errors, without_tokens
 from seatctl.wire import SEAT_FIELDS
 
@@ -75,10 +75,13 @@ SCHEMAS: dict[str, Any] = {
     "Event": {
         "type": "object",
         "description": "One history event as `seatctl history --json` shows it.",
-        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason"],
+        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason", "by"],
         "properties": {
             "at": INSTANT,
-            "seat": {"type": ["string", "null"], "description": "null for `settings`."},
+            "seat": {
+                "type": ["string", "null"],
+                "description": "null for `settings` and `token_add`.",
+            },
             "action": {
                 "type": "string",
                 "enum": [action.value for action in Action],
@@ -87,6 +90,52 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": NULLABLE_INSTANT,
             "event": NULLABLE_TEXT,
             "reason": NULLABLE_TEXT,
+            "by": {
+                **NULLABLE_USER,
+                "description": "Who made the change for `user` (a clerk, an operator); null"
+                " when `user` made it. Always null for a buyer's token.",
+            },
+        },
+    },
+    "BoxOffice": {
+        "type": "object",
+        "description": "Seats to block or cancel (staff only), all or nothing; `reason` is"
+        " kept in the history.",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "reason": {
+                "type": "string",
+                "pattern": f"^[ -~]{{0,{validate.MAX_REASON_LENGTH}}}$",
+                "description": "Printable text, kept in the history.",
+            },
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "Unblock": {
+        "type": "object",
+        "description": "Seats to put back on sale (staff only), all or nothing.",
+        "required": ["seats"],
+        "additionalProperties": False,
+        "properties": {
+            "seats": {"type": "array", "minItems": 1, "items": LABEL},
+            "event": {**LABEL, "description": "The event (show); default: `default`."},
+        },
+    },
+    "Summary": {
+        "type": "object",
+        "description": "An event's seats counted by status, as `seatctl summary --json`;"
+        " `groups` (with `by`) counts each section, row or category, in map order.",
+        "required": ["event", "total", "available", "locked", "booked", "blocked", "occupancy"],
+        "properties": {
+            "event": {"type": "string"},
+            **{
+                key: {"type": "integer", "minimum": 0}
+                for key in ("total", "available", "locked", "booked", "blocked")
+            },
+            "occupancy": {"type": "number", "minimum": 0, "maximum": 100},
+            "groups": {"type": "array", "items": {"type": "object"}},
         },
     },
     "Error": {
@@ -157,10 +206,16 @@ SCHEMAS: dict[str, Any] = {
     },
     "Me": {
         "type": "object",
-        "required": ["user", "auth"],
+        "required": ["user", "auth", "role"],
         "properties": {
             "user": {**NULLABLE_USER, "description": "The token's user; null without tokens."},
             "auth": {"type": "string", "enum": ["tokens", "none"]},
+            "role": {
+                "type": "string",
+                "enum": [role.value for role in Role],
+                "description": "What the token may do; `staff` without tokens (every request"
+                " is trusted).",
+            },
         },
     },
     "Show": {
@@ -234,11 +289,13 @@ _STREAM = """Messages (SSE framing; every `data` is one line of JSON):
   `id: N:T` (T: the epoch second the snapshot was read), which EventSource dispatches to no
   listener but keeps as the id to resume from.
 - `event: seat`, `id: N` (the change's history event id), data: the seat object after it.
+- `event: cancel`, as `seat`, for a cancelled booking: the seat object, available again.
 - `event: expire`, `id: N:T:LABEL` (T: the lock's deadline), data: the seat object, now
   available. Nothing is written when a lock runs out; `history` shows the same `expire`.
 - `: keep-alive` comment lines every 15 s.
 
-Resuming with `Last-Event-ID` sends exactly the messages after that one."""
+Resuming with `Last-Event-ID` sends exactly the messages after that one. A buyer's token sees
+other people's seats without their names (`locked_by`, `booked_by`, `held_since` null)."""
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -271,6 +328,21 @@ def _v1_change(verb: str, summary: str, auth: bool) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
+            "operationId": f"v1_{verb}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": _json(_ref("Changed"), "Every seat after the change."),
+                **errors(CHANGE, auth),
+            },
+        }
+    }
+
+
+def _box_office(verb: str, summary: str, auth: bool) -> dict[str, Any]:
+    body = _ref("Unblock" if verb == "unblock" else "BoxOffice")
+    return {
+        "post": {
+            "summary": f"{summary} Staff tokens only (403 for a buyer's).",
             "operationId": f"v1_{verb}",
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
@@ -376,6 +448,7 @@ def document(auth: bool = True) -> dict[str, Any]:
                             "explode": True,
                         },
                         _query("user", USER, "Only this user's events."),
+                        _query("by", USER, "Only the changes this user made for another."),
                         _query(
                             "since",
                             SINCE,
@@ -419,6 +492,29 @@ def document(auth: bool = True) -> dict[str, Any]:
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
                         **errors([*READ, "404", "429"], auth),
+                    },
+                }
+            },
+            "/v1/block": _box_office("block", "Take seats off sale, as `seatctl block`.", auth),
+            "/v1/unblock": _box_office("unblock", "Put seats back on sale.", auth),
+            "/v1/cancel": _box_office(
+                "cancel", "Cancel bookings: each seat is available again (409 `not_booked`).", auth
+            ),
+            "/v1/summary": {
+                "get": {
+                    "summary": "The event's counts, as `seatctl summary --json`. Staff only.",
+                    "operationId": "v1_summary",
+                    "parameters": [
+                        event_query,
+                        _query(
+                            "by",
+                            {"type": "string", "enum": ["section", "row", "category"]},
+                            "Count each group too.",
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Summary"), "The counts."),
+                        **errors([*READ, "404"], auth),
                     },
                 }
             },

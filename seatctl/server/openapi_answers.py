@@ -20,14 +20,15 @@ WHY = {
     "400": "Bad request: malformed JSON, wrong types, missing or unknown fields or query"
     " parameters, invalid labels, names or values, a body that took over 30 s.",
     "401": "No valid bearer token (missing, unknown, revoked or expired).",
-    "403": "The request names a user other than the token's (with --no-auth: it names another"
-    " Host, or comes from a page of another origin).",
+    "403": "A buyer's token names a user other than its own, or calls a staff endpoint (with"
+    " --no-auth: the request names another Host, or comes from a page of another origin).",
     "404": "A named seat or event does not exist.",
     "405": "The path does not take this method (`Allow` lists those it takes).",
     "408": "The request line and headers took longer than --header-timeout (15 s): no body,"
     " the connection is closed.",
     "409": "Refused: a seat is booked, blocked or locked by another user, or not locked by you;"
-    " a lock past the venue's caps; or (best) no such choice of seats is available.",
+    " a lock past the venue's caps; or (best) no such choice of seats is available; or (cancel)"
+    " a seat is not booked.",
     "413": "The request body is larger than 64 KiB.",
     "415": "With --no-auth: the body is not sent as Content-Type: application/json.",
     "429": "Too many open streams (for this token, or in all); retry after Retry-After seconds.",

@@ -26,6 +26,15 @@ SHOWN_LENGTH = 40  # characters of a value an error shows before it cuts it ("â€
 _LABEL_RULE = "use 1 to 32 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
 
+# The query parameters each endpoint takes: any other is refused, as unknown body fields are.
+PROTO_SEATS_QUERY = frozenset({"userId"})
+SEATS_QUERY = frozenset({"status", "user", "event"})
+HISTORY_QUERY = frozenset({"seat", "user", "since", "limit", "event", "by"})
+SUMMARY_QUERY = frozenset({"event", "by"})
+STREAM_QUERY = frozenset({"event", "user"})
+USER_QUERY = frozenset({"user"})
+
+
 class JsonNumber(float):
     """A number with a fraction or exponent as the body wrote it: a float to the code, its
     text to an error message (1e400 is `1e400`, not `inf`; 1e308 is not 309 digits)."""

@@ -1,14 +1,16 @@
-"""What the summary and the terminal map read of an event: its seats counted and placed."""
+"""What the summary, the terminal map and the history read of an event."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from seatctl.core import validate
-from seatctl.core.errors import FieldError
-from seatctl.core.model import DEFAULT_SHOW
+from seatctl.core import rules, validate
+from seatctl.core.clock import Instant
+from seatctl.core.errors import FieldError, refused
+from seatctl.core.model import DEFAULT_SHOW, HistoryEntry
 from seatctl.core.names import unknown_name
-from seatctl.service.shared import existing_show
+from seatctl.service.shared import existing_show, operator
 from seatctl.storage import Store
 
 if TYPE_CHECKING:  # loaded only by the commands that use them
@@ -16,7 +18,7 @@ if TYPE_CHECKING:  # loaded only by the commands that use them
 
 
 class Reports:
-    """The summary and map methods of `Venue`."""
+    """The summary, map and history methods of `Venue`."""
 
     _store: Store
 
@@ -60,3 +62,37 @@ class Reports:
             if not cells:
                 raise unknown_name("section", section, (c.section for c in everything if c.section))
         return cells
+
+    def history(
+        self,
+        labels: Iterable[str] = (),
+        user: str | None = None,
+        since: Instant | None = None,
+        limit: int | None = None,
+        event: str = DEFAULT_SHOW,
+        by: str | None = None,
+    ) -> list[HistoryEntry]:
+        """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
+        nobody touched yet shown as `expire` events at their deadline. Every filter given
+        must match (`by`: the changes that user made for others)."""
+        wanted = validate.labels(labels)
+        show = validate.event_name(event)
+        user = validate.user(user) if user is not None else None
+        by = operator(by)
+        if limit is not None and limit < 0:
+            raise FieldError(
+                "limit",
+                limit,
+                lambda name: f"invalid {name('limit')} {limit}: use a whole number from 0",
+            )
+        from seatctl.core import history
+
+        with self._store.transaction(write=False) as tx:
+            existing_show(tx, show)
+            found = tx.seats(wanted, show)
+            missing = [label for label in wanted if label not in found]
+            if missing:
+                raise refused([rules.not_found(label) for label in missing])
+            now = tx.now()
+            events = history.with_pending_expiries(tx.history(show), tx.all_seats(show), now)
+        return history.select(history.of_show(events, show), wanted, user, since, limit, by)

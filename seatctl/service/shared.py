@@ -1,17 +1,26 @@
-"""What the service's modules share: the event a call names, its busy seats, a name shown."""
+"""What the service's modules share: the event a call names, its busy seats, a name shown,
+who acts (`by`) and the lock rule."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
+from seatctl.core import rules, validate
+from seatctl.core.clock import Instant
 from seatctl.core.errors import ExitCode, FieldError, Reason, SeatctlError, busy_error
-from seatctl.core.model import Show
+from seatctl.core.model import Seat, Show
 from seatctl.storage import Transaction
 
 
 def shown(text: str) -> str:
     return text if text.isprintable() else repr(text)
+
+
+def operator(by: str | None) -> str | None:
+    """The user making a change for another (`by`), checked as any user name."""
+    return validate.user(by) if by is not None else None
 
 
 def existing_show(tx: Transaction, show: str) -> Show:
@@ -42,3 +51,19 @@ def naming_busy_seats(location: str, labels: list[str]) -> Iterator[None]:
         if error.reason is Reason.BUSY and not error.seats:
             raise busy_error(location, labels) from None
         raise
+
+
+Rule = Callable[[Seat], rules.Decision]
+RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
+
+
+def lock_rule(user: str, ttl: int | None) -> RuleAt:
+    """The lock rule for one transaction: its lock duration (the venue's default unless
+    `ttl`) and the venue's max-hold."""
+
+    def rule_for(tx: Transaction, now: Instant) -> Rule:
+        settings = tx.settings()
+        lifetime = ttl if ttl is not None else settings.ttl
+        return partial(rules.lock, user=user, now=now, ttl=lifetime, max_hold=settings.max_hold)
+
+    return rule_for

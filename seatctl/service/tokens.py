@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from seatctl.core import validate
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
-from seatctl.core.model import Token
+from seatctl.core.model import Action, HistoryEntry, Role, Token
+
+if TYPE_CHECKING:
+    from seatctl.core.tokens import Principal
 from seatctl.storage import Store
 
 
@@ -13,19 +18,25 @@ class TokenKeeping:
 
     _store: Store
 
-    def add_token(self, user: str, expires_in: int | None = None) -> tuple[str, Token]:
-        """A new API token for `user`: the token itself (shown once, never stored) and its
-        stored record."""
+    def add_token(
+        self, user: str, expires_in: int | None = None, role: Role | str = Role.BUYER
+    ) -> tuple[str, Token]:
+        """A new API token for `user` with `role` (a buyer's by default): the token itself
+        (shown once, never stored) and its stored record. The history records it (`token_add`,
+        no seat, its role as the reason)."""
         from seatctl.core import tokens
 
         name = validate.user(user)
         lifetime = tokens.expires_in(expires_in)
+        given = tokens.role(role)
         token = tokens.new_token()
         digest = tokens.token_hash(token)
         with self._store.transaction() as tx:
-            expires_at = tx.now() + lifetime if lifetime is not None else None
-            token_id = tx.add_token(digest, name, expires_at)
-            return token, Token(token_id, name, tx.now(), expires_at, None, digest)
+            now = tx.now()
+            expires_at = now + lifetime if lifetime is not None else None
+            token_id = tx.add_token(digest, name, expires_at, given)
+            tx.append_history([HistoryEntry(now, "", Action.TOKEN_ADD, name, reason=given.value)])
+            return token, Token(token_id, name, now, expires_at, None, digest, given)
 
     def tokens(self) -> list[Token]:
         with self._store.transaction(write=False) as tx:
@@ -41,6 +52,10 @@ class TokenKeeping:
     def authenticate(self, token: str) -> str:
         """The user `token` acts for; an `unauthorized` error if it is unknown, revoked or
         expired. Records its use (at most once a minute, so that this is mostly a read)."""
+        return self.principal(token).user
+
+    def principal(self, token: str) -> Principal:
+        """Who `token` acts as: its user and role (as `authenticate` checks it)."""
         from seatctl.core import tokens
 
         with self._store.transaction(write=False) as tx:
@@ -51,4 +66,4 @@ class TokenKeeping:
         if stale:
             with self._store.transaction() as tx:
                 tx.touch_token(found.id)
-        return found.user
+        return tokens.Principal(found.user, found.role)

@@ -6,7 +6,7 @@ one of them, and write all the changes or none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from types import TracebackType
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, cast
 from seatctl.core import clock, rules, validate
 from seatctl.core.clock import Instant
 from seatctl.core.errors import (
-    FieldError,
     SeatRefusal,
     refused,
     usage_error,
@@ -34,7 +33,13 @@ from seatctl.core.model import (
 )
 from seatctl.service.choosing import known_names, names, not_enough
 from seatctl.service.reports import Reports
-from seatctl.service.shared import existing_show, naming_busy_seats
+from seatctl.service.shared import (
+    RuleAt,
+    existing_show,
+    lock_rule,
+    naming_busy_seats,
+    operator,
+)
 from seatctl.service.streams import ChangeStream
 from seatctl.service.tokens import TokenKeeping
 from seatctl.storage import Store, Transaction, open_store
@@ -42,9 +47,6 @@ from seatctl.storage import Store, Transaction, open_store
 if TYPE_CHECKING:  # loaded only by the commands that use them
     from seatctl.service.initialising import InitResult
     from seatctl.service.picking import PickIndex
-
-Rule = Callable[[Seat], rules.Decision]
-RuleAt = Callable[[Transaction, Instant], Rule]  # the rule for one transaction acting at an instant
 
 
 class Venue(ChangeStream, TokenKeeping, Reports):
@@ -145,11 +147,13 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         user: str,
         ttl: int | None = None,
         event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
-        """Hold every seat for `user` until now + ttl (the database's default if None)."""
+        """Hold every seat for `user` until now + ttl (the database's default if None). `by`,
+        on this and every change: who made it for `user` (recorded in the history)."""
         name = validate.user(user)
-        rule_for = _lock_rule(name, validate.ttl(ttl))
-        return self._apply(labels, name, rule_for, event, locking=True)
+        rule_for = lock_rule(name, validate.ttl(ttl))
+        return self._apply(labels, name, rule_for, event, locking=True, by=by)
 
     def lock_best(
         self,
@@ -160,6 +164,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         split: bool = False,
         ttl: int | None = None,
         event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
         """Choose the best `count` available seats (`seatctl.core.selection`: a block together in
         one row, or with `split` single seats if no block exists) within the sections and
@@ -169,12 +174,13 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         ttl = validate.ttl(ttl)
         show = validate.event_name(event)
         count = validate.best(count)
+        by = operator(by)
         wanted_sections = names("section", sections)
         wanted_categories = names("category", categories)
         from seatctl.core import selection
         from seatctl.service import picking
 
-        rule_for = _lock_rule(name, ttl)
+        rule_for = lock_rule(name, ttl)
         if self._picks is None:
             self._picks = picking.PickIndex()
         with (
@@ -197,7 +203,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
                 if chosen is None:
                     spots = picking.spots(index, now, wanted_sections)
                     raise not_enough(spots, count, wanted_sections, wanted_categories, split)
-                return self._decide(tx, chosen, name, rule_for, show, locking=True)
+                return self._decide(tx, chosen, name, rule_for, show, True, by)
             ranked = selection.rank_rows(selection.map_rows(tx.map_row_firsts()), wanted_sections)
             # Only the rows the choice needs are read: most often the first one settles it.
             rows = selection.RowsInRankOrder(
@@ -210,48 +216,65 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             if chosen is None:
                 spots = rows.spots()  # those of the allowed sections: what the message counts
                 raise not_enough(spots, count, wanted_sections, wanted_categories, split)
-            return self._decide(tx, chosen, name, rule_for, show, locking=True)
+            return self._decide(tx, chosen, name, rule_for, show, True, by)
 
     def confirm(
-        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW, by: str | None = None
     ) -> list[SeatView]:
         """Turn `user`'s live locks on every seat into bookings."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx, now: partial(rules.confirm, user=name, now=now), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.confirm, user=name, now=now)  # noqa: E731
+        return self._apply(labels, name, rule_for, event, by=by)
 
     def release(
-        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW
+        self, labels: Iterable[str], user: str, event: str = DEFAULT_SHOW, by: str | None = None
     ) -> list[SeatView]:
         """Give up `user`'s live locks on every seat."""
         name = validate.user(user)
-        return self._apply(
-            labels, name, lambda tx, now: partial(rules.release, user=name, now=now), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.release, user=name, now=now)  # noqa: E731
+        return self._apply(labels, name, rule_for, event, by=by)
 
     def block(
-        self, labels: Iterable[str], reason: str | None = None, event: str = DEFAULT_SHOW
+        self,
+        labels: Iterable[str],
+        reason: str | None = None,
+        event: str = DEFAULT_SHOW,
+        by: str | None = None,
     ) -> list[SeatView]:
         """Take every seat off sale in `event` (refused for a live-locked or booked one)."""
         why = validate.reason(reason)
-        return self._apply(
-            labels, None, lambda tx, now: partial(rules.block, now=now, reason=why), event
-        )
+        rule_for: RuleAt = lambda tx, now: partial(rules.block, now=now, reason=why)  # noqa: E731
+        return self._apply(labels, None, rule_for, event, by=by)
 
-    def unblock(self, labels: Iterable[str], event: str = DEFAULT_SHOW) -> list[SeatView]:
+    def unblock(
+        self, labels: Iterable[str], event: str = DEFAULT_SHOW, by: str | None = None
+    ) -> list[SeatView]:
         """Put every seat back on sale in `event`."""
-        return self.unblocking(labels, event)[0]
+        return self.unblocking(labels, event, by)[0]
 
     def unblocking(
-        self, labels: Iterable[str], event: str = DEFAULT_SHOW
+        self, labels: Iterable[str], event: str = DEFAULT_SHOW, by: str | None = None
     ) -> tuple[list[SeatView], list[str]]:
         """`unblock`, and which of the seats were not blocked: those are left as they are,
         with nothing in the history, and the caller says so rather than "unblocked"."""
         unchanged: list[str] = []
         rule_for: RuleAt = lambda tx, now: partial(rules.unblock, now=now)  # noqa: E731
-        views = self._apply(labels, None, rule_for, event, unchanged=unchanged)
+        views = self._apply(labels, None, rule_for, event, by=by, unchanged=unchanged)
         return views, unchanged
+
+    def cancel(
+        self,
+        labels: Iterable[str],
+        reason: str | None = None,
+        event: str = DEFAULT_SHOW,
+        by: str | None = None,
+    ) -> list[SeatView]:
+        """Cancel the booking of every seat (all or none): each is available again, and the
+        history records `cancel` with the customer, the reason and `by`. Exit 5 `not_booked`
+        for a seat that is not booked."""
+        why = validate.reason(reason)
+        rule_for: RuleAt = lambda tx, now: partial(rules.cancel, now=now, reason=why)  # noqa: E731
+        return self._apply(labels, None, rule_for, event, by=by)
 
     def add_event(
         self, name: str, title: str | None = None, starts_at: Instant | None = None
@@ -281,12 +304,14 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         rule_for: RuleAt,
         event: str = DEFAULT_SHOW,
         locking: bool = False,
+        by: str | None = None,
         unchanged: list[str] | None = None,
     ) -> list[SeatView]:
         """All or nothing: decide for every seat, then write all changes or raise every refusal;
         the seats the rule left as they were are added to `unchanged` if given."""
         wanted = validate.labels(labels)
         show = validate.event_name(event)
+        by = operator(by)
         if not wanted:
             raise usage_error("name at least one seat")
         with (
@@ -295,7 +320,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             self._store.transaction() as tx,
         ):
             existing_show(tx, show)
-            return self._decide(tx, wanted, user, rule_for, show, locking, unchanged)
+            return self._decide(tx, wanted, user, rule_for, show, locking, by, unchanged)
 
     def _decide(
         self,
@@ -305,6 +330,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         rule_for: RuleAt,
         show: str,
         locking: bool = False,
+        by: str | None = None,
         unchanged: list[str] | None = None,
     ) -> list[SeatView]:
         """Inside a write transaction: decide for every seat, then write all changes or raise
@@ -343,7 +369,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             if over is not None:
                 raise over
         tx.save(changed, show)
-        tx.append_history([e._replace(show=show) for e in events])
+        tx.append_history([e._replace(show=show, by=rules.recorded_by(e, by)) for e in events])
         if self._picks is not None:
             self._picks.saved(show, changed)
         return [seat.view(now) for seat in after]
@@ -369,38 +395,6 @@ class Venue(ChangeStream, TokenKeeping, Reports):
                 ]
             )
         return acting
-
-    def history(
-        self,
-        labels: Iterable[str] = (),
-        user: str | None = None,
-        since: Instant | None = None,
-        limit: int | None = None,
-        event: str = DEFAULT_SHOW,
-    ) -> list[HistoryEntry]:
-        """Committed events of `event` (and the seats' adds), oldest first, with lapsed locks
-        nobody touched yet shown as `expire` events at their deadline. Every filter given
-        must match."""
-        wanted = validate.labels(labels)
-        show = validate.event_name(event)
-        user = validate.user(user) if user is not None else None
-        if limit is not None and limit < 0:
-            raise FieldError(
-                "limit",
-                limit,
-                lambda name: f"invalid {name('limit')} {limit}: use a whole number from 0",
-            )
-        from seatctl.core import history
-
-        with self._store.transaction(write=False) as tx:
-            existing_show(tx, show)
-            found = tx.seats(wanted, show)
-            missing = [label for label in wanted if label not in found]
-            if missing:
-                raise refused([rules.not_found(label) for label in missing])
-            now = tx.now()
-            events = history.with_pending_expiries(tx.history(show), tx.all_seats(show), now)
-        return history.select(history.of_show(events, show), wanted, user, since, limit)
 
     def check(self) -> list[str]:
         """Everything wrong with the database; an empty list means every invariant holds."""
@@ -479,18 +473,6 @@ def _within(
 ) -> Iterator[None]:
     with outer, inner:
         yield
-
-
-def _lock_rule(user: str, ttl: int | None) -> RuleAt:
-    """The lock rule for one transaction: its lock duration (the venue's default unless
-    `ttl`) and the venue's max-hold."""
-
-    def rule_for(tx: Transaction, now: Instant) -> Rule:
-        settings = tx.settings()
-        lifetime = ttl if ttl is not None else settings.ttl
-        return partial(rules.lock, user=user, now=now, ttl=lifetime, max_hold=settings.max_hold)
-
-    return rule_for
 
 
 __all__ = ["Venue"]

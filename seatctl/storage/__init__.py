@@ -15,6 +15,7 @@ from seatctl.core.model import (
     DEFAULT_SHOW,
     HistoryEntry,
     Place,
+    Role,
     Seat,
     Settings,
     Show,
@@ -173,7 +174,9 @@ class Transaction(Protocol):
         (0 if none): those describe a state, not the commands that made it."""
 
     # The API tokens of `seatctl serve`: only their hashes are stored.
-    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int: ...
+    def add_token(
+        self, token_hash: str, user: str, expires_at: Instant | None, role: Role = Role.BUYER
+    ) -> int: ...
 
     def token(self, token_hash: str) -> Token | None: ...
 

@@ -6,7 +6,8 @@ current schema. A read must not change the database: a user may only be allowed 
 and reading an old file leaves it as it is, for the seatctl version that wrote it. So a read
 transaction on an older schema reads through `OldSchemaReads`, which shows it as the upgrade
 would: its seats' states as those of the event `default`, a history seeded from the seats
-(schema 1), no tokens (before 3), no hold starts (before 5), no seat positions (before 6).
+(schema 1), no tokens (before 3), no hold starts (before 5), no seat positions, every token
+a buyer's and no history event made by anyone but its user (before 6).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from seatctl.core import model
 from seatctl.core.clock import Instant
 from seatctl.core.model import DEFAULT_SHOW, Seat, Show
 from seatctl.storage import MAX_HOLD_KEY, MAX_SEATS_KEY, records
-from seatctl.storage.sql import POSITION, SEAT_COLUMNS, SqlTransaction
+from seatctl.storage.sql import (
+    EVENT_COLUMNS,
+    POSITION,
+    SEAT_COLUMNS,
+    TOKEN_COLUMNS,
+    SqlTransaction,
+)
 
 _OLD_SEAT_COLUMNS = "label, locked_by, lock_expires, booked_by, booked_at"  # before schema 4
 # Schema 4's seat columns: no hold start yet.
@@ -34,6 +41,14 @@ _OLD_EVENT_COLUMNS = (
     " CASE WHEN action = 'add' THEN NULL ELSE 'default' END, NULL"
 )
 _CHUNK = 500  # well under SQLite's limit on bound parameters
+
+
+def _before_roles(query: str) -> str:
+    """A current query of the history or the tokens, for a schema without roles (before 6):
+    no event names who made it for its user, every token is a buyer's."""
+    return query.replace(EVENT_COLUMNS, EVENT_COLUMNS.replace(", acted_by", ", NULL")).replace(
+        TOKEN_COLUMNS, TOKEN_COLUMNS.replace(", role", ", 'buyer'")
+    )
 
 
 class OldSchemaReads(SqlTransaction):
@@ -55,6 +70,15 @@ class OldSchemaReads(SqlTransaction):
     def _seat_columns(self) -> str:
         """The seat columns of a schema with the map: the hold start from schema 5."""
         return SEAT_COLUMNS if self.version >= 5 else _SEAT_COLUMNS_4
+
+    def _state_rows(self, with_show: bool) -> Any:
+        """The state rows as `seat_states` (with the event first) or `check` reads them."""
+        held_since = "held_since" if self.version >= 5 else "NULL"
+        return self.execute(
+            f"SELECT {'show, ' if with_show else ''}seat, locked_by, lock_expires, booked_by,"
+            f" booked_at, blocked_at, block_reason, NULL, NULL, NULL, NULL, {held_since}"
+            " FROM seat_states ORDER BY show, seat"
+        )
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
@@ -114,11 +138,7 @@ class OldSchemaReads(SqlTransaction):
             return super().seat_states()
         if not self._mapped():
             return ((DEFAULT_SHOW, seat) for seat in self.all_seats())
-        rows = self.execute(
-            "SELECT show, seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
-        )
-        return ((row[0], records.seat(row[1:])) for row in rows)
+        return ((row[0], records.seat(row[1:])) for row in self._state_rows(with_show=True))
 
     def places(self) -> dict[str, tuple[model.Place, int]]:
         return super().places() if self._mapped() else {}
@@ -149,12 +169,15 @@ class OldSchemaReads(SqlTransaction):
         if self.version < 2:
             return iter(())
         if self._mapped():
-            return super()._event_rows(show)
+            if show is None:
+                return iter(self.execute(_before_roles(self.sql.history)))
+            return iter(self.execute(_before_roles(self.sql.history_of), (show,)))
         return iter(self.execute(f"SELECT {_OLD_EVENT_COLUMNS} FROM events ORDER BY id"))
 
     def history_after(self, show: str, after: int, limit: int) -> list[model.HistoryEntry]:
         if self._mapped():
-            return super().history_after(show, after, limit)
+            rows = self.execute(_before_roles(self.sql.history_after), (after, show, limit))
+            return [records.event(row) for row in rows]
         if self.version < 2:  # no history yet: nothing to tell
             return []
         query = f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > {self.sql.mark} ORDER BY id"
@@ -218,14 +241,16 @@ class OldSchemaReads(SqlTransaction):
             "SELECT label, NULL, NULL, NULL, NULL, NULL, NULL, section, seat_row, seat_number,"
             " category FROM seats ORDER BY sort_key, label"
         )
-        state_rows = self.execute(
-            "SELECT seat, locked_by, lock_expires, booked_by, booked_at, blocked_at,"
-            " block_reason, NULL, NULL, NULL, NULL FROM seat_states ORDER BY show, seat"
-        )
+        state_rows = self._state_rows(with_show=False)
         return records.problems(itertools.chain(map_rows, state_rows), events, settings)
 
     def token(self, token_hash: str) -> model.Token | None:
-        return super().token(token_hash) if self.version >= 3 else None
+        if self.version < 3:
+            return None
+        row = self.execute(_before_roles(self.sql.token), (token_hash,)).fetchone()
+        return records.token(row) if row else None
 
     def tokens(self) -> list[model.Token]:
-        return super().tokens() if self.version >= 3 else []
+        if self.version < 3:
+            return []
+        return [records.token(row) for row in self.execute(_before_roles(self.sql.tokens))]

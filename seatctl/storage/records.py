@@ -20,9 +20,11 @@ from seatctl.core.model import (
     Action,
     HistoryEntry,
     Place,
+    Role,
     Seat,
     Settings,
     Stage,
+    Token,
     settings_changed,
 )
 from seatctl.core.validate import (
@@ -147,12 +149,22 @@ def stage(value: str | None) -> Stage | None:
 
 
 def event(row: tuple[Any, ...]) -> HistoryEntry:
-    """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason)."""
+    """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason, and
+    from schema 6 acted_by)."""
     problem = event_problem(row)
     if problem:
         raise DamagedRecord(problem, row[1])
-    at, label, action, user, expires_at, id_, show, reason = row
-    return HistoryEntry(at, label, _ACTIONS[action], user, expires_at, id_, show, reason)
+    at, label, action, user, expires_at, id_, show, reason = row[:8]
+    by = row[8] if len(row) > 8 else None
+    return HistoryEntry(at, label, _ACTIONS[action], user, expires_at, id_, show, reason, by)
+
+
+def token(row: tuple[Any, ...]) -> Token:
+    """The token stored in `row` (id, user, created_at, expires_at, last_used_at, hash, and
+    from schema 6 role); a role this version does not know acts as a buyer's, the lesser."""
+    role = Role.STAFF if len(row) > 6 and row[6] == Role.STAFF.value else Role.BUYER
+    id_, user, created_at, expires_at, last_used_at, hash_ = row[:6]
+    return Token(id_, user, created_at, expires_at, last_used_at, hash_, role)
 
 
 def settings(stored: dict[str, Any], default_ttl_: int) -> Settings:
@@ -224,9 +236,13 @@ def seat_problem(row: tuple[Any, ...]) -> str | None:
 
 
 def event_problem(row: tuple[Any, ...]) -> str | None:
-    at, label, action, user, expires_at, id_, show, reason = row
+    at, label, action, user, expires_at, id_, show, reason = row[:8]
     if action == Action.SETTINGS.value:
         return _settings_event_problem(row)
+    if action == Action.TOKEN_ADD.value:
+        return _token_event_problem(row)
+    if len(row) > 8 and _user_problem("by", row[8]):
+        return f"seat {label}: history event {id_}: {_user_problem('by', row[8])}"
     if not _is_label(label):
         return f"history event {id_}: its seat is not a valid seat label ({_shown(label)})"
     if type(action) is not str or action not in _ACTIONS:
@@ -244,9 +260,20 @@ def event_problem(row: tuple[Any, ...]) -> str | None:
     return f"seat {label}: history event {id_}: {problem}" if problem else None
 
 
+def _token_event_problem(row: tuple[Any, ...]) -> str | None:
+    """A `token_add` event names no seat, deadline nor event: the token's user and role."""
+    at, label, _, user, expires_at, id_, show, reason = row[:8]
+    problem = _instant_problem("time", at, required=True) or _user_problem("user", user, True)
+    if not problem and (label != "" or expires_at is not None or show is not None):
+        problem = "it names a seat, a deadline or an event"
+    if not problem and not (reason is None or type(reason) is str):
+        problem = f"its role is not text ({_shown(reason)})"
+    return f"history event {id_}: a token_add event: {problem}" if problem else None
+
+
 def _settings_event_problem(row: tuple[Any, ...]) -> str | None:
     """A `settings` event names no seat, user, deadline nor event, and says what changed."""
-    at, label, _, user, expires_at, id_, show, reason = row
+    at, label, _, user, expires_at, id_, show, reason = row[:8]
     problem = _instant_problem("time", at, required=True)
     if not problem and (label != "" or user is not None or expires_at is not None):
         problem = "it names a seat, a user or a deadline"

@@ -35,7 +35,8 @@ from seatctl.storage import (
 # and their own seat states (`seat_states`, blocks included), the history names each change's
 # event; 5: each seat state's `held_since` (when its hold began), the fairness caps in `meta`,
 # and `settings` events in the history; 6: each seat's position in the hall (`x`, `y`, any
-# unit; the stage is the `stage` key of `meta`).
+# unit; the stage is the `stage` key of `meta`), each token's `role` (buyer or staff), each
+# history event's `acted_by` (who made a change for its user: `by`).
 SCHEMA_VERSION = 6
 
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
@@ -51,8 +52,9 @@ POSITION = "s.x, s.y"
 # may run again, or after other steps of schema 6 that add columns of their own.
 POSITION_COLUMNS = (("seats", "x", "DOUBLE PRECISION"), ("seats", "y", "DOUBLE PRECISION"))
 STAGE_KEY = "stage"  # meta: the stage, "x,y,width,height" in the map's unit
-EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason'  # `user` is reserved
-_TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash'
+# `user` is reserved; the JSON's `by` is stored as `acted_by` (BY is reserved too).
+EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason, acted_by'
+TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash, role'
 # Whether a seat is available (as `Seat.status` decides) from its state row. Without a state
 # row every column is NULL: available.
 _AVAILABLE_AT = (
@@ -109,6 +111,12 @@ CREATE_SEATS_PLACE_INDEX = (
 CREATE_SEAT_AT_INDEX = "CREATE INDEX IF NOT EXISTS events_seat_at ON events (seat, at)"
 # Schema 5: one user's locks in one event are counted off this index.
 HOLDER_INDEX = "CREATE INDEX IF NOT EXISTS seat_states_holder ON seat_states (show, locked_by)"
+# Schema 6: the columns it adds, as (table, column, type and default); an existing token is a
+# buyer's (what every token could do before roles), an existing event names no `by`.
+ROLE_COLUMNS = (
+    ("tokens", "role", "TEXT NOT NULL DEFAULT 'buyer'"),
+    ("events", "acted_by", "TEXT"),
+)
 # Schema 3 -> 4, losslessly: the seats' states become those of the event `default`, and so
 # does every change in the history (a seat's `add` belongs to the map, so to every event).
 STATES_TO_DEFAULT = """
@@ -228,11 +236,11 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
             " ORDER BY show, seat"
         )
         self.add_token = (
-            f'INSERT INTO tokens (hash, "user", created_at, expires_at) VALUES ({p}, {p}, {p}, {p})'
-            + returning_id
+            'INSERT INTO tokens (hash, "user", created_at, expires_at, role)'
+            f" VALUES ({p}, {p}, {p}, {p}, {p})" + returning_id
         )
-        self.token = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = {p}"
-        self.tokens = f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY id"
+        self.token = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = {p}"
+        self.tokens = f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"
         self.touch_token = f"UPDATE tokens SET last_used_at = {p} WHERE id = {p}"
         self.delete_token = f"DELETE FROM tokens WHERE id = {p}"
         self._row_spots = f"{self.seat_spots} WHERE "
@@ -401,8 +409,16 @@ class SqlTransaction:
         )
         return records.problems(seat_rows, events, settings)
 
-    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
-        cursor = self.execute(self.sql.add_token, (token_hash, user, self.now(), expires_at))
+    def add_token(
+        self,
+        token_hash: str,
+        user: str,
+        expires_at: Instant | None,
+        role: model.Role = model.Role.BUYER,
+    ) -> int:
+        cursor = self.execute(
+            self.sql.add_token, (token_hash, user, self.now(), expires_at, role.value)
+        )
         return self._new_id(cursor)
 
     def _new_id(self, cursor: Any) -> int:
@@ -411,10 +427,10 @@ class SqlTransaction:
 
     def token(self, token_hash: str) -> model.Token | None:
         row = self.execute(self.sql.token, (token_hash,)).fetchone()
-        return model.Token(*row) if row else None
+        return records.token(row) if row else None
 
     def tokens(self) -> list[model.Token]:
-        return [model.Token(*row) for row in self.execute(self.sql.tokens)]
+        return [records.token(row) for row in self.execute(self.sql.tokens)]
 
     def touch_token(self, token_id: int) -> None:
         self.execute(self.sql.touch_token, (self.now(), token_id))

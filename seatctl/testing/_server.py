@@ -94,10 +94,10 @@ class SeatServer:
         """What the server has printed on stderr so far."""
         return "".join(self._log)
 
-    def token(self, user: str, expires_in: int | None = None) -> str:
+    def token(self, user: str, expires_in: int | None = None, role: str = "buyer") -> str:
         """A new API token for `user` (made now, at the test's clock), for
-        `Authorization: Bearer <token>`."""
-        token, _ = self._venue.add_token(user, expires_in)
+        `Authorization: Bearer <token>`; `role="staff"` for the box office's."""
+        token, _ = self._venue.add_token(user, expires_in, role)
         return token
 
     def stop(self) -> int:

@@ -46,6 +46,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
     _create_show_tables(conn)
     _add_held_since(conn)
     add_positions(conn)
+    add_roles(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
 
 
@@ -61,7 +62,8 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
     transaction, losslessly: 1 -> 2 seeds the history from the seats (at `now`), 2 -> 3 adds
     the tokens table, 3 -> 4 moves the seats' states to the event `default` and adds the seat
     map, 4 -> 5 adds each state's hold start (from the history), after the seeds it may need,
-    5 -> 6 adds the seats' positions (`add_positions`)."""
+    5 -> 6 adds the seats' positions (`add_positions`), the tokens' roles and the history's
+    `by` (`add_roles`)."""
     seeds: list[HistoryEntry] = []
     if found < 2:
         from seatctl.core.history import seed_events
@@ -80,6 +82,7 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
     if found < 5:
         _add_held_since(conn)
     add_positions(conn)
+    add_roles(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
     SqliteTransaction(conn).append_history(seeds)
     if found < 5:
@@ -154,9 +157,20 @@ def _add_held_since(conn: sqlite3.Connection) -> None:
 
 def add_positions(conn: sqlite3.Connection) -> None:
     """Schema 5 -> 6 (and a new schema): each seat's position on the hall's plan (`x`, `y`;
-    an existing seat has none). Only the columns missing are added, so this may run again,
-    or after other steps of schema 6 that add columns of their own."""
-    for table, column, kind in sql.POSITION_COLUMNS:
+    an existing seat has none)."""
+    _add_missing(conn, sql.POSITION_COLUMNS)
+
+
+def add_roles(conn: sqlite3.Connection) -> None:
+    """Schema 5 -> 6 (and a new schema): each token's role (an existing one is a buyer's) and
+    each history event's `acted_by` (an existing one names nobody)."""
+    _add_missing(conn, sql.ROLE_COLUMNS)
+
+
+def _add_missing(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
+    """Only the columns missing are added, so a step of schema 6 may run again, or after the
+    other steps of schema 6 that add columns of their own."""
+    for table, column, kind in columns:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

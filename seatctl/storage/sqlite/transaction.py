@@ -12,7 +12,7 @@ from typing import Any
 
 from seatctl.core import clock
 from seatctl.core.clock import Instant
-from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Seat
+from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Role, Seat
 from seatctl.core.validate import natural_key
 from seatctl.storage import records
 from seatctl.storage.sql import (
@@ -40,7 +40,9 @@ class SqliteTransaction(SqlTransaction):
     def _new_id(self, cursor: Any) -> int:
         return int(cursor.lastrowid or 0)
 
-    def add_token(self, token_hash: str, user: str, expires_at: Instant | None) -> int:
+    def add_token(
+        self, token_hash: str, user: str, expires_at: Instant | None, role: Role = Role.BUYER
+    ) -> int:
         # Ids are never reused, although a revoked token's row is deleted: a script that
         # revokes an id it stored must not revoke someone else's newer token. The highest id
         # given out is kept in meta (PostgreSQL's identity column never goes back itself).
@@ -48,8 +50,9 @@ class SqliteTransaction(SqlTransaction):
         newest = int(self.execute("SELECT coalesce(max(id), 0) FROM tokens").fetchone()[0])
         token_id = max(int(given) if given.isdigit() else 0, newest) + 1
         self.execute(
-            "INSERT INTO tokens (id, hash, user, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-            (token_id, token_hash, user, self.now(), expires_at),
+            "INSERT INTO tokens (id, hash, user, created_at, expires_at, role)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, token_hash, user, self.now(), expires_at, role.value),
         )
         self._set_meta(LAST_TOKEN_KEY, str(token_id))
         return token_id
@@ -107,12 +110,12 @@ class SqliteTransaction(SqlTransaction):
 
     def append_history(self, events: list[HistoryEntry]) -> None:
         self._conn.executemany(
-            "INSERT INTO events (at, seat, action, user, expires_at, show, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (at, seat, action, user, expires_at, show, reason, acted_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             # An Action is a str: bound as its text, without a Python call per event for .value.
             [
-                (at, seat, action, user, expires_at, show, reason)
-                for at, seat, action, user, expires_at, _, show, reason in events
+                (at, seat, action, user, expires_at, show, reason, by)
+                for at, seat, action, user, expires_at, _, show, reason, by in events
             ],
         )
 
