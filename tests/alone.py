@@ -1,4 +1,4 @@
-"""Tests that must run alone (`@pytest.mark.alone`: stress, crashes, the browser, timing):
+"""Tests that must run alone (`@pytest.mark.alone`: those held to a time bound):
 with pytest-xdist, they run after every other test has finished, one after another on one
 worker, while no other worker runs anything.
 

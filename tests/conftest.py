@@ -9,8 +9,11 @@ What runs where:
   transactions, concurrency, upgrades, faults, change notifications, the model test). What is
   built above the `Store` protocol (the CLI, the HTTP API, the rules) behaves the same on
   either backend, and runs once.
-- Tests marked `alone` (stress, crashes, the browser, timing) run last, one at a time, with
-  nothing else running beside them (tests/alone.py).
+- Tests marked `alone` (those that hold something to a time bound: a change arriving within
+  half a second, a page drawn in under a second) run last, one at a time, with nothing else
+  running beside them (tests/alone.py). Stress, crash and browser tests prove what holds under
+  any scheduling: they run beside the rest, each module (or stress round) an `xdist_group` of
+  its own so that its module fixture is built once.
 - Hypothesis profiles: `dev` (the default), `ci` (the default under CI=true) and `soak` (20
   times the examples, for a long local run); HYPOTHESIS_PROFILE picks one.
 """
@@ -56,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "backend: the test proves something the backend does; its database fixtures run on"
         " SQLite and on PostgreSQL (the rest run on SQLite only)",
         "sqlite_only: in a `backend` test, runs against the SQLite backend only",
-        "alone: runs after the rest of the suite, one test at a time, nothing beside it",
+        "alone: timed; runs after the rest of the suite, one test at a time, nothing beside it",
     ):
         config.addinivalue_line("markers", line)
     alone.configure(config)
@@ -90,6 +93,12 @@ def _parametrized_by_mark(definition: pytest.Function) -> set[str]:
 # The slowest tests (`--durations=40`), slowest first: started before the rest, so that the
 # workers finish together rather than one waiting for another's last long test.
 STARTED_FIRST = (
+    # Groups that mostly wait (on a browser, a server, worker processes): started first, so
+    # that their waits overlap the CPU-bound tests on the other workers.
+    "tests/test_page_browser.py::",
+    "tests/test_stress.py::",
+    "tests/test_crash.py::",
+    "tests/test_page_hall.py::",
     "tests/test_model.py::",
     "tests/test_postgres.py::test_sixteen_hosts",
     "tests/test_postgres.py::test_overlapping_multi_seat_locks",
@@ -117,6 +126,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=_start_rank)
     if hasattr(config, "workerinput"):  # an xdist worker: tell the scheduler the groups
         alone.write_groups(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker more than the cores. Many tests spend most of their time waiting
+    (on a browser, a server, worker processes they started): with one worker per core, a core
+    idles while its worker waits."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
 
 
 @pytest.hookimpl(optionalhook=True)

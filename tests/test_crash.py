@@ -33,8 +33,9 @@ import pytest
 from helpers import SOAK, run_process
 from seatctl import Venue
 
-# Alone: killing workers at random moments is a load of its own, and timed by the clock.
-pytestmark = [pytest.mark.alone, pytest.mark.sqlite_only]
+# Not `alone`: a kill lands at a random moment whatever else runs, and every command is wholly
+# applied or not at all under any scheduling. One group: the module fixture is built once.
+pytestmark = [pytest.mark.xdist_group("crash"), pytest.mark.sqlite_only]
 
 WORKERS_PER_ROUND = 4
 ROUNDS = 8 * SOAK

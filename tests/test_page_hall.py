@@ -24,7 +24,9 @@ from seatctl import Venue
 from serving import ServerProcess
 
 __all__ = ["browser"]  # the module's Chromium, shared by its tests
-pytestmark = pytest.mark.alone
+# One group: the 2,000-seat hall and its server are built once, on one worker, beside other
+# tests (they need only their own Chromium); the one timed test runs `alone`.
+pytestmark = pytest.mark.xdist_group("page_hall")
 
 WINDOW = {"width": 1280, "height": 800}
 CLICKABLE = 24  # px: the smallest target WCAG 2.2 (2.5.8) allows
@@ -250,6 +252,7 @@ def positioned_seats(count: int) -> list[dict[str, object]]:
     return seats
 
 
+@pytest.mark.alone  # timed: nothing else may load the machine
 def test_20000_seats_at_their_positions_draw_in_under_1_s_and_repaint_a_change_in_under_50_ms(
     browser, big
 ):
