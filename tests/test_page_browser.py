@@ -57,7 +57,10 @@ class Hall:
         path.write_text(HALL)
         Venue.init(db, seat_map=str(path))
         with Venue.open(db) as venue:
-            self.tokens = {user: venue.add_token(user)[0] for user in ("alice", "bob")}
+            # Box-office staff: the page as staff see it, every holder named (a buyer's page
+            # names no one else: test_a_buyers_page_names_nobody_else).
+            self.tokens = {user: venue.add_token(user, role="staff")[0] for user in ("alice", "bob")}
+            self.tokens["carol"] = venue.add_token("carol")[0]  # a buyer
         self.db = db
         self.server = ServerProcess(db, *serve_args)
         self.url = f"http://127.0.0.1:{self.server.port}/"

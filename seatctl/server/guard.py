@@ -58,7 +58,9 @@ class StreamGuard:
         self._open.setdefault(key, set())
 
     def watch(self, key: str, watcher: Watcher) -> None:
-        self._open[key].add(watcher)
+        # Another stream of the same token may have ended since this one was admitted, and
+        # taken the token's (then empty) set with it.
+        self._open.setdefault(key, set()).add(watcher)
         if self._auth and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._recheck())
 
