@@ -59,7 +59,8 @@ class Hall:
         with Venue.open(db) as venue:
             # Box-office staff: the page as staff see it, every holder named (a buyer's page
             # names no one else: test_a_buyers_page_names_nobody_else).
-            self.tokens = {user: venue.add_token(user, role="staff")[0] for user in ("alice", "bob")}
+            staff = ("alice", "bob")
+            self.tokens = {user: venue.add_token(user, role="staff")[0] for user in staff}
             self.tokens["carol"] = venue.add_token("carol")[0]  # a buyer
         self.db = db
         self.server = ServerProcess(db, *serve_args)
@@ -103,6 +104,15 @@ def pages(browser: object, hall: Hall) -> Iterator[tuple[object, object]]:
 
 
 @pytest.mark.alone  # timed: a change within SPEC
+def test_a_buyers_page_names_nobody_else(browser, hall):
+    hall.request("POST", "/v1/lock", {"seats": ["3"]}, "alice")
+    carol = signed_in(browser, hall, "carol")
+    expect(seat(carol, "3")).to_have_attribute("data-status", "locked", timeout=WAIT)
+    label = seat(carol, "3").get_attribute("aria-label") or ""
+    assert "locked" in label and "alice" not in label
+    assert "alice" not in carol.content()
+
+
 def test_a_lock_reaches_the_other_page_within_a_second_and_a_booking_too(hall, pages):
     a, b = pages
     seat(a, "3").click()
