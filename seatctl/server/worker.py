@@ -163,6 +163,7 @@ class _Probe:
         self._db = db
         self._asks: queue.SimpleQueue[Future[bool] | None] = queue.SimpleQueue()
         self._pending: Future[bool] | None = None
+        self._asked_at = 0.0  # when `_pending` was asked
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, name="seatctl-ready", daemon=True)
 
@@ -174,27 +175,38 @@ class _Probe:
 
     def check(self) -> Future[bool]:
         with self._lock:
-            if self._pending is None or self._pending.done():
+            # A check still running from over a second ago began in another state of the
+            # database (an outage since ended, say): its answer is not this one's.
+            stale = time.monotonic() - self._asked_at > READY_SECONDS
+            if self._pending is None or self._pending.done() or stale:
                 self._pending = Future()
+                self._asked_at = time.monotonic()
                 self._asks.put(self._pending)
             return self._pending
 
     def _main(self) -> None:
         venue: Venue | None = None
         while (asked := self._asks.get()) is not None:
-            try:
-                if venue is None:
-                    venue = Venue.open(self._db)
-                venue.within(time.monotonic() + READY_SECONDS)
-                venue.settings()
-                asked.set_result(True)
-            except Exception as exc:
-                log.error("readiness check: the database did not answer: %s", _why(exc))
-                asked.set_result(False)
-                if venue is not None:
-                    with contextlib.suppress(Exception):
-                        venue.close()
-                    venue = None
+            deadline = time.monotonic() + READY_SECONDS
+            # A connection kept from an earlier check may have died since (a restart): one
+            # failure on it earns one more try on a new connection, within the same second.
+            for fresh in (venue is None, True):
+                try:
+                    if venue is None:
+                        venue = Venue.open(self._db)
+                    venue.within(deadline)
+                    venue.settings()
+                    asked.set_result(True)
+                    break
+                except Exception as exc:
+                    if venue is not None:
+                        with contextlib.suppress(Exception):
+                            venue.close()
+                        venue = None
+                    if fresh or time.monotonic() >= deadline:
+                        log.error("readiness check: the database did not answer: %s", _why(exc))
+                        asked.set_result(False)
+                        break
         if venue is not None:
             with contextlib.suppress(Exception):
                 venue.close()
