@@ -210,14 +210,19 @@ def assert_one_line_error(run: Run, code: int) -> None:
 
 def run_as_other_user(db: str, *args: str) -> Run:
     """Run the CLI where file permissions bind: as `nobody` when the suite runs as root."""
+    return run_as(65534 if os.geteuid() == 0 else None, db, *args)
+
+
+def run_as(uid: int | None, db: str, *args: str) -> Run:
+    """Run the CLI in a child process with `uid` as its user and group (None: this one's)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit status
             code = 70
             try:
-                if os.geteuid() == 0:
-                    os.setgid(65534)
-                    os.setuid(65534)
+                if uid is not None:
+                    os.setgid(uid)
+                    os.setuid(uid)
                 sys.stdout, sys.stderr = out, err
                 code = int(main(["--db", db, *args]))
             finally:

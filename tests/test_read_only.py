@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
-from helpers import START, Run, assert_one_line_error, dump, run_process
+from helpers import START, assert_one_line_error, dump, run_as, run_process
 from seatctl import Venue
-from seatctl.cli import main
 from seatctl.core.clock import format_instant, parse_instant
 
 pytestmark = pytest.mark.sqlite_only
@@ -33,27 +31,6 @@ WRITES = [
     ["release", "2", "--user", "bob"],
     ["init", "--seats", "9"],
 ]
-
-
-def run_as(uid: int, db: str, *args: str) -> Run:
-    """Run the CLI in a child process with `uid` as its user and group."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through its exit status
-            code = 70
-            try:
-                os.setgid(uid)
-                os.setuid(uid)
-                sys.stdout, sys.stderr = out, err
-                code = int(main(["--db", db, *args]))
-            finally:
-                out.flush()
-                err.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        out.seek(0)
-        err.seek(0)
-        return Run(os.waitstatus_to_exitcode(status), out.read(), err.read())
 
 
 def folder_state(folder: str) -> dict[str, tuple[int, int, int]]:
