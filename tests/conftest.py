@@ -24,6 +24,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -275,3 +276,16 @@ def new_database(
         return str(path), remove
 
     return make_file
+
+
+@pytest.fixture
+def worker(venue_db: str) -> Iterator[Any]:
+    """The server's database worker on the test's venue, started and stopped around the test
+    (the server stack is imported here only: tests that need it skip without it)."""
+    pytest.importorskip("starlette")
+    from seatctl.server.worker import Worker
+
+    running = Worker(venue_db)
+    running.start()
+    yield running
+    running.stop()

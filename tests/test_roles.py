@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.backend
 
 NOW = "2026-01-01T12:00:10Z"
 LOCAL = "http://127.0.0.1:8000"  # without tokens the server answers only its own address
-
-
-@pytest.fixture
-def worker(venue_db: str) -> Iterator[Worker]:
-    running = Worker(venue_db)
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -30,14 +30,6 @@ LOCAL = "http://127.0.0.1:8000"  # what a --no-auth server on its default port a
 
 
 @pytest.fixture
-def worker(venue_db: str) -> Iterator[Worker]:
-    running = Worker(venue_db)
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def api(worker: Worker) -> TestClient:
     """The API with tokens required (the default)."""
     return TestClient(create_app(worker, auth=True))

@@ -5,7 +5,6 @@ and an unknown section or category for `best` is 404 with the known names."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,14 +23,6 @@ from seatctl.server.worker import Worker
 
 SEAT_ID_RULE = ": use a seat label (a string) or a whole number"
 HALL = "label,section,row,number,category\n1,Stalls,A,1,premium\n2,Stalls,A,2,premium\n"
-
-
-@pytest.fixture
-def worker(venue_db: str) -> Iterator[Worker]:
-    running = Worker(venue_db)
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ built from `Host`, unknown query parameters, other users in the query, and `no-s
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,14 +22,6 @@ from seatctl.server.worker import Worker
 
 pytestmark = pytest.mark.sqlite_only  # the server's own rules: the backend plays no part
 LOCAL = "http://127.0.0.1:8000"  # the address a --no-auth app made without one accepts
-
-
-@pytest.fixture
-def worker(venue_db: str) -> Iterator[Worker]:
-    running = Worker(venue_db)
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,14 +19,6 @@ from seatctl.server.worker import Worker
 
 # The backend's part: the stream waits on each backend's notifications.
 pytestmark = pytest.mark.backend
-
-
-@pytest.fixture
-def worker(venue_db: str) -> Iterator[Worker]:
-    running = Worker(venue_db)
-    running.start()
-    yield running
-    running.stop()
 
 
 def stream_scope(token: str) -> dict:
