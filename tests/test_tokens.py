@@ -170,7 +170,7 @@ def test_a_schema_2_sqlite_database_gains_tokens_in_its_first_write(cli, db_path
     assert dump(db_path) == before  # reading does not upgrade
     assert cli("token", "add", "alice").code == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()
     assert cli("check").out == "ok\n"
 
@@ -194,7 +194,7 @@ def test_a_schema_2_postgres_database_gains_tokens_in_its_first_write(pg_url, cl
     assert cli_pg("lock", "5", "--user", "bob").code == 0
     with psycopg.connect(pg_url) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("6",)
+    assert version == ("7",)
     assert cli_pg("token", "add", "alice").code == 0
     assert cli_pg("check").out == "ok\n"
 
@@ -211,3 +211,34 @@ def cli_pg(capsys, pg_url):
         return Run(int(code), captured.out, captured.err)
 
     return run
+
+
+# --- the token history ----------------------------------------------------------------------
+
+
+def token_entries(cli, *args: str) -> list[dict]:
+    return [e for e in cli("history", *args, "--json").json() if e["action"].startswith("token_")]
+
+
+def test_a_token_add_entry_names_the_tokens_id(cli, venue_db):
+    cli("token", "add", "alice")
+    cli("token", "add", "bob", "--role", "staff")
+    ids = [t["id"] for t in cli("token", "list", "--json").json()]
+    entries = [(e["action"], e["user"], e["reason"], e["token"]) for e in token_entries(cli)]
+    assert entries == [
+        ("token_add", "alice", "buyer", ids[0]),
+        ("token_add", "bob", "staff", ids[1]),
+    ]
+
+
+def test_every_other_history_entry_names_no_token(cli, venue_db):
+    cli("lock", "1", "--user", "alice")
+    assert {e["token"] for e in cli("history", "--json").json()} == {None}
+
+
+def test_history_shows_a_token_column_only_when_an_entry_names_a_token(cli, venue_db):
+    assert "TOKEN" not in cli("history").out.splitlines()[0].split()
+    cli("token", "add", "alice")
+    heading, *rows = cli("history").out.splitlines()
+    assert heading.split() == ["AT", "SEAT", "ACTION", "USER", "TOKEN", "EXPIRES", "REASON"]
+    assert rows[-1].split()[1:] == ["token_add", "alice", "1", "buyer"]

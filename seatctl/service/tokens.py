@@ -23,7 +23,7 @@ class TokenKeeping:
     ) -> tuple[str, Token]:
         """A new API token for `user` with `role` (a buyer's by default): the token itself
         (shown once, never stored) and its stored record. The history records it (`token_add`,
-        no seat, its role as the reason)."""
+        no seat, its role as the reason, its id)."""
         from seatctl.core import tokens
 
         name = validate.user(user)
@@ -35,7 +35,10 @@ class TokenKeeping:
             now = tx.now()
             expires_at = now + lifetime if lifetime is not None else None
             token_id = tx.add_token(digest, name, expires_at, given)
-            tx.append_history([HistoryEntry(now, "", Action.TOKEN_ADD, name, reason=given.value)])
+            added = HistoryEntry(
+                now, "", Action.TOKEN_ADD, name, reason=given.value, token=token_id
+            )
+            tx.append_history([added])
             return token, Token(token_id, name, now, expires_at, None, digest, given)
 
     def tokens(self) -> list[Token]:

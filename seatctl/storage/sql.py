@@ -36,8 +36,9 @@ from seatctl.storage import (
 # event; 5: each seat state's `held_since` (when its hold began), the fairness caps in `meta`,
 # and `settings` events in the history; 6: each seat's position in the hall (`x`, `y`, any
 # unit; the stage is the `stage` key of `meta`), each token's `role` (buyer or staff), each
-# history event's `acted_by` (who made a change for its user: `by`).
-SCHEMA_VERSION = 6
+# history event's `acted_by` (who made a change for its user: `by`); 7: each history event's
+# `token_id` (the id of the API token a token event is about: never the token nor its hash).
+SCHEMA_VERSION = 7
 
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 SEAT_COLUMNS = (
@@ -53,7 +54,7 @@ POSITION = "s.x, s.y"
 POSITION_COLUMNS = (("seats", "x", "DOUBLE PRECISION"), ("seats", "y", "DOUBLE PRECISION"))
 STAGE_KEY = "stage"  # meta: the stage, "x,y,width,height" in the map's unit
 # `user` is reserved; the JSON's `by` is stored as `acted_by` (BY is reserved too).
-EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason, acted_by'
+EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason, acted_by, token_id'
 TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash, role'
 # Whether a seat is available (as `Seat.status` decides) from its state row. Without a state
 # row every column is NULL: available.
@@ -117,6 +118,8 @@ ROLE_COLUMNS = (
     ("tokens", "role", "TEXT NOT NULL DEFAULT 'buyer'"),
     ("events", "acted_by", "TEXT"),
 )
+# Schema 7: the column it adds, in the same form; an existing event names no token.
+TOKEN_ID_COLUMNS = (("events", "token_id", "BIGINT"),)
 # Schema 3 -> 4, losslessly: the seats' states become those of the event `default`, and so
 # does every change in the history (a seat's `add` belongs to the map, so to every event).
 STATES_TO_DEFAULT = """
