@@ -242,3 +242,45 @@ def test_history_shows_a_token_column_only_when_an_entry_names_a_token(cli, venu
     heading, *rows = cli("history").out.splitlines()
     assert heading.split() == ["AT", "SEAT", "ACTION", "USER", "TOKEN", "EXPIRES", "REASON"]
     assert rows[-1].split()[1:] == ["token_add", "alice", "1", "buyer"]
+
+
+def test_revoking_a_token_records_its_user_and_id(cli, venue_db):
+    cli("token", "add", "alice")
+    cli("token", "add", "bob")
+    with frozen(START):
+        cli("token", "revoke", "2")
+    revoked = token_entries(cli)[-1]
+    assert revoked == {
+        "at": START,
+        "seat": None,
+        "action": "token_revoke",
+        "user": "bob",
+        "expires_at": None,
+        "event": "default",
+        "reason": None,
+        "by": None,
+        "token": 2,
+    }
+
+
+def test_revoking_an_unknown_token_records_nothing(cli, venue_db):
+    cli("token", "add", "alice")
+    history = cli("history", "--json").json()
+    assert cli("token", "revoke", "7").code == 3
+    assert cli("history", "--json").json() == history
+
+
+def test_a_users_token_entries_are_in_their_history_in_every_event(cli, venue_db):
+    cli("event", "add", "gala")
+    cli("token", "add", "alice")
+    cli("token", "add", "bob")
+    cli("token", "revoke", "1")
+    for event in ("default", "gala"):
+        mine = token_entries(cli, "--user", "alice", "--event", event)
+        assert [(e["action"], e["token"]) for e in mine] == [("token_add", 1), ("token_revoke", 1)]
+
+
+def test_check_passes_after_a_revoke(cli, venue_db):
+    cli("token", "add", "alice")
+    cli("token", "revoke", "1")
+    assert cli("check").out == "ok\n"

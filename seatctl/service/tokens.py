@@ -46,11 +46,16 @@ class TokenKeeping:
             return tx.tokens()
 
     def revoke_token(self, token_id: int) -> None:
+        """Remove the token: requests bearing it are refused from now on. The history records
+        it (`token_revoke`, no seat, the token's user and id); an unknown id changes nothing."""
         with self._store.transaction() as tx:
-            if not tx.delete_token(token_id):
+            user = tx.delete_token(token_id)
+            if user is None:
                 raise SeatctlError(
                     Reason.NOT_FOUND, f"no token with id {token_id}", ExitCode.NOT_FOUND
                 )
+            revoked = HistoryEntry(tx.now(), "", Action.TOKEN_REVOKE, user, token=token_id)
+            tx.append_history([revoked])
 
     def authenticate(self, token: str) -> str:
         """The user `token` acts for; an `unauthorized` error if it is unknown, revoked or

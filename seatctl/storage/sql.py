@@ -245,6 +245,7 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
         self.token = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = {p}"
         self.tokens = f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"
         self.touch_token = f"UPDATE tokens SET last_used_at = {p} WHERE id = {p}"
+        self.token_user = f'SELECT "user" FROM tokens WHERE id = {p}'
         self.delete_token = f"DELETE FROM tokens WHERE id = {p}"
         self._row_spots = f"{self.seat_spots} WHERE "
 
@@ -438,8 +439,11 @@ class SqlTransaction:
     def touch_token(self, token_id: int) -> None:
         self.execute(self.sql.touch_token, (self.now(), token_id))
 
-    def delete_token(self, token_id: int) -> bool:
-        return int(self.execute(self.sql.delete_token, (token_id,)).rowcount) > 0
+    def delete_token(self, token_id: int) -> str | None:
+        row = self.execute(self.sql.token_user, (token_id,)).fetchone()
+        if row is None or int(self.execute(self.sql.delete_token, (token_id,)).rowcount) == 0:
+            return None
+        return str(row[0])
 
     def _meta(self, key: str) -> str | None:
         row = self.execute(self.sql.meta, (key,)).fetchone()
