@@ -284,3 +284,105 @@ def test_check_passes_after_a_revoke(cli, venue_db):
     cli("token", "add", "alice")
     cli("token", "revoke", "1")
     assert cli("check").out == "ok\n"
+
+
+EXPIRY = "2026-01-01T12:01:00Z"  # a token added at START with --expires-in 60 expires here
+
+
+def expired_token(db: str) -> str:
+    """alice's token, added at START to expire a minute later."""
+    with frozen(START), Venue.open(db) as venue:
+        return venue.add_token("alice", expires_in=60)[0]
+
+
+def presented(db: str, token: str, at: str) -> str:
+    """Present `token` at `at`: the refusal's message (it is expired)."""
+    from seatctl.core.errors import SeatctlError
+
+    with frozen(at), Venue.open(db) as venue, pytest.raises(SeatctlError) as refused:
+        venue.principal(token)
+    assert refused.value.reason == "unauthorized"
+    return refused.value.message
+
+
+def test_an_expired_token_presented_is_recorded_with_its_user_and_id(cli, venue_db):
+    token = expired_token(venue_db)
+    presented(venue_db, token, "2026-01-01T12:05:00Z")
+    assert token_entries(cli)[-1] == {
+        "at": "2026-01-01T12:05:00Z",  # when it was presented, not its deadline
+        "seat": None,
+        "action": "token_expired",
+        "user": "alice",
+        "expires_at": None,
+        "event": "default",
+        "reason": None,
+        "by": None,
+        "token": 1,
+    }
+
+
+def test_an_expired_token_presented_twice_is_recorded_once_and_the_second_writes_nothing(
+    cli, venue_db
+):
+    token = expired_token(venue_db)
+    first = presented(venue_db, token, EXPIRY)
+    before = dump(venue_db)
+    again = presented(venue_db, token, "2026-01-02T00:00:00Z")
+    assert dump(venue_db) == before
+    assert first == again == "the token has expired"
+    assert [e["action"] for e in token_entries(cli)] == ["token_add", "token_expired"]
+
+
+def test_a_token_used_before_its_deadline_is_recorded_when_presented_after_it(cli, venue_db):
+    token = expired_token(venue_db)
+    with frozen("2026-01-01T12:00:59Z"), Venue.open(venue_db) as venue:
+        assert venue.authenticate(token) == "alice"  # its use is marked
+    presented(venue_db, token, EXPIRY)
+    assert [e["action"] for e in token_entries(cli)] == ["token_add", "token_expired"]
+
+
+def test_a_live_token_presented_records_nothing(cli, venue_db):
+    with frozen(START), Venue.open(venue_db) as venue:
+        token, _ = venue.add_token("alice", expires_in=60)
+        venue.authenticate(token)
+    assert [e["action"] for e in token_entries(cli)] == ["token_add"]
+
+
+def test_an_unknown_or_revoked_token_presented_writes_nothing(cli, venue_db):
+    token = expired_token(venue_db)
+    cli("token", "revoke", "1")
+    before = dump(venue_db)
+    assert presented(venue_db, token, EXPIRY) == "unknown or revoked token"
+    assert presented(venue_db, "stk_" + "x" * 43, EXPIRY) == "unknown or revoked token"
+    assert dump(venue_db) == before
+
+
+def test_only_the_first_of_two_writers_records_an_expired_token(venue_db):
+    expired_token(venue_db)
+    # Both found the token unrecorded before either wrote: the store marks it only once.
+    with frozen(EXPIRY), Venue.open(venue_db) as one, Venue.open(venue_db) as two:
+        with one._store.transaction() as tx:
+            first = tx.expired_token_presented(1)
+        with two._store.transaction() as tx:
+            second = tx.expired_token_presented(1)
+    assert (first, second) == (True, False)
+
+
+def test_check_passes_with_every_kind_of_token_entry(cli, venue_db):
+    token = expired_token(venue_db)
+    presented(venue_db, token, EXPIRY)
+    with frozen(EXPIRY):
+        cli("token", "revoke", "1")
+    assert cli("check").out == "ok\n"
+
+
+def test_no_history_output_holds_a_token_or_its_hash(cli, venue_db):
+    token = expired_token(venue_db)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    presented(venue_db, token, EXPIRY)
+    with frozen(EXPIRY):
+        cli("token", "revoke", "1")
+    shown = cli("history").out + cli("history", "--json").out
+    assert {"token_add", "token_expired", "token_revoke"} <= set(shown.split())
+    assert token not in shown and token[4:20] not in shown
+    assert digest not in shown and digest[:16] not in shown

@@ -63,15 +63,29 @@ class TokenKeeping:
         return self.principal(token).user
 
     def principal(self, token: str) -> Principal:
-        """Who `token` acts as: its user and role (as `authenticate` checks it)."""
+        """Who `token` acts as: its user and role (as `authenticate` checks it). The first
+        time an expired token is presented after its deadline, the history records it
+        (`token_expired`) before it is refused; later presentations write nothing."""
         from seatctl.core import tokens
 
+        digest = tokens.token_hash(token)
         with self._store.transaction(write=False) as tx:
-            found = tokens.check(token, tx.token(tokens.token_hash(token)), tx.now())
-            stale = found.last_used_at is None or (
-                tx.now() - found.last_used_at >= tokens.TOUCH_INTERVAL
-            )
-        if stale:
+            now = tx.now()
+            stored = tx.token(digest)
+        if stored is not None and tokens.expiry_unrecorded(token, stored, now):
+            self._record_expiry(stored)
+        found = tokens.check(token, stored, now)
+        if found.last_used_at is None or now - found.last_used_at >= tokens.TOUCH_INTERVAL:
             with self._store.transaction() as tx:
                 tx.touch_token(found.id)
         return tokens.Principal(found.user, found.role)
+
+    def _record_expiry(self, expired: Token) -> None:
+        """Record that `expired` was presented after its deadline, unless another request
+        (or process) just did: the store marks it used in the same write, only if unmarked."""
+        with self._store.transaction() as tx:
+            if tx.expired_token_presented(expired.id):
+                entry = HistoryEntry(
+                    tx.now(), "", Action.TOKEN_EXPIRED, expired.user, token=expired.id
+                )
+                tx.append_history([entry])

@@ -245,6 +245,13 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
         self.token = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = {p}"
         self.tokens = f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"
         self.touch_token = f"UPDATE tokens SET last_used_at = {p} WHERE id = {p}"
+        # The first presentation of a token after its deadline (none since it, or only uses
+        # before it): marked used now, so that only this one is recorded. Conditional, so
+        # that of two writers racing to record it one changes no row.
+        self.expired_token_presented = (
+            f"UPDATE tokens SET last_used_at = {p} WHERE id = {p} AND expires_at <= {p}"
+            " AND (last_used_at IS NULL OR last_used_at < expires_at)"
+        )
         self.token_user = f'SELECT "user" FROM tokens WHERE id = {p}'
         self.delete_token = f"DELETE FROM tokens WHERE id = {p}"
         self._row_spots = f"{self.seat_spots} WHERE "
@@ -438,6 +445,11 @@ class SqlTransaction:
 
     def touch_token(self, token_id: int) -> None:
         self.execute(self.sql.touch_token, (self.now(), token_id))
+
+    def expired_token_presented(self, token_id: int) -> bool:
+        now = self.now()
+        cursor = self.execute(self.sql.expired_token_presented, (now, token_id, now))
+        return int(cursor.rowcount) > 0
 
     def delete_token(self, token_id: int) -> str | None:
         row = self.execute(self.sql.token_user, (token_id,)).fetchone()
