@@ -72,16 +72,17 @@ def prototype_seat(view: SeatView, viewer: str | None = None) -> dict[str, Any]:
     return {"status": view.status.value, "lockedBy": view.locked_by if shown else None}
 
 
-def history_object(event: HistoryEntry) -> dict[str, str | None]:
+def history_object(event: HistoryEntry) -> dict[str, str | int | None]:
     return {
         "at": format_instant(event.at),
-        "seat": event.seat or None,  # a `settings` event names no seat
+        "seat": event.seat or None,  # a `settings` or token event names no seat
         "action": event.action.value,
         "user": event.user,
         "expires_at": instant(event.expires_at),
         "event": event.show,
         "reason": event.reason,
         "by": event.by,
+        "token": event.token,  # a token event's token id (never the token itself)
     }
 
 

@@ -114,25 +114,46 @@ def old_database(db_path: str, version: int = 3) -> str:
 
 def schema_5(db_path: str) -> str:
     """A database of the current schema taken back to schema 5, as seatctl 0.3 left it:
-    tokens without a role, history events without `acted_by`, no `token_add` events."""
-    statements = [
-        "DELETE FROM events WHERE action = 'token_add'",
-        "ALTER TABLE events DROP COLUMN acted_by",
-        "ALTER TABLE tokens DROP COLUMN role",
-    ]
+    tokens without a role, history events without `acted_by`, no token events."""
+    return _taken_back(
+        db_path,
+        5,
+        [
+            "DELETE FROM events WHERE action IN ('token_add', 'token_revoke', 'token_expired')",
+            "ALTER TABLE events DROP COLUMN token_id",
+            "ALTER TABLE events DROP COLUMN acted_by",
+            "ALTER TABLE tokens DROP COLUMN role",
+        ],
+    )
+
+
+def schema_6(db_path: str) -> str:
+    """A database of the current schema taken back to schema 6, as seatctl left it before the
+    token history: `token_add` events without their token's id, no other token events."""
+    return _taken_back(
+        db_path,
+        6,
+        [
+            "DELETE FROM events WHERE action IN ('token_revoke', 'token_expired')",
+            "ALTER TABLE events DROP COLUMN token_id",
+        ],
+    )
+
+
+def _taken_back(db_path: str, version: int, statements: list[str]) -> str:
     if db_path.startswith(("postgresql://", "postgres://")):
         import psycopg
 
         with psycopg.connect(db_path) as conn:
             for statement in statements:
                 conn.execute(statement)
-            conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+            conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(version),))
         return db_path
     conn = sqlite3.connect(db_path)
     try:
         for statement in statements:
             conn.execute(statement)
-        conn.execute("PRAGMA user_version = 5")
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.commit()
     finally:
         conn.close()

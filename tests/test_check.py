@@ -108,6 +108,28 @@ def test_a_seat_missing_from_the_history_is_reported(cli, busy_history, db_path)
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("token_id", [0, -3, "x", 1.5])
+def test_a_token_event_whose_token_id_is_not_a_positive_whole_number_is_reported(
+    cli, db_path, token_id
+):
+    cli("token", "add", "alice")
+    tamper(db_path, "UPDATE events SET token_id = ? WHERE action = 'token_add'", token_id)
+    problems = cli("check", "--json").json()["problems"]
+    assert len(problems) == 1
+    assert "a token_add event: its token id is not a positive whole number" in problems[0]
+
+
+@pytest.mark.sqlite_only
+def test_a_seat_event_naming_a_token_is_reported(cli, busy_history, db_path):
+    tamper(db_path, "UPDATE events SET token_id = 1 WHERE seat = '3' AND action = 'lock'")
+    problems = cli("check", "--json").json()["problems"]
+    assert any(
+        p.startswith("seat 3:") and p.endswith("it names a token (only token events do)")
+        for p in problems
+    )
+
+
+@pytest.mark.sqlite_only
 def test_a_damaged_file_fails_the_integrity_check(cli, db_path):
     cli("init", "--seats", "2000")
     conn = sqlite3.connect(db_path)

@@ -142,6 +142,7 @@ def test_changing_a_setting_is_a_settings_event_in_the_history(cli, venue_db):
         "event": "default",
         "reason": "max_hold 600 -> 900, max_seats_per_user 0 -> 2",
         "by": None,
+        "token": None,
     }
 
 

@@ -54,6 +54,7 @@ def test_history_json_shape(cli):
             "event": "default",
             "reason": None,
             "by": None,
+            "token": None,
         },
         {
             "at": "2026-01-01T12:00:00Z",
@@ -64,6 +65,7 @@ def test_history_json_shape(cli):
             "event": "default",
             "reason": None,
             "by": None,
+            "token": None,
         },
     ]
 

@@ -172,15 +172,15 @@ def test_commands_other_than_init_need_an_initialised_schema_and_create_nothing(
 
 def test_the_schema_version_is_recorded_and_a_newer_one_refused_untouched(pg, pg_url):
     pg("init")
-    assert sql(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
-    sql(pg_url, "UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    assert sql(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    sql(pg_url, "UPDATE meta SET value = '8' WHERE key = 'schema_version'")
     before = dump_pg(pg_url)
     for args in (["seats"], ["lock", "1", "--user", "a"]):
         run = pg(*args, "--json")
         assert (run.code, run.error()["error"]) == (6, "newer_schema")
     run = pg("init")
     assert run.code == 6
-    assert "written by a newer seatctl (schema 7)" in run.err
+    assert "written by a newer seatctl (schema 8)" in run.err
     assert dump_pg(pg_url) == before
 
 

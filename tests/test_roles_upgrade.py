@@ -54,12 +54,12 @@ def test_reading_a_schema_5_database_shows_buyers_and_no_by_and_changes_nothing(
 
 
 @frozen(START)
-def test_the_first_write_upgrades_to_6_losing_nothing(cli, v5_db):
+def test_the_first_write_upgrades_to_7_losing_nothing(cli, v5_db):
     seats = cli("seats", "--json").json()
     history = cli("history", "--json").json()
     tokens = cli("token", "list", "--json").json()
     assert cli("lock", "4", "--user", "carol", "--by", "clerk1").code == 0
-    assert schema_version(v5_db) == 6
+    assert schema_version(v5_db) == 7
     assert cli("seats", "--json").json()[:3] == seats[:3]
     after = cli("history", "--json").json()
     assert after[: len(history)] == history

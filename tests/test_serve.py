@@ -16,6 +16,7 @@ import pytest
 
 from helpers import START, booking_state, frozen, seat_object
 from seatctl import Venue
+from seatctl.core.clock import parse_instant
 
 pytest.importorskip("starlette")
 with warnings.catch_warnings():
@@ -293,6 +294,22 @@ def test_an_expired_token_is_401(api, venue_db):
         answer = api.get("/v1/seats", headers=headers)
     assert (answer.status_code, answer.json()["error"]) == (401, "unauthorized")
     assert "expired" in answer.json()["message"]
+
+
+@pytest.mark.backend  # recorded in a write group's savepoint, then refused: kept on both
+def test_an_expired_token_presented_twice_is_recorded_once_and_answered_401_alike(api, venue_db):
+    with frozen(START):
+        headers = token_for(venue_db, "alice", expires_in=60)
+    with frozen("2026-01-01T12:01:00Z"):  # first to a write (a group), then to a read
+        first = api.post("/v1/lock", json={"seats": ["1"]}, headers=headers)
+    with frozen("2026-01-01T12:02:00Z"):
+        second = api.get("/v1/seats", headers=headers)
+    assert [first.status_code, second.status_code] == [401, 401]
+    assert first.json() == second.json()
+    assert first.headers["WWW-Authenticate"] == second.headers["WWW-Authenticate"] == "Bearer"
+    with Venue.open(venue_db) as venue:
+        expired = [(e.at, e.user, e.token) for e in venue.history() if e.action == "token_expired"]
+    assert expired == [(parse_instant("2026-01-01T12:01:00Z"), "alice", 1)]
 
 
 @pytest.mark.parametrize(

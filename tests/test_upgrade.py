@@ -61,7 +61,7 @@ def test_a_refused_write_does_not_upgrade(cli, v1_db):
 def test_the_first_write_upgrades_and_seeds_the_history(cli, v1_db):
     assert cli("lock", "4", "--user", "dave").code == 0
     # Through 2 (history), 3 (tokens), 4 (map and events) to 5 (hold starts and caps).
-    assert version(v1_db) == 6
+    assert version(v1_db) == 7
     history = cli("history", "--json").json()
     seeded = [(e["seat"], e["action"], e["user"]) for e in history]
     assert seeded[:8] == [
@@ -108,7 +108,7 @@ def test_the_python_api_upgrades_too(v1_db):
     with Venue.open(v1_db) as venue:
         venue.release(["1"], user="alice")
         assert venue.check() == []
-    assert version(v1_db) == 6
+    assert version(v1_db) == 7
 
 
 # --- to schema 4: the event `default` ----------------------------------------------------

@@ -67,7 +67,7 @@ def test_the_first_write_upgrades_to_5_keeping_every_state_and_event(cli, old_db
     seats_before = cli("seats", "--json").json()
     history_before = cli("history", "--json").json()
     assert cli("lock", "5", "--user", "zoe").code == 0
-    assert schema_version(old_db) == 6
+    assert schema_version(old_db) == 7
     seats_after = cli("seats", "--json").json()
     history_after = cli("history", "--json").json()
     expected = [s if s["seat"] != "5" else seats_after[4] for s in seats_before]

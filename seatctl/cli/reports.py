@@ -145,6 +145,7 @@ class EventList(NamedTuple):
         # A REASON column only when some event has one (blocks): other listings look as before.
         reasons = any(e.reason for e in self.events)
         bys = any(e.by for e in self.events)  # a BY column only when someone acted for another
+        tokens = any(e.token is not None for e in self.events)  # a TOKEN column: token events'
         rows = [
             (
                 "AT",
@@ -152,6 +153,7 @@ class EventList(NamedTuple):
                 "ACTION",
                 "USER",
                 *(("BY",) if bys else ()),
+                *(("TOKEN",) if tokens else ()),
                 "EXPIRES",
                 *(("REASON",) if reasons else ()),
             )
@@ -163,6 +165,7 @@ class EventList(NamedTuple):
                 e.action,
                 printable(e.user or ""),
                 *((printable(e.by or ""),) if bys else ()),
+                *((str(e.token) if e.token is not None else "",) if tokens else ()),
                 instant(e.expires_at) or "",
                 *((printable(e.reason or ""),) if reasons else ()),
             )

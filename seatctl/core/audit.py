@@ -12,6 +12,7 @@ from typing import NamedTuple
 from seatctl.core.clock import Instant, format_instant
 from seatctl.core.model import (
     DEFAULT_SHOW,
+    TOKEN_ACTIONS,
     Action,
     HistoryEntry,
     Seat,
@@ -76,8 +77,8 @@ def history_problems(
         if event.action is Action.SETTINGS:
             in_force = _changed(in_force, event)
             continue
-        if event.action is Action.TOKEN_ADD:
-            continue  # a token made: no seat changed
+        if event.action in TOKEN_ACTIONS:
+            continue  # a token made, revoked or found expired: no seat changed
         if event.action is Action.ADD:
             after, problem = _step(added.get(event.seat), event, seeded)
             if after is not None and event.seat not in added:

@@ -31,6 +31,12 @@ class Action(StrEnum):
     SETTINGS = "settings"  # `init` changed the venue's settings (no seat: `seat` is "")
     CANCEL = "cancel"  # the box office cancelled a booking: the seat is available again
     TOKEN_ADD = "token_add"  # an API token was made for `user` (no seat; `reason`: its role)
+    TOKEN_REVOKE = "token_revoke"  # `token revoke` removed one of `user`'s tokens (no seat)
+    TOKEN_EXPIRED = "token_expired"  # an expired token of `user` was presented (no seat; once)
+
+
+# The history's token actions: none of them changes a seat; each names the token's id.
+TOKEN_ACTIONS = frozenset({Action.TOKEN_ADD, Action.TOKEN_REVOKE, Action.TOKEN_EXPIRED})
 
 
 class Role(StrEnum):
@@ -172,7 +178,10 @@ class HistoryEntry(NamedTuple):
     (lock, extend) or ended (expire); `id` orders events as they were committed. `show` is the
     event (show) it happened in: None for `add`, which adds the seat to the map (every show);
     `reason` is a block's or a cancellation's. `by` is who made the change when that is not
-    `user` (a clerk acting for a customer, an operator at the shell); None otherwise."""
+    `user` (a clerk acting for a customer, an operator at the shell); None otherwise.
+    `token` is the id of the API token a token event (`token_add`, `token_revoke`,
+    `token_expired`) is about: never the token itself; None for every other event, and for a
+    `token_add` recorded before schema 7."""
 
     at: Instant
     seat: str
@@ -183,6 +192,7 @@ class HistoryEntry(NamedTuple):
     show: str | None = None
     reason: str | None = None
     by: str | None = None
+    token: int | None = None
 
 
 DEFAULT_SHOW = "default"

@@ -76,6 +76,17 @@ def check(token: str, found: Token | None, now: Instant) -> Token:
     return found
 
 
+def expiry_unrecorded(token: str, found: Token, now: Instant) -> bool:
+    """Whether `token`, stored as `found`, has expired and nobody presented it since its
+    deadline: its last use, if any, came before it (each use after it is recorded as one)."""
+    return (
+        hmac.compare_digest(found.hash, token_hash(token))
+        and found.expires_at is not None
+        and not found.live(now)
+        and (found.last_used_at is None or found.last_used_at < found.expires_at)
+    )
+
+
 def unauthorized(message: str) -> SeatctlError:
     return SeatctlError(Reason.UNAUTHORIZED, message, ExitCode.USAGE)
 

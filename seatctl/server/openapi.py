@@ -75,12 +75,23 @@ SCHEMAS: dict[str, Any] = {
     "Event": {
         "type": "object",
         "description": "One history event as `seatctl history --json` shows it.",
-        "required": ["at", "seat", "action", "user", "expires_at", "event", "reason", "by"],
+        "required": [
+            "at",
+            "seat",
+            "action",
+            "user",
+            "expires_at",
+            "event",
+            "reason",
+            "by",
+            "token",
+        ],
         "properties": {
             "at": INSTANT,
             "seat": {
                 "type": ["string", "null"],
-                "description": "null for `settings` and `token_add`.",
+                "description": "null for `settings` and the token events (`token_add`,"
+                " `token_revoke`, `token_expired`).",
             },
             "action": {
                 "type": "string",
@@ -94,6 +105,13 @@ SCHEMAS: dict[str, Any] = {
                 **NULLABLE_USER,
                 "description": "Who made the change for `user` (a clerk, an operator); null"
                 " when `user` made it. Always null for a buyer's token.",
+            },
+            "token": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "The id of the API token a token event is about (as `seatctl"
+                " token list` shows it; never the token); null for every other event, and for"
+                " a `token_add` recorded before schema 7.",
             },
         },
     },

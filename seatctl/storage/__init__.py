@@ -185,8 +185,12 @@ class Transaction(Protocol):
     def touch_token(self, token_id: int) -> None:
         """Record that the token was used now."""
 
-    def delete_token(self, token_id: int) -> bool:
-        """Remove the token; False if there was none with that id."""
+    def expired_token_presented(self, token_id: int) -> bool:
+        """Record that the expired token was presented now, if this is the first time since
+        its deadline (its last use, if any, came before it); False (and no change) if not."""
+
+    def delete_token(self, token_id: int) -> str | None:
+        """Remove the token; its user, or None if there was none with that id."""
 
     def damaged_records(self) -> list[str]:
         """Every stored record the rules could not have written, in words (empty when none).

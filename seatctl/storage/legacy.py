@@ -7,7 +7,8 @@ and reading an old file leaves it as it is, for the seatctl version that wrote i
 transaction on an older schema reads through `OldSchemaReads`, which shows it as the upgrade
 would: its seats' states as those of the event `default`, a history seeded from the seats
 (schema 1), no tokens (before 3), no hold starts (before 5), no seat positions, every token
-a buyer's and no history event made by anyone but its user (before 6).
+a buyer's and no history event made by anyone but its user (before 6), no history event naming
+a token's id (before 7).
 """
 
 from __future__ import annotations
@@ -43,16 +44,26 @@ _OLD_EVENT_COLUMNS = (
 _CHUNK = 500  # well under SQLite's limit on bound parameters
 
 
-def _before_roles(query: str) -> str:
-    """A current query of the history or the tokens, for a schema without roles (before 6):
-    no event names who made it for its user, every token is a buyer's."""
-    return query.replace(EVENT_COLUMNS, EVENT_COLUMNS.replace(", acted_by", ", NULL")).replace(
-        TOKEN_COLUMNS, TOKEN_COLUMNS.replace(", role", ", 'buyer'")
-    )
+# The history's columns before schema 7 (no token ids) and before 6 (no `by` either).
+_EVENT_COLUMNS_6 = EVENT_COLUMNS.replace(", token_id", ", NULL")
+_EVENT_COLUMNS_5 = _EVENT_COLUMNS_6.replace(", acted_by", ", NULL")
+_TOKEN_COLUMNS_5 = TOKEN_COLUMNS.replace(", role", ", 'buyer'")
+
+
+def as_of(query: str, version: int) -> str:
+    """A current query for schema `version`, reading NULL (or the default) for each column
+    that schema lacks: before 7 no history event names a token; before 6 no seat has a
+    position, no event names who made it for its user, every token is a buyer's."""
+    if version < 7:
+        query = query.replace(EVENT_COLUMNS, _EVENT_COLUMNS_6)
+    if version < 6:
+        query = query.replace(POSITION, "NULL, NULL").replace(_EVENT_COLUMNS_6, _EVENT_COLUMNS_5)
+        query = query.replace(TOKEN_COLUMNS, _TOKEN_COLUMNS_5)
+    return query
 
 
 class OldSchemaReads(SqlTransaction):
-    """The read methods of a `Transaction` on schema `version` (1 to 5). Mixed in before a
+    """The read methods of a `Transaction` on schema `version` (1 to 6). Mixed in before a
     backend's transaction class, which gives it the connection and "now"."""
 
     version = 4
@@ -62,10 +73,8 @@ class OldSchemaReads(SqlTransaction):
         return self.version >= 4
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
-        # Before schema 6 no seat has a position: the current queries read NULL for it.
-        if self.version < 6:
-            query = query.replace(POSITION, "NULL, NULL")
-        return super().execute(query, params)
+        # The current queries read NULL for what the schema lacks.
+        return super().execute(as_of(query, self.version), params)
 
     def _seat_columns(self) -> str:
         """The seat columns of a schema with the map: the hold start from schema 5."""
@@ -169,15 +178,12 @@ class OldSchemaReads(SqlTransaction):
         if self.version < 2:
             return iter(())
         if self._mapped():
-            if show is None:
-                return iter(self.execute(_before_roles(self.sql.history)))
-            return iter(self.execute(_before_roles(self.sql.history_of), (show,)))
+            return super()._event_rows(show)
         return iter(self.execute(f"SELECT {_OLD_EVENT_COLUMNS} FROM events ORDER BY id"))
 
     def history_after(self, show: str, after: int, limit: int) -> list[model.HistoryEntry]:
         if self._mapped():
-            rows = self.execute(_before_roles(self.sql.history_after), (after, show, limit))
-            return [records.event(row) for row in rows]
+            return super().history_after(show, after, limit)
         if self.version < 2:  # no history yet: nothing to tell
             return []
         query = f"SELECT {_OLD_EVENT_COLUMNS} FROM events WHERE id > {self.sql.mark} ORDER BY id"
@@ -247,10 +253,9 @@ class OldSchemaReads(SqlTransaction):
     def token(self, token_hash: str) -> model.Token | None:
         if self.version < 3:
             return None
-        row = self.execute(_before_roles(self.sql.token), (token_hash,)).fetchone()
-        return records.token(row) if row else None
+        return super().token(token_hash)
 
     def tokens(self) -> list[model.Token]:
         if self.version < 3:
             return []
-        return [records.token(row) for row in self.execute(_before_roles(self.sql.tokens))]
+        return super().tokens()

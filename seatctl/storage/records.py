@@ -17,6 +17,7 @@ from seatctl.core.clock import LATEST_INSTANT, format_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, SeatRefusal
 from seatctl.core.model import (
     NO_PLACE,
+    TOKEN_ACTIONS,
     Action,
     HistoryEntry,
     Place,
@@ -37,6 +38,7 @@ from seatctl.core.validate import (
 )
 
 _ACTIONS = {action.value: action for action in Action}
+_TOKEN_ACTIONS = frozenset(action.value for action in TOKEN_ACTIONS)
 # Events that name the user who made them (`add` has none), and those that carry a deadline.
 _WITH_USER = frozenset(_ACTIONS) - {
     Action.ADD.value,
@@ -149,14 +151,15 @@ def stage(value: str | None) -> Stage | None:
 
 
 def event(row: tuple[Any, ...]) -> HistoryEntry:
-    """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason, and
-    from schema 6 acted_by)."""
+    """The event stored in `row` (at, seat, action, user, expires_at, id, show, reason, from
+    schema 6 acted_by, and from schema 7 token_id)."""
     problem = event_problem(row)
     if problem:
         raise DamagedRecord(problem, row[1])
     at, label, action, user, expires_at, id_, show, reason = row[:8]
     by = row[8] if len(row) > 8 else None
-    return HistoryEntry(at, label, _ACTIONS[action], user, expires_at, id_, show, reason, by)
+    token = row[9] if len(row) > 9 else None
+    return HistoryEntry(at, label, _ACTIONS[action], user, expires_at, id_, show, reason, by, token)
 
 
 def token(row: tuple[Any, ...]) -> Token:
@@ -239,10 +242,12 @@ def event_problem(row: tuple[Any, ...]) -> str | None:
     at, label, action, user, expires_at, id_, show, reason = row[:8]
     if action == Action.SETTINGS.value:
         return _settings_event_problem(row)
-    if action == Action.TOKEN_ADD.value:
+    if action in _TOKEN_ACTIONS:
         return _token_event_problem(row)
     if len(row) > 8 and _user_problem("by", row[8]):
         return f"seat {label}: history event {id_}: {_user_problem('by', row[8])}"
+    if len(row) > 9 and row[9] is not None:
+        return f"seat {label}: history event {id_}: it names a token (only token events do)"
     if not _is_label(label):
         return f"history event {id_}: its seat is not a valid seat label ({_shown(label)})"
     if type(action) is not str or action not in _ACTIONS:
@@ -261,14 +266,23 @@ def event_problem(row: tuple[Any, ...]) -> str | None:
 
 
 def _token_event_problem(row: tuple[Any, ...]) -> str | None:
-    """A `token_add` event names no seat, deadline nor event: the token's user and role."""
-    at, label, _, user, expires_at, id_, show, reason = row[:8]
+    """A token event (`token_add`, `token_revoke`, `token_expired`) names no seat, deadline
+    nor event: the token's user, its id (none in a `token_add` from before schema 7), who
+    acted (if anyone did), and for `token_add` its role."""
+    at, label, action, user, expires_at, id_, show, reason = row[:8]
+    by = row[8] if len(row) > 8 else None
+    token = row[9] if len(row) > 9 else None
     problem = _instant_problem("time", at, required=True) or _user_problem("user", user, True)
     if not problem and (label != "" or expires_at is not None or show is not None):
         problem = "it names a seat, a deadline or an event"
     if not problem and not (reason is None or type(reason) is str):
-        problem = f"its role is not text ({_shown(reason)})"
-    return f"history event {id_}: a token_add event: {problem}" if problem else None
+        what = "role" if action == Action.TOKEN_ADD.value else "reason"
+        problem = f"its {what} is not text ({_shown(reason)})"
+    if not problem:
+        problem = _user_problem("by", by)
+    if not problem and not (token is None or (type(token) is int and token > 0)):
+        problem = f"its token id is not a positive whole number ({_shown(token)})"
+    return f"history event {id_}: a {action} event: {problem}" if problem else None
 
 
 def _settings_event_problem(row: tuple[Any, ...]) -> str | None:

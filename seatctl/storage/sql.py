@@ -36,8 +36,9 @@ from seatctl.storage import (
 # event; 5: each seat state's `held_since` (when its hold began), the fairness caps in `meta`,
 # and `settings` events in the history; 6: each seat's position in the hall (`x`, `y`, any
 # unit; the stage is the `stage` key of `meta`), each token's `role` (buyer or staff), each
-# history event's `acted_by` (who made a change for its user: `by`).
-SCHEMA_VERSION = 6
+# history event's `acted_by` (who made a change for its user: `by`); 7: each history event's
+# `token_id` (the id of the API token a token event is about: never the token nor its hash).
+SCHEMA_VERSION = 7
 
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 SEAT_COLUMNS = (
@@ -53,7 +54,7 @@ POSITION = "s.x, s.y"
 POSITION_COLUMNS = (("seats", "x", "DOUBLE PRECISION"), ("seats", "y", "DOUBLE PRECISION"))
 STAGE_KEY = "stage"  # meta: the stage, "x,y,width,height" in the map's unit
 # `user` is reserved; the JSON's `by` is stored as `acted_by` (BY is reserved too).
-EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason, acted_by'
+EVENT_COLUMNS = 'at, seat, action, "user", expires_at, id, show, reason, acted_by, token_id'
 TOKEN_COLUMNS = 'id, "user", created_at, expires_at, last_used_at, hash, role'
 # Whether a seat is available (as `Seat.status` decides) from its state row. Without a state
 # row every column is NULL: available.
@@ -117,6 +118,8 @@ ROLE_COLUMNS = (
     ("tokens", "role", "TEXT NOT NULL DEFAULT 'buyer'"),
     ("events", "acted_by", "TEXT"),
 )
+# Schema 7: the column it adds, in the same form; an existing event names no token.
+TOKEN_ID_COLUMNS = (("events", "token_id", "BIGINT"),)
 # Schema 3 -> 4, losslessly: the seats' states become those of the event `default`, and so
 # does every change in the history (a seat's `add` belongs to the map, so to every event).
 STATES_TO_DEFAULT = """
@@ -242,6 +245,14 @@ GROUP BY sh.id, sh.name, sh.title, sh.starts_at ORDER BY sh.id
         self.token = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = {p}"
         self.tokens = f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"
         self.touch_token = f"UPDATE tokens SET last_used_at = {p} WHERE id = {p}"
+        # The first presentation of a token after its deadline (none since it, or only uses
+        # before it): marked used now, so that only this one is recorded. Conditional, so
+        # that of two writers racing to record it one changes no row.
+        self.expired_token_presented = (
+            f"UPDATE tokens SET last_used_at = {p} WHERE id = {p} AND expires_at <= {p}"
+            " AND (last_used_at IS NULL OR last_used_at < expires_at)"
+        )
+        self.token_user = f'SELECT "user" FROM tokens WHERE id = {p}'
         self.delete_token = f"DELETE FROM tokens WHERE id = {p}"
         self._row_spots = f"{self.seat_spots} WHERE "
 
@@ -435,8 +446,16 @@ class SqlTransaction:
     def touch_token(self, token_id: int) -> None:
         self.execute(self.sql.touch_token, (self.now(), token_id))
 
-    def delete_token(self, token_id: int) -> bool:
-        return int(self.execute(self.sql.delete_token, (token_id,)).rowcount) > 0
+    def expired_token_presented(self, token_id: int) -> bool:
+        now = self.now()
+        cursor = self.execute(self.sql.expired_token_presented, (now, token_id, now))
+        return int(cursor.rowcount) > 0
+
+    def delete_token(self, token_id: int) -> str | None:
+        row = self.execute(self.sql.token_user, (token_id,)).fetchone()
+        if row is None or int(self.execute(self.sql.delete_token, (token_id,)).rowcount) == 0:
+            return None
+        return str(row[0])
 
     def _meta(self, key: str) -> str | None:
         row = self.execute(self.sql.meta, (key,)).fetchone()

@@ -81,6 +81,12 @@ ADD_ROLES = ";\n".join(
     f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
     for table, column, kind in sql.ROLE_COLUMNS
 )
+# Schema 6 -> 7 (and a new schema): the id of the token each history event is about; only the
+# column missing is added, so it may run again.
+ADD_TOKEN_IDS = ";\n".join(
+    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+    for table, column, kind in sql.TOKEN_ID_COLUMNS
+)
 # Schema 2 or 3 -> 4 (between sql.STATES_TO_DEFAULT and sql.HISTORY_TO_DEFAULT): the seats'
 # states move to the event `default`, the seats get their place in the map.
 _MAP_COLUMNS = """
@@ -180,6 +186,7 @@ def create_tables(conn: Connection, location: str) -> int | None:
     conn.execute(_ADD_HELD_SINCE)
     conn.execute(ADD_POSITIONS)
     conn.execute(ADD_ROLES)
+    conn.execute(ADD_TOKEN_IDS)
     conn.execute(sql.CREATE_SEATS_PLACE_INDEX)
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(sql.SCHEMA_VERSION),)
@@ -188,10 +195,11 @@ def create_tables(conn: Connection, location: str) -> int | None:
 
 
 def upgrade(conn: Connection) -> int:
-    """Versions 2 to 5 -> 6 inside the caller's write transaction, losslessly: add the tokens
+    """Versions 2 to 6 -> 7 inside the caller's write transaction, losslessly: add the tokens
     table, move the seats' states to the event `default` and add the seat map (to 4), then add
     each state's hold start, from the history (to 5), then the seats' positions, the tokens'
-    roles and the history's `by` (to 6). The version the schema is at after."""
+    roles and the history's `by` (to 6), then the history's token ids (to 7). The version the
+    schema is at after."""
     conn.execute(SCHEMA_LOCK)  # another host may be upgrading the same schema
     _, _, version = state(conn)
     if version is not None and version >= sql.SCHEMA_VERSION:  # another host just did
@@ -208,6 +216,7 @@ def upgrade(conn: Connection) -> int:
         conn.execute(sql.HELD_SINCE_FROM_HISTORY)
     conn.execute(ADD_POSITIONS)
     conn.execute(ADD_ROLES)
+    conn.execute(ADD_TOKEN_IDS)
     conn.execute(sql.CREATE_SEATS_PLACE_INDEX)
     conn.execute(_SET_VERSION, (str(sql.SCHEMA_VERSION),))
     return sql.SCHEMA_VERSION

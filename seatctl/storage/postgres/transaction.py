@@ -248,19 +248,29 @@ class PostgresTransaction(SqlTransaction):
         # back.
         self.execute(
             "WITH added AS ("
-            'INSERT INTO events (at, seat, action, "user", expires_at, show, reason, acted_by)'
-            " SELECT at, seat, action, usr, expires_at, show, reason, acted_by FROM unnest("
-            "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
-            " %s::text[], %s::text[]) WITH ORDINALITY"
-            " AS e(at, seat, action, usr, expires_at, show, reason, acted_by, position)"
+            'INSERT INTO events (at, seat, action, "user", expires_at, show, reason, acted_by,'
+            " token_id) SELECT at, seat, action, usr, expires_at, show, reason, acted_by,"
+            " token_id FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
+            " %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]) WITH ORDINALITY"
+            " AS e(at, seat, action, usr, expires_at, show, reason, acted_by, token_id, position)"
             f" ORDER BY position RETURNING 1) SELECT pg_notify('{CHANGES_CHANNEL}',"
             " current_schema()) FROM (SELECT 1 FROM added LIMIT 1) AS one",
             _columns(
                 [
-                    (e.at, e.seat, e.action.value, e.user, e.expires_at, e.show, e.reason, e.by)
+                    (
+                        e.at,
+                        e.seat,
+                        e.action.value,
+                        e.user,
+                        e.expires_at,
+                        e.show,
+                        e.reason,
+                        e.by,
+                        e.token,
+                    )
                     for e in events
                 ],
-                8,
+                9,
             ),
         )
 

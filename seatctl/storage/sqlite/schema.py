@@ -47,6 +47,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
     _add_held_since(conn)
     add_positions(conn)
     add_roles(conn)
+    add_token_ids(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
 
 
@@ -63,7 +64,7 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
     the tokens table, 3 -> 4 moves the seats' states to the event `default` and adds the seat
     map, 4 -> 5 adds each state's hold start (from the history), after the seeds it may need,
     5 -> 6 adds the seats' positions (`add_positions`), the tokens' roles and the history's
-    `by` (`add_roles`)."""
+    `by` (`add_roles`), 6 -> 7 the history's token ids (`add_token_ids`)."""
     seeds: list[HistoryEntry] = []
     if found < 2:
         from seatctl.core.history import seed_events
@@ -83,6 +84,7 @@ def upgrade(conn: sqlite3.Connection, found: int, now: int) -> None:
         _add_held_since(conn)
     add_positions(conn)
     add_roles(conn)
+    add_token_ids(conn)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
     SqliteTransaction(conn).append_history(seeds)
     if found < 5:
@@ -167,9 +169,15 @@ def add_roles(conn: sqlite3.Connection) -> None:
     _add_missing(conn, sql.ROLE_COLUMNS)
 
 
+def add_token_ids(conn: sqlite3.Connection) -> None:
+    """Schema 6 -> 7 (and a new schema): the id of the token each history event is about (an
+    existing one, `token_add` included, names none)."""
+    _add_missing(conn, sql.TOKEN_ID_COLUMNS)
+
+
 def _add_missing(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
-    """Only the columns missing are added, so a step of schema 6 may run again, or after the
-    other steps of schema 6 that add columns of their own."""
+    """Only the columns missing are added, so a step may run again, or after the other steps
+    of its schema that add columns of their own."""
     for table, column, kind in columns:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in present:

@@ -110,12 +110,13 @@ class SqliteTransaction(SqlTransaction):
 
     def append_history(self, events: list[HistoryEntry]) -> None:
         self._conn.executemany(
-            "INSERT INTO events (at, seat, action, user, expires_at, show, reason, acted_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events"
+            " (at, seat, action, user, expires_at, show, reason, acted_by, token_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             # An Action is a str: bound as its text, without a Python call per event for .value.
             [
-                (at, seat, action, user, expires_at, show, reason, by)
-                for at, seat, action, user, expires_at, _, show, reason, by in events
+                (at, seat, action, user, expires_at, show, reason, by, token)
+                for at, seat, action, user, expires_at, _, show, reason, by, token in events
             ],
         )
 
