@@ -40,6 +40,10 @@ def serve(
     header_timeout: Annotated[
         float, typer.Option(metavar="SECONDS", help="Time to send a request's headers (408).")
     ] = 15.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="A request's whole time, waits included (503)."),
+    ] = 10.0,
     max_connections: Annotated[
         int, typer.Option(metavar="N", help="Open connections at most (503 past it).")
     ] = 1000,
@@ -85,14 +89,15 @@ def serve(
 
     ctx.obj.json = json
     limits = Limits(
-        max_header_bytes,
-        header_timeout,
-        max_connections,
-        max_client_connections,
-        max_streams,
-        max_token_streams,
-        stream_buffer,
-        stream_timeout,
+        max_header_bytes=max_header_bytes,
+        header_timeout=header_timeout,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        max_client_connections=max_client_connections,
+        max_streams=max_streams,
+        max_token_streams=max_token_streams,
+        stream_buffer=stream_buffer,
+        stream_timeout=stream_timeout,
     )
     db = ctx.obj.database()
     return run_server(db, host, port, not no_auth, limits, certfile, keyfile, workers)

@@ -74,7 +74,7 @@ def serve(
     tls = (certfile, keyfile)
     if count > 1:
         return _serve_many(db, host, port, auth, count, limits, tls)
-    worker = Worker(db)
+    worker = Worker(db, limits.request_timeout)
     worker.start()  # opens the database now: a missing or bad one stops serve here
     try:
         listener = _listen(host, port)
@@ -133,7 +133,7 @@ def _serve_many(
                 from seatctl.storage.sqlite import queue_writers
 
                 queue_writers(db)
-            worker = Worker(db)
+            worker = Worker(db, limits.request_timeout)
             worker.start()
             try:
                 hub = Hub(db, worker)

@@ -11,6 +11,9 @@ subclass of it that adds, without another parser (httptools keeps its speed):
 - at most `max_connections` open connections, `max_client_connections` from one address:
   past them a connection is answered 503 and closed at once.
 
+`request_timeout` is not the protocol's: it is each request's one deadline, kept by
+`seatctl.server.worker`.
+
 A stream's own limits (how many, its output buffer) are in `seatctl.server.streams`.
 """
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from seatctl.core.errors import usage_error
+from seatctl.server.worker import BUDGET_SECONDS
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -32,6 +36,7 @@ class Limits:
 
     max_header_bytes: int = 16 * 1024  # bytes: request line and headers in all
     header_timeout: float = 15.0  # seconds from a request's first byte to its last header
+    request_timeout: float = BUDGET_SECONDS  # a request's whole time: then 503 `busy`
     max_connections: int = 1000  # open connections in all (keep it under `ulimit -n`)
     max_client_connections: int = 100  # from one address (0: no limit, e.g. behind a proxy)
     max_streams: int = 500  # open /v1/stream answers in all
@@ -53,6 +58,7 @@ class Limits:
 _MOST = {
     "max_header_bytes": 1024 * 1024,
     "header_timeout": 3600,
+    "request_timeout": 3600,
     "max_connections": 1_000_000,
     "max_client_connections": 1_000_000,
     "max_streams": 1_000_000,

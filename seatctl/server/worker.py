@@ -15,7 +15,8 @@ on that thread's own connection:
   (`WAITERS`), with what is left of its time. So one request stuck behind a held row delays
   the others of its group by milliseconds, not by its whole wait.
 
-Each request has one deadline (`BUDGET_SECONDS` from its arrival) for everything it waits for:
+Each request has one deadline (`budget` seconds from its arrival: `serve --request-timeout`,
+by default `BUDGET_SECONDS`) for everything it waits for:
 a free thread, a connection, locks, statements (the store passes the time left to the
 database as lock_timeout and statement_timeout). Past it, a request that has not started is
 answered 503 `busy` and never runs; a read is answered so even if it has; a write that has
@@ -43,7 +44,8 @@ from seatctl.venue import Venue
 log = logging.getLogger("seatctl.serve")
 Work = Callable[[Venue], Any]
 MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps others waiting
-BUDGET_SECONDS = 10.0  # a request's whole time, as a command's busy timeout (docs/http-api.md)
+# A request's whole time by default, as a command's busy timeout (docs/http-api.md).
+BUDGET_SECONDS = 10.0
 GROUP_WAIT_SECONDS = 0.02  # the longest a write in a group waits for any one lock
 READERS = 2
 # On PostgreSQL; SQLite has one writer at a time, so one thread. Few: a write that waits for a
@@ -66,8 +68,9 @@ class Job:
 
 
 class Worker:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, budget: float = BUDGET_SECONDS) -> None:
         self.db = db  # as given: others open their own connections to it
+        self.budget = budget  # seconds: each request's one deadline, from its arrival
         self.location = db
         self._postgres = is_postgres_url(db)
         self._claims = threading.Lock()  # guards every Job.state
@@ -119,10 +122,10 @@ class Worker:
 
     async def _submit(self, work: Work, write: bool) -> Any:
         loop = asyncio.get_running_loop()
-        job = Job(work, write, loop.create_future(), loop, time.monotonic() + BUDGET_SECONDS)
+        job = Job(work, write, loop.create_future(), loop, time.monotonic() + self.budget)
         (self._writes if write else self._reads).put(job)
         try:
-            async with asyncio.timeout(BUDGET_SECONDS):
+            async with asyncio.timeout(self.budget):
                 return await asyncio.shield(job.done)
         except TimeoutError:
             if write and not self.claim(job, ABANDONED):
@@ -130,7 +133,14 @@ class Worker:
                 # timeouts (the time left, given at BEGIN) end its waits.
                 return await job.done
             job.done.cancel()  # nobody waits for its outcome now
-            raise out_of_time(self.location) from None
+            raise self.out_of_time() from None
+
+    def out_of_time(self) -> SeatctlError:
+        """A request's answer past its deadline. Its message names the database, for the log;
+        the answer itself does not (`seatctl.server.answers`)."""
+        return database_error(
+            Reason.BUSY, f"{self.location} did not answer within {self.budget:g} s; try again"
+        )
 
     def claim(self, job: Job, state: str) -> bool:
         """Move a queued job to `state` (TAKEN by a thread, ABANDONED by its request); False
@@ -216,13 +226,6 @@ def _why(exc: Exception) -> str:
     return exc.message if isinstance(exc, SeatctlError) else f"{type(exc).__name__}: {exc}"
 
 
-def out_of_time(location: str) -> SeatctlError:
-    return database_error(
-        Reason.BUSY,
-        f"{location} did not answer within {BUDGET_SECONDS:g} s; try again",
-    )
-
-
 class _Lane:
     """One thread and its connection, serving one queue."""
 
@@ -293,7 +296,7 @@ class _Lane:
         live = [job for job in taken if job.deadline > now]
         for job in taken:
             if job.deadline <= now:  # waited its whole time in the queue: not run at all
-                self._settle(job, None, out_of_time(self.worker.location))
+                self._settle(job, None, self.worker.out_of_time())
         if not live:
             return
         assert self.venue is not None
