@@ -22,7 +22,8 @@ from serving import ServerProcess
 
 pytest.importorskip("uvicorn")
 
-BUDGET = 10.0  # the documented busy budget of a request
+BUDGET = 10.0  # the documented busy budget of a request, by default
+TIMEOUT = 3.0  # the --request-timeout of the servers whose tests wait out the deadline
 ANSWERED_BESIDE = 0.5  # a request for a free seat while another waits
 
 
@@ -96,16 +97,26 @@ def held_rows(pg_url: str) -> Iterator[Any]:
         holder.close()
 
 
-@pytest.fixture
-def pg_served(pg_url: str) -> Iterator[tuple[ServerProcess, str, str]]:
-    """A server on a 20-seat venue on PostgreSQL: (the server, a token, its connections'
-    application_name)."""
+def served_on(pg_url: str, *args: str) -> Iterator[tuple[ServerProcess, str, str]]:
+    """A server (`serve ARGS`) on a 20-seat venue on PostgreSQL: (the server, a token, its
+    connections' application_name)."""
     Venue.init(pg_url, seats=20)
     url, name = named(pg_url)
     token = new_token(pg_url, "alice")
-    with ServerProcess(url) as server:
+    with ServerProcess(url, *args) as server:
         yield server, token, name
         server.stop()
+
+
+@pytest.fixture
+def pg_served(pg_url: str) -> Iterator[tuple[ServerProcess, str, str]]:
+    yield from served_on(pg_url)
+
+
+@pytest.fixture
+def pg_served_timeout(pg_url: str) -> Iterator[tuple[ServerProcess, str, str]]:
+    """As `pg_served`, with `--request-timeout TIMEOUT`."""
+    yield from served_on(pg_url, "--request-timeout", f"{TIMEOUT:g}")
 
 
 @pytest.mark.alone  # timed: nothing else may load the machine
@@ -124,11 +135,11 @@ def test_a_free_seat_is_answered_within_half_a_second_while_another_request_wait
     assert waiting.result()[0] == 200
 
 
-@pytest.mark.alone  # waits the whole budget
+@pytest.mark.alone  # timed, and waits the whole --request-timeout
 def test_requests_waiting_for_held_rows_get_503_busy_within_their_one_deadline(
-    pg_served, pg_url, held_rows
+    pg_served_timeout, pg_url, held_rows
 ):
-    server, token, name = pg_served
+    server, token, name = pg_served_timeout
     held_rows("15", "16")
     first = Pending(server, "POST", "/v1/lock", {"seats": ["15"]}, token)
     wait_until(lambda: sql(pg_url, WAITING, name))
@@ -138,8 +149,23 @@ def test_requests_waiting_for_held_rows_get_503_busy_within_their_one_deadline(
         status, body = pending.result()
         assert (status, body["error"]) == (503, "busy")
         assert pending.headers["retry-after"] == "1"
-        assert BUDGET - 0.5 <= pending.took <= BUDGET + 0.5
+        assert TIMEOUT - 0.5 <= pending.took <= TIMEOUT + 0.5
     assert (free[0], took < ANSWERED_BESIDE) == (200, True)
+
+
+def test_a_request_answered_busy_past_its_deadline_does_not_name_the_database(venue_db):
+    token = new_token(venue_db, "alice")
+    with ServerProcess(venue_db, "--request-timeout", "0.5") as server:
+        assert request(server, "GET", "/v1/me", None, token)[0][0] == 200  # its first use
+        blocker = sqlite3.connect(venue_db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            (status, body), _ = request(server, "POST", "/v1/lock", {"seats": ["1"]}, token)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    assert (status, body["error"]) == (503, "busy")
+    assert body["message"] == "the database is busy; try again"
 
 
 def test_reads_are_answered_while_a_write_waits_for_sqlite_s_write_lock(venue_db):
@@ -198,8 +224,11 @@ def cluster() -> Iterator[ThrowawayCluster]:
     made.remove()
 
 
-@pytest.fixture
-def on_cluster(cluster: ThrowawayCluster) -> Iterator[tuple[ServerProcess, str, str]]:
+def served_on_cluster(
+    cluster: ThrowawayCluster, *args: str
+) -> Iterator[tuple[ServerProcess, str, str]]:
+    """A server (`serve ARGS`) on a 20-seat venue in a schema of its own on `cluster`: (the
+    server, a token, the database URL)."""
     import psycopg
 
     schema = f"seatctl_test_{secrets.token_hex(6)}"
@@ -208,9 +237,20 @@ def on_cluster(cluster: ThrowawayCluster) -> Iterator[tuple[ServerProcess, str, 
     url = with_search_path(cluster.url, schema)
     Venue.init(url, seats=20)
     token = new_token(url, "alice")
-    with ServerProcess(url) as server:
+    with ServerProcess(url, *args) as server:
         yield server, token, url
         server.stop()
+
+
+@pytest.fixture
+def on_cluster(cluster: ThrowawayCluster) -> Iterator[tuple[ServerProcess, str, str]]:
+    yield from served_on_cluster(cluster)
+
+
+@pytest.fixture
+def on_cluster_timeout(cluster: ThrowawayCluster) -> Iterator[tuple[ServerProcess, str, str]]:
+    """As `on_cluster`, with `--request-timeout TIMEOUT`."""
+    yield from served_on_cluster(cluster, "--request-timeout", f"{TIMEOUT:g}")
 
 
 @pytest.mark.alone  # stops the cluster
@@ -235,11 +275,11 @@ def test_a_stopped_server_is_503_unavailable_and_not_ready_then_recovers(cluster
     assert request(server, "GET", "/v1/ready")[0][0] == 200
 
 
-@pytest.mark.alone  # freezes the cluster, waits the whole budget
-def test_a_frozen_database_is_answered_within_the_deadline(cluster, on_cluster):
+@pytest.mark.alone  # freezes the cluster, waits the whole --request-timeout
+def test_a_frozen_database_is_answered_within_the_deadline(cluster, on_cluster_timeout):
     import psycopg
 
-    server, token, _ = on_cluster
+    server, token, _ = on_cluster_timeout
     assert request(server, "GET", "/v1/seats", None, token)[0][0] == 200
     admin = psycopg.connect(cluster.url, autocommit=True)  # made before the freeze
     cluster.freeze()
@@ -257,7 +297,7 @@ def test_a_frozen_database_is_answered_within_the_deadline(cluster, on_cluster):
             status, body = pending.result()
             assert (status, body["error"]) in ((503, "unavailable"), (503, "busy"))
             assert pending.headers["retry-after"] == "1"
-            assert pending.took <= BUDGET + 0.5
+            assert pending.took <= TIMEOUT + 0.5
         assert (ready[0], ready_took < 1.5) == (503, True)
     finally:
         cluster.thaw()

@@ -279,3 +279,10 @@ def test_a_limit_out_of_range_is_exit_2(venue_db, option):
     done = run_process("--db", venue_db, "serve", "--port", "0", option, "0")
     assert done.code == 2
     assert option in done.err
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "3601"])
+def test_a_request_timeout_out_of_range_is_exit_2_with_one_line(venue_db, seconds):
+    done = run_process("--db", venue_db, "serve", "--port", "0", "--request-timeout", seconds)
+    said = f"error: invalid --request-timeout {float(seconds)}: use 1 to 3600\n"
+    assert (done.code, done.err) == (2, said)
