@@ -35,9 +35,10 @@ WHY = {
     "431": "The request line and headers are over --max-header-bytes (16 KiB): no body, the"
     " connection is closed.",
     "500": "A database problem; the details are in the server's log.",
-    "503": "Retry after Retry-After seconds: the database stayed busy or answered too late"
-    " (busy), could not be reached (unavailable), the link broke during COMMIT (commit_unknown:"
-    " re-read before retrying), or the server's clock reads before the seat's last change."
+    "503": "Retry after Retry-After seconds: the request's deadline (--request-timeout, 10 s)"
+    " passed while the database stayed busy or did not answer (busy), could not be reached"
+    " (unavailable), the link broke during COMMIT (commit_unknown: re-read before retrying),"
+    " or the server's clock reads before the seat's last change."
     " Past --max-connections (or --max-client-connections) a new connection gets 503"
     " without a body and is closed.",
 }
