@@ -73,20 +73,24 @@ def _interrupted(signum: int, frame: object) -> None:
 
 def _passing_on(default: Callable[[Any], object]) -> Callable[[Any], None]:
     """A Ctrl-C that lands in a finaliser or a callback (the import system has some) cannot
-    propagate: Python would print it as "Exception ignored" and carry on. Deliver it again
-    instead, to be raised wherever the run is next."""
+    propagate: Python would print it as "Exception ignored" and carry on. Raise it again
+    instead, at the next Python call the run makes."""
 
     def hook(unraisable: Any) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             default(unraisable)
             return
-        import _thread
-
-        signal.signal(signal.SIGINT, _interrupted)
-        _thread.interrupt_main(signal.SIGINT)  # only marks it: raised at the next bytecode
-        return None
+        # Not as a pending signal: Python would handle that right here, inside this hook,
+        # as the call that set it returns, and print the hook's own failure instead.
+        sys.settrace(_raise_ctrl_c)
 
     return hook
+
+
+def _raise_ctrl_c(frame: object, event: str, arg: object) -> None:
+    """A trace function for one call: raises the Ctrl-C in the next frame that starts."""
+    sys.settrace(None)
+    raise KeyboardInterrupt
 
 
 def _fill_closed_standard_streams() -> None:

@@ -863,6 +863,40 @@ def hundred_seats(db_path: str) -> str:
     return db_path
 
 
+# A Ctrl-C that lands in a finaliser (its KeyboardInterrupt cannot propagate from there),
+# simulated in a child process whose Ctrl-C is taken over as `seatctl`'s is.
+FINALISER_CTRL_C = """
+import signal
+from seatctl import __main__ as entry
+
+entry._take_ctrl_c()
+
+class Finalised:
+    def __del__(self):
+        entry._interrupted(signal.SIGINT, None)
+
+def next_step():
+    print("not interrupted")
+
+try:
+    Finalised()
+    next_step()
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_ctrl_c_in_a_finaliser_is_raised_again_at_the_next_call_without_a_traceback():
+    child = subprocess.run(
+        [sys.executable, "-c", FINALISER_CTRL_C],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=sigint_at_default,
+    )
+    assert (child.stdout, child.stderr) == ("interrupted\n", "")
+
+
 @pytest.mark.parametrize("delay", SIGINT_DELAYS)
 def test_ctrl_c_during_a_lock_is_exit_130_and_all_or_nothing(hundred_seats, delay):
     labels = [str(n) for n in range(1, 101)]
