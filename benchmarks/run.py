@@ -112,9 +112,10 @@ def install_seatctl(workdir: Path) -> tuple[list[str], str]:
     venv = workdir / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # With the server extra: `seatctl serve` is cases 7 and 9.
+    # With the server extra (`seatctl serve`: cases 7, 9 and 10) and the PostgreSQL one (case
+    # 10's PostgreSQL rows); neither is imported by the commands that case 1 times.
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"{ROOT}[server]"],
+        [str(python), "-m", "pip", "install", "--quiet", f"{ROOT}[server,postgres]"],
         capture_output=True,
         text=True,
     )
