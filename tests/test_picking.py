@@ -1,10 +1,11 @@
 """`lock --best`'s index of rows (`seatctl.service.picking`): kept by one Venue between its
 picks, it must make the pure rule's choice after every change, whoever made it and whenever a
-lock lapses."""
+lock lapses, on both backends (each tells the index what others committed its own way)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,15 @@ from seatctl.core.errors import SeatctlError
 from seatctl.core.selection import SeatSpot, choose_best
 from seatctl.service.choosing import not_enough
 
+pytestmark = pytest.mark.backend
+
 ROWS, PER_ROW = 3, 6
 T0 = parse_instant(START)
 
 
-def make_hall(folder: Path) -> str:
-    """Three rows of six seats (seats 1 and 2 standard, the rest premium), locks of 30 s."""
+def make_hall(folder: Path, db: str) -> str:
+    """Three rows of six seats (seats 1 and 2 standard, the rest premium), locks of 30 s, in
+    the database `db` (a file or a PostgreSQL URL)."""
     lines = ["label,section,row,number,category"]
     for r in "ABC"[:ROWS]:
         lines += [
@@ -32,15 +36,14 @@ def make_hall(folder: Path) -> str:
         ]
     path = folder / "hall.csv"
     path.write_text("\n".join(lines) + "\n")
-    db = str(folder / "hall.db")
     with frozen(START):
         Venue.init(db, seat_map=str(path), ttl=30)
     return db
 
 
 @pytest.fixture
-def hall(tmp_path: Path) -> str:
-    return make_hall(tmp_path)
+def hall(tmp_path: Path, db_path: str) -> str:
+    return make_hall(tmp_path, db_path)
 
 
 def every_spot(venue: Venue) -> list[SeatSpot]:
@@ -57,6 +60,21 @@ def picked(venue: Venue, count: int, split: bool = False) -> list[str] | None:
         assert error.reason == "not_enough"
         assert error.message == not_enough(spots, count, [], [], split).message
         return None
+
+
+def test_a_pick_after_another_process_wrote_reads_only_what_changed_not_the_hall(hall, monkeypatch):
+    from seatctl.storage.sql import SqlTransaction
+
+    with frozen(T0 + 1), Venue.open(hall) as venue:
+        assert picked(venue, 2) == ["A3", "A4"]  # the index is built here
+        assert run_cli("--db", hall, "lock", "B3", "--user", "other").code == 0
+
+        def rescan(*args: object) -> None:
+            raise AssertionError("the hall was read again")
+
+        for read in ("free_from", "row_spots", "seat_spots"):
+            monkeypatch.setattr(SqlTransaction, read, rescan)
+        assert [v.seat for v in venue.lock_best(2, "picker")] == ["A1", "A2"]
 
 
 def test_a_pick_sees_a_lock_another_process_made_since_the_last_pick(hall):
@@ -111,8 +129,20 @@ steps = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=steps)
-def test_every_pick_of_a_sale_is_the_pure_rules_choice(tmp_path_factory, steps):
-    hall = make_hall(tmp_path_factory.mktemp("sale"))
+def test_every_pick_of_a_sale_is_the_pure_rules_choice(
+    tmp_path_factory: pytest.TempPathFactory,
+    new_database: Callable[[], tuple[str, Callable[[], None]]],
+    steps: list[tuple[str, int, bool]],
+) -> None:
+    db, remove = new_database()
+    try:
+        sell(make_hall(tmp_path_factory.mktemp("sale"), db), steps)
+    finally:
+        remove()
+
+
+def sell(hall: str, steps: list[tuple[str, int, bool]]) -> None:
+    """The steps of a sale; every pick the pure rule's choice at its moment."""
     now = T0 + 1
     with Venue.open(hall) as picker, Venue.open(hall) as other:
         held: list[str] = []

@@ -15,8 +15,9 @@ Correctness: the index is trusted only inside a write transaction whose change m
 equals the one it was built or last confirmed at: no other connection, process or host has
 committed since. This connection's own writes are applied to it as they are saved
 (`saved`), and if a transaction that saved them does not commit, the index is dropped.
-Where a backend has no marker (PostgreSQL: `pg_current_snapshot()` moves with every commit on
-the whole server, this process's own included) the index is not used. The seats chosen are
+On PostgreSQL the marker is the newest history id: ids are drawn in commit order, so every
+change committed since moves it (this connection's own too, which are then taken in again).
+Where a backend has no marker the index is not used. The seats chosen are
 then read and decided by the rules as any named lock: an index that were wrong could only
 make a lock be refused, never hold a seat twice.
 """
@@ -139,7 +140,7 @@ class PickIndex:
             return None
         if marker != self._marker:
             # Others committed: take in what they changed (their history since the newest
-            # id seen: under the write lock, SQLite's ids follow commit order), or read all.
+            # id seen: both backends draw ids in commit order), or read all.
             if not self._catch_up(tx):
                 self._shows.clear()
             self._marker = marker

@@ -106,7 +106,8 @@ class Transaction(Protocol):
     def change_marker(self) -> object | None:
         """Read on this transaction's connection before anything else: a value that differs
         whenever another connection has committed since it was last read (SQLite's
-        `PRAGMA data_version`); None where the backend cannot tell cheaply."""
+        `PRAGMA data_version`; PostgreSQL's newest history id, which this connection's own
+        commits move too); None where the backend cannot tell cheaply."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the

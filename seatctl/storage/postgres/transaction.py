@@ -140,6 +140,12 @@ class PostgresTransaction(SqlTransaction):
         self.execute(_USER_LOCK, (show, user))
         self._deadline = self._capped(time.monotonic() + self._busy_timeout)
 
+    def change_marker(self) -> object | None:
+        # History ids are drawn in commit order (HISTORY_LOCK), so the newest one moves with
+        # every change committed since, this connection's own included (the pick index then
+        # takes those in again, harmlessly). The connection tells indexes apart.
+        return id(self._conn), self.newest_history_id()
+
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one
         # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
