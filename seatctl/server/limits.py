@@ -52,7 +52,10 @@ class Limits:
                 continue
             if not 0 < value <= _MOST[field.name]:
                 option = "--" + field.name.replace("_", "-")
-                raise usage_error(f"invalid {option} {value}: use 1 to {_MOST[field.name]:g}")
+                most = f"{_MOST[field.name]:g}"
+                # Seconds may have a fraction (0.5 is fine); sizes and counts are whole.
+                wanted = f"more than 0, at most {most}" if field.type == "float" else f"1 to {most}"
+                raise usage_error(f"invalid {option} {value:g}: use {wanted}")
 
 
 _MOST = {
