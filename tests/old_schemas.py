@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 FIXTURE_V3 = Path(__file__).parent / "fixtures" / "v3-venue.db"
@@ -158,3 +159,40 @@ def _taken_back(db_path: str, version: int, statements: list[str]) -> str:
     finally:
         conn.close()
     return db_path
+
+
+def columns_after_step_twice(
+    db: str,
+    postgres_step: str,
+    sqlite_step: Callable[[sqlite3.Connection], None],
+    tables: tuple[str, ...],
+) -> dict[str, list[str]]:
+    """Each table's columns after an upgrade step ran twice on `db` (a step merged from
+    elsewhere may have run it already): the step must add only what is missing."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            conn.execute(postgres_step)
+            conn.execute(postgres_step)
+            return {
+                table: [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND table_name = %s",
+                        (table,),
+                    )
+                ]
+                for table in tables
+            }
+    conn = sqlite3.connect(db)
+    try:
+        sqlite_step(conn)
+        sqlite_step(conn)
+        return {
+            table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            for table in tables
+        }
+    finally:
+        conn.close()

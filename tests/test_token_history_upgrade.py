@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from helpers import START, dump, frozen
-from old_schemas import schema_6
+from old_schemas import columns_after_step_twice, schema_6
 from seatctl import Venue
 
 # The backend's part: each backend upgrades its own schema.
@@ -76,27 +76,8 @@ def test_a_refused_write_leaves_a_schema_6_database_as_it_was(cli, v6_db):
 
 
 def test_the_upgrade_step_adds_only_the_column_missing(v6_db):
-    if v6_db.startswith("postgresql://"):
-        import psycopg
-
-        from seatctl.storage.postgres.schema import ADD_TOKEN_IDS
-
-        with psycopg.connect(v6_db) as conn:
-            conn.execute(ADD_TOKEN_IDS)
-            conn.execute(ADD_TOKEN_IDS)  # again: a step merged from elsewhere may have run it
-            row = conn.execute(
-                "SELECT count(*) FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND column_name = 'token_id'"
-            ).fetchone()
-        assert row == (1,)
-        return
+    from seatctl.storage.postgres.schema import ADD_TOKEN_IDS
     from seatctl.storage.sqlite.schema import add_token_ids
 
-    conn = sqlite3.connect(v6_db)
-    try:
-        add_token_ids(conn)
-        add_token_ids(conn)
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
-    finally:
-        conn.close()
-    assert columns.count("token_id") == 1
+    columns = columns_after_step_twice(v6_db, ADD_TOKEN_IDS, add_token_ids, ("events",))
+    assert columns["events"].count("token_id") == 1
