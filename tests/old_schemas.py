@@ -196,3 +196,18 @@ def columns_after_step_twice(
         }
     finally:
         conn.close()
+
+
+def schema_version(db_path: str) -> int:
+    """The schema version the database says it is at (either backend)."""
+    if db_path.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_path) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])  # type: ignore[index]
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()

@@ -4,12 +4,10 @@ included), and nothing else changes; reading it first changes nothing."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from helpers import START, dump, frozen
-from old_schemas import columns_after_step_twice, schema_6
+from old_schemas import columns_after_step_twice, schema_6, schema_version
 from seatctl import Venue
 
 # The backend's part: each backend upgrades its own schema.
@@ -23,20 +21,6 @@ def v6_db(venue_db: str) -> str:
         venue.lock(["1"], "alice")
         venue.add_token("eve")
     return schema_6(venue_db)
-
-
-def schema_version(db_path: str) -> int:
-    if db_path.startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(db_path) as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0])  # type: ignore[index]
-    conn = sqlite3.connect(db_path)
-    try:
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        conn.close()
 
 
 @frozen(START)
