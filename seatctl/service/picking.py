@@ -282,7 +282,15 @@ def _free_from(seat: Seat) -> int | None:
 def _build(tx: Transaction, show: str) -> _ShowIndex:
     frees: dict[str, int | None] = {}
     spots = []
+    # A hall names few sections, rows and categories: one string each, not one per seat read
+    # (a third of the index's memory on a 5,000-seat hall).
+    one: dict[str | None, str | None] = {}
     for label, section, row_name, number, category, order, free_from in tx.free_from(show):
+        section, row_name, category = (
+            one.setdefault(section, section),
+            one.setdefault(row_name, row_name),
+            one.setdefault(category, category),
+        )
         spots.append(SeatSpot(label, section, row_name, number, category, True, order))
         frees[label] = free_from
     rows: list[_Row] = []
