@@ -914,6 +914,12 @@ def case_onsale(bench: Bench) -> list[Row]:
     return onsale.case_onsale(bench)
 
 
+def case_page(bench: Bench) -> list[Row]:
+    import page_case  # Playwright and Chromium: only case 11 loads them
+
+    return page_case.case_page(bench)
+
+
 CASES: dict[int, Callable[[Bench], list[Row]]] = {
     1: case_startup,
     2: case_batch,
@@ -925,6 +931,7 @@ CASES: dict[int, Callable[[Bench], list[Row]]] = {
     8: case_venue,
     9: lambda bench: case_stream(bench),
     10: lambda bench: case_onsale(bench),
+    11: lambda bench: case_page(bench),
 }
 
 
