@@ -392,16 +392,20 @@ def test_an_init_that_gave_up_keeps_the_file_another_init_completed_meanwhile(tm
         assert [v.seat for v in venue.seats()] == ["1", "2", "3"]
 
 
+SIGINT_SEATS = 20_000
+
+
 def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_database(tmp_path):
     # Whatever moment the signal lands at (before the file exists, while the seats are being
     # inserted, after the commit), only two outcomes are right. Waiting for the file to appear
-    # makes most signals land inside the transaction; the assertion holds either way.
-    for attempt, delay in enumerate([0.0, 0.05, 0.3, 1.0, 3.0]):
+    # makes most signals land inside the transaction; the assertion holds either way. 20,000
+    # seats take about a fifth of a second to insert on a quiet machine: the delays span it.
+    for attempt, delay in enumerate([0.0, 0.01, 0.06, 0.2, 0.6]):
         folder = tmp_path / str(attempt)
         folder.mkdir()
         path = folder / "venue.db"
         init = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", "100000"],
+            [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", str(SIGINT_SEATS)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=sigint_at_default,
@@ -415,4 +419,4 @@ def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_data
         if os.listdir(folder):
             check = run_process("--db", str(path), "check")
             assert (check.code, check.out) == (0, "ok\n"), (delay, os.listdir(folder), check.err)
-            assert len(run_process("--db", str(path), "seats", "--json").json()) == 100000
+            assert len(run_process("--db", str(path), "seats", "--json").json()) == SIGINT_SEATS
