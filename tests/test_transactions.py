@@ -405,7 +405,16 @@ def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_data
         folder.mkdir()
         path = folder / "venue.db"
         init = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", str(path), "init", "--seats", str(SIGINT_SEATS)],
+            [
+                sys.executable,
+                "-m",
+                "seatctl",
+                "--db",
+                str(path),
+                "init",
+                "--seats",
+                str(SIGINT_SEATS),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=sigint_at_default,
