@@ -23,9 +23,14 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
+# The user's pytest session, in this process. Without the plugins this suite does not load
+# (pytester forgets what each session imports, so every session would import them again).
+QUIET = ("-p", "no:cacheprovider", "-p", "no:schemathesis")
+
+
 def run(project: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     project.makepyfile(test_shop=source)
-    return project.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    return project.runpytest_inprocess(*QUIET, *args)
 
 
 def test_a_venue_is_made_fresh_and_open_as_init_makes_it(project):
@@ -353,5 +358,5 @@ def test_the_examples_in_docs_testing_md_pass(project, monkeypatch):
         (project.path / name).write_text(body)
     # The example runs `seatctl` by name, as a project's code would: this interpreter's.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = project.runpytest_inprocess("-p", "no:cacheprovider")
+    result = project.runpytest_inprocess(*QUIET)
     result.assert_outcomes(passed=7)
