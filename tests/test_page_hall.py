@@ -9,8 +9,7 @@ One server per module (its seats are only read, or locked once per test, each it
 
 from __future__ import annotations
 
-import json
-import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,10 @@ from browsing import PLACE, WAIT, browser, expect, seat
 from helpers import run_process
 from seatctl import Venue
 from serving import ServerProcess
+
+# The 20,000-seat hall is the one benchmarks/page_case.py times: one definition for both.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from page_case import stream_answers
 
 __all__ = ["browser"]  # the module's Chromium, shared by its tests
 # One group: the 2,000-seat hall and its server are built once, on one worker, beside other
@@ -223,48 +226,14 @@ def test_a_screenshot_of_a_2000_seat_hall(page, big, tmp_path):
 # --- 20,000 seats at their positions, from a stand-in stream ---------------------------------
 
 
-def positioned_seats(count: int) -> list[dict[str, object]]:
-    """A fan of curved rows, 200 seats each: x and y in metres, row A nearest the stage."""
-    seats = []
-    for i in range(count):
-        row, number = divmod(i, 200)
-        angle = (number - 99.5) / 200 * 1.6
-        radius = 8 + row * 0.9
-        seats.append(
-            {
-                "seat": str(i + 1),
-                "status": "available",
-                "locked_by": None,
-                "expires_at": None,
-                "booked_by": None,
-                "booked_at": None,
-                "section": "Stalls",
-                "row": f"R{row + 1}",
-                "number": number + 1,
-                "category": None,
-                "held_since": None,
-                "x": round(radius * math.sin(angle) * 0.5, 3),
-                "y": round(radius * math.cos(angle) * 0.5, 3),
-            }
-        )
-    return seats
-
-
 def test_20000_seats_are_drawn_at_their_positions_and_a_change_repaints_them(browser, big):
     # The times (the issue's 1 s to draw, 50 ms to repaint) are figures, printed here and
     # reported in docs/performance.md, not a bound a loaded machine could fail.
-    seats = positioned_seats(20_000)
-    snapshot = json.dumps({"event": "default", "now": "2026-12-07T10:00:00Z", "seats": seats})
     draws, changes = 2, 4
-    answers = [f"event: snapshot\nid: 1\ndata: {snapshot}\n\n"] * draws
-    for n in range(changes):  # each in an answer of its own: one repaint each
-        changed = {
-            **seats[n],
-            "status": "locked",
-            "locked_by": "zed",
-            "expires_at": "2999-01-01T00:00:00Z",
-        }
-        answers.append(f"event: seat\nid: {2 + n}\ndata: {json.dumps(changed)}\n\n")
+    # The benchmark's stand-in stream (case 11): the snapshot, then each change in an answer of
+    # its own (one repaint each); here the snapshot is answered twice (two draws).
+    answers = stream_answers(20_000, changes)
+    answers.insert(0, answers[0])
 
     def stream(route: object) -> None:
         if answers:  # then no answer at all: a stream that stays open and quiet
