@@ -53,8 +53,9 @@ class Limits:
             if not 0 < value <= _MOST[field.name]:
                 option = "--" + field.name.replace("_", "-")
                 most = f"{_MOST[field.name]:g}"
-                # Seconds may have a fraction (0.5 is fine); sizes and counts are whole.
-                wanted = f"more than 0, at most {most}" if field.type == "float" else f"1 to {most}"
+                # Seconds (a float default) may have a fraction; sizes and counts are whole.
+                seconds = isinstance(field.default, float)
+                wanted = f"more than 0, at most {most}" if seconds else f"1 to {most}"
                 raise usage_error(f"invalid {option} {value:g}: use {wanted}")
 
 
