@@ -168,8 +168,10 @@ def test_show_completion_prints_a_script_for_each_shell(shell):
 
 def test_install_completion_adds_the_script_to_bash(tmp_path, hall):
     env = {**_base_env(), "HOME": str(tmp_path)}
+    # `; exit`: bash would otherwise exec the command in its place, and Typer would find the
+    # shell that started the tests (none, for a detached run) instead of this bash.
     done = subprocess.run(
-        ["bash", "-c", "seatctl --install-completion"],
+        ["bash", "-c", "seatctl --install-completion; exit"],
         capture_output=True,
         text=True,
         env=env,

@@ -72,6 +72,7 @@ os.read(int(go), 1)
 runs = []
 last_lock = None  # (user, seats) of this process's last successful lock
 book_next = False  # confirm that lock with the next command
+first_block = None  # the seats of this process's opening block and unblock
 for step in range(operations):
     os.write(ticket_file, b".")
     ticket = os.lseek(ticket_file, 0, os.SEEK_CUR)
@@ -91,6 +92,12 @@ for step in range(operations):
         user, chosen, event = last_lock
     elif rng.random() < 0.03:
         chosen.append(missing)
+    if step < 2:
+        # Each process begins by blocking seats and unblocking them: the hall is sold out after
+        # a few dozen bookings, and no block can succeed after that (how soon depends on how
+        # the processes are scheduled).
+        action = ("block", "unblock")[step]
+        chosen, event = first_block = first_block or (chosen, event)
     book_next = False
     args = [action, *chosen, "--event", event]
     if action in ("lock", "release", "confirm"):
