@@ -10,6 +10,7 @@ the `playwright` package is missing; .ci/run installs both. Playwright's own bro
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -82,10 +83,13 @@ def hall(db_path: str, tmp_path: Path) -> Iterator[Hall]:
         assert served.server.all_stderr() == served.server.ready_line
 
 
-def signed_in(browser: object, hall: Hall, user: str) -> object:
-    """A page of a fresh browser context (its own storage), signed in as `user`, live."""
+def signed_in(browser: object, hall: Hall, user: str, settable_clock: bool = False) -> object:
+    """A page of a fresh browser context (its own storage), signed in as `user`, live; with
+    `settable_clock`, the page's clock runs at its normal pace but the test may set it."""
     context = browser.new_context(viewport={"width": 1100, "height": 900}, **PLACE)  # type: ignore[attr-defined]
     page = context.new_page()
+    if settable_clock:
+        page.clock.install()
     page.goto(hall.url)
     page.fill("#token", hall.tokens[user])
     page.click("#signin button[type=submit]")
@@ -231,6 +235,20 @@ def test_your_own_lock_running_out_is_told(hall, pages):
         "Your hold on Stalls A3\u2013A4 ran out.", timeout=WAIT
     )
     expect(a.locator("#mine")).to_have_text("none")
+
+
+def test_your_own_lock_running_out_is_told_after_this_computers_clock_was_set_back(browser, hall):
+    """The page knows a lapse by the server's word (the stream's `expire`), not by its own
+    clock: one set back after the page loaded (a laptop's clock corrected, or a page busy when
+    its snapshot came) would take the lapse for a release, and say nothing."""
+    page = signed_in(browser, hall, "alice", settable_clock=True)
+    page.clock.set_system_time(time.time() - 5)  # type: ignore[attr-defined]
+    hall.request("POST", "/v1/lock", {"seats": ["3", "4"], "ttl": 2}, "alice")
+    expect(page.locator("#mine")).to_have_text("Stalls A3\u2013A4", timeout=WAIT)
+    expect(page.locator("#notice")).to_have_text(
+        "Your hold on Stalls A3\u2013A4 ran out.", timeout=WAIT
+    )
+    page.context.close()  # type: ignore[attr-defined]
 
 
 def test_your_own_booking_has_its_own_letter_colour_and_name(hall, pages):
