@@ -119,6 +119,21 @@ SELECT current_schema(), ARRAY(
 )
 """
 _SET_VERSION = "UPDATE meta SET value = %s WHERE key = 'schema_version'"
+# A new schema: the first tables and every upgrade step's additions, sent as one script (one
+# round trip to the server, not one per step).
+_CREATE_NEWEST = ";\n".join(
+    (
+        _CREATE_TABLES,
+        _CREATE_TOKENS,
+        _CREATE_SHOW_TABLES,
+        _ADD_HELD_SINCE,
+        ADD_POSITIONS,
+        ADD_ROLES,
+        ADD_TOKEN_IDS,
+        sql.CREATE_SEATS_PLACE_INDEX,
+        f"INSERT INTO meta (key, value) VALUES ('schema_version', '{sql.SCHEMA_VERSION:d}')",
+    )
+)
 
 
 def state(conn: Connection) -> tuple[str | None, list[str], int | None]:
@@ -180,17 +195,7 @@ def create_tables(conn: Connection, location: str) -> int | None:
             f"cannot initialise {location}: no schema in its search_path exists"
             " (create it with CREATE SCHEMA first)",
         )
-    conn.execute(_CREATE_TABLES)
-    conn.execute(_CREATE_TOKENS)
-    conn.execute(_CREATE_SHOW_TABLES)
-    conn.execute(_ADD_HELD_SINCE)
-    conn.execute(ADD_POSITIONS)
-    conn.execute(ADD_ROLES)
-    conn.execute(ADD_TOKEN_IDS)
-    conn.execute(sql.CREATE_SEATS_PLACE_INDEX)
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (str(sql.SCHEMA_VERSION),)
-    )
+    conn.execute(_CREATE_NEWEST)
     return None
 
 
