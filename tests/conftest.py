@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import alone
-from helpers import PG_ENV, START, Run, frozen, with_search_path
+from helpers import PG_ENV, START, Run, frozen, new_schema
 from seatctl import Venue
 from seatctl.cli import main
 
@@ -64,6 +65,17 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     alone.configure(config)
+    _cache_bytecode()
+
+
+def _cache_bytecode() -> None:
+    """Compiled modules are kept (in __pycache__, which git ignores), whatever
+    PYTHONDONTWRITEBYTECODE says: the suite starts thousands of Python processes (commands,
+    servers, racing workers), and each would otherwise compile seatctl's modules from source
+    again, about 30 ms a command and 50 ms a server. xdist's workers and every process a test
+    starts inherit this environment."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -215,16 +227,11 @@ def pg_server() -> str:
 def pg_url(pg_server: str) -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema `seatctl_test_<random>`, dropped after
     the test: a new database as far as seatctl can tell (the PostgreSQL `db_path`)."""
-    import psycopg
-
-    schema = f"seatctl_test_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
+    url, drop = new_schema(pg_server)
     try:
-        yield with_search_path(pg_server, schema)
+        yield url
     finally:
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        drop()
 
 
 @pytest.fixture
@@ -248,23 +255,9 @@ def new_database(
     example), on each backend `db_path` runs on: each call returns one and the function that
     removes it."""
     if getattr(request, "param", "sqlite") == "postgres":
-        import psycopg
-
         server = request.getfixturevalue("pg_server")
         _freezable_server_clock(request.getfixturevalue("monkeypatch"))
-
-        def make_schema() -> tuple[str, Callable[[], None]]:
-            schema = f"seatctl_test_{secrets.token_hex(6)}"
-            with psycopg.connect(server, autocommit=True) as admin:
-                admin.execute(f"CREATE SCHEMA {schema}")
-
-            def drop() -> None:
-                with psycopg.connect(server, autocommit=True) as admin:
-                    admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-            return with_search_path(server, schema), drop
-
-        return make_schema
+        return lambda: new_schema(server)
 
     def make_file() -> tuple[str, Callable[[], None]]:
         path = tmp_path / f"venue-{secrets.token_hex(6)}.db"

@@ -345,6 +345,32 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
+def new_schema(server: str, prefix: str = "seatctl_test") -> tuple[str, Callable[[], None]]:
+    """A fresh, empty schema `<prefix>_<random>` on the PostgreSQL `server`: the URL whose
+    search_path it is (a new database as far as seatctl can tell), and the function that drops
+    it. Both go through one connection per test process, not two new ones per schema."""
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    _admin(server).execute(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        _admin(server).execute(f"DROP SCHEMA {schema} CASCADE")
+
+    return with_search_path(server, schema), drop
+
+
+_admins: dict[str, Any] = {}
+
+
+def _admin(server: str) -> Any:
+    """This process's autocommit connection to `server`, made again if it was lost."""
+    import psycopg
+
+    conn = _admins.get(server)
+    if conn is None or conn.closed or conn.broken:
+        conn = _admins[server] = psycopg.connect(server, autocommit=True)
+    return conn
+
+
 def dump_pg(url: str) -> dict[str, list[tuple]]:
     """Every row of seatctl's tables behind `url`: the PostgreSQL counterpart of `dump`."""
     import psycopg

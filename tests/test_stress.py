@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import warnings
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpers import PG_ENV, SOAK, frozen, run_process, with_search_path
+from helpers import PG_ENV, SOAK, frozen, new_schema, run_process
 from seatctl import Venue
 from seatctl.core.clock import format_instant, parse_instant
 
@@ -200,15 +199,12 @@ def _database(backend: str, folder) -> Iterator[str]:
     server = os.environ.get(PG_ENV)
     if not server:
         pytest.skip(f"set {PG_ENV} to a PostgreSQL URL to run the PostgreSQL tests")
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"seatctl_stress_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
+    pytest.importorskip("psycopg")
+    url, drop = new_schema(server, prefix="seatctl_stress")
     try:
-        yield with_search_path(server, schema)
+        yield url
     finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        drop()
 
 
 @contextlib.contextmanager
