@@ -436,17 +436,12 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         """Around a write: the pick index forgets what it saw saved if it does not commit."""
         return self._picks.writing() if self._picks is not None else nullcontext()
 
-    def within(
-        self, deadline: float | None, lock_wait: float | None = None, patient_pick: bool = False
-    ) -> None:
+    def within(self, deadline: float | None, lock_wait: float | None = None) -> None:
         """A server's limits for the calls that follow: each gives up waiting (busy) at
         `deadline`, a `time.monotonic()` instant, and waits at most `lock_wait` seconds for any
-        one lock; None for both is a command's usual busy budget. With `patient_pick`, the
-        first best-seats pick of a group waits its turn in its event's queue until `deadline`
-        (see `SqlStore.patient_pick`)."""
+        one lock; None for both is a command's usual busy budget."""
         self._store.deadline = deadline
         self._store.lock_wait = lock_wait
-        self._store.patient_pick = patient_pick
 
     def link_lost(self) -> bool:
         """Whether the database connection is known to be gone (see `Store.link_lost`)."""

@@ -204,7 +204,6 @@ class Store(Protocol):
     # A server's limits for the request at hand (see `seatctl.storage.store.SqlStore`).
     deadline: float | None
     lock_wait: float | None
-    patient_pick: bool
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
         """One atomic unit. In a write transaction, the seats read with `seats()` stay locked

@@ -25,10 +25,6 @@ class SqlStore(Generic[T]):
     # behind another's row lock holds up nobody else's). None: the usual budget per command.
     deadline: float | None = None
     lock_wait: float | None = None
-    # A group of best-seats picks (a server's pick thread): its first pick may wait for its
-    # event's queue until `deadline`, not `lock_wait`. It holds no seat yet, and the queue is
-    # other picks committing; leaving the group would make each pick commit alone.
-    patient_pick: bool = False
 
     def _budget(self, usual: float) -> float:
         """The seconds a transaction beginning now may wait in all (at most `usual`)."""

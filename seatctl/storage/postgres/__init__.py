@@ -33,7 +33,6 @@ from seatctl.storage.postgres.errors import (
 )
 from seatctl.storage.postgres.transaction import (
     CHANGES_CHANNEL,
-    Patience,
     PostgresTransaction,
     transaction,
 )
@@ -61,7 +60,6 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         self._may_create = False  # an init found no tables: its write transaction makes them
         self._indexed = False  # this connection has made sure of the (seat, at) index
         self._schema: str | None = None  # listening for this schema's changes (wait_for_change)
-        self._patience = Patience()  # the open group's (`patient_pick`)
 
     @classmethod
     def open(cls, url: str, create: bool = False) -> PostgresStore:
@@ -101,9 +99,7 @@ class PostgresStore(SqlStore[PostgresTransaction]):
     def _operation(self, write: bool) -> Iterator[PostgresTransaction]:
         with translated_errors(self._url, write), savepoint(self._conn):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
-            tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
-            tx.patience = self._patience
-            yield tx
+            yield PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
 
     @contextlib.contextmanager
     def _own_transaction(self, write: bool) -> Iterator[PostgresTransaction]:
@@ -153,7 +149,6 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         return self._spare
 
     def _group_transaction(self) -> contextlib.AbstractContextManager[Connection]:
-        self._patience = Patience(self.patient_pick)
         return self._begun_at_the_current_schema(write=True)
 
     @contextlib.contextmanager

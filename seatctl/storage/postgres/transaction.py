@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seatctl.core import clock
@@ -91,18 +90,6 @@ _NEWEST_PER_SEAT = (
 )
 
 
-@dataclass
-class Patience:
-    """A group's leave for its first best-seats pick to wait for its event's queue until the
-    request's deadline rather than the group's short lock wait (`SqlStore.patient_pick`)."""
-
-    allowed: bool = False
-
-
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
-
-
 class PostgresTransaction(SqlTransaction):
     sql = Queries("%s", returning_id=" RETURNING id")
     _conn: Connection
@@ -122,7 +109,6 @@ class PostgresTransaction(SqlTransaction):
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         self._hard_deadline = deadline  # a server request's: no wait goes past it
         self._history_locked = False
-        self.patience = Patience()  # a server group's, shared by its operations
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.core.clock's time).
         self._deadline = self._capped(time.monotonic() + busy_timeout)
@@ -164,17 +150,7 @@ class PostgresTransaction(SqlTransaction):
         # Writers that read a whole event before locking seats (lock --best) queue on one
         # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
         # queue, not contention on the seats: the seats' own budget starts once it is over.
-        patient = self.patience.allowed and self._hard_deadline is not None
-        self.patience.allowed = False  # once per group: a later pick may hold seats by then
-        left_ms = 0 if self._hard_deadline is None else _ms(self._hard_deadline - time.monotonic())
-        if patient and left_ms > _ms(self._busy_timeout):
-            conn = self._conn
-            with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
-                conn.execute(f"SET LOCAL lock_timeout = {left_ms}")
-                conn.execute(_SHOW_LOCK, (show,))
-                conn.execute(f"SET LOCAL lock_timeout = {_ms(self._busy_timeout)}")
-        else:
-            self.execute(_SHOW_LOCK, (show,))
+        self.execute(_SHOW_LOCK, (show,))
         self._deadline = self._capped(time.monotonic() + self._busy_timeout)
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
