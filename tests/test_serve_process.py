@@ -271,6 +271,62 @@ def test_http_clients_and_cli_processes_racing_never_double_book(venue_db):
     assert booked == {seat: users[0] for seat, users in confirmed.items()}
 
 
+@pytest.mark.backend  # each event's picks queue on the database's lock for that event
+def test_two_servers_selling_two_events_by_best_seats_answer_every_buyer(db_path):
+    """Two servers on one database (two hosts, on PostgreSQL) and 8 buyers taking the best 2
+    seats of two events at once, confirming each pick, until neither has two seats together
+    left: every pick is answered 200 or then 409 (never busy, never an error), and the seats
+    booked are exactly the seats picked, each by the buyer who picked it."""
+    Venue.init(db_path, seats=40)
+    with Venue.open(db_path) as venue:
+        venue.add_event("gala")
+        tokens = [venue.add_token(f"b{n}")[0] for n in range(8)]
+    picked: dict[tuple[str, str], list[str]] = defaultdict(list)
+    unexpected: list[tuple[int, object]] = []
+    guard = threading.Lock()
+
+    with ServerProcess(db_path) as one, ServerProcess(db_path) as two:
+
+        def buyer(n: int) -> None:
+            server, open_events = (one, two)[n % 2], ["default", "gala"]
+            while open_events:
+                event = open_events[n % len(open_events)]
+                body = {"best": 2, "event": event}
+                status, answer = server.request("POST", "/v1/lock", body, tokens[n])
+                if status == 409:
+                    open_events.remove(event)
+                    continue
+                seats = [seat["seat"] for seat in answer["seats"]] if status == 200 else []
+                body = {"seats": seats, "event": event}
+                if (
+                    status != 200
+                    or server.request("POST", "/v1/confirm", body, tokens[n])[0] != 200
+                ):
+                    with guard:
+                        unexpected.append((status, answer))
+                    return
+                with guard:
+                    for seat in seats:
+                        picked[(event, seat)].append(f"b{n}")
+
+        threads = [threading.Thread(target=buyer, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert one.stop() == 0 and two.stop() == 0
+
+    assert unexpected == []
+    assert all(len(buyers) == 1 for buyers in picked.values()), picked
+    with Venue.open(db_path) as venue:
+        seats = [(event, s) for event in ("default", "gala") for s in venue.seats(event=event)]
+        assert venue.check() == []
+    booked = {(event, s.seat): s.booked_by for event, s in seats if s.booked_by}
+    assert booked == {key: buyers[0] for key, buyers in picked.items()}
+    left = {(event, int(s.seat)) for event, s in seats if s.status == "available"}
+    assert not any((event, number + 1) in left for event, number in left)  # no two together
+
+
 # --- durability ---------------------------------------------------------------------------
 
 
