@@ -160,7 +160,7 @@ class Api:
             views = venue.lock_best(count, user, sections, categories, split, ttl, event, by)
             return {"seats": [wire.seat_object(v) for v in views]}
 
-        return json_answer(await self.run(token, work, write=True))
+        return json_answer(await self.run(token, work, write=True, pick=True))
 
     async def _change(
         self,

@@ -72,6 +72,7 @@ async def run_as(
     token: str | None,
     work: Callable[[Venue, Caller], Any],
     write: bool = False,
+    pick: bool = False,
 ) -> Any:
     """Run `work` on the database thread as the token's caller (None without tokens); a
     refusal is worded for that caller (a buyer's does not name other users)."""
@@ -82,7 +83,7 @@ async def run_as(
         return work(venue, seen[0])
 
     try:
-        return await (worker.write(run) if write else worker.read(run))
+        return await (worker.write(run, pick) if write else worker.read(run))
     except SeatctlError as error:
         raise (as_seen(error, seen[0]) if seen else error) from None
 

@@ -13,7 +13,11 @@ on that thread's own connection:
   group waits at most `GROUP_WAIT_SECONDS` for any lock (another command's row, say); one that
   would wait longer is taken out of the group, untouched, and retried alone by a waiter
   (`WAITERS`), with what is left of its time. So one request stuck behind a held row delays
-  the others of its group by milliseconds, not by its whole wait.
+  the others of its group by milliseconds, not by its whole wait;
+- on PostgreSQL, best-seats picks (`lock --best`) have a writer of their own. The picks of
+  an event queue on one lock held to COMMIT: spread over both writers, each would wait for
+  the other's group, leave its own and commit alone; in one writer's groups, the picks after
+  the first take the lock their transaction already holds, and commit together.
 
 Each request has one deadline (`budget` seconds from its arrival: `serve --request-timeout`,
 by default `BUDGET_SECONDS`) for everything it waits for:
@@ -77,11 +81,13 @@ class Worker:
         self._reads: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writes: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._waits: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._picks: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         writers = WRITERS if self._postgres else 1
         self._lanes = [_Lane(self, "read", self._reads) for _ in range(READERS)]
         self._lanes += [_Lane(self, "write", self._writes) for _ in range(writers)]
         if self._postgres:
             self._lanes += [_Lane(self, "wait", self._waits, eager=False) for _ in range(WAITERS)]
+            self._lanes.append(_Lane(self, "pick", self._picks))  # see the module's docstring
         # Bumped when a thread finds its connection broken (a restarted server, terminated
         # backends): the others reconnect before their next request instead of each failing one.
         self.epoch = 0
@@ -117,13 +123,17 @@ class Worker:
     async def read(self, work: Work) -> Any:
         return await self._submit(work, write=False)
 
-    async def write(self, work: Work) -> Any:
-        return await self._submit(work, write=True)
+    async def write(self, work: Work, pick: bool = False) -> Any:
+        """`pick`: the work picks the best seats of an event (`Venue.lock_best`)."""
+        return await self._submit(work, write=True, pick=pick)
 
-    async def _submit(self, work: Work, write: bool) -> Any:
+    async def _submit(self, work: Work, write: bool, pick: bool = False) -> Any:
         loop = asyncio.get_running_loop()
         job = Job(work, write, loop.create_future(), loop, time.monotonic() + self.budget)
-        (self._writes if write else self._reads).put(job)
+        if pick and self._postgres:
+            self._picks.put(job)
+        else:
+            (self._writes if write else self._reads).put(job)
         try:
             async with asyncio.timeout(self.budget):
                 return await asyncio.shield(job.done)
@@ -320,7 +330,7 @@ class _Lane:
         PostgreSQL server restarted, a connection dropped)."""
         venue = self.venue
         assert venue is not None
-        short = self.kind == "write" and self.worker._postgres
+        short = self.kind in ("write", "pick") and self.worker._postgres
         venue.within(min(job.deadline for job in writes), GROUP_WAIT_SECONDS if short else None)
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
@@ -347,7 +357,7 @@ class _Lane:
         if first is None:
             return None
         batch = [first]
-        while self.kind == "write" and len(batch) < MAX_GROUP:
+        while self.kind in ("write", "pick") and len(batch) < MAX_GROUP:
             try:
                 job = self.jobs.get_nowait()
             except queue.Empty:
