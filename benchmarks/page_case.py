@@ -20,17 +20,16 @@ import argparse
 import json
 import math
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from http_case import free_port, running
 from rows import Row
 
 CASE = "11 page"
@@ -106,12 +105,6 @@ def stream_answers(count: int, changes: int) -> list[str]:
     return answers
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serving(seatctl: list[str], workdir: Path, env: Any = None) -> Iterator[str]:
     """`seatctl serve --no-auth` on a new 5-seat venue: its page's URL."""
@@ -121,23 +114,8 @@ def serving(seatctl: list[str], workdir: Path, env: Any = None) -> Iterator[str]
     )
     port = free_port()
     argv = [*seatctl, "--db", db, "serve", "--no-auth", "--port", str(port)]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"seatctl serve exited with {process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"nothing listening on port {port}") from None
-                time.sleep(0.1)
+    with running(argv, port, env=env):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def one_load(browser: Any, url: str, answers: list[str]) -> dict[str, list[float]]:

@@ -83,7 +83,7 @@ async def run_as(
         return work(venue, seen[0])
 
     try:
-        return await (worker.write(run, pick) if write else worker.read(run))
+        return await (worker.write(run, pick=pick) if write else worker.read(run))
     except SeatctlError as error:
         raise (as_seen(error, seen[0]) if seen else error) from None
 
