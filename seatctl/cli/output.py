@@ -4,8 +4,6 @@ Each command returns one `Output`; the CLI writes it as text, as JSON, or (in `b
 fields of one JSON line. Listings are written as they are read, so 100,000 seats stream.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO

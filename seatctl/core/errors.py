@@ -3,8 +3,6 @@
 The CLI turns these into output in one place; Python callers catch `SeatctlError`.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from typing import NamedTuple

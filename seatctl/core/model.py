@@ -1,7 +1,5 @@
 """What a seat is: its stored record, and the state that record means at a given instant."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
@@ -116,23 +114,23 @@ class Seat(NamedTuple):
     def lapsed_lock_of(self, user: str, now: Instant) -> bool:
         return self.lapsed_lock(now) and self.locked_by == user
 
-    def locked(self, user: str, until: Instant, since: Instant | None = None) -> Seat:
+    def locked(self, user: str, until: Instant, since: Instant | None = None) -> "Seat":
         return self._replace(locked_by=user, lock_expires=until, held_since=since)
 
-    def booked(self, user: str, at: Instant) -> Seat:
+    def booked(self, user: str, at: Instant) -> "Seat":
         return Seat(self.label, booked_by=user, booked_at=at, place=self.place)
 
-    def freed(self) -> Seat:
+    def freed(self) -> "Seat":
         return Seat(self.label, place=self.place)
 
-    def blocked(self, at: Instant, reason: str | None) -> Seat:
+    def blocked(self, at: Instant, reason: str | None) -> "Seat":
         return Seat(self.label, blocked_at=at, block_reason=reason, place=self.place)
 
-    def state(self) -> Seat:
+    def state(self) -> "Seat":
         """The record without its place: what the event's history determines."""
         return self._replace(place=NO_PLACE)
 
-    def view(self, now: Instant) -> SeatView:
+    def view(self, now: Instant) -> "SeatView":
         status = self.status(now)
         live_lock = status is Status.LOCKED
         return SeatView(

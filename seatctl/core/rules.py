@@ -3,8 +3,6 @@
 Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies the result.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import NamedTuple
 

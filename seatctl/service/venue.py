@@ -368,8 +368,8 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             over = rules.seats_cap(user, show, tx.live_lock_count(show, user, now), adding, cap)
             if over is not None:
                 raise over
-        tx.save(changed, show)
-        tx.append_history([e._replace(show=show, by=rules.recorded_by(e, by)) for e in events])
+        events = [e._replace(show=show, by=rules.recorded_by(e, by)) for e in events]
+        tx.record(changed, show, events)
         if self._picks is not None:
             self._picks.saved(show, changed)
         return [seat.view(now) for seat in after]

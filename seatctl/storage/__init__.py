@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from seatctl.core.clock import Instant
 from seatctl.core.model import (
@@ -44,6 +44,14 @@ RowKey = tuple[str | None, str | None, bool]
 # The meta keys of the fairness caps. A database without them (made before schema 5) has no
 # caps: it keeps its old behaviour until `init` sets one.
 MAX_HOLD_KEY, MAX_SEATS_KEY = "max_hold", "max_seats_per_user"
+
+
+class HistoryMark(NamedTuple):
+    """A change marker that is the newest history id (PostgreSQL's): whoever catches up on
+    the changes it tells of already has that id, without asking the database again."""
+
+    connection: int
+    newest_history_id: int
 
 
 class Transaction(Protocol):
@@ -106,8 +114,8 @@ class Transaction(Protocol):
     def change_marker(self) -> object | None:
         """Read on this transaction's connection before anything else: a value that differs
         whenever another connection has committed since it was last read (SQLite's
-        `PRAGMA data_version`; PostgreSQL's newest history id, which this connection's own
-        commits move too); None where the backend cannot tell cheaply."""
+        `PRAGMA data_version`; PostgreSQL's newest history id as a `HistoryMark`, which this
+        connection's own commits move too); None where the backend cannot tell cheaply."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the
@@ -146,6 +154,10 @@ class Transaction(Protocol):
 
     def append_history(self, events: list[HistoryEntry]) -> None:
         """Add to the history, in order, in this transaction."""
+
+    def record(self, seats: list[Seat], show: str, events: list[HistoryEntry]) -> None:
+        """`save` these seats' new states in event `show` and `append_history` the events
+        that made them: one change, which a backend may send to the database at once."""
 
     def history(self, show: str | None = None) -> list[HistoryEntry]:
         """The history in commit order, each event with its `id`: all of it, or that of one

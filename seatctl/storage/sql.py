@@ -304,6 +304,16 @@ class SqlTransaction:
     def now(self) -> Instant:
         raise NotImplementedError
 
+    def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
+        raise NotImplementedError
+
+    def append_history(self, events: list[model.HistoryEntry]) -> None:
+        raise NotImplementedError
+
+    def record(self, seats: list[Seat], show: str, events: list[model.HistoryEntry]) -> None:
+        self.save(seats, show)
+        self.append_history(events)
+
     def _serialise_settings(self) -> None:
         """Before a change of the settings: queue behind other writers of the schema where
         writers are not serialised anyway."""

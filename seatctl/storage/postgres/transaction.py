@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from seatctl.core import clock
@@ -19,7 +19,7 @@ from seatctl.core.clock import Instant
 from seatctl.core.errors import busy_error
 from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat
 from seatctl.core.validate import natural_key
-from seatctl.storage import records
+from seatctl.storage import HistoryMark, records
 from seatctl.storage.legacy import OldSchemaReads
 from seatctl.storage.postgres.driver import psycopg
 from seatctl.storage.sql import (
@@ -144,7 +144,7 @@ class PostgresTransaction(SqlTransaction):
         # History ids are drawn in commit order (HISTORY_LOCK), so the newest one moves with
         # every change committed since, this connection's own included (the pick index then
         # takes those in again, harmlessly). The connection tells indexes apart.
-        return id(self._conn), self.newest_history_id()
+        return HistoryMark(id(self._conn), self.newest_history_id())
 
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one
@@ -170,7 +170,7 @@ class PostgresTransaction(SqlTransaction):
         left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
         conn = self._conn
         try:
-            with conn.pipeline() if psycopg.Pipeline.is_supported() else _one_by_one():
+            with _pipeline(conn):
                 conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
                 conn.execute(_LOCK_SEATS, (labels,))
@@ -199,6 +199,12 @@ class PostgresTransaction(SqlTransaction):
             # The event once, the seats' columns as arrays.
             [show, *_columns(state_rows(seats, show), 9)[1:]],
         )
+
+    def record(self, seats: list[Seat], show: str, events: list[HistoryEntry]) -> None:
+        # The states, the history's commit-order lock and the history in one round trip:
+        # while `lock --best` holds its event's lock, the event's other picks wait on each one.
+        with _pipeline(self._conn):
+            super().record(seats, show, events)
 
     def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
         if not labels:
@@ -318,10 +324,10 @@ def transaction(
     return old
 
 
-@contextlib.contextmanager
-def _one_by_one() -> Iterator[None]:
-    """Stands in for a pipeline where libpq has none (before PostgreSQL 14's libpq)."""
-    yield
+def _pipeline(conn: Connection) -> contextlib.AbstractContextManager[object]:
+    """The statements sent in the block go to the server together (one round trip), where
+    libpq has pipelines (PostgreSQL 14's libpq and later); one by one where it has not."""
+    return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
