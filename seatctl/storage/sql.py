@@ -39,6 +39,7 @@ from seatctl.storage import (
 # history event's `acted_by` (who made a change for its user: `by`); 7: each history event's
 # `token_id` (the id of the API token a token event is about: never the token nor its hash).
 SCHEMA_VERSION = 7
+SETTINGS_KEYS = ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY)  # the meta rows of `Settings`
 
 # A seat of one event: the map's row, and the event's state row if it has one (else available).
 SEAT_COLUMNS = (
@@ -328,9 +329,12 @@ class SqlTransaction:
 
     def settings(self) -> model.Settings:
         if self._settings is None:
-            stored = self.execute(self.sql.settings, ("default_ttl", MAX_HOLD_KEY, MAX_SEATS_KEY))
-            self._settings = records.settings(dict(stored.fetchall()), DEFAULT_TTL)
+            self._settings = self._settings_from(self.execute(self.sql.settings, SETTINGS_KEYS))
         return self._settings
+
+    @staticmethod
+    def _settings_from(stored: Any) -> model.Settings:
+        return records.settings(dict(stored.fetchall()), DEFAULT_TTL)
 
     def set_caps(self, max_hold: int, max_seats_per_user: int) -> None:
         self._serialise_settings()

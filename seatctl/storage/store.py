@@ -94,8 +94,11 @@ class SqlStore(Generic[T]):
 
 
 @contextlib.contextmanager
-def savepoint(conn: Any) -> Iterator[None]:
-    """One operation of a group on `conn`: undone on its own if it fails."""
+def savepoint(conn: Any, release: bool = True) -> Iterator[None]:
+    """One operation of a group on `conn`: undone on its own if it fails. Without `release`,
+    the savepoint of an operation that succeeded stays until the group's COMMIT, which
+    releases it anyway: the next operation's savepoint, of the same name, nests in it, and a
+    rollback goes back to the newest one of that name."""
     conn.execute("SAVEPOINT seatctl_operation")
     try:
         yield
@@ -103,4 +106,5 @@ def savepoint(conn: Any) -> Iterator[None]:
         conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
         conn.execute("RELEASE SAVEPOINT seatctl_operation")
         raise
-    conn.execute("RELEASE SAVEPOINT seatctl_operation")
+    if release:
+        conn.execute("RELEASE SAVEPOINT seatctl_operation")

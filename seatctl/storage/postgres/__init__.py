@@ -97,7 +97,9 @@ class PostgresStore(SqlStore[PostgresTransaction]):
 
     @contextlib.contextmanager
     def _operation(self, write: bool) -> Iterator[PostgresTransaction]:
-        with translated_errors(self._url, write), savepoint(self._conn):
+        # Each RELEASE would be a round trip to the server, and while `lock --best` holds its
+        # event's lock, the event's other picks wait on every one.
+        with translated_errors(self._url, write), savepoint(self._conn, release=False):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
             yield PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
 

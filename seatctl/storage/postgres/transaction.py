@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from seatctl.core import clock
 from seatctl.core.clock import Instant
 from seatctl.core.errors import busy_error
-from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat
+from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat, Settings
 from seatctl.core.validate import natural_key
 from seatctl.storage import HistoryMark, records
 from seatctl.storage.legacy import OldSchemaReads
@@ -25,6 +25,7 @@ from seatctl.storage.postgres.driver import psycopg
 from seatctl.storage.sql import (
     SCHEMA_VERSION,
     SEAT_COLUMNS,
+    SETTINGS_KEYS,
     STATE_COLUMNS,
     STATE_UPSERT,
     Queries,
@@ -109,6 +110,9 @@ class PostgresTransaction(SqlTransaction):
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         self._hard_deadline = deadline  # a server request's: no wait goes past it
         self._history_locked = False
+        self._server_clock: Instant | None = None  # the server's clock, read ahead of `now()`
+        self._newest_at_lock: int | None = None  # the change marker's id, read with the lock
+        self._settings_read: Any = None  # the settings' rows, read ahead of `settings()`
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.core.clock's time).
         self._deadline = self._capped(time.monotonic() + busy_timeout)
@@ -125,6 +129,8 @@ class PostgresTransaction(SqlTransaction):
         return self._now
 
     def _server_now(self) -> Instant:
+        if self._server_clock is not None:
+            return self._server_clock
         now: Instant = self._value(_SERVER_NOW)
         return now
 
@@ -144,14 +150,35 @@ class PostgresTransaction(SqlTransaction):
         # History ids are drawn in commit order (HISTORY_LOCK), so the newest one moves with
         # every change committed since, this connection's own included (the pick index then
         # takes those in again, harmlessly). The connection tells indexes apart.
-        return HistoryMark(id(self._conn), self.newest_history_id())
+        newest, self._newest_at_lock = self._newest_at_lock, None
+        return HistoryMark(id(self._conn), self.newest_history_id() if newest is None else newest)
 
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one
         # transaction-scoped lock per event and schema, bounded by lock_timeout. The wait is a
         # queue, not contention on the seats: the seats' own budget starts once it is over.
-        self.execute(_SHOW_LOCK, (show,))
+        # The change marker, the clock and the settings, which the pick reads next, go in the
+        # same round trip and are read as the lock is granted: every round trip made while
+        # holding the lock keeps the event's other picks waiting.
+        with _pipeline(self._conn):
+            self.execute(_SHOW_LOCK, (show,))
+            newest_read = self.execute(self.sql.newest_history_id)
+            clock_read = self.execute(_SERVER_NOW) if self._now is None else None
+            settings_read = None
+            if self._settings is None:
+                settings_read = self.execute(self.sql.settings, SETTINGS_KEYS)
         self._deadline = self._capped(time.monotonic() + self._busy_timeout)
+        self._newest_at_lock = int(newest_read.fetchone()[0])
+        if clock_read is not None:
+            self._server_clock = int(clock_read.fetchone()[0])
+        if settings_read is not None:
+            self._settings_read = settings_read
+
+    def settings(self) -> Settings:
+        if self._settings is None and self._settings_read is not None:
+            read, self._settings_read = self._settings_read, None
+            self._settings = self._settings_from(read)  # a damaged value is told only now
+        return super().settings()
 
     def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
         if not labels:
