@@ -100,23 +100,33 @@ class SqliteStore(SqlStore[SqliteTransaction]):
                 raise database_error(
                     Reason.BAD_DATABASE, f"cannot create {path}: no directory {folder}"
                 )
-            _create_owner_only(path)
-        read_only = _read_only_reason(path, create) if os.path.exists(path) else None
-        with translated_errors(path):
-            conn = _connect_read_only(path) if read_only else _connect(path, create)
-            store = cls(conn, path)
-            store.read_only = read_only
-            try:
+        # From here on a Ctrl-C may land on any line: a file made here that holds no database
+        # yet is removed again, even if the store does not know of it yet.
+        store: SqliteStore | None = None
+        try:
+            if new_file:
+                _create_owner_only(path)
+            read_only = _read_only_reason(path, create) if os.path.exists(path) else None
+            with translated_errors(path):
+                conn = _connect_read_only(path) if read_only else _connect(path, create)
+                store = cls(conn, path)
+                store.read_only = read_only
                 if new_file or empty_file:
                     store._unfilled = (_identity(path), new_file)
                 store._check_schema(create)
                 if not read_only:  # a reader cannot switch it; it reads it in any mode
                     store._switch_to_wal()
-            except BaseException:
+            store._usable = True
+            return store
+        except BaseException:
+            if store is not None:
+                if store._unfilled is None and (new_file or empty_file):
+                    with contextlib.suppress(OSError):
+                        store._unfilled = (_identity(path), new_file)
                 store.close()
-                raise
-        store._usable = True
-        return store
+            elif new_file:
+                _remove_if_empty(path)
+            raise
 
     def _check_schema(self, create: bool) -> None:
         version = _version(self._conn)
@@ -283,6 +293,13 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         if self._usable and not self.read_only:  # never a file it refused, or one it undid
             access.keep_side_files(self.location)  # for readers who may not make them
 
+    def __del__(self) -> None:
+        # Dropped without `close()`: a Ctrl-C landed between `open` returning and the `with`
+        # that would close it. A file made for an `init` that never committed goes all the same.
+        if getattr(self, "_unfilled", None) is not None and not self._closed:
+            with contextlib.suppress(Exception):
+                self.close()
+
     def _undo_unfinished_file(self, identity: tuple[int, int], created: bool) -> None:
         """Put the file back as `init` found it if no database was ever committed into it (an
         `init` that failed or was interrupted): remove the file this store created, so that
@@ -294,6 +311,8 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         """
         self._unfilled = None
         with contextlib.suppress(sqlite3.Error, OSError):
+            if self._conn.in_transaction:  # interrupted before its own rollback could run
+                self._conn.execute("ROLLBACK")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 if _identity(self.location) == identity and self._holds_nothing():
@@ -324,6 +343,14 @@ def _transaction(conn: sqlite3.Connection, version: int) -> SqliteTransaction:
     from seatctl.storage.sqlite.schema import OldSqliteReads  # for older schemas only
 
     return OldSqliteReads(conn, version)
+
+
+def _remove_if_empty(path: str) -> None:
+    """Remove the file `open` made, if nothing was written into it: it was interrupted before
+    it could connect (another `init` that made it meanwhile would be writing into it)."""
+    with contextlib.suppress(OSError):
+        if os.path.getsize(path) == 0:
+            os.remove(path)
 
 
 def _create_owner_only(path: str) -> None:
