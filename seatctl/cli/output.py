@@ -4,6 +4,7 @@ Each command returns one `Output`; the CLI writes it as text, as JSON, or (in `b
 fields of one JSON line. Listings are written as they are read, so 100,000 seats stream.
 """
 
+# No `from __future__ import annotations`: records define faster (seatctl/core/model.py).
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO

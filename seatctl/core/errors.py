@@ -3,6 +3,7 @@
 The CLI turns these into output in one place; Python callers catch `SeatctlError`.
 """
 
+# No `from __future__ import annotations`: records define faster (seatctl/core/model.py).
 from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from typing import NamedTuple

@@ -46,7 +46,9 @@ class Role(StrEnum):
 
 
 # Records are NamedTuples rather than dataclasses: just as immutable and typed, and several
-# times cheaper to define, which every short-lived CLI process pays at start-up.
+# times cheaper to define, which every short-lived CLI process pays at start-up. For the same
+# reason this module (like the others that define records on the CLI's path) has no
+# `from __future__ import annotations`: NamedTuple compiles each annotation given as a string.
 
 
 class Place(NamedTuple):

@@ -3,6 +3,7 @@
 Nothing here reads the clock, touches storage or prints; `seatctl.venue` applies the result.
 """
 
+# No `from __future__ import annotations`: records define faster (seatctl/core/model.py).
 from collections.abc import Mapping
 from typing import NamedTuple
 

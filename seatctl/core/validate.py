@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 
 from seatctl.core.errors import FieldError, usage_error
@@ -144,7 +143,11 @@ def user(raw: str) -> str:
 def _nfc(text: str) -> str:
     # Names are compared and stored as text: `José` typed with a combining accent must not
     # be a second user who looks exactly like the first.
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text
+    import unicodedata  # a C module of 1 MB: only for names beyond ASCII
+
+    return unicodedata.normalize("NFC", text)
 
 
 def ttl(raw: int | None) -> int | None:
