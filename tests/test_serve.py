@@ -25,6 +25,7 @@ with warnings.catch_warnings():
 
 from seatctl.server.app import create_app
 from seatctl.server.worker import Worker
+from seatctl.storage.sql import SqlTransaction
 
 LATER = "2026-01-01T12:00:30Z"
 LOCAL = "http://127.0.0.1:8000"  # what a --no-auth server on its default port accepts
@@ -572,6 +573,33 @@ def test_writes_committed_together_stay_all_or_nothing_each(venue_db):
             venue.lock(["3"], "carol")
         holders = {s.seat: s.locked_by for s in venue.seats()}
         assert holders == {"1": "alice", "2": "alice", "3": "carol", "4": None, "5": None}
+        assert venue.check() == []
+
+
+@pytest.mark.backend  # each backend's savepoints (PostgreSQL keeps them until the COMMIT)
+def test_a_write_that_fails_after_saving_in_a_group_is_undone_alone(venue_db, monkeypatch):
+    record = SqlTransaction.record
+
+    def failing_for_bob(self, seats, show, events):
+        record(self, seats, show, events)  # the seats' states and their history are written
+        if any(event.user == "bob" for event in events):
+            raise RuntimeError("the write failed after saving")
+
+    monkeypatch.setattr(SqlTransaction, "record", failing_for_bob)
+    with Venue.open(venue_db) as venue:
+        with venue.grouped():
+            venue.lock(["1"], "alice")
+            with pytest.raises(RuntimeError):
+                venue.lock(["2"], "bob")
+            venue.lock(["3"], "carol")
+            with pytest.raises(RuntimeError):
+                venue.lock(["4"], "bob")
+        holders = {s.seat: s.locked_by for s in venue.seats()}
+        assert holders == {"1": "alice", "2": None, "3": "carol", "4": None, "5": None}
+        assert [(e.user, e.seat) for e in venue.history() if e.action == "lock"] == [
+            ("alice", "1"),
+            ("carol", "3"),
+        ]
         assert venue.check() == []
 
 
