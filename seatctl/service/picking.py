@@ -162,7 +162,9 @@ class PickIndex:
             if len(entries) == CATCH_UP_LIMIT or any(e.show is None for e in entries):
                 return False  # a seat was added to the map (or many changes): read it all
             labels = list({entry.seat for entry in entries})
-            seats = tx.seats(labels, show)
+            # Read, not locked: under its event's lock a pick must not wait for the writers
+            # of these seats (a confirm's commit, say); the seats it chooses are locked later.
+            seats = tx.seats(labels, show, lock=False)
             if len(seats) != len(labels) or not _apply(index, seats.values()):
                 return False
         self._through = newest

@@ -76,11 +76,14 @@ class Transaction(Protocol):
     def live_lock_count(self, show: str, user: str, now: Instant) -> int:
         """How many seats `user` holds a live lock on in event `show` at `now`."""
 
-    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+    def seats(
+        self, labels: list[str], show: str = DEFAULT_SHOW, lock: bool = True
+    ) -> dict[str, Seat]:
         """The stored records in event `show` of those of `labels` that exist. In a write
         transaction they stay locked against other writers until it ends (a backend that locks
         rows one by one takes them in label order, so that two multi-seat commands cannot
-        deadlock)."""
+        deadlock); with `lock=False` they are read as last committed, without waiting for
+        writers that hold them (a look, for what decides nothing)."""
 
     def seat_count(self) -> int: ...
 

@@ -89,7 +89,9 @@ class OldSchemaReads(SqlTransaction):
             " FROM seat_states ORDER BY show, seat"
         )
 
-    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+    def seats(
+        self, labels: list[str], show: str = DEFAULT_SHOW, lock: bool = True
+    ) -> dict[str, Seat]:
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]

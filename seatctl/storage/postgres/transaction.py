@@ -180,10 +180,12 @@ class PostgresTransaction(SqlTransaction):
             self._settings = self._settings_from(read)  # a damaged value is told only now
         return super().settings()
 
-    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+    def seats(
+        self, labels: list[str], show: str = DEFAULT_SHOW, lock: bool = True
+    ) -> dict[str, Seat]:
         if not labels:
             return {}
-        if self._write:
+        if self._write and lock:
             rows = self._locked(labels, show)
         else:
             rows = self.execute(_READ_SEATS, (show, labels)).fetchall()

@@ -68,7 +68,10 @@ class SqliteTransaction(SqlTransaction):
         # connection's own writes itself. The connection tells indexes apart.
         return id(self._conn), self._conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def seats(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Seat]:
+    def seats(
+        self, labels: list[str], show: str = DEFAULT_SHOW, lock: bool = True
+    ) -> dict[str, Seat]:
+        # `lock` changes nothing: BEGIN IMMEDIATE already keeps every other writer out.
         found: dict[str, Seat] = {}
         for start in range(0, len(labels), _CHUNK):
             chunk = labels[start : start + _CHUNK]
