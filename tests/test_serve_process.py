@@ -186,6 +186,27 @@ def test_the_server_log_has_one_line_per_problem_and_never_a_traceback():
     assert "ZeroDivisionError" in lines[2]  # what failed, still named
 
 
+AFTERMATH_PROBE = """
+import logging
+from seatctl.server import _quiet_logging
+_quiet_logging()
+psycopg = logging.getLogger("psycopg")
+# What psycopg logs when a pipelined statement failed (a lock wait ran out) and ending the
+# pipeline failed too; the first error is seatctl's to answer.
+psycopg.warning("error ignored terminating %r: %s", "<psycopg.Pipeline [INERROR]>", "aborted")
+psycopg.warning("some other warning")
+"""
+
+
+def test_the_server_log_leaves_out_the_aftermath_of_a_failed_pipelined_statement():
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", AFTERMATH_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert done.stderr == "seatctl serve: some other warning\n"
+
+
 def test_serve_on_a_missing_database_is_exit_6_before_listening(db_path):
     run = run_process("--db", db_path, "serve", "--port", "0")
     assert run.code == 6

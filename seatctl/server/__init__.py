@@ -288,6 +288,7 @@ def _quiet_logging() -> None:
     (the `asyncio` logger), any library (the root logger), or a thread that died."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine("seatctl serve: %(message)s"))
+    handler.addFilter(_not_an_aftermath)
     levels = (("seatctl", logging.INFO), ("uvicorn", logging.ERROR), ("", logging.WARNING))
     for name, level in levels:
         logger = logging.getLogger(name)
@@ -295,6 +296,13 @@ def _quiet_logging() -> None:
         logger.setLevel(level)
         logger.propagate = False
     threading.excepthook = _thread_died
+
+
+def _not_an_aftermath(record: logging.LogRecord) -> bool:
+    """psycopg logs "error ignored terminating <Pipeline>" when a statement sent in a pipeline
+    fails (a lock wait that ran out, say) and ending the pipeline then fails too. The first
+    error goes on to seatctl, which answers or retries the request: this line says nothing."""
+    return not (record.name.startswith("psycopg") and str(record.msg).startswith("error ignored"))
 
 
 def _thread_died(args: threading.ExceptHookArgs) -> None:
