@@ -35,7 +35,7 @@ from seatctl.core.model import Seat
 from seatctl.core.selection import RowSeats, SeatSpot
 
 if TYPE_CHECKING:
-    from seatctl.storage import Transaction
+    from seatctl.storage import ChangeMarker, Transaction
 
 
 CATCH_UP_LIMIT = 1000  # history events taken in one by one; beyond, the index is read again
@@ -126,7 +126,7 @@ class PickIndex:
 
     def __init__(self) -> None:
         self._shows: dict[str, _ShowIndex] = {}
-        self._marker: object | None = None
+        self._marker: ChangeMarker | None = None
         self._through = 0  # the newest history id the index has taken in
         # One flag per open write (a group, then its savepoint): changes of ours applied
         # that may yet be rolled back.
@@ -151,7 +151,7 @@ class PickIndex:
             index = self._shows[show] = _build(tx, show)
         return index
 
-    def _catch_up(self, tx: Transaction, marker: object) -> bool:
+    def _catch_up(self, tx: Transaction, marker: ChangeMarker) -> bool:
         """Apply the changes committed since `_through` to every event indexed; False if the
         index must be read again (the map changed, or too much did)."""
         if not self._shows:
@@ -260,12 +260,11 @@ def spots(index: _ShowIndex, now: Instant, sections: Sequence[str]) -> list[Seat
     ]
 
 
-def _newest_history_id(tx: Transaction, marker: object) -> int:
+def _newest_history_id(tx: Transaction, marker: ChangeMarker) -> int:
     """The newest history id, as the marker just read tells it where it does (a round trip
     less while the event's pickers queue)."""
-    from seatctl.storage import HistoryMark
-
-    return marker.newest_history_id if isinstance(marker, HistoryMark) else tx.newest_history_id()
+    newest = marker.newest_history_id
+    return tx.newest_history_id() if newest is None else newest
 
 
 def _apply(index: _ShowIndex, seats: Iterable[Seat]) -> bool:

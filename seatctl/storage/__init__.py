@@ -46,12 +46,14 @@ RowKey = tuple[str | None, str | None, bool]
 MAX_HOLD_KEY, MAX_SEATS_KEY = "max_hold", "max_seats_per_user"
 
 
-class HistoryMark(NamedTuple):
-    """A change marker that is the newest history id (PostgreSQL's): whoever catches up on
-    the changes it tells of already has that id, without asking the database again."""
+class ChangeMarker(NamedTuple):
+    """What `Transaction.change_marker` reads: it differs whenever another connection has
+    committed since. Where the backend's marker is the newest history id (PostgreSQL), it is
+    given too, so whoever catches up on the changes need not ask the database again."""
 
-    connection: int
-    newest_history_id: int
+    connection: int  # markers of different connections never compare equal
+    version: int
+    newest_history_id: int | None = None
 
 
 class Transaction(Protocol):
@@ -114,11 +116,11 @@ class Transaction(Protocol):
         """Every seat of the map with its place, map order, and the instant from which it is
         available in event `show` (0: now; a lock's deadline; None: booked or blocked)."""
 
-    def change_marker(self) -> object | None:
-        """Read on this transaction's connection before anything else: a value that differs
+    def change_marker(self) -> ChangeMarker | None:
+        """Read on this transaction's connection before anything else: its version differs
         whenever another connection has committed since it was last read (SQLite's
-        `PRAGMA data_version`; PostgreSQL's newest history id as a `HistoryMark`, which this
-        connection's own commits move too); None where the backend cannot tell cheaply."""
+        `PRAGMA data_version`; PostgreSQL's newest history id, which this connection's own
+        commits move too); None where the backend cannot tell cheaply."""
 
     def serialise_show(self, show: str) -> None:
         """In a write transaction: wait until no other transaction that called this for the

@@ -21,6 +21,7 @@ from seatctl.storage import (
     DEFAULT_TTL,
     MAX_HOLD_KEY,
     MAX_SEATS_KEY,
+    ChangeMarker,
     FreeFromRow,
     PlacedState,
     RowFirstsRow,
@@ -360,7 +361,7 @@ class SqlTransaction:
     def free_from(self, show: str) -> Iterator[FreeFromRow]:
         return iter(self.execute(self.sql.free_from, (show,)))
 
-    def change_marker(self) -> object | None:
+    def change_marker(self) -> ChangeMarker | None:
         """A value that changes whenever another connection commits (None: not known)."""
         return None
 

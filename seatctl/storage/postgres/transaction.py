@@ -19,7 +19,7 @@ from seatctl.core.clock import Instant
 from seatctl.core.errors import busy_error
 from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat, Settings
 from seatctl.core.validate import natural_key
-from seatctl.storage import HistoryMark, records
+from seatctl.storage import ChangeMarker, records
 from seatctl.storage.legacy import OldSchemaReads
 from seatctl.storage.postgres.driver import psycopg
 from seatctl.storage.sql import (
@@ -146,12 +146,14 @@ class PostgresTransaction(SqlTransaction):
         self.execute(_USER_LOCK, (show, user))
         self._deadline = self._capped(time.monotonic() + self._busy_timeout)
 
-    def change_marker(self) -> object | None:
+    def change_marker(self) -> ChangeMarker | None:
         # History ids are drawn in commit order (HISTORY_LOCK), so the newest one moves with
         # every change committed since, this connection's own included (the pick index then
         # takes those in again, harmlessly). The connection tells indexes apart.
         newest, self._newest_at_lock = self._newest_at_lock, None
-        return HistoryMark(id(self._conn), self.newest_history_id() if newest is None else newest)
+        if newest is None:
+            newest = self.newest_history_id()
+        return ChangeMarker(id(self._conn), newest, newest_history_id=newest)
 
     def serialise_show(self, show: str) -> None:
         # Writers that read a whole event before locking seats (lock --best) queue on one

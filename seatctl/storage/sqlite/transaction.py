@@ -14,7 +14,7 @@ from seatctl.core import clock
 from seatctl.core.clock import Instant
 from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, HistoryEntry, Place, Role, Seat
 from seatctl.core.validate import natural_key
-from seatctl.storage import records
+from seatctl.storage import ChangeMarker, records
 from seatctl.storage.sql import (
     STATE_COLUMNS,
     STATE_UPSERT,
@@ -63,10 +63,11 @@ class SqliteTransaction(SqlTransaction):
     def serialise_show(self, show: str) -> None:
         pass  # BEGIN IMMEDIATE already serialises every writer
 
-    def change_marker(self) -> object | None:
+    def change_marker(self) -> ChangeMarker | None:
         # Moves when another connection commits, not this one: the pick index counts this
         # connection's own writes itself. The connection tells indexes apart.
-        return id(self._conn), self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return ChangeMarker(id(self._conn), version)
 
     def seats(
         self, labels: list[str], show: str = DEFAULT_SHOW, lock: bool = True
