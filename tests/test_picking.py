@@ -111,6 +111,29 @@ def test_a_pick_forgets_the_changes_of_a_group_that_did_not_commit(hall):
         assert picked(venue, 2) == ["A1", "A2"]  # not A5-A6: the group rolled back
 
 
+def test_venues_of_one_process_keep_one_copy_of_the_halls_layout_and_their_own_states(hall):
+    # A server keeps one Venue per database thread: the hall's layout, two records per seat,
+    # must not be held once per thread.
+    with frozen(T0 + 1), Venue.open(hall) as first, Venue.open(hall) as second:
+        assert picked(first, 2) == ["A3", "A4"]
+        assert picked(second, 2) == ["A1", "A2"]
+        assert picked(first, 2) == ["A5", "A6"]  # its own state took the other's pick in
+        assert first._picks is not None and second._picks is not None
+        plans = [venue._picks._shows["default"].plan for venue in (first, second)]
+        assert plans[0] is plans[1]
+
+
+def test_a_seat_added_to_the_map_gives_the_hall_a_new_layout(hall):
+    with frozen(T0 + 1), Venue.open(hall) as venue:
+        assert picked(venue, 6) == ["A1", "A2", "A3", "A4", "A5", "A6"]
+        assert venue._picks is not None
+        before = venue._picks._shows["default"].plan
+        Venue.init(hall, labels=["Z1", "Z2"])
+        assert picked(venue, 2) == ["B3", "B4"]
+        after = venue._picks._shows["default"].plan
+        assert after is not before and "Z1" in after.where
+
+
 # One step of a sale: who acts (this Venue, another connection, or the clock), and what.
 steps = st.lists(
     st.tuples(

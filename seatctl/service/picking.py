@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import TYPE_CHECKING
+from weakref import WeakValueDictionary
 
 from seatctl.core import selection
 from seatctl.core.clock import Instant
@@ -41,21 +42,11 @@ if TYPE_CHECKING:
 CATCH_UP_LIMIT = 1000  # history events taken in one by one; beyond, the index is read again
 
 
-class _Row:
-    """One ranked row: its seats in the rule's order and the instant each is free from."""
+class _Layout:
+    """One ranked row as the map lays it out: its seats in the rule's order. The same for
+    every connection to the venue, so a process keeps one per row (see `_plan`)."""
 
-    __slots__ = (
-        "follows",
-        "free_from",
-        "longest",
-        "positioned",
-        "rank",
-        "runs",
-        "section",
-        "soonest",
-        "spots",
-        "taken",
-    )
+    __slots__ = ("follows", "positioned", "rank", "section", "spots", "taken")
 
     def __init__(self, rank: tuple[int, int], spots: list[SeatSpot], positioned: bool) -> None:
         self.rank = rank
@@ -69,15 +60,38 @@ class _Row:
             not positioned or (b is not None and a is not None and b == a + 1)
             for a, b in pairwise(numbers)
         ]
-        self.free_from: list[int | None] = [0] * len(spots)
+
+
+class _Plan:
+    """An event's rows as the map lays them out, and where each seat is in them."""
+
+    def __init__(self, layouts: list[_Layout]) -> None:
+        self.layouts = layouts
+        self.where = {  # label -> the index of its row and its position there
+            spot.label: (r, i)
+            for r, layout in enumerate(layouts)
+            for i, spot in enumerate(layout.spots)
+        }
+
+
+class _Row:
+    """One ranked row's state on one connection: the instant each seat is free from."""
+
+    __slots__ = ("free_from", "layout", "longest", "runs", "section", "soonest")
+
+    def __init__(self, layout: _Layout, free_from: list[int | None]) -> None:
+        self.layout = layout
+        self.section = layout.section
+        self.free_from = free_from
         self.runs: list[int] = []  # the lengths of its blocks of seats free with no lock
         self.longest = 0
         self.soonest: int | None = None  # the earliest lock deadline in the row
+        self.recount()
 
     def recount(self) -> None:
         runs: list[int] = []
         run = 0
-        for free, follows in zip(self.free_from, self.follows, strict=True):
+        for free, follows in zip(self.free_from, self.layout.follows, strict=True):
             if free != 0 or not follows:
                 if run:
                     runs.append(run)
@@ -108,17 +122,18 @@ class _Row:
         return any(run == count or run >= count + 2 for run in self.runs)
 
     def seats(self, now: Instant) -> RowSeats:
+        layout = self.layout
         spots = [
             spot if f is not None and f <= now else taken
-            for spot, taken, f in zip(self.spots, self.taken, self.free_from, strict=True)
+            for spot, taken, f in zip(layout.spots, layout.taken, self.free_from, strict=True)
         ]
-        return RowSeats(self.rank, spots, self.positioned)
+        return RowSeats(layout.rank, spots, layout.positioned)
 
 
 class _ShowIndex:
-    def __init__(self, rows: list[_Row], where: dict[str, tuple[_Row, int]]) -> None:
+    def __init__(self, plan: _Plan, rows: list[_Row]) -> None:
+        self.plan = plan
         self.rows = rows
-        self.where = where  # label -> its row and position there
 
 
 class PickIndex:
@@ -271,12 +286,13 @@ def _apply(index: _ShowIndex, seats: Iterable[Seat]) -> bool:
     """Set these seats' states in the index; False if it does not know one of them."""
     touched: dict[int, _Row] = {}
     for seat in seats:
-        found = index.where.get(seat.label)
+        found = index.plan.where.get(seat.label)
         if found is None:
             return False
-        row, position = found
+        r, position = found
+        row = index.rows[r]
         row.free_from[position] = _free_from(seat)
-        touched[id(row)] = row
+        touched[r] = row
     for row in touched.values():
         row.recount()
     return True
@@ -291,23 +307,44 @@ def _free_from(seat: Seat) -> int | None:
 def _build(tx: Transaction, show: str) -> _ShowIndex:
     frees: dict[str, int | None] = {}
     spots = []
-    # A hall names few sections, rows and categories: one string each, not one per seat read
-    # (a third of the index's memory on a 5,000-seat hall).
-    one: dict[str | None, str | None] = {}
     for label, section, row_name, number, category, order, free_from in tx.free_from(show):
-        section, row_name, category = (
-            one.setdefault(section, section),
-            one.setdefault(row_name, row_name),
-            one.setdefault(category, category),
-        )
         spots.append(SeatSpot(label, section, row_name, number, category, True, order))
         frees[label] = free_from
-    rows: list[_Row] = []
-    where: dict[str, tuple[_Row, int]] = {}
-    for group in selection.rows_in_rank_order(spots):
-        row = _Row(group.rank, selection.row_order(group), group.positioned)
-        row.free_from = [frees[spot.label] for spot in row.spots]
-        row.recount()
-        rows.append(row)
-        where.update((spot.label, (row, i)) for i, spot in enumerate(row.spots))
-    return _ShowIndex(rows, where)
+    plan = _plan(spots)
+    rows = [_Row(layout, [frees[spot.label] for spot in layout.spots]) for layout in plan.layouts]
+    return _ShowIndex(plan, rows)
+
+
+# The plans in use in this process, by the map they were made from. A server's database
+# threads each keep an index, and each index the whole hall: sharing what the map says (two
+# records per seat) keeps one copy per process instead of one per thread (about 4.5 MB each
+# on a 5,000-seat hall). A plan is never changed once made, so threads may share it; two
+# threads that make the same plan at once both get a correct one.
+_plans: WeakValueDictionary[tuple[SeatSpot, ...], _Plan] = WeakValueDictionary()
+
+
+def _plan(spots: list[SeatSpot]) -> _Plan:
+    # In one order whatever order the database returned them in (it may change as rows
+    # are updated), so the same map finds the same plan.
+    key = tuple(sorted(spots, key=lambda spot: (spot.map_order, spot.label)))
+    plan = _plans.get(key)
+    if plan is None:
+        # A hall names few sections, rows and categories: one string each, not one per
+        # seat read (a third of the plan's memory on a 5,000-seat hall).
+        one: dict[str | None, str | None] = {}
+        key = tuple(
+            spot._replace(
+                section=one.setdefault(spot.section, spot.section),
+                row=one.setdefault(spot.row, spot.row),
+                category=one.setdefault(spot.category, spot.category),
+            )
+            for spot in key
+        )
+        plan = _Plan(
+            [
+                _Layout(group.rank, selection.row_order(group), group.positioned)
+                for group in selection.rows_in_rank_order(key)
+            ]
+        )
+        _plans[key] = plan
+    return plan
