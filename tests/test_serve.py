@@ -689,3 +689,31 @@ def test_a_request_cancelled_while_its_work_runs_leaves_the_worker_serving(worke
         return await worker.read(lambda venue: "next")
 
     assert asyncio.run(scenario()) == "next"
+
+
+def test_a_refused_write_keeps_nothing_its_work_held_while_it_is_answered(worker: Worker):
+    # A refusal's frames would hold what the work had in hand (a pick's list of the hall's
+    # free seats) until the cyclic garbage collector ran: under an on-sale's refusals, megabytes.
+    import gc
+    import weakref
+
+    from seatctl.core.errors import SeatctlError
+
+    class Held:
+        pass
+
+    held: list[weakref.ref[Held]] = []
+
+    def work(venue: Venue) -> object:
+        in_hand = Held()
+        held.append(weakref.ref(in_hand))
+        return venue.lock(["no-such-seat"], "alice")
+
+    gc.disable()
+    try:
+        with pytest.raises(SeatctlError) as refusal:
+            asyncio.run(worker.write(work))
+        assert refusal.value.reason == "not_found"
+        assert held[0]() is None
+    finally:
+        gc.enable()

@@ -414,7 +414,9 @@ def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
     try:
         return work(venue), None
     except SeatctlError as exc:
-        return None, exc
+        # Its frames are of no use to an answer, and they hold what the work had in hand
+        # (a refusal's list of the hall's free seats, say) until the cyclic GC runs.
+        return None, exc.with_traceback(None)
     except Exception as exc:  # a bug: this request fails with a 500, the server goes on
         log.error("internal error: %s: %s", type(exc).__name__, exc)
         return None, exc
