@@ -489,3 +489,19 @@ print(sorted(m for m in sys.modules if m.startswith(("psycopg", "seatctl.storage
     done = subprocess.run([sys.executable, "-c", probe, db_path], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_commit_group_lets_other_writers_commit_history_until_its_end(pg_url):
+    # A group used to take the history's commit-order lock with its first operation and hold
+    # it to COMMIT, so every other writer (and a pick holding its event's lock) waited for the
+    # whole group. Its history is now written last; ids still follow commit order.
+    Venue.init(pg_url)
+    with Venue.open(pg_url) as grouping, Venue.open(pg_url) as other:
+        with grouping.grouped():
+            grouping.lock(["1"], "alice")
+            other.within(time.monotonic() + 5, lock_wait=1.0)  # busy after 1 s, not 10
+            other.lock(["2"], "bob")  # committed while the group is still open
+            grouping.lock(["3"], "alice")
+        history = [(entry.seat, entry.user) for entry in other.history()]
+    locks = [entry for entry in history if entry[1] in ("alice", "bob")]
+    assert locks == [("2", "bob"), ("1", "alice"), ("3", "alice")]

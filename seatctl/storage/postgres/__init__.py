@@ -23,6 +23,7 @@ from seatctl.core.errors import (
     database_error,
     usage_error,
 )
+from seatctl.core.model import HistoryEntry
 from seatctl.storage.postgres import schema
 from seatctl.storage.postgres.driver import INSTALL_HINT, psycopg
 from seatctl.storage.postgres.errors import (
@@ -34,6 +35,7 @@ from seatctl.storage.postgres.errors import (
 from seatctl.storage.postgres.transaction import (
     CHANGES_CHANNEL,
     PostgresTransaction,
+    pipeline,
     transaction,
 )
 from seatctl.storage.postgres.url import parsed, redacted
@@ -58,6 +60,7 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         self.version = SCHEMA_VERSION
         self._spare: PostgresStore | None = None
         self._may_create = False  # an init found no tables: its write transaction makes them
+        self._deferred: list[HistoryEntry] | None = None  # a group's history, written last
         self._indexed = False  # this connection has made sure of the (seat, at) index
         self._schema: str | None = None  # listening for this schema's changes (wait_for_change)
 
@@ -96,12 +99,47 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         self._may_create = True
 
     @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        # The history's commit-order lock (HISTORY_LOCK) is held from a transaction's first
+        # history row to its COMMIT. Taken by a group's first operation, it made every other
+        # writer's history wait for the whole group, and a pick waited for it while holding
+        # its event's lock: a quarter of the time that lock was held, in the on-sale case. So
+        # a group's operations keep their history rows, and the group writes them last.
+        with super().group():
+            self._deferred = []
+            try:
+                yield
+                self._write_deferred()
+            finally:
+                self._deferred = None
+
+    @contextlib.contextmanager
     def _operation(self, write: bool) -> Iterator[PostgresTransaction]:
         # Each RELEASE would be a round trip to the server, and while `lock --best` holds its
         # event's lock, the event's other picks wait on every one.
         with translated_errors(self._url, write), savepoint(self._conn, release=False):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
-            yield PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
+            tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
+            tx.deferred = []
+            yield tx
+        if self._deferred is not None:  # it succeeded: its history goes with the group's
+            self._deferred += tx.deferred
+
+    def _write_deferred(self) -> None:
+        """A group's history rows, under the history's lock, just before its COMMIT. The
+        lock is held only that long by anyone, so the wait for it may take the group's
+        whole budget (not a grouped write's short lock wait): failing here fails them all."""
+        entries = self._deferred
+        if not entries:
+            return
+        budget = BUSY_TIMEOUT_SECONDS
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
+        wait_ms = max(1, round(budget * 1000))
+        tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
+        with translated_errors(self._url, True), pipeline(self._conn):
+            self._conn.execute(f"SET LOCAL lock_timeout = '{wait_ms}ms'")
+            tx.append_history(entries)
 
     @contextlib.contextmanager
     def _own_transaction(self, write: bool) -> Iterator[PostgresTransaction]:

@@ -110,6 +110,9 @@ class PostgresTransaction(SqlTransaction):
         self.overridden = False  # this write acted at SEATCTL_NOW instead of the server's time
         self._hard_deadline = deadline  # a server request's: no wait goes past it
         self._history_locked = False
+        # In a commit group: this operation's history, which the group writes as its last
+        # statements (`PostgresStore.group`); None: written as it comes.
+        self.deferred: list[HistoryEntry] | None = None
         self._server_clock: Instant | None = None  # the server's clock, read ahead of `now()`
         self._newest_at_lock: int | None = None  # the change marker's id, read with the lock
         self._settings_read: Any = None  # the settings' rows, read ahead of `settings()`
@@ -162,7 +165,7 @@ class PostgresTransaction(SqlTransaction):
         # The change marker, the clock and the settings, which the pick reads next, go in the
         # same round trip and are read as the lock is granted: every round trip made while
         # holding the lock keeps the event's other picks waiting.
-        with _pipeline(self._conn):
+        with pipeline(self._conn):
             self.execute(_SHOW_LOCK, (show,))
             newest_read = self.execute(self.sql.newest_history_id)
             clock_read = self.execute(_SERVER_NOW) if self._now is None else None
@@ -201,7 +204,7 @@ class PostgresTransaction(SqlTransaction):
         left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
         conn = self._conn
         try:
-            with _pipeline(conn):
+            with pipeline(conn):
                 conn.execute("SAVEPOINT seatctl_seats")  # to look around after a timeout
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
                 conn.execute(_LOCK_SEATS, (labels,))
@@ -234,7 +237,7 @@ class PostgresTransaction(SqlTransaction):
     def record(self, seats: list[Seat], show: str, events: list[HistoryEntry]) -> None:
         # The states, the history's commit-order lock and the history in one round trip:
         # while `lock --best` holds its event's lock, the event's other picks wait on each one.
-        with _pipeline(self._conn):
+        with pipeline(self._conn):
             super().record(seats, show, events)
 
     def add_seats(self, labels: list[str], places: dict[str, Place] | None = None) -> list[str]:
@@ -281,6 +284,9 @@ class PostgresTransaction(SqlTransaction):
 
     def append_history(self, events: list[HistoryEntry]) -> None:
         if not events:
+            return
+        if self.deferred is not None:
+            self.deferred.extend(events)
             return
         if not self._history_locked:
             self._conn.execute(HISTORY_LOCK)
@@ -355,7 +361,7 @@ def transaction(
     return old
 
 
-def _pipeline(conn: Connection) -> contextlib.AbstractContextManager[object]:
+def pipeline(conn: Connection) -> contextlib.AbstractContextManager[object]:
     """The statements sent in the block go to the server together (one round trip), where
     libpq has pipelines (PostgreSQL 14's libpq and later); one by one where it has not."""
     return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
