@@ -288,6 +288,7 @@ class Result:
     workers: int = 1
     rss_growth: float = 0.0  # the largest (worker's RSS after) / (its RSS after start + venue)
     venue_mb: float = 0.0
+    waits: str = ""  # PostgreSQL: what the picks waited for (pg_waits.py)
 
     def lines(self) -> list[str]:
         return [
@@ -303,6 +304,7 @@ class Result:
             f" ({self.cpu_ms_per_sale:.2f} ms per sale), peak RSS {self.server_rss_mb:.0f} MB;"
             f" RSS after / (after start-up + venue {self.venue_mb:.1f} MB):"
             f" at most {self.rss_growth:.2f}x",
+            *([self.waits] if self.waits else []),
             *(f"  error: {line[:160]}" for line in self.first_errors),
         ]
 
@@ -346,7 +348,8 @@ def run_case(
         at_start = resident(started)
         before = sum(cpu_seconds(pid) for _, pid in started)
         buyers = BUYERS * seats // TOTAL_SEATS
-        tally = asyncio.run(on_sale([port for port, _ in started], seats, buyers))
+        with waits_sampled(db) as waits:
+            tally = asyncio.run(on_sale([port for port, _ in started], seats, buyers))
         cpu = sum(cpu_seconds(pid) for _, pid in started) - before
         at_end = resident(started)
         rss = max(rss_mb(w) for w in at_end)
@@ -379,7 +382,20 @@ def run_case(
         workers=len(at_end),
         rss_growth=max(at_end[w] / (at_start.get(w, at_end[w]) + venue_mb) for w in at_end),
         venue_mb=venue_mb,
+        waits=waits.line() if waits is not None else "",
     )
+
+
+@contextmanager
+def waits_sampled(db: str) -> Iterator[Any]:
+    """On PostgreSQL, what the sale waited for (`pg_waits`); None on SQLite."""
+    if not db.startswith("postgresql"):
+        yield None
+        return
+    import pg_waits
+
+    with pg_waits.sampling(db) as waits:
+        yield waits
 
 
 def init_hall(db: str, csv: Path) -> None:
