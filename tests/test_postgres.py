@@ -505,3 +505,42 @@ def test_a_commit_group_lets_other_writers_commit_history_until_its_end(pg_url):
         history = [(entry.seat, entry.user) for entry in other.history()]
     locks = [entry for entry in history if entry[1] in ("alice", "bob")]
     assert locks == [("2", "bob"), ("1", "alice"), ("3", "alice")]
+
+
+def test_a_groups_first_pick_waits_for_its_events_lock_instead_of_leaving_the_group(pg_url):
+    # A grouped write waits at most a few milliseconds for any lock, then leaves its group to
+    # be retried alone. A group's first pick holds nothing yet, and its event's lock is a queue
+    # that every pick of the event joins: leaving would only requeue it, one commit per pick.
+    import psycopg
+
+    Venue.init(pg_url)
+    picked: dict[str, object] = {}
+
+    def pick_in_a_group() -> None:
+        with Venue.open(pg_url) as waiting:
+            waiting.within(time.monotonic() + 10, lock_wait=0.02)  # as a server's writer
+            try:
+                with waiting.grouped():
+                    picked["bob"] = [view.seat for view in waiting.lock_best(1, "bob")]
+            except Exception as error:  # the answer the test checks
+                picked["bob"] = error
+
+    with Venue.open(pg_url) as holding, psycopg.connect(pg_url, autocommit=True) as admin:
+        with holding.grouped():
+            picked["alice"] = [view.seat for view in holding.lock_best(1, "alice")]
+            thread = threading.Thread(target=pick_in_a_group)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while "bob" not in picked and time.monotonic() < deadline:
+                waiting_for_the_event = admin.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+                if waiting_for_the_event and waiting_for_the_event[0]:
+                    # Bob's pick is queued on alice's group: keep it waiting well past a
+                    # grouped write's lock wait (20 ms) before letting the group commit.
+                    thread.join(timeout=0.2)
+                    break
+                time.sleep(0.01)
+        thread.join()
+    assert isinstance(picked["bob"], list), picked["bob"]
+    assert picked["bob"] != picked["alice"]

@@ -61,6 +61,7 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         self._spare: PostgresStore | None = None
         self._may_create = False  # an init found no tables: its write transaction makes them
         self._deferred: list[HistoryEntry] | None = None  # a group's history, written last
+        self._first = False  # the next operation is its group's first
         self._indexed = False  # this connection has made sure of the (seat, at) index
         self._schema: str | None = None  # listening for this schema's changes (wait_for_change)
 
@@ -105,8 +106,12 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         # writer's history wait for the whole group, and a pick waited for it while holding
         # its event's lock: a quarter of the time that lock was held, in the on-sale case. So
         # a group's operations keep their history rows, and the group writes them last.
+        # Its first operation holds no lock yet: if that is a pick, it may queue for its
+        # event's lock with all its time (`queue_wait`), where leaving the group after a
+        # grouped write's short lock wait would only put it back in the same queue, alone.
         with super().group():
             self._deferred = []
+            self._first = True
             try:
                 yield
                 self._write_deferred()
@@ -121,9 +126,18 @@ class PostgresStore(SqlStore[PostgresTransaction]):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
             tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
             tx.deferred = []
+            if self._deferred is not None and self._first:
+                self._first = False
+                tx.queue_wait = self._budget_ignoring_lock_wait()
             yield tx
         if self._deferred is not None:  # it succeeded: its history goes with the group's
             self._deferred += tx.deferred
+
+    def _budget_ignoring_lock_wait(self) -> float:
+        budget = BUSY_TIMEOUT_SECONDS
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
+        return budget
 
     def _write_deferred(self) -> None:
         """A group's history rows, under the history's lock, just before its COMMIT. The
@@ -132,9 +146,7 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         entries = self._deferred
         if not entries:
             return
-        budget = BUSY_TIMEOUT_SECONDS
-        if self.deadline is not None:
-            budget = min(budget, self.deadline - time.monotonic())
+        budget = self._budget_ignoring_lock_wait()
         wait_ms = max(1, round(budget * 1000))
         tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
         with translated_errors(self._url, True), pipeline(self._conn):

@@ -113,6 +113,9 @@ class PostgresTransaction(SqlTransaction):
         # In a commit group: this operation's history, which the group writes as its last
         # statements (`PostgresStore.group`); None: written as it comes.
         self.deferred: list[HistoryEntry] | None = None
+        # Seconds the event's lock (`serialise_show`) may be waited for, where that is not
+        # the transaction's lock_timeout: a commit group's first operation, holding nothing.
+        self.queue_wait: float | None = None
         self._server_clock: Instant | None = None  # the server's clock, read ahead of `now()`
         self._newest_at_lock: int | None = None  # the change marker's id, read with the lock
         self._settings_read: Any = None  # the settings' rows, read ahead of `settings()`
@@ -166,7 +169,11 @@ class PostgresTransaction(SqlTransaction):
         # same round trip and are read as the lock is granted: every round trip made while
         # holding the lock keeps the event's other picks waiting.
         with pipeline(self._conn):
+            if self.queue_wait is not None:
+                self.execute(f"SET LOCAL lock_timeout = '{_ms(self.queue_wait)}ms'")
             self.execute(_SHOW_LOCK, (show,))
+            if self.queue_wait is not None:
+                self.execute(f"SET LOCAL lock_timeout = '{_ms(self._busy_timeout)}ms'")
             newest_read = self.execute(self.sql.newest_history_id)
             clock_read = self.execute(_SERVER_NOW) if self._now is None else None
             settings_read = None
@@ -359,6 +366,10 @@ def transaction(
     old = OldPostgresReads(conn, write, location, busy_timeout, deadline)
     old.version = version
     return old
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))  # 0 would mean "wait forever"
 
 
 def pipeline(conn: Connection) -> contextlib.AbstractContextManager[object]:
