@@ -89,6 +89,9 @@ _NEWEST_PER_SEAT = (
     'SELECT label, (SELECT max(at) FROM events WHERE seat = label COLLATE "C"{condition})'
     " FROM unnest(%s::text[]) AS label"
 )
+# An event's changes are its own, and a seat's `add` (no event) belongs to every event.
+_OF_THE_EVENT = " AND (show = %s OR show IS NULL)"
+_LATEST_OF_THE_EVENT = _NEWEST_PER_SEAT.format(condition=_OF_THE_EVENT)
 
 
 class PostgresTransaction(SqlTransaction):
@@ -119,6 +122,9 @@ class PostgresTransaction(SqlTransaction):
         self._server_clock: Instant | None = None  # the server's clock, read ahead of `now()`
         self._newest_at_lock: int | None = None  # the change marker's id, read with the lock
         self._settings_read: Any = None  # the settings' rows, read ahead of `settings()`
+        # The event, the seats and their newest history instants, read with the seats' locks
+        # ahead of `latest_history_at`, which a write asks next.
+        self._latest_read: tuple[str, set[str], list[tuple[Any, Any]]] | None = None
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.core.clock's time).
         self._deadline = self._capped(time.monotonic() + busy_timeout)
@@ -216,7 +222,9 @@ class PostgresTransaction(SqlTransaction):
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
                 conn.execute(_LOCK_SEATS, (labels,))
                 rows = conn.execute(_READ_SEATS, (show, labels))
+                latest = conn.execute(_LATEST_OF_THE_EVENT, (show, labels))
                 conn.execute(f"SET LOCAL statement_timeout = {self._statement_timeout()}")
+            self._latest_read = (show, set(labels), latest.fetchall())
             return rows.fetchall()
         except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
             conn.execute("ROLLBACK TO SAVEPOINT seatctl_seats")
@@ -290,6 +298,7 @@ class PostgresTransaction(SqlTransaction):
         self.append_history([HistoryEntry(at, label, Action.ADD) for label in labels])
 
     def append_history(self, events: list[HistoryEntry]) -> None:
+        self._latest_read = None  # the seats' newest instants may be these now
         if not events:
             return
         if self.deferred is not None:
@@ -335,8 +344,16 @@ class PostgresTransaction(SqlTransaction):
         return self._newest_per_seat(labels, condition, (through, show))
 
     def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
-        # An event's changes are its own, and a seat's `add` (no event) belongs to every event.
-        return self._newest_per_seat(labels, " AND (show = %s OR show IS NULL)", (show,))
+        read, self._latest_read = self._latest_read, None
+        if read is not None and read[0] == show and read[1].issuperset(labels):
+            # Read as the seats were locked: no writer of theirs has committed since.
+            wanted = set(labels)
+            return {
+                seat: records.newest_instant(seat, at)
+                for seat, at in read[2]
+                if at is not None and seat in wanted
+            }
+        return self._newest_per_seat(labels, _OF_THE_EVENT, (show,))
 
     def _newest_per_seat(
         self, labels: list[str], condition: str, params: tuple[Any, ...]
