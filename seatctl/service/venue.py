@@ -188,8 +188,8 @@ class Venue(ChangeStream, TokenKeeping, Reports):
             naming_busy_seats(self._store.location, []),
             self._store.transaction() as tx,
         ):
-            existing_show(tx, show)
             tx.serialise_show(show)  # writers choosing seats in this event queue here
+            existing_show(tx, show)
             if wanted_sections:
                 known_names("section", wanted_sections, (f[0] for f in tx.map_row_firsts()))
             if wanted_categories:

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 from seatctl.core import clock
 from seatctl.core.clock import Instant
 from seatctl.core.errors import busy_error
-from seatctl.core.model import DEFAULT_SHOW, NO_PLACE, Action, HistoryEntry, Place, Seat, Settings
+from seatctl.core.model import (
+    DEFAULT_SHOW,
+    NO_PLACE,
+    Action,
+    HistoryEntry,
+    Place,
+    Seat,
+    Settings,
+    Show,
+)
 from seatctl.core.validate import natural_key
 from seatctl.storage import ChangeMarker, records
 from seatctl.storage.legacy import OldSchemaReads
@@ -125,6 +134,7 @@ class PostgresTransaction(SqlTransaction):
         # The event, the seats and their newest history instants, read with the seats' locks
         # ahead of `latest_history_at`, which a write asks next.
         self._latest_read: tuple[str, set[str], list[tuple[Any, Any]]] | None = None
+        self._show_read: tuple[str, Any] | None = None  # an event's row, read with its lock
         # The command's whole budget for waiting on other writers (not a booking instant, so
         # not seatctl.core.clock's time).
         self._deadline = self._capped(time.monotonic() + busy_timeout)
@@ -180,17 +190,25 @@ class PostgresTransaction(SqlTransaction):
             self.execute(_SHOW_LOCK, (show,))
             if self.queue_wait is not None:
                 self.execute(f"SET LOCAL lock_timeout = '{_ms(self._busy_timeout)}ms'")
+            show_read = self.execute(self.sql.show, (show,))
             newest_read = self.execute(self.sql.newest_history_id)
             clock_read = self.execute(_SERVER_NOW) if self._now is None else None
             settings_read = None
             if self._settings is None:
                 settings_read = self.execute(self.sql.settings, SETTINGS_KEYS)
         self._deadline = self._capped(time.monotonic() + self._busy_timeout)
+        self._show_read = (show, show_read.fetchone())
         self._newest_at_lock = int(newest_read.fetchone()[0])
         if clock_read is not None:
             self._server_clock = int(clock_read.fetchone()[0])
         if settings_read is not None:
             self._settings_read = settings_read
+
+    def show(self, name: str) -> Show | None:
+        read, self._show_read = self._show_read, None
+        if read is not None and read[0] == name:  # read as its lock was granted
+            return Show(*read[1]) if read[1] else None
+        return super().show(name)
 
     def settings(self) -> Settings:
         if self._settings is None and self._settings_read is not None:
