@@ -604,6 +604,22 @@ def test_a_write_that_fails_after_saving_in_a_group_is_undone_alone(venue_db, mo
 
 
 @pytest.mark.backend  # each backend's transactions
+def test_in_a_group_a_write_may_not_act_before_an_earlier_write_on_its_seat(venue_db):
+    # On PostgreSQL a group's history is written at its end: the clock rule must still see it.
+    from seatctl.core.errors import SeatctlError
+
+    start = parse_instant(START)
+    with Venue.open(venue_db) as venue, venue.grouped():
+        with frozen(start + 3600):
+            venue.lock(["1"], "alice")
+        with frozen(start), pytest.raises(SeatctlError) as behind:
+            venue.release(["1"], "alice")
+    assert behind.value.reason == "clock_behind"
+    with Venue.open(venue_db) as venue:
+        assert venue.check() == []
+
+
+@pytest.mark.backend  # each backend's transactions
 def test_a_failed_group_commits_none_of_its_writes(venue_db):
     before = booking_state(venue_db)
     with Venue.open(venue_db) as venue, pytest.raises(KeyboardInterrupt), venue.grouped():
@@ -717,3 +733,31 @@ def test_a_refused_write_keeps_nothing_its_work_held_while_it_is_answered(worker
         assert held[0]() is None
     finally:
         gc.enable()
+
+
+def test_a_group_that_waited_too_long_at_its_end_has_its_writes_retried_alone(pg_url, monkeypatch):
+    # Its history's lock, taken last, timed out: nothing of the group happened, and each of
+    # its writes still has time to be done alone, as one that waited in the group would.
+    from seatctl.core.errors import busy_error
+    from seatctl.storage.postgres import PostgresStore
+
+    Venue.init(pg_url)
+    write_last = PostgresStore._write_deferred
+    failed: list[bool] = []
+
+    def times_out_once(self: PostgresStore) -> None:
+        if not failed:
+            failed.append(True)
+            raise busy_error(self.location, [])
+        write_last(self)
+
+    monkeypatch.setattr(PostgresStore, "_write_deferred", times_out_once)
+    running = Worker(pg_url)
+    running.start()
+    try:
+        views = asyncio.run(running.write(lambda venue: venue.lock(["1"], "alice")))
+    finally:
+        running.stop()
+    assert failed and [view.seat for view in views] == ["1"]
+    with Venue.open(pg_url) as venue:
+        assert [(e.action, e.seat) for e in venue.history() if e.user == "alice"] == [("lock", "1")]

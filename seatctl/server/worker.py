@@ -249,8 +249,11 @@ _M_ARENA_MAX = -8  # mallopt's parameter, from glibc's malloc.h
 
 def _share_malloc_arenas() -> None:
     """Cap this process's malloc arenas at `MALLOC_ARENAS` for the threads it starts from
-    now on, unless the operator set MALLOC_ARENA_MAX; nothing where malloc is not glibc's."""
+    now on, unless the operator set MALLOC_ARENA_MAX (or glibc's tunable); nothing where
+    malloc is not glibc's."""
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    if "glibc.malloc.arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return
     import ctypes
 
@@ -368,7 +371,12 @@ class _Lane:
                         raise outcomes[-1][1]  # type: ignore[misc]
         except BaseException as exc:  # BEGIN or COMMIT failed, or the link broke: none happened
             for job in writes:
-                self._settle(job, None, exc)
+                if short and _waited(exc) and time.monotonic() < job.deadline:
+                    # A lock waited for at the group's end (its history's): all rolled back,
+                    # untouched; each is retried alone, as a write that waited in the group.
+                    self.worker.requeue_to_wait(job)
+                else:
+                    self._settle(job, None, exc)
             return not _broken(exc)
         for job, (result, error) in zip(writes, outcomes, strict=True):
             if short and _waited(error) and time.monotonic() < job.deadline:
@@ -418,10 +426,21 @@ def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
     except SeatctlError as exc:
         # Its frames are of no use to an answer, and they hold what the work had in hand
         # (a refusal's list of the hall's free seats, say) until the cyclic GC runs.
-        return None, exc.with_traceback(None)
+        return None, _without_frames(exc)
     except Exception as exc:  # a bug: this request fails with a 500, the server goes on
         log.error("internal error: %s: %s", type(exc).__name__, exc)
         return None, exc
+
+
+def _without_frames(error: SeatctlError) -> SeatctlError:
+    """`error` and the errors it was raised from or during, without their tracebacks."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return error
 
 
 def _waited(error: BaseException | None) -> bool:

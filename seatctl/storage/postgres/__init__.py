@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "PostgresTransaction", "redacted"]
 
 BUSY_TIMEOUT_SECONDS = 10.0
+QUEUE_RESERVE_SECONDS = 1.0  # of a group's time, not spent queueing for an event's lock
 CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -106,9 +107,9 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         # writer's history wait for the whole group, and a pick waited for it while holding
         # its event's lock: a quarter of the time that lock was held, in the on-sale case. So
         # a group's operations keep their history rows, and the group writes them last.
-        # Its first operation holds no lock yet: if that is a pick, it may queue for its
-        # event's lock with all its time (`queue_wait`), where leaving the group after a
-        # grouped write's short lock wait would only put it back in the same queue, alone.
+        # Its first write holds no lock yet: if that is a pick, it may queue for its event's
+        # lock with most of its time (`queue_wait`), where leaving the group after a grouped
+        # write's short lock wait would only put it back in the same queue, alone.
         with super().group():
             self._deferred = []
             self._first = True
@@ -126,9 +127,14 @@ class PostgresStore(SqlStore[PostgresTransaction]):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
             tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
             tx.deferred = []
-            if self._deferred is not None and self._first:
+            tx.group_history = self._deferred
+            if write and self._first and self._deferred is not None:
+                # The group's first write (a server's reads of the caller's token come first,
+                # holding no lock): queue for an event's lock with its time, keeping some for
+                # the rest of the group, its history and its COMMIT.
                 self._first = False
-                tx.queue_wait = self._budget_ignoring_lock_wait()
+                budget = self._budget_ignoring_lock_wait()
+                tx.queue_wait = budget - min(QUEUE_RESERVE_SECONDS, budget / 2)
             yield tx
         if self._deferred is not None:  # it succeeded: its history goes with the group's
             self._deferred += tx.deferred

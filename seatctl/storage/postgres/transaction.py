@@ -125,6 +125,8 @@ class PostgresTransaction(SqlTransaction):
         # In a commit group: this operation's history, which the group writes as its last
         # statements (`PostgresStore.group`); None: written as it comes.
         self.deferred: list[HistoryEntry] | None = None
+        # The history of the group's operations before this one, also still to be written.
+        self.group_history: list[HistoryEntry] | None = None
         # Seconds the event's lock (`serialise_show`) may be waited for, where that is not
         # the transaction's lock_timeout: a commit group's first operation, holding nothing.
         self.queue_wait: float | None = None
@@ -240,8 +242,8 @@ class PostgresTransaction(SqlTransaction):
                 conn.execute(f"SET LOCAL statement_timeout = {left_ms}")
                 conn.execute(_LOCK_SEATS, (labels,))
                 rows = conn.execute(_READ_SEATS, (show, labels))
-                latest = conn.execute(_LATEST_OF_THE_EVENT, (show, labels))
                 conn.execute(f"SET LOCAL statement_timeout = {self._statement_timeout()}")
+                latest = conn.execute(_LATEST_OF_THE_EVENT, (show, labels))
             self._latest_read = (show, set(labels), latest.fetchall())
             return rows.fetchall()
         except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
@@ -368,15 +370,22 @@ class PostgresTransaction(SqlTransaction):
 
     def latest_history_at(self, labels: list[str], show: str = DEFAULT_SHOW) -> dict[str, Instant]:
         read, self._latest_read = self._latest_read, None
-        if read is not None and read[0] == show and read[1].issuperset(labels):
+        wanted = set(labels)
+        if read is not None and read[0] == show and read[1].issuperset(wanted):
             # Read as the seats were locked: no writer of theirs has committed since.
-            wanted = set(labels)
-            return {
+            latest = {
                 seat: records.newest_instant(seat, at)
                 for seat, at in read[2]
                 if at is not None and seat in wanted
             }
-        return self._newest_per_seat(labels, _OF_THE_EVENT, (show,))
+        else:
+            latest = self._newest_per_seat(labels, _OF_THE_EVENT, (show,))
+        # A commit group's history is written at its end: what its operations did is not in
+        # the table yet, and the clock rule must weigh it too.
+        for entry in [*(self.group_history or ()), *(self.deferred or ())]:
+            if entry.seat in wanted and entry.show in (show, None):
+                latest[entry.seat] = max(entry.at, latest.get(entry.seat, entry.at))
+        return latest
 
     def _newest_per_seat(
         self, labels: list[str], condition: str, params: tuple[Any, ...]
