@@ -13,9 +13,10 @@ on that thread's own connection:
   group waits at most `GROUP_WAIT_SECONDS` for any lock (another command's row, say); one that
   would wait longer is taken out of the group, untouched, and retried alone by a waiter
   (`WAITERS`), with what is left of its time. So one request stuck behind a held row delays
-  the others of its group by milliseconds, not by its whole wait. A group's first pick
-  (below) is the exception: it holds nothing yet, and its event's lock is a queue it would
-  only rejoin, so it waits for that lock with its whole time (`PostgresStore.group`);
+  the others of its group by milliseconds, not by its whole wait. A pick (below) that is its
+  group's first write is the exception: it holds nothing yet, and its event's lock is a queue
+  it would only rejoin, so it waits for that lock with most of its time
+  (`PostgresStore.group`);
 - on PostgreSQL, best-seats picks (`lock --best`) have a writer of their own. The picks of
   an event queue on one lock held to COMMIT: spread over both writers, each would wait for
   the other's group, leave its own and commit alone; in one writer's groups, the picks after
