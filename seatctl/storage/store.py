@@ -26,9 +26,10 @@ class SqlStore(Generic[T]):
     deadline: float | None = None
     lock_wait: float | None = None
 
-    def _budget(self, usual: float) -> float:
-        """The seconds a transaction beginning now may wait in all (at most `usual`)."""
-        budget = usual if self.lock_wait is None else min(usual, self.lock_wait)
+    def _budget(self, usual: float, one_lock: bool = True) -> float:
+        """The seconds a transaction beginning now may wait in all (at most `usual`); with
+        `one_lock`, also at most `lock_wait` (a wait for one lock, not a whole group's time)."""
+        budget = usual if self.lock_wait is None or not one_lock else min(usual, self.lock_wait)
         if self.deadline is not None:
             budget = min(budget, self.deadline - time.monotonic())
         return budget

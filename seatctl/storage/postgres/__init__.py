@@ -35,6 +35,7 @@ from seatctl.storage.postgres.errors import (
 from seatctl.storage.postgres.transaction import (
     CHANGES_CHANNEL,
     PostgresTransaction,
+    milliseconds,
     pipeline,
     transaction,
 )
@@ -126,24 +127,17 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         with translated_errors(self._url, write), savepoint(self._conn, release=False):
             budget = self._budget(BUSY_TIMEOUT_SECONDS)
             tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
-            tx.deferred = []
-            tx.group_history = self._deferred
-            if write and self._first and self._deferred is not None:
+            assert self._deferred is not None  # operations run only in a group
+            tx.deferred, tx.group_history = [], self._deferred
+            if write and self._first:
                 # The group's first write (a server's reads of the caller's token come first,
                 # holding no lock): queue for an event's lock with its time, keeping some for
                 # the rest of the group, its history and its COMMIT.
                 self._first = False
-                budget = self._budget_ignoring_lock_wait()
+                budget = self._budget(BUSY_TIMEOUT_SECONDS, one_lock=False)
                 tx.queue_wait = budget - min(QUEUE_RESERVE_SECONDS, budget / 2)
             yield tx
-        if self._deferred is not None:  # it succeeded: its history goes with the group's
-            self._deferred += tx.deferred
-
-    def _budget_ignoring_lock_wait(self) -> float:
-        budget = BUSY_TIMEOUT_SECONDS
-        if self.deadline is not None:
-            budget = min(budget, self.deadline - time.monotonic())
-        return budget
+        self._deferred += tx.deferred  # it succeeded: its history goes with the group's
 
     def _write_deferred(self) -> None:
         """A group's history rows, under the history's lock, just before its COMMIT. The
@@ -152,11 +146,10 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         entries = self._deferred
         if not entries:
             return
-        budget = self._budget_ignoring_lock_wait()
-        wait_ms = max(1, round(budget * 1000))
+        budget = self._budget(BUSY_TIMEOUT_SECONDS, one_lock=False)
         tx = PostgresTransaction(self._conn, True, self.location, budget, self.deadline)
         with translated_errors(self._url, True), pipeline(self._conn):
-            self._conn.execute(f"SET LOCAL lock_timeout = '{wait_ms}ms'")
+            tx.set_lock_timeout(budget)
             tx.append_history(entries)
 
     @contextlib.contextmanager
@@ -304,10 +297,10 @@ def _begin(write: bool, budget: float, deadline: float | None) -> str:
     # A server's request (`deadline`) also bounds every statement by the time it has left, so
     # that a slow or stuck database answers within it too.
     isolation = "READ COMMITTED" if write else "REPEATABLE READ, READ ONLY"
-    timeout_ms = max(1, round(budget * 1000))  # 0 would mean "wait forever"
+    timeout_ms = milliseconds(budget)
     begin = f"BEGIN ISOLATION LEVEL {isolation}; SET LOCAL lock_timeout = '{timeout_ms}ms'"
     if deadline is not None:
-        left_ms = max(1, round((deadline - time.monotonic()) * 1000))
+        left_ms = milliseconds(deadline - time.monotonic())
         begin += f"; SET LOCAL statement_timeout = '{left_ms}ms'"
     return begin
 

@@ -128,7 +128,7 @@ class PostgresTransaction(SqlTransaction):
         # The history of the group's operations before this one, also still to be written.
         self.group_history: list[HistoryEntry] | None = None
         # Seconds the event's lock (`serialise_show`) may be waited for, where that is not
-        # the transaction's lock_timeout: a commit group's first operation, holding nothing.
+        # the transaction's lock_timeout: a commit group's first write, holding nothing.
         self.queue_wait: float | None = None
         self._server_clock: Instant | None = None  # the server's clock, read ahead of `now()`
         self._newest_at_lock: int | None = None  # the change marker's id, read with the lock
@@ -188,10 +188,10 @@ class PostgresTransaction(SqlTransaction):
         # holding the lock keeps the event's other picks waiting.
         with pipeline(self._conn):
             if self.queue_wait is not None:
-                self.execute(f"SET LOCAL lock_timeout = '{_ms(self.queue_wait)}ms'")
+                self.set_lock_timeout(self.queue_wait)
             self.execute(_SHOW_LOCK, (show,))
             if self.queue_wait is not None:
-                self.execute(f"SET LOCAL lock_timeout = '{_ms(self._busy_timeout)}ms'")
+                self.set_lock_timeout(self._busy_timeout)
             show_read = self.execute(self.sql.show, (show,))
             newest_read = self.execute(self.sql.newest_history_id)
             clock_read = self.execute(_SERVER_NOW) if self._now is None else None
@@ -205,6 +205,10 @@ class PostgresTransaction(SqlTransaction):
             self._server_clock = int(clock_read.fetchone()[0])
         if settings_read is not None:
             self._settings_read = settings_read
+
+    def set_lock_timeout(self, seconds: float) -> None:
+        """How long each lock may be waited for from now on, in this transaction."""
+        self.execute(f"SET LOCAL lock_timeout = '{milliseconds(seconds)}ms'")
 
     def show(self, name: str) -> Show | None:
         read, self._show_read = self._show_read, None
@@ -234,7 +238,7 @@ class PostgresTransaction(SqlTransaction):
         multi-seat commands queue instead of deadlocking), waiting at most what is left of the
         command's busy budget in all: lock_timeout bounds the wait for each row, not their
         sum, so the statement as a whole gets the time left as its statement_timeout."""
-        left_ms = max(1, round((self._deadline - time.monotonic()) * 1000))
+        left_ms = milliseconds(self._deadline - time.monotonic())
         conn = self._conn
         try:
             with pipeline(conn):
@@ -255,7 +259,7 @@ class PostgresTransaction(SqlTransaction):
         """What bounds the statements after the seats' wait: a request's time left, if any."""
         if self._hard_deadline is None:
             return "DEFAULT"
-        return str(max(1, round((self._hard_deadline - time.monotonic()) * 1000)))
+        return str(milliseconds(self._hard_deadline - time.monotonic()))
 
     def save(self, seats: list[Seat], show: str = DEFAULT_SHOW) -> None:
         if not seats:
@@ -316,7 +320,7 @@ class PostgresTransaction(SqlTransaction):
 
     def append_adds(self, labels: list[str], at: Instant) -> None:
         self.append_history([HistoryEntry(at, label, Action.ADD) for label in labels])
-        if len(labels) >= _ANALYZE_AFTER and self.deferred is None:
+        if len(labels) >= _ANALYZE_AFTER:
             # As for the seats (`add_seats`): without statistics the planner reads the whole
             # history for "the entries after id N", which a pick asks each time others have
             # committed (1.2 ms at 11,000 entries, and growing) until autovacuum's first look.
@@ -417,8 +421,9 @@ def transaction(
     return old
 
 
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))  # 0 would mean "wait forever"
+def milliseconds(seconds: float) -> int:
+    """A timeout for PostgreSQL, which takes milliseconds: at least 1 (0 waits forever)."""
+    return max(1, round(seconds * 1000))
 
 
 def pipeline(conn: Connection) -> contextlib.AbstractContextManager[object]:
