@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLE_SECONDS = 0.02
@@ -39,17 +39,17 @@ class Waits:
     samples: int = 0
     event_held: int = 0  # samples in which a session held an event's pick lock
     holder_idle: int = 0  # ... and it was idle in transaction (waiting for its server)
-    waiting: dict[int, int] | None = None  # lock class -> sessions waiting, summed over samples
-    holder_busy: dict[str, int] | None = None  # an active holder's wait event -> samples
+    waiting: dict[int, int] = field(default_factory=dict)  # lock class -> waiting, summed
+    holder_busy: dict[str, int] = field(default_factory=dict)  # an active holder's wait event
     cpu_busy: float = 0.0  # the machine's CPUs' busy share over the sale
 
     def mean_waiting(self, lock_class: int) -> float:
-        return (self.waiting or {}).get(lock_class, 0) / self.samples if self.samples else 0.0
+        return self.waiting.get(lock_class, 0) / self.samples if self.samples else 0.0
 
     def _busy(self) -> str:
         """What an active holder of an event's lock did: `working`, or its wait event
         (WALSync: flushing the commit to disk), by share of the samples it held the lock."""
-        busy = sorted((self.holder_busy or {}).items(), key=lambda kv: -kv[1])[:3]
+        busy = sorted(self.holder_busy.items(), key=lambda kv: -kv[1])[:3]
         return ", ".join(f"{event} {n / self.event_held:.0%}" for event, n in busy)
 
     def line(self) -> str:
@@ -69,12 +69,11 @@ def sampling(url: str) -> Iterator[Waits]:
     """Sample the database at `url` until the block ends; the figures are filled in then."""
     import psycopg
 
-    waits = Waits(waiting={}, holder_busy={})
+    waits = Waits()
     stop = threading.Event()
     conn = psycopg.connect(url, autocommit=True)
 
     def sample() -> None:
-        assert waits.waiting is not None and waits.holder_busy is not None
         while not stop.wait(SAMPLE_SECONDS):
             rows = conn.execute(_SAMPLE, (LOCK_CLASS, HISTORY)).fetchall()
             waits.samples += 1
