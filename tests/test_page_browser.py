@@ -2,7 +2,7 @@
 `seatctl serve` process. Two browser contexts are two people (alice on page
 A, bob on page B) with their own tokens and session storage.
 
-Skipped, with the reason, where Chromium (/usr/bin/chromium, `apt-get install -y chromium`) or
+Skipped, with the reason, where Chromium (tests/browsing.py says which) or
 the `playwright` package is missing; .ci/run installs both. Playwright's own browser download
 (`playwright install`) is never used: the machine may have no internet.
 """
