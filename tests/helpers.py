@@ -350,44 +350,48 @@ def new_schema(server: str, prefix: str = "seatctl_test") -> tuple[str, Callable
     search_path it is (a new database as far as seatctl can tell), and the function that drops
     it. Both go through one connection per test process, not two new ones per schema."""
     schema = f"{prefix}_{secrets.token_hex(6)}"
-    _admin(server).execute(f"CREATE SCHEMA {schema}")
+    url = with_search_path(server, schema)
+    pg_connection(server).execute(f"CREATE SCHEMA {schema}")
 
     def drop() -> None:
-        _admin(server).execute(f"DROP SCHEMA {schema} CASCADE")
+        looking = _connections.pop(url, None)
+        if looking is not None:
+            looking.close()
+        pg_connection(server).execute(f"DROP SCHEMA {schema} CASCADE")
 
-    return with_search_path(server, schema), drop
+    return url, drop
 
 
-_admins: dict[str, Any] = {}
+_connections: dict[str, Any] = {}
 
 
-def _admin(server: str) -> Any:
-    """This process's autocommit connection to `server`, made again if it was lost."""
+def pg_connection(url: str) -> Any:
+    """This process's autocommit connection to `url`, made again if it was lost: a test that
+    looks behind seatctl's back many times (a dump before and after every command) pays for
+    one connection, not one per look. A schema's is closed when `new_schema` drops it."""
     import psycopg
 
-    conn = _admins.get(server)
+    conn = _connections.get(url)
     if conn is None or conn.closed or conn.broken:
-        conn = _admins[server] = psycopg.connect(server, autocommit=True)
+        conn = _connections[url] = psycopg.connect(url, autocommit=True)
     return conn
 
 
 def dump_pg(url: str) -> dict[str, list[tuple]]:
     """Every row of seatctl's tables behind `url`: the PostgreSQL counterpart of `dump`."""
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        present = {
-            row[0]
-            for row in conn.execute(
-                "SELECT relname::text FROM pg_class"
-                " WHERE relnamespace = to_regnamespace(current_schema())"
-            )
-        }
-        return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("meta", "seats", "events", "shows", "seat_states")
-            if table in present
-        }
+    conn = pg_connection(url)
+    present = {
+        row[0]
+        for row in conn.execute(
+            "SELECT relname::text FROM pg_class"
+            " WHERE relnamespace = to_regnamespace(current_schema())"
+        )
+    }
+    return {
+        table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+        for table in ("meta", "seats", "events", "shows", "seat_states")
+        if table in present
+    }
 
 
 def sql(url: str, query: str, *params) -> list[tuple]:

@@ -43,7 +43,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from helpers import SOAK, START, dump, frozen, sigint_at_default
+from helpers import SOAK, START, dump, frozen, pg_connection, sigint_at_default
 from seatctl import Reason, SeatctlError, Venue
 from seatctl.cli import main
 from seatctl.core import clock, validate
@@ -539,11 +539,8 @@ def is_postgres(db: str) -> bool:
 def sql_run(db: str, sql: str, *params: object) -> list[tuple]:
     """Run one statement straight on the database (`?` placeholders), behind seatctl's back."""
     if is_postgres(db):
-        import psycopg
-
-        with psycopg.connect(db) as conn:
-            cursor = conn.execute(sql.replace("?", "%s"), params)
-            return cursor.fetchall() if cursor.description else []
+        cursor = pg_connection(db).execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
     conn = sqlite3.connect(db)
     try:
         rows = conn.execute(sql, params).fetchall()
