@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import alone
-from helpers import PG_ENV, START, Run, frozen, new_schema
+from helpers import PG_ENV, START, Run, frozen, new_schema, vacuum_catalogs
 from seatctl import Venue
 from seatctl.cli import main
 
@@ -66,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     alone.configure(config)
     _cache_bytecode()
+    if not hasattr(config, "workerinput") and os.environ.get(PG_ENV):  # once, before the workers
+        vacuum_catalogs(os.environ[PG_ENV])
 
 
 def _cache_bytecode() -> None:
