@@ -18,6 +18,8 @@ from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.validate import is_postgres_url
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from seatctl.server.limits import Limits
     from seatctl.server.local import Local
 
@@ -221,16 +223,45 @@ def _run(
     tls: Tls,
     announce: bool = True,
 ) -> None:
+    import asyncio
+    import contextlib
+
     import uvicorn
 
     from seatctl.server.limits import protocol_class
 
     class Server(uvicorn.Server):
+        # uvicorn looks for a stop signal once every 0.1 s; an operator's restart (or a
+        # supervisor's) should not wait for that: a signal wakes the loop at once.
+        _stopping: asyncio.Event | None = None
+        _loop: asyncio.AbstractEventLoop | None = None
+
+        async def main_loop(self) -> None:
+            self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+            counter = 0
+            while not await self.on_tick(counter):
+                counter = (counter + 1) % 864_000  # on_tick's count of 0.1 s ticks, as uvicorn's
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 0.1)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            if self._loop is not None and self._stopping is not None:
+                self._loop.call_soon_threadsafe(self._stopping.set)
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # Open streams never end by themselves: end them first, so that the graceful
             # shutdown waits only for the requests in flight.
             end_streams()
-            await super().shutdown(sockets)
+            if self.server_state.connections or self.server_state.tasks:
+                await super().shutdown(sockets)
+                return
+            # Nothing in flight (and nothing can arrive before the close, with no await in
+            # between): uvicorn would still wait 0.1 s for connections to finish; close now.
+            for server in self.servers:
+                server.close()
+            for server in self.servers:
+                await server.wait_closed()
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
@@ -241,8 +272,6 @@ def _run(
         def capture_signals(self):  # type: ignore[no-untyped-def]
             # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which would end
             # the process by the signal; a clean shutdown is exit 0.
-            import contextlib
-
             @contextlib.contextmanager
             def captured():  # type: ignore[no-untyped-def]
                 with uvicorn.Server.capture_signals(self):
