@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
+from forking import start_seatctl
 from helpers import sigint_at_default
 
 READY = re.compile(r"serving (.+) on https?://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
@@ -27,14 +28,9 @@ class ServerProcess:
 
     def __init__(self, db: str, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", db, "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            preexec_fn=sigint_at_default,  # stopped by SIGINT in some tests
-        )
+        # Forked from a process that has imported the server already (tests/forking.py);
+        # SIGINT is at its default there, as some tests stop the server with it.
+        self.proc = start_seatctl(["--db", db, "serve", "--port", "0", *args], env)
         self._lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()

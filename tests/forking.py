@@ -1,0 +1,248 @@
+"""`seatctl` processes forked from one that has already imported seatctl and its server.
+
+A test that starts `seatctl serve` pays about 0.2 s of CPU for the imports alone (Typer, the
+server stack, uvicorn, Starlette), and the suite starts some hundred servers. Here a starter
+process imports all of that once per test process; each server is then a child it forks. A
+child is a whole process of its own all the same: it has its own pid, its own standard
+streams (pipes the test reads), its own environment and working folder, the signals at
+their defaults, and it runs `python -m seatctl`'s own entry point (`seatctl.__main__.run`),
+which exits with the command's code.
+
+What a fork cannot stand in for is a new interpreter: start-up itself, what a command imports,
+settings Python reads when it starts (PYTHON* variables, the locale of the standard streams).
+Tests of those start `python -m seatctl` themselves.
+
+If the starter cannot be started, `start` falls back to `subprocess.Popen`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+# The starter: imports what `serve` and the CLI import, then forks a child per request that
+# arrives on its socket (the request's argv, environment and folder, with the child's stdin,
+# stdout and stderr passed along as file descriptors), and answers with the child's pid, then
+# with its exit code once it ends.
+STARTER = r"""
+import gc, json, os, selectors, signal, socket, sys, traceback
+
+import seatctl.__main__, seatctl.cli, seatctl.cli.serve, seatctl.server, seatctl.server.app
+import seatctl.server.cache, seatctl.server.guard, seatctl.server.limits, seatctl.server.live
+import seatctl.server.worker, seatctl.server.workers, seatctl.storage.postgres
+import seatctl.storage.sqlite, uvicorn.config, uvicorn.loops.uvloop, uvicorn.main
+import uvicorn.protocols.http.httptools_impl, uvicorn.server
+
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1])
+listener.listen(64)
+wake_read, wake_write = os.pipe()
+os.set_blocking(wake_write, False)
+signal.set_wakeup_fd(wake_write)
+signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # the test process's Ctrl-C is its own to handle
+selector = selectors.DefaultSelector()
+selector.register(listener, selectors.EVENT_READ)
+selector.register(wake_read, selectors.EVENT_READ)
+waiting = {}  # child pid -> the connection to tell its exit code
+gc.freeze()  # the children's exits stay cheap: nothing of this process to collect there
+print("ready", flush=True)
+
+
+def become(request, fds):
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        selector.close()
+        listener.close()
+        for fd in (wake_read, wake_write):
+            os.close(fd)
+        for connection in waiting.values():
+            connection.close()
+        for number, fd in enumerate(fds):
+            os.dup2(fd, number)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [seatctl.__main__.__file__, *request["args"]]
+        seatctl.__main__.run()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(1)
+
+
+def reap():
+    while waiting:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = waiting.pop(pid, None)
+        if connection is not None:
+            try:
+                connection.sendall(b"%d\n" % os.waitstatus_to_exitcode(status))
+            except OSError:
+                pass
+            connection.close()
+
+
+while True:
+    for key, _ in selector.select():
+        if key.fileobj is listener:
+            connection, _ = listener.accept()
+            message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+            request = json.loads(message)
+            pid = os.fork()
+            if pid == 0:
+                become(request, fds)
+            for fd in fds:
+                os.close(fd)
+            connection.sendall(b"%d\n" % pid)
+            waiting[pid] = connection
+        else:
+            os.read(wake_read, 4096)
+    reap()
+"""
+
+
+class Forked:
+    """A child of the starter, as much like a `subprocess.Popen` (text mode, stdout and stderr
+    piped) as the tests need: `pid`, `stdout`, `stderr`, `poll`, `wait`, `send_signal`,
+    `kill`, `returncode`."""
+
+    def __init__(self, connection: socket.socket, stdout: IO[str], stderr: IO[str]) -> None:
+        self._connection = connection
+        self._received = b""
+        self.pid = int(self._line(None) or b"0")
+        self.stdout: IO[str] | None = stdout
+        self.stderr: IO[str] | None = stderr
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The starter's next line; b"" if it closed the connection, None if not in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._received:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._connection], [], [], left)[0]:
+                return None
+            chunk = self._connection.recv(64)
+            if not chunk:
+                return b""
+            self._received += chunk
+        line, _, self._received = self._received.partition(b"\n")
+        return line
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._lock:
+            if self.returncode is None:
+                line = self._line(timeout)
+                if line is None:
+                    raise subprocess.TimeoutExpired(["seatctl"], timeout or 0.0)
+                self.returncode = int(line) if line else -signal.SIGKILL  # the starter died
+                self._connection.close()
+            return self.returncode
+
+    def poll(self) -> int | None:
+        try:
+            return self.wait(timeout=0.0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class Starter:
+    """The starter process of this test process, started at its first use."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.mkdtemp(prefix="seatctl-starter-")
+        self._path = str(Path(self._folder) / "socket")
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", STARTER, self._path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        if self._process.stdout.readline() != "ready\n":
+            raise OSError("the starter did not start")
+        atexit.register(self.stop)
+
+    def start(self, args: list[str], env: dict[str, str]) -> Forked:
+        """`python -m seatctl ARGS` with `env`, here, as a child of the starter."""
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(self._path)
+            request = {"args": args, "env": env, "cwd": os.getcwd()}
+            with open(os.devnull, "rb") as stdin:
+                fds = [stdin.fileno(), out_write, err_write]
+                socket.send_fds(connection, [json.dumps(request).encode()], fds)
+            stdout = open(out_read, encoding="utf-8", errors="replace")  # noqa: SIM115
+            stderr = open(err_read, encoding="utf-8", errors="replace")  # noqa: SIM115
+            return Forked(connection, stdout, stderr)
+        except BaseException:
+            connection.close()
+            os.close(out_read)
+            os.close(err_read)
+            raise
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        Path(self._path).unlink(missing_ok=True)
+        os.rmdir(self._folder)
+
+
+_starter: Starter | None = None
+_failed = False
+
+
+def start_seatctl(args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[Any]:
+    """`python -m seatctl ARGS` with `env`, stdout and stderr piped (text), SIGINT at its
+    default: forked from the starter, or a new interpreter if there is no starter."""
+    global _starter, _failed
+    if _starter is None and not _failed:
+        try:
+            _starter = Starter()
+        except OSError:
+            _failed = True
+    if _starter is not None:
+        return _starter.start(args, env)
+    from helpers import sigint_at_default
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "seatctl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=sigint_at_default,
+    )
