@@ -18,6 +18,7 @@ If the starter cannot be started, `start` falls back to `subprocess.Popen`.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -29,7 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 # The starter: imports what `serve` and the CLI import, then forks a child per request that
 # arrives on its socket (the request's argv, environment and folder, with the child's stdin,
@@ -63,7 +64,9 @@ print("ready", flush=True)
 def become(request, fds):
     try:
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        # As a new interpreter sets them up when started with the signals at their defaults.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         selector.close()
         listener.close()
@@ -126,12 +129,19 @@ class Forked:
     piped) as the tests need: `pid`, `stdout`, `stderr`, `poll`, `wait`, `send_signal`,
     `kill`, `returncode`."""
 
-    def __init__(self, connection: socket.socket, stdout: IO[str], stderr: IO[str]) -> None:
+    def __init__(
+        self,
+        connection: socket.socket,
+        stdin: IO[str] | None,
+        stdout: IO[str] | None,
+        stderr: IO[str] | None,
+    ) -> None:
         self._connection = connection
         self._received = b""
         self.pid = int(self._line(None) or b"0")
-        self.stdout: IO[str] | None = stdout
-        self.stderr: IO[str] | None = stderr
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
         self.returncode: int | None = None
         self._lock = threading.Lock()
 
@@ -190,28 +200,66 @@ class Starter:
             raise OSError("the starter did not start")
         atexit.register(self.stop)
 
-    def start(self, args: list[str], env: dict[str, str]) -> Forked:
-        """`python -m seatctl ARGS` with `env`, here, as a child of the starter."""
+    def start(self, args: list[str], env: dict[str, str], stdin: bool = False) -> Forked:
+        """`python -m seatctl ARGS` with `env`, here, as a child of the starter; its stdin a
+        pipe (`Forked.stdin`) if `stdin`, else /dev/null."""
+        stdin_read, stdin_write = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY), -1)
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
+        ours, theirs = [stdin_write, out_read, err_read], [stdin_read, out_write, err_write]
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             connection.connect(self._path)
             request = {"args": args, "env": env, "cwd": os.getcwd()}
-            with open(os.devnull, "rb") as stdin:
-                fds = [stdin.fileno(), out_write, err_write]
-                socket.send_fds(connection, [json.dumps(request).encode()], fds)
-            stdout = open(out_read, encoding="utf-8", errors="replace")  # noqa: SIM115
-            stderr = open(err_read, encoding="utf-8", errors="replace")  # noqa: SIM115
-            return Forked(connection, stdout, stderr)
+            socket.send_fds(connection, [json.dumps(request).encode()], theirs)
+            return Forked(
+                connection,
+                open(stdin_write, "w") if stdin else None,
+                open(out_read),
+                open(err_read),
+            )
         except BaseException:
             connection.close()
-            os.close(out_read)
-            os.close(err_read)
+            for fd in ours:
+                if fd >= 0:
+                    os.close(fd)
             raise
         finally:
-            os.close(out_write)
-            os.close(err_write)
+            for fd in theirs:
+                os.close(fd)
+
+    def run(
+        self, args: list[str], env: dict[str, str], input: str | None, timeout: float
+    ) -> tuple[int, str, str]:
+        """As `subprocess.run(..., capture_output=True, text=True, input=input)` does: the
+        exit code, stdout and stderr, once the child has ended."""
+        child = self.start(args, env, stdin=input is not None)
+        read: dict[str, str] = {}
+
+        def drain(name: str, stream: IO[str] | None) -> None:
+            assert stream is not None
+            with stream:
+                read[name] = stream.read()
+
+        readers = [
+            threading.Thread(target=drain, args=("out", child.stdout)),
+            threading.Thread(target=drain, args=("err", child.stderr)),
+        ]
+        for reader in readers:
+            reader.start()
+        if child.stdin is not None:
+            with contextlib.suppress(BrokenPipeError), child.stdin:
+                child.stdin.write(input or "")
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise
+        finally:
+            for reader in readers:
+                reader.join()
+        return code, read["out"], read["err"]
 
     def stop(self) -> None:
         if self._process.poll() is None:
@@ -225,24 +273,54 @@ _starter: Starter | None = None
 _failed = False
 
 
-def start_seatctl(args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[Any]:
-    """`python -m seatctl ARGS` with `env`, stdout and stderr piped (text), SIGINT at its
-    default: forked from the starter, or a new interpreter if there is no starter."""
+def starter() -> Starter | None:
+    """This test process's starter, started at its first use; None if it cannot start."""
     global _starter, _failed
     if _starter is None and not _failed:
         try:
             _starter = Starter()
         except OSError:
             _failed = True
-    if _starter is not None:
-        return _starter.start(args, env)
+    return _starter
+
+
+def start_seatctl(args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[str]:
+    """`python -m seatctl ARGS` with `env`, running: stdout and stderr piped (text), stdin
+    /dev/null, SIGINT at its default."""
+    forking = starter()
+    if forking is not None:
+        return forking.start(args, env)
     from helpers import sigint_at_default
 
     return subprocess.Popen(
         [sys.executable, "-m", "seatctl", *args],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
         preexec_fn=sigint_at_default,
     )
+
+
+def run_seatctl(
+    args: list[str], env: dict[str, str], input: str | None = None, timeout: float = 120.0
+) -> tuple[int, str, str]:
+    """`python -m seatctl ARGS` with `env` and `input` on stdin (else /dev/null), run to its
+    end: its exit code, stdout and stderr."""
+    forking = starter()
+    if forking is not None:
+        return forking.run(args, env, input, timeout)
+    from helpers import sigint_at_default
+
+    done = subprocess.run(
+        [sys.executable, "-m", "seatctl", *args],
+        stdin=None if input is not None else subprocess.DEVNULL,
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        preexec_fn=sigint_at_default,
+    )
+    return done.returncode, done.stdout, done.stderr

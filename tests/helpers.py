@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from forking import run_seatctl
 from seatctl.cli import main
 from seatctl.cli.app import parsers
 from seatctl.core import clock
@@ -30,6 +31,8 @@ from seatctl.core.selection import SeatSpot
 from seatctl.core.validate import natural_key
 
 START = "2026-01-01T12:00:00Z"
+# What Python reads from the environment as it starts (a forked process would not).
+STARTUP_VARIABLES = ("PYTHON", "LANG", "LC_")
 # How many times the usual number of examples (and stress rounds, crash rounds) to run:
 # SEATCTL_SOAK=N, or 20 under HYPOTHESIS_PROFILE=soak.
 SOAK = max(
@@ -54,19 +57,23 @@ class Run:
         return json.loads(self.err)
 
 
-def run_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> Run:
-    """Run seatctl as a real process, the way scripts do."""
+def run_process(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Run:
+    """Run seatctl as a real process, the way scripts do: forked from a process that has
+    imported seatctl already (tests/forking.py), unless `env` sets what Python reads as it
+    starts (a new interpreter then)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
     full_env.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "seatctl", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        **kwargs,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+    if any(name.startswith(STARTUP_VARIABLES) for name in env or {}):
+        done = subprocess.run(
+            [sys.executable, "-m", "seatctl", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+    return Run(*run_seatctl(list(args), full_env, input))
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, input: str = "") -> Run:

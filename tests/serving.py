@@ -10,14 +10,11 @@ import queue
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from typing import Any, NamedTuple
 
 from forking import start_seatctl
-from helpers import sigint_at_default
 
 READY = re.compile(r"serving (.+) on https?://127\.0\.0\.1:(\d+) \(auth: (tokens|none)\)\n")
 START_TIMEOUT = 60.0  # a loaded machine starts Python slowly; this is an upper bound only
@@ -179,14 +176,7 @@ class JsonWatch:
 
     def __init__(self, db: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", db, "watch", "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            preexec_fn=sigint_at_default,
-        )
+        self.proc = start_seatctl(["--db", db, "watch", "--json"], env)
         self.objects: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()
 

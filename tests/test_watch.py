@@ -7,15 +7,14 @@ import json
 import os
 import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
-from helpers import run_process, sigint_at_default
+from forking import start_seatctl
+from helpers import run_process
 
 # The backend's part: changes reach `watch` through each backend's notifications.
 pytestmark = pytest.mark.backend
@@ -29,14 +28,7 @@ class Watch:
 
     def __init__(self, db: str, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatctl", "--db", db, "watch", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            preexec_fn=sigint_at_default,  # stopped by SIGINT
-        )
+        self.proc = start_seatctl(["--db", db, "watch", *args], env)  # SIGINT at its default
         self.lines: queue.Queue[tuple[str, float]] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()
 
