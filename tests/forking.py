@@ -56,6 +56,7 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)  # the test process's Ctrl-C is its
 selector = selectors.DefaultSelector()
 selector.register(listener, selectors.EVENT_READ)
 selector.register(wake_read, selectors.EVENT_READ)
+selector.register(0, selectors.EVENT_READ)  # the test process's pipe: it ends when that does
 waiting = {}  # child pid -> the connection to tell its exit code
 gc.freeze()  # the children's exits stay cheap: nothing of this process to collect there
 print("ready", flush=True)
@@ -118,6 +119,9 @@ while True:
                 os.close(fd)
             connection.sendall(b"%d\n" % pid)
             waiting[pid] = connection
+        elif key.fileobj == 0:
+            if not os.read(0, 4096):
+                os._exit(0)
         else:
             os.read(wake_read, 4096)
     reap()
@@ -191,7 +195,7 @@ class Starter:
         self._path = str(Path(self._folder) / "socket")
         self._process = subprocess.Popen(
             [sys.executable, "-c", STARTER, self._path],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed when this process ends, however it ends
             stdout=subprocess.PIPE,
             text=True,
         )
