@@ -8,11 +8,14 @@ streams (pipes the test reads), its own environment and working folder, the sign
 their defaults, and it runs `python -m seatctl`'s own entry point (`seatctl.__main__.run`),
 which exits with the command's code.
 
+The same goes for `seatctl` runs to their end (`run_seatctl`, behind `helpers.run_process`)
+and for scripts that drive seatctl's CLI in a loop (`start_python`, `python -c`).
+
 What a fork cannot stand in for is a new interpreter: start-up itself, what a command imports,
 settings Python reads when it starts (PYTHON* variables, the locale of the standard streams).
 Tests of those start `python -m seatctl` themselves.
 
-If the starter cannot be started, `start` falls back to `subprocess.Popen`.
+Where the starter cannot be started, each of these starts a new interpreter instead.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import seatctl.server.worker, seatctl.server.workers, seatctl.storage.postgres
 import seatctl.storage.sqlite, uvicorn.config, uvicorn.loops.uvloop, uvicorn.main
 import uvicorn.protocols.http.httptools_impl, uvicorn.server
 
-listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # a request is one message
 listener.bind(sys.argv[1])
 listener.listen(64)
 wake_read, wake_write = os.pipe()
@@ -62,7 +65,7 @@ gc.freeze()  # the children's exits stay cheap: nothing of this process to colle
 print("ready", flush=True)
 
 
-def become(request, fds):
+def become(request, connection, fds):
     try:
         signal.set_wakeup_fd(-1)
         # As a new interpreter sets them up when started with the signals at their defaults.
@@ -73,20 +76,33 @@ def become(request, fds):
         listener.close()
         for fd in (wake_read, wake_write):
             os.close(fd)
-        for connection in waiting.values():
-            connection.close()
+        for other in [connection, *waiting.values()]:
+            other.close()
         for number, fd in enumerate(fds):
             os.dup2(fd, number)
             os.close(fd)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.argv = [seatctl.__main__.__file__, *request["args"]]
-        seatctl.__main__.run()
     except BaseException:
         traceback.print_exc()
-    finally:
         os._exit(1)
+    if "code" in request:  # python -c CODE ARGS
+        sys.argv = ["-c", *request["args"]]
+        try:
+            exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})
+        except SystemExit:
+            raise
+        except BaseException:
+            traceback.print_exc()
+            raise SystemExit(1)
+        raise SystemExit(0)  # out of this loop: the process ends as `python -c` does
+    sys.argv = [seatctl.__main__.__file__, *request["args"]]  # python -m seatctl ARGS
+    try:
+        seatctl.__main__.run()  # it ends the process
+    except BaseException:
+        traceback.print_exc()
+    os._exit(1)
 
 
 def reap():
@@ -114,7 +130,7 @@ while True:
             request = json.loads(message)
             pid = os.fork()
             if pid == 0:
-                become(request, fds)
+                become(request, connection, fds)
             for fd in fds:
                 os.close(fd)
             connection.sendall(b"%d\n" % pid)
@@ -173,6 +189,38 @@ class Forked:
                 self._connection.close()
             return self.returncode
 
+    def communicate(
+        self, input: str | None = None, timeout: float | None = None
+    ) -> tuple[str | None, str | None]:
+        """As `Popen.communicate` does: `input` written to stdin, what is left of stdout and
+        stderr read to their ends, and the child waited for."""
+        read: dict[str, str | None] = {}
+
+        def drain(name: str, stream: IO[str] | None) -> None:
+            read[name] = None
+            if stream is not None:
+                with stream:
+                    read[name] = stream.read()
+
+        readers = [
+            threading.Thread(target=drain, args=("out", self.stdout)),
+            threading.Thread(target=drain, args=("err", self.stderr)),
+        ]
+        for reader in readers:
+            reader.start()
+        if self.stdin is not None:
+            with contextlib.suppress(BrokenPipeError), self.stdin:
+                self.stdin.write(input or "")
+        try:
+            self.wait(timeout)
+        finally:
+            if self.returncode is None:
+                self.kill()
+                self.wait()
+            for reader in readers:
+                reader.join()
+        return read["out"], read["err"]
+
     def poll(self) -> int | None:
         try:
             return self.wait(timeout=0.0)
@@ -204,17 +252,21 @@ class Starter:
             raise OSError("the starter did not start")
         atexit.register(self.stop)
 
-    def start(self, args: list[str], env: dict[str, str], stdin: bool = False) -> Forked:
-        """`python -m seatctl ARGS` with `env`, here, as a child of the starter; its stdin a
-        pipe (`Forked.stdin`) if `stdin`, else /dev/null."""
+    def start(
+        self, args: list[str], env: dict[str, str], stdin: bool = False, code: str | None = None
+    ) -> Forked:
+        """`python -m seatctl ARGS` (or `python -c CODE ARGS`) with `env`, here, as a child of
+        the starter; its stdin a pipe (`Forked.stdin`) if `stdin`, else /dev/null."""
         stdin_read, stdin_write = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY), -1)
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         ours, theirs = [stdin_write, out_read, err_read], [stdin_read, out_write, err_write]
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             connection.connect(self._path)
             request = {"args": args, "env": env, "cwd": os.getcwd()}
+            if code is not None:
+                request["code"] = code
             socket.send_fds(connection, [json.dumps(request).encode()], theirs)
             return Forked(
                 connection,
@@ -238,32 +290,8 @@ class Starter:
         """As `subprocess.run(..., capture_output=True, text=True, input=input)` does: the
         exit code, stdout and stderr, once the child has ended."""
         child = self.start(args, env, stdin=input is not None)
-        read: dict[str, str] = {}
-
-        def drain(name: str, stream: IO[str] | None) -> None:
-            assert stream is not None
-            with stream:
-                read[name] = stream.read()
-
-        readers = [
-            threading.Thread(target=drain, args=("out", child.stdout)),
-            threading.Thread(target=drain, args=("err", child.stderr)),
-        ]
-        for reader in readers:
-            reader.start()
-        if child.stdin is not None:
-            with contextlib.suppress(BrokenPipeError), child.stdin:
-                child.stdin.write(input or "")
-        try:
-            code = child.wait(timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            raise
-        finally:
-            for reader in readers:
-                reader.join()
-        return code, read["out"], read["err"]
+        out, err = child.communicate(input, timeout)
+        return child.wait(), out or "", err or ""
 
     def stop(self) -> None:
         if self._process.poll() is None:
@@ -328,3 +356,22 @@ def run_seatctl(
         preexec_fn=sigint_at_default,
     )
     return done.returncode, done.stdout, done.stderr
+
+
+def start_python(code: str, args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[str]:
+    """`python -c CODE ARGS` with `env`, running, as `start_seatctl` starts seatctl: for
+    scripts that import seatctl and drive it (a fresh interpreter proves nothing more)."""
+    forking = starter()
+    if forking is not None:
+        return forking.start(args, env, code=code)
+    from helpers import sigint_at_default
+
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=sigint_at_default,
+    )

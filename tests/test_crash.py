@@ -22,14 +22,13 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
 
+from forking import start_python
 from helpers import SOAK, run_process
 from seatctl import Venue
 
@@ -117,13 +116,7 @@ def run_round(db: str, number: int, folder: str, rng: random.Random) -> tuple[in
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
     logs = [os.path.join(folder, f"{prefix}log") for prefix in prefixes]
     workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, db, prefix, str(SEATS_PER_WORKER), log],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        start_python(WORKER, [db, prefix, str(SEATS_PER_WORKER), log], env)
         for prefix, log in zip(prefixes, logs, strict=True)
     ]
     try:
