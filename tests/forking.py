@@ -126,15 +126,21 @@ while True:
     for key, _ in selector.select():
         if key.fileobj is listener:
             connection, _ = listener.accept()
-            message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
-            request = json.loads(message)
+            try:
+                message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+            except OSError:  # the test process went away before asking
+                connection.close()
+                continue
             pid = os.fork()
             if pid == 0:
-                become(request, connection, fds)
+                become(json.loads(message), connection, fds)
             for fd in fds:
                 os.close(fd)
-            connection.sendall(b"%d\n" % pid)
             waiting[pid] = connection
+            try:
+                connection.sendall(b"%d\n" % pid)
+            except OSError:
+                pass
         elif key.fileobj == 0:
             if not os.read(0, 4096):
                 os._exit(0)
@@ -158,7 +164,10 @@ class Forked:
     ) -> None:
         self._connection = connection
         self._received = b""
-        self.pid = int(self._line(None) or b"0")
+        answer = self._line(None)
+        if not answer:
+            raise OSError("the starter ended before it started the process")
+        self.pid = int(answer)
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
