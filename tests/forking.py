@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -293,21 +294,11 @@ class Starter:
             for fd in theirs:
                 os.close(fd)
 
-    def run(
-        self, args: list[str], env: dict[str, str], input: str | None, timeout: float
-    ) -> tuple[int, str, str]:
-        """As `subprocess.run(..., capture_output=True, text=True, input=input)` does: the
-        exit code, stdout and stderr, once the child has ended."""
-        child = self.start(args, env, stdin=input is not None)
-        out, err = child.communicate(input, timeout)
-        return child.wait(), out or "", err or ""
-
     def stop(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
-        Path(self._path).unlink(missing_ok=True)
-        os.rmdir(self._folder)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 _starter: Starter | None = None
@@ -331,17 +322,7 @@ def start_seatctl(args: list[str], env: dict[str, str]) -> Forked | subprocess.P
     forking = starter()
     if forking is not None:
         return forking.start(args, env)
-    from helpers import sigint_at_default
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "seatctl", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=sigint_at_default,
-    )
+    return _new_interpreter(["-m", "seatctl", *args], env)
 
 
 def run_seatctl(
@@ -350,21 +331,18 @@ def run_seatctl(
     """`python -m seatctl ARGS` with `env` and `input` on stdin (else /dev/null), run to its
     end: its exit code, stdout and stderr."""
     forking = starter()
+    piped = input is not None
     if forking is not None:
-        return forking.run(args, env, input, timeout)
-    from helpers import sigint_at_default
-
-    done = subprocess.run(
-        [sys.executable, "-m", "seatctl", *args],
-        stdin=None if input is not None else subprocess.DEVNULL,
-        input=input,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        preexec_fn=sigint_at_default,
-    )
-    return done.returncode, done.stdout, done.stderr
+        child: Forked | subprocess.Popen[str] = forking.start(args, env, stdin=piped)
+    else:
+        child = _new_interpreter(["-m", "seatctl", *args], env, stdin=piped)
+    try:
+        out, err = child.communicate(input, timeout)
+    finally:
+        if child.poll() is None:  # timed out
+            child.kill()
+            child.wait()
+    return child.wait(), out or "", err or ""
 
 
 def start_python(code: str, args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[str]:
@@ -373,11 +351,18 @@ def start_python(code: str, args: list[str], env: dict[str, str]) -> Forked | su
     forking = starter()
     if forking is not None:
         return forking.start(args, env, code=code)
+    return _new_interpreter(["-c", code, *args], env)
+
+
+def _new_interpreter(
+    argv: list[str], env: dict[str, str], stdin: bool = False
+) -> subprocess.Popen[str]:
+    """Where there is no starter: a new interpreter, set up as a forked child is."""
     from helpers import sigint_at_default
 
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, *argv],
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
