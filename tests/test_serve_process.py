@@ -52,6 +52,18 @@ def test_sigint_shuts_down_cleanly_with_exit_0(venue_db, alice):
         assert "Traceback" not in server.all_stderr()
 
 
+@pytest.mark.alone  # timed: the bound is a tenth of a second
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_server_with_nothing_in_flight_stops_at_once(venue_db, alice, sig):
+    """Not after uvicorn's checks for a signal and for open connections, each 0.1 s apart
+    (an operator's restart waited 0.2-0.3 s for them)."""
+    with ServerProcess(venue_db) as server:
+        assert server.request("GET", "/v1/seats", token=alice)[0] == 200
+        signalled = time.monotonic()
+        assert server.stop(sig) == 0
+        assert time.monotonic() - signalled < 0.1
+
+
 def test_no_auth_serves_without_tokens_on_loopback(venue_db):
     with ServerProcess(venue_db, "--no-auth") as server:
         assert server.ready_line.endswith("(auth: none)\n")
