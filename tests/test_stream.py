@@ -57,6 +57,20 @@ def test_the_stream_starts_with_a_snapshot_of_every_seat_as_v1_seats_shows_them(
         assert snapshot.data["seats"] == server.request("GET", "/v1/seats", token=alice)[1]
 
 
+@pytest.mark.alone  # timed: a tenth of a second
+def test_a_new_stream_gets_its_snapshot_within_a_tenth_of_a_second(server, alice):
+    """Not after the server's change watcher has waited out its poll (once for the event's
+    feed, once for the snapshot): a page goes live, or back to live, at once."""
+    with EventStream(server.port, alice) as first:
+        first.next()  # the watcher has its connection from here on
+    for _ in range(3):  # each a new feed: the one before had no watcher left
+        asked = time.time()
+        with EventStream(server.port, alice) as stream:
+            snapshot = stream.next()
+        assert snapshot.event == "snapshot"
+        assert snapshot.arrived - asked < 0.1
+
+
 @pytest.mark.alone  # timed: nothing else may load the machine
 def test_a_change_by_another_process_arrives_within_half_a_second(server, alice, venue_db):
     with EventStream(server.port, alice) as stream:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -33,6 +34,9 @@ from seatctl.venue import Venue
 log = logging.getLogger("seatctl.serve")
 
 POLL_SECONDS = 0.1  # the longest the thread waits before looking at the feeds' deadlines
+# How often that wait looks for a new watcher: its first snapshot should not wait out a poll
+# (two, with its feed's start: a page took 0.15-0.2 s to go live).
+KICK_SECONDS = 0.02
 # After a read that found changes, the next read waits this long: changes that come together
 # reach each watcher in one write, so the cost per watcher is per batch, not per change
 # (500 watchers woken per change would saturate a core at 100 changes/s).
@@ -242,7 +246,7 @@ class Hub:
             try:
                 if venue is None:
                     venue = Venue.open(self._db)
-                changed = venue.wait_for_change(0 if self._kick.is_set() else POLL_SECONDS)
+                changed = self._wait_for_change(venue)
                 self._kick.clear()
                 if self._read(venue, changed):
                     self._kick.wait(BATCH_SECONDS)  # unless a new watcher is waiting
@@ -255,6 +259,18 @@ class Hub:
                 self._stop.wait(RETRY_SECONDS)
         if venue is not None:
             venue.close()
+
+    def _wait_for_change(self, venue: Venue) -> bool:
+        """Up to POLL_SECONDS for another connection's commit, but no longer once a new
+        watcher (or a snapshot) is waiting; True if one may have come."""
+        deadline = time.monotonic() + POLL_SECONDS
+        while not self._kick.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if venue.wait_for_change(min(KICK_SECONDS, left)):
+                return True
+        return venue.wait_for_change(0)
 
     def _read(self, venue: Venue, changed: bool) -> bool:
         """Read what each feed needs; True if any change was found."""
