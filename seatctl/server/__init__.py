@@ -260,6 +260,8 @@ def _run(
             # between): uvicorn would still wait 0.1 s for connections to finish; close now.
             for server in self.servers:
                 server.close()
+            for sock in sockets or []:
+                sock.close()
             for server in self.servers:
                 await server.wait_closed()
 
