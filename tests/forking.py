@@ -326,11 +326,15 @@ def start_seatctl(args: list[str], env: dict[str, str]) -> Forked | subprocess.P
 
 
 def run_seatctl(
-    args: list[str], env: dict[str, str], input: str | None = None, timeout: float = 120.0
+    args: list[str],
+    env: dict[str, str],
+    input: str | None = None,
+    timeout: float = 120.0,
+    new_interpreter: bool = False,
 ) -> tuple[int, str, str]:
     """`python -m seatctl ARGS` with `env` and `input` on stdin (else /dev/null), run to its
-    end: its exit code, stdout and stderr."""
-    forking = starter()
+    end: its exit code, stdout and stderr. Forked, unless `new_interpreter`."""
+    forking = None if new_interpreter else starter()
     piped = input is not None
     if forking is not None:
         child: Forked | subprocess.Popen[str] = forking.start(args, env, stdin=piped)

@@ -63,17 +63,8 @@ def run_process(*args: str, env: dict[str, str] | None = None, input: str | None
     starts (a new interpreter then)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEATCTL_")}
     full_env.update(env or {})
-    if any(name.startswith(STARTUP_VARIABLES) for name in env or {}):
-        done = subprocess.run(
-            [sys.executable, "-m", "seatctl", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=120,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
-    return Run(*run_seatctl(list(args), full_env, input))
+    fresh = any(name.startswith(STARTUP_VARIABLES) for name in env or {})
+    return Run(*run_seatctl(list(args), full_env, input, new_interpreter=fresh))
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, input: str = "") -> Run:
