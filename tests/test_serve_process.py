@@ -73,9 +73,10 @@ def test_no_auth_serves_without_tokens_on_loopback(venue_db):
 
 
 def refuses_connections(port: int) -> bool:
+    """No new connection gets in: refused, or reset as the listener closes with it waiting."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
