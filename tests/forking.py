@@ -263,11 +263,22 @@ class Starter:
         atexit.register(self.stop)
 
     def start(
-        self, args: list[str], env: dict[str, str], stdin: bool = False, code: str | None = None
+        self,
+        args: list[str],
+        env: dict[str, str],
+        stdin: bool = False,
+        code: str | None = None,
+        stdin_fd: int | None = None,
     ) -> Forked:
         """`python -m seatctl ARGS` (or `python -c CODE ARGS`) with `env`, here, as a child of
-        the starter; its stdin a pipe (`Forked.stdin`) if `stdin`, else /dev/null."""
-        stdin_read, stdin_write = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY), -1)
+        the starter; its stdin a pipe (`Forked.stdin`) if `stdin`, else `stdin_fd` (a copy)
+        or /dev/null."""
+        if stdin:
+            stdin_read, stdin_write = os.pipe()
+        elif stdin_fd is not None:
+            stdin_read, stdin_write = os.dup(stdin_fd), -1
+        else:
+            stdin_read, stdin_write = os.open(os.devnull, os.O_RDONLY), -1
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         ours, theirs = [stdin_write, out_read, err_read], [stdin_read, out_write, err_write]
@@ -349,24 +360,29 @@ def run_seatctl(
     return child.wait(), out or "", err or ""
 
 
-def start_python(code: str, args: list[str], env: dict[str, str]) -> Forked | subprocess.Popen[str]:
+def start_python(
+    code: str, args: list[str], env: dict[str, str], stdin_fd: int | None = None
+) -> Forked | subprocess.Popen[str]:
     """`python -c CODE ARGS` with `env`, running, as `start_seatctl` starts seatctl: for
-    scripts that import seatctl and drive it (a fresh interpreter proves nothing more)."""
+    scripts that import seatctl and drive it (a fresh interpreter proves nothing more). Its
+    stdin reads `stdin_fd` if given (a starting pipe several share), else /dev/null."""
     forking = starter()
     if forking is not None:
-        return forking.start(args, env, code=code)
-    return _new_interpreter(["-c", code, *args], env)
+        return forking.start(args, env, code=code, stdin_fd=stdin_fd)
+    return _new_interpreter(["-c", code, *args], env, stdin_fd=stdin_fd)
 
 
 def _new_interpreter(
-    argv: list[str], env: dict[str, str], stdin: bool = False
+    argv: list[str], env: dict[str, str], stdin: bool = False, stdin_fd: int | None = None
 ) -> subprocess.Popen[str]:
     """Where there is no starter: a new interpreter, set up as a forked child is."""
     from helpers import sigint_at_default
 
+    if stdin_fd is None:
+        stdin_fd = subprocess.PIPE if stdin else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, *argv],
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdin=stdin_fd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from forking import run_seatctl
+from forking import run_seatctl, start_python
 from seatctl.cli import main
 from seatctl.cli.app import parsers
 from seatctl.core import clock
@@ -237,45 +237,17 @@ def run_as(uid: int | None, db: str, *args: str) -> Run:
 
 RACERS = 16
 
-# One process imports everything (the backend too), then forks a racer for each command: a
-# process of its own, which opens its own connection when its command runs, as a `seatctl`
-# run does. Each says it is ready, then blocks until the starting pipe closes, so all of them
-# hit the database at the same moment. (Forking spares each race 16 interpreter start-ups and
-# imports: with psycopg, about 3 s of CPU.) The forking process prints "ready" once every racer
-# is, then each racer's exit code, stdout and stderr as JSON.
+# Each racer (forked from the starter, tests/forking.py, as `run_process`'s commands are) has
+# its backend imported, says it is ready, then blocks on its stdin: the starting pipe all of
+# them share. When that closes, all of them hit the database at the same moment, each with
+# its own connection, as `seatctl` runs do; each ends as `python -c` does (its coverage saved).
 RACER = """
-import gc, importlib, json, os, sys, tempfile
+import importlib, os, sys
 from seatctl.cli import main
-from seatctl.cli.app import parsers
 importlib.import_module(os.environ["RACER_BACKEND"])
-start = int(sys.argv[1])
-gc.freeze()  # a racer's exit then leaves the forked objects alone, and their pages shared
-ready_read, ready_write = os.pipe()
-racers = []
-for command in json.loads(sys.argv[2]):
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:  # a racer: it ends as a `seatctl` process does (coverage is saved, too)
-        os.close(ready_read)
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        os.write(ready_write, b".")
-        os.close(ready_write)
-        os.read(start, 1)
-        sys.exit(main(command))
-    racers.append((pid, out, err))
-os.close(ready_write)
-while os.read(ready_read, 64):  # until every racer is ready (or gone)
-    pass
 print("ready", flush=True)
-results = []
-for pid, out, err in racers:
-    _, status = os.waitpid(pid, 0)
-    out.seek(0)
-    err.seek(0)
-    texts = [f.read().decode(errors="replace") for f in (out, err)]
-    results.append([os.waitstatus_to_exitcode(status), *texts])
-print(json.dumps(results))
+sys.stdin.buffer.read()
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -288,23 +260,21 @@ def race(commands: list[list[str]], env: dict[str, str] | None = None) -> list[R
         "seatctl.storage.postgres" if db.startswith("postgres") else "seatctl.storage.sqlite"
     )
     full_env.update(env or {})
-    forking = subprocess.Popen(
-        [sys.executable, "-c", RACER, str(start_read), json.dumps(commands)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=full_env,
-        pass_fds=(start_read,),
-    )
-    os.close(start_read)
     try:
-        assert forking.stdout is not None
-        assert forking.stdout.readline() == "ready\n", forking.stderr and forking.stderr.read()
+        racers = [start_python(RACER, cmd, full_env, stdin_fd=start_read) for cmd in commands]
+    finally:
+        os.close(start_read)
+    try:
+        for racer in racers:
+            assert racer.stdout is not None and racer.stderr is not None
+            assert racer.stdout.readline() == "ready\n", racer.stderr.read()
     finally:
         os.close(start_write)  # go
-    out, err = forking.communicate(timeout=120)
-    assert forking.returncode == 0, err
-    return [Run(code, racer_out, racer_err) for code, racer_out, racer_err in json.loads(out)]
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        results.append(Run(racer.wait(), out or "", err or ""))
+    return results
 
 
 def assert_clean(runs: list[Run]) -> None:
