@@ -153,8 +153,8 @@ while True:
 
 class Forked:
     """A child of the starter, as much like a `subprocess.Popen` (text mode, stdout and stderr
-    piped) as the tests need: `pid`, `stdout`, `stderr`, `poll`, `wait`, `send_signal`,
-    `kill`, `returncode`."""
+    piped) as the tests need: `pid`, `stdin`, `stdout`, `stderr`, `poll`, `wait`,
+    `communicate`, `send_signal`, `kill`, `returncode`."""
 
     def __init__(
         self,
