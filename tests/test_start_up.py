@@ -93,6 +93,52 @@ def test_ordinary_commands_load_neither_completion_nor_the_parsers_messages(venu
     assert modules.isdisjoint(ON_DEMAND), modules & set(ON_DEMAND)
 
 
+# Imported by the CLI's libraries but used by no ordinary command (seatctl.cli.deferred).
+DEFERRED = ("subprocess", "ipaddress", "tokenize", "bz2", "lzma")
+
+DEFERRED_PROBE = """
+import io, contextlib, json, sys
+before = list(sys.modules)  # an editable install's import hook loads some of them itself
+from seatctl.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [main(["--db", sys.argv[1], *args.split()]) for args in sys.argv[2:]]
+loaded = [name for name, module in sys.modules.items() if "__file__" in vars(module)]
+print(json.dumps({"codes": codes, "before": before, "loaded": loaded}))
+"""
+
+
+def test_ordinary_commands_never_load_what_their_libraries_import_for_rare_uses(venue_db):
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_PROBE, venue_db, "--version", "lock 1 --user a",
+         "seats --json", "release 1 --user a"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert report["codes"] == [0, 0, 0, 0]
+    loaded_by_seatctl = set(report["loaded"]) - set(report["before"])
+    assert loaded_by_seatctl.isdisjoint(DEFERRED), loaded_by_seatctl & set(DEFERRED)
+
+
+def test_a_deferred_module_is_imported_at_the_first_use_of_one_of_its_names(monkeypatch):
+    from seatctl.cli import deferred
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    deferred.defer({"colorsys": None})
+    stand_in = sys.modules["colorsys"]
+    assert "__file__" not in vars(stand_in)  # not imported yet
+    assert stand_in.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert sys.modules["colorsys"].__file__.endswith("colorsys.py")
+    assert stand_in.hsv_to_rgb is sys.modules["colorsys"].hsv_to_rgb
+
+
+def test_a_module_this_python_cannot_import_is_not_deferred(monkeypatch):
+    from seatctl.cli import deferred
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    deferred.defer({"colorsys": "_seatctl_no_such_extension"})
+    assert "colorsys" not in sys.modules
+
+
 def test_version_builds_no_command():
     script = (
         "import io, contextlib\n"
