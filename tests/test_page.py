@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import START, dump, frozen
+from helpers import START, booking_state, frozen
 from seatctl import Venue
 
 pytest.importorskip("starlette")
@@ -64,13 +64,6 @@ def api(served: Worker) -> TestClient:
 def alice(hall: str) -> dict[str, str]:
     with Venue.open(hall) as venue:
         return {"Authorization": f"Bearer {venue.add_token('alice')[0]}"}
-
-
-def booking_state(db: str):
-    state = dump(db)
-    if isinstance(state, dict):
-        return state
-    return [line for line in state if not line.startswith('INSERT INTO "tokens"')]
 
 
 # --- the page ---------------------------------------------------------------------------
