@@ -23,7 +23,7 @@ from serving import ServerProcess
 pytest.importorskip("uvicorn")
 
 BUDGET = 10.0  # the documented busy budget of a request, by default
-TIMEOUT = 2.0  # the --request-timeout of the servers whose tests wait out the deadline
+TIMEOUT = 1.0  # the --request-timeout of the servers whose tests wait out the deadline
 ANSWERED_BESIDE = 0.5  # a request for a free seat while another waits
 
 
