@@ -30,6 +30,9 @@ def run() -> None:
     try:
         _take_ctrl_c()
         _fill_closed_standard_streams()
+        from seatctl import _deferred
+
+        _deferred.defer()  # this process is the command's own: before Typer is imported
         from seatctl.cli import main
 
         code = main()

@@ -93,34 +93,32 @@ def test_ordinary_commands_load_neither_completion_nor_the_parsers_messages(venu
     assert modules.isdisjoint(ON_DEMAND), modules & set(ON_DEMAND)
 
 
-# Imported by the CLI's libraries but used by no ordinary command (seatctl.cli.deferred).
+# Imported by the CLI's libraries but used by no ordinary command (seatctl._deferred).
 DEFERRED = ("subprocess", "ipaddress", "tokenize", "bz2", "lzma")
 
-DEFERRED_PROBE = """
-import io, contextlib, json, sys
-before = list(sys.modules)  # an editable install's import hook loads some of them itself
-from seatctl.cli import main
-with contextlib.redirect_stdout(io.StringIO()):
-    codes = [main(["--db", sys.argv[1], *args.split()]) for args in sys.argv[2:]]
-loaded = [name for name, module in sys.modules.items() if "__file__" in vars(module)]
-print(json.dumps({"codes": codes, "before": before, "loaded": loaded}))
-"""
 
-
-def test_ordinary_commands_never_load_what_their_libraries_import_for_rare_uses(venue_db):
+def imported_by_the_command(*args: str) -> set[str]:
+    """The modules `python -m seatctl ARGS` imported after Python's own start-up (`site`,
+    where an editable install's import hook loads some of them itself)."""
     done = subprocess.run(
-        [sys.executable, "-c", DEFERRED_PROBE, venue_db, "--version", "lock 1 --user a",
-         "seats --json", "release 1 --user a"],
+        [sys.executable, "-X", "importtime", "-m", "seatctl", *args],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    report = json.loads(done.stdout)
-    assert report["codes"] == [0, 0, 0, 0]
-    loaded_by_seatctl = set(report["loaded"]) - set(report["before"])
-    assert loaded_by_seatctl.isdisjoint(DEFERRED), loaded_by_seatctl & set(DEFERRED)
+    names = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    return set(names[names.index("site") + 1 :])
+
+
+@pytest.mark.parametrize(
+    "args", [["--version"], ["lock", "1", "--user", "a"], ["seats", "--json"]], ids=" ".join
+)
+def test_a_command_never_loads_what_its_libraries_import_for_rare_uses(venue_db, args):
+    imported = imported_by_the_command("--db", venue_db, *args)
+    assert "seatctl.cli.app" in imported  # the command ran
+    assert imported.isdisjoint(DEFERRED), imported & set(DEFERRED)
 
 
 def test_a_deferred_module_is_imported_at_the_first_use_of_one_of_its_names(monkeypatch):
-    from seatctl.cli import deferred
+    from seatctl import _deferred as deferred
 
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     deferred.defer({"colorsys": None})
@@ -132,7 +130,7 @@ def test_a_deferred_module_is_imported_at_the_first_use_of_one_of_its_names(monk
 
 
 def test_a_module_this_python_cannot_import_is_not_deferred(monkeypatch):
-    from seatctl.cli import deferred
+    from seatctl import _deferred as deferred
 
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     deferred.defer({"colorsys": "_seatctl_no_such_extension"})

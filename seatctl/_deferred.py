@@ -1,5 +1,6 @@
-"""Standard-library modules that the CLI's libraries import on every run but a run seldom
-uses: each is imported on its first use instead.
+"""For the `seatctl` command's own process (`seatctl.__main__`): standard-library modules that
+the CLI's libraries import on every run but a run seldom uses, each imported on its first use
+instead. (A program that imports `seatctl.cli` itself keeps its modules as they are.)
 
 Typer imports `subprocess` (with `selectors` and `locale`) to launch a browser and install
 shell completion; `shutil` (for Typer's terminal size) imports `bz2` and `lzma` to learn
