@@ -60,6 +60,7 @@ def serve(
     if not 0 <= port <= 65535:
         raise usage_error(f"invalid --port {port}: use 0 to 65535")
     try:
+        import orjson  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:

@@ -60,8 +60,7 @@ async def body(
     except TimeoutError:
         raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
     try:
-        # NaN and Infinity are not JSON: read as numbers here, they are refused by the field.
-        body = json.loads(raw, parse_float=JsonNumber, parse_constant=JsonNumber)
+        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, RecursionError):
         raise usage_error("the request body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -73,6 +72,11 @@ async def body(
     if unknown:
         raise usage_error(f"unknown field {shown(unknown[0])} in the request body")
     return body
+
+
+# One decoder for every request: `json.loads` with these arguments makes a new one each time.
+# NaN and Infinity are not JSON: read as numbers here, they are refused by the field.
+_DECODER = json.JSONDecoder(parse_float=JsonNumber, parse_constant=JsonNumber)
 
 
 async def read_limited(request: Request) -> bytes:
