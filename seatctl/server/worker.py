@@ -141,16 +141,21 @@ class Worker:
             self._picks.put(job)
         else:
             (self._writes if write else self._reads).put(job)
+        # A timer of the loop's own, not asyncio.timeout and shield: those cost a task
+        # cancellation's bookkeeping and one more turn of the loop on every request.
+        timer = loop.call_at(loop.time() + self.budget, self._expire, job)
         try:
-            async with asyncio.timeout(self.budget):
-                return await asyncio.shield(job.done)
-        except TimeoutError:
-            if write and not self.claim(job, ABANDONED):
-                # Started: its outcome, whatever it is, is the answer; the database's own
-                # timeouts (the time left, given at BEGIN) end its waits.
-                return await job.done
-            job.done.cancel()  # nobody waits for its outcome now
-            raise self.out_of_time() from None
+            return await job.done
+        finally:
+            timer.cancel()
+
+    def _expire(self, job: Job) -> None:
+        """On the event loop, at a request's deadline: answer it 503 unless it is a write
+        that has started; that one's outcome, whatever it is, is the answer (the database's
+        own timeouts, given the time left at BEGIN, end its waits)."""
+        if job.done.done() or (job.write and not self.claim(job, ABANDONED)):
+            return
+        job.done.set_exception(self.out_of_time())
 
     def out_of_time(self) -> SeatctlError:
         """A request's answer past its deadline. Its message names the database, for the log;
