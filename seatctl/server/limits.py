@@ -84,6 +84,12 @@ TIMED_OUT = _answer(b"408 Request Timeout")
 TOO_MANY = _answer(b"503 Service Unavailable", b"retry-after: 1\r\n")
 
 
+# In a request's scope once its whole body has arrived: if it is there before the endpoint
+# reads it (the usual case), the read cannot wait, so it needs no timeout
+# (`seatctl.server.parsing.body`).
+BODY_RECEIVED = "seatctl.body_received"
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing a head over the limit."""
 
@@ -163,6 +169,10 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
             self._head_open = True
             if self.head_since is None:  # a further request on a kept-alive connection
                 self.head_since = self.loop.time()
+
+        def on_message_complete(self) -> None:
+            self.scope[BODY_RECEIVED] = True  # type: ignore[literal-required]
+            super().on_message_complete()
 
         def on_headers_complete(self) -> None:
             self._head_open = False

@@ -13,12 +13,13 @@ import json
 import unicodedata
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from seatctl.core import validate
 from seatctl.core.clock import parse_instant
 from seatctl.core.errors import ExitCode, Reason, SeatctlError, usage_error
 from seatctl.core.model import DEFAULT_SHOW
+from seatctl.server.limits import BODY_RECEIVED
 
 MAX_BODY = 64 * 1024  # bytes: far more than any list of seats a request may name
 BODY_TIMEOUT = 30.0  # seconds a client may take to send its body
@@ -54,11 +55,14 @@ async def body(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise too_large()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
-            raw = await read_limited(request)
-    except TimeoutError:
-        raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
+    if request.scope.get(BODY_RECEIVED):  # all here already (the usual case): no wait
+        raw = await read_limited(request)
+    else:
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):  # unlike wait_for, no task per request
+                raw = await read_limited(request)
+        except TimeoutError:
+            raise usage_error(f"the request body took longer than {BODY_TIMEOUT:g} s") from None
     try:
         body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, RecursionError):
@@ -80,13 +84,20 @@ _DECODER = json.JSONDecoder(parse_float=JsonNumber, parse_constant=JsonNumber)
 
 
 async def read_limited(request: Request) -> bytes:
+    """The body, from the ASGI messages themselves (`request.stream()` would add an
+    asynchronous generator to every request)."""
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             raise too_large()
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def too_large() -> SeatctlError:
