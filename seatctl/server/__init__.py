@@ -136,7 +136,7 @@ def _serve_many(
                 from seatctl.storage.sqlite import queue_writers
 
                 queue_writers(db)
-            worker = Worker(db, limits.request_timeout)
+            worker = Worker(db, limits.request_timeout, alone=False)
             worker.start()
             try:
                 hub = Hub(db, worker)

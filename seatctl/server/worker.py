@@ -42,17 +42,27 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
-from seatctl.core.errors import ExitCode, Reason, SeatctlError, database_error
+from seatctl.core.errors import Reason, SeatctlError, database_error
 from seatctl.core.validate import is_postgres_url
+from seatctl.server.jobs import (
+    ABANDONED,
+    QUEUED,
+    TAKEN,
+    Job,
+    Work,
+    attempt,
+    broken,
+    lost,
+    settle_all,
+    waited,
+)
+from seatctl.server.loop_writes import LoopWrites
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
-Work = Callable[[Venue], Any]
 MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps others waiting
 # A request's whole time by default, as a command's busy timeout (docs/http-api.md).
 BUDGET_SECONDS = 10.0
@@ -64,21 +74,12 @@ READERS = 2
 WRITERS = 2
 WAITERS = 8  # on PostgreSQL: writes that wait for locks, each alone on its connection
 READY_SECONDS = 1.0  # the readiness check's limit
-QUEUED, TAKEN, ABANDONED = "queued", "taken", "abandoned"
-
-
-@dataclass(eq=False)
-class Job:
-    work: Work
-    write: bool
-    done: asyncio.Future[Any]  # settled on its own event loop, never from a thread here
-    loop: asyncio.AbstractEventLoop
-    deadline: float  # time.monotonic()
-    state: str = field(default=QUEUED)
 
 
 class Worker:
-    def __init__(self, db: str, budget: float = BUDGET_SECONDS) -> None:
+    def __init__(self, db: str, budget: float = BUDGET_SECONDS, alone: bool = True) -> None:
+        """`alone`: the only process of its server (on SQLite its writes then run on the
+        event loop, `seatctl.server.loop_writes`)."""
         self.db = db  # as given: others open their own connections to it
         self.budget = budget  # seconds: each request's one deadline, from its arrival
         self.location = db
@@ -98,6 +99,9 @@ class Worker:
         # backends): the others reconnect before their next request instead of each failing one.
         self.epoch = 0
         self._probe = _Probe(db)
+        self._loop_writes: LoopWrites | None = None
+        if alone and not self._postgres:
+            self._loop_writes = LoopWrites(db, self, self._to_writer)
 
     def start(self) -> None:
         """Open the database in the threads; raise its error here if that fails."""
@@ -108,10 +112,14 @@ class Worker:
             location = lane.ready.result()
             if lane.eager:
                 self.location = location
+        if self._loop_writes is not None:
+            self._loop_writes.start()
         self._probe.start()
 
     def stop(self) -> None:
         """Finish what is queued, then stop every thread."""
+        if self._loop_writes is not None:
+            self._loop_writes.stop()
         for lane in self._lanes:
             lane.jobs.put(None)
         for lane in self._lanes:
@@ -139,6 +147,8 @@ class Worker:
         job = Job(work, write, loop.create_future(), loop, time.monotonic() + self.budget)
         if pick and self._postgres:
             self._picks.put(job)
+        elif write and self._loop_writes is not None:
+            self._loop_writes.submit(job)
         else:
             (self._writes if write else self._reads).put(job)
         # A timer of the loop's own, not asyncio.timeout and shield: those cost a task
@@ -172,6 +182,12 @@ class Worker:
                 return False
             job.state = state
             return True
+
+    def _to_writer(self, job: Job) -> None:
+        """A write the loop did not run (the write lock was held): the writer thread runs it."""
+        with self._claims:
+            job.state = QUEUED
+        self._writes.put(job)
 
     def requeue_to_wait(self, job: Job) -> None:
         """A write that met a held lock in a group, undone: a waiter retries it alone."""
@@ -356,8 +372,8 @@ class _Lane:
         healthy = True
         for job in jobs:
             self.venue.within(job.deadline)
-            outcome = _attempt(job.work, self.venue)
-            healthy = healthy and not _broken(outcome[1])
+            outcome = attempt(job.work, self.venue)
+            healthy = healthy and not broken(outcome[1])
             self._settle(job, *outcome)
         return healthy
 
@@ -372,24 +388,24 @@ class _Lane:
         try:
             with venue.grouped():
                 for job in writes:
-                    outcomes.append(_attempt(job.work, venue))
-                    if _lost(outcomes[-1][1]):  # the transaction is gone: so is the group
+                    outcomes.append(attempt(job.work, venue))
+                    if lost(outcomes[-1][1]):  # the transaction is gone: so is the group
                         raise outcomes[-1][1]  # type: ignore[misc]
         except BaseException as exc:  # BEGIN or COMMIT failed, or the link broke: none happened
             for job in writes:
-                if short and _waited(exc) and time.monotonic() < job.deadline:
+                if short and waited(exc) and time.monotonic() < job.deadline:
                     # A lock waited for at the group's end (its history's): all rolled back,
                     # untouched; each is retried alone, as a write that waited in the group.
                     self.worker.requeue_to_wait(job)
                 else:
                     self._settle(job, None, exc)
-            return not _broken(exc)
+            return not broken(exc)
         for job, (result, error) in zip(writes, outcomes, strict=True):
-            if short and _waited(error) and time.monotonic() < job.deadline:
+            if short and waited(error) and time.monotonic() < job.deadline:
                 self.worker.requeue_to_wait(job)  # rolled back to its savepoint: untouched
             else:
                 self._settle(job, result, error)
-        return not any(_broken(error) for _, error in outcomes)
+        return not any(broken(error) for _, error in outcomes)
 
     def _next_batch(self) -> list[Job] | None:
         """The next job and, for writers, every job queued behind it (up to MAX_GROUP); None
@@ -423,60 +439,4 @@ class _Lane:
         self.outbox = []
         for loop, answers in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
-                loop.call_soon_threadsafe(_settle_all, answers)
-
-
-def _attempt(work: Work, venue: Venue) -> tuple[Any, BaseException | None]:
-    try:
-        return work(venue), None
-    except SeatctlError as exc:
-        # Its frames are of no use to an answer, and they hold what the work had in hand
-        # (a refusal's list of the hall's free seats, say) until the cyclic GC runs.
-        return None, _without_frames(exc)
-    except Exception as exc:  # a bug: this request fails with a 500, the server goes on
-        log.error("internal error: %s: %s", type(exc).__name__, exc)
-        return None, exc
-
-
-def _without_frames(error: SeatctlError) -> SeatctlError:
-    """`error` and the errors it was raised from or during, without their tracebacks."""
-    seen: set[int] = set()
-    link: BaseException | None = error
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        link.__traceback__ = None
-        link = link.__cause__ or link.__context__
-    return error
-
-
-def _waited(error: BaseException | None) -> bool:
-    return isinstance(error, SeatctlError) and error.reason == Reason.BUSY
-
-
-def _lost(error: BaseException | None) -> bool:
-    return isinstance(error, SeatctlError) and error.reason == Reason.UNAVAILABLE
-
-
-def _broken(error: BaseException | None) -> bool:
-    """A failure after which the connection is not to be trusted: any database problem but
-    a busy database or a clock behind the records (those are about the data, not the link),
-    and any bug."""
-    if error is None:
-        return False
-    if isinstance(error, SeatctlError):
-        return error.exit_code == ExitCode.DATABASE and error.reason not in _NOT_THE_LINK
-    return True
-
-
-_NOT_THE_LINK = frozenset({Reason.BUSY, Reason.CLOCK_BEHIND, Reason.INCONSISTENT})
-
-
-def _settle_all(answers: list[tuple[Job, Any, BaseException | None]]) -> None:
-    """On the event loop: give each waiting request its outcome."""
-    for job, result, error in answers:
-        if job.done.done():  # cancelled: the client went away, or the server is stopping
-            continue
-        if error is not None:
-            job.done.set_exception(error)
-        else:
-            job.done.set_result(result)
+                loop.call_soon_threadsafe(settle_all, answers)

@@ -57,11 +57,13 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         self._picks: PickIndex | None = None  # made by the first `lock_best`
 
     @classmethod
-    def open(cls, db: str) -> Venue:
-        """Open an initialised database; see `init` to create one."""
+    def open(cls, db: str, any_thread: bool = False) -> Venue:
+        """Open an initialised database; see `init` to create one. With `any_thread`, the
+        connection may be used from another thread than the one that opened it (by one
+        thread at a time: the caller hands it over)."""
         db = validate.database(db)
         clock.clock_override()  # a bad SEATCTL_NOW is refused before the database is touched
-        return cls(open_store(db))
+        return cls(open_store(db, any_thread=any_thread))
 
     @classmethod
     def init(

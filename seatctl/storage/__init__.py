@@ -251,9 +251,10 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(db: str, create: bool = False) -> Store:
+def open_store(db: str, create: bool = False, any_thread: bool = False) -> Store:
     """The store behind `db`, a PostgreSQL URL or else a SQLite path; `create` makes a new
-    database (the `init` command's right)."""
+    database (the `init` command's right); `any_thread`: see `Venue.open` (a PostgreSQL
+    connection may be handed between threads anyway)."""
     # Each backend is imported only when chosen: psycopg alone would slow every SQLite command.
     if is_postgres_url(db):
         from seatctl.storage.postgres import PostgresStore
@@ -261,4 +262,4 @@ def open_store(db: str, create: bool = False) -> Store:
         return PostgresStore.open(db, create=create)
     from seatctl.storage.sqlite import SqliteStore
 
-    return SqliteStore.open(db, create=create)
+    return SqliteStore.open(db, create=create, any_thread=any_thread)

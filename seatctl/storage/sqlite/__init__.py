@@ -85,7 +85,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         self._data_version: int | None = None  # as `wait_for_change` last read it
 
     @classmethod
-    def open(cls, path: str, create: bool = False) -> SqliteStore:
+    def open(cls, path: str, create: bool = False, any_thread: bool = False) -> SqliteStore:
         if os.path.isdir(path):
             raise database_error(Reason.BAD_DATABASE, f"{path} is a directory, not a database")
         new_file = not os.path.exists(path)
@@ -108,7 +108,10 @@ class SqliteStore(SqlStore[SqliteTransaction]):
                 _create_owner_only(path)
             read_only = _read_only_reason(path, create) if os.path.exists(path) else None
             with translated_errors(path):
-                conn = _connect_read_only(path) if read_only else _connect(path, create)
+                if read_only:
+                    conn = _connect_read_only(path, any_thread)
+                else:
+                    conn = _connect(path, create, any_thread)
                 store = cls(conn, path)
                 store.read_only = read_only
                 if new_file or empty_file:
@@ -362,7 +365,7 @@ def _create_owner_only(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
-def _connect(path: str, create: bool) -> sqlite3.Connection:
+def _connect(path: str, create: bool, any_thread: bool = False) -> sqlite3.Connection:
     mode = "rwc" if create else "rw"
     conn = sqlite3.connect(
         # As bytes: a file name need not be valid UTF-8 (undecodable bytes are surrogates here).
@@ -370,6 +373,7 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
         uri=True,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=not any_thread,
     )
     # A booking that was reported must survive a power cut, not just a crash.
     conn.execute("PRAGMA synchronous = FULL")
@@ -411,7 +415,7 @@ def _reader_would_create_side_files(path: str) -> bool:
     )
 
 
-def _connect_read_only(path: str) -> sqlite3.Connection:
+def _connect_read_only(path: str, any_thread: bool = False) -> sqlite3.Connection:
     # On a read-only filesystem nothing can change the file while it is read, so SQLite may
     # skip locking and the missing -wal and -shm files (`immutable`).
     immutable = not access.has_side_files(path) and access.on_read_only_filesystem(path)
@@ -421,4 +425,5 @@ def _connect_read_only(path: str) -> sqlite3.Connection:
         uri=True,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,
+        check_same_thread=not any_thread,
     )
