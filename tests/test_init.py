@@ -136,8 +136,8 @@ def reader_at_the_switch_to_wal(db_path: str, monkeypatch: pytest.MonkeyPatch):
             reader.execute("BEGIN")
             reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
-    def connect_with_a_reader(path: str, create: bool) -> sqlite3.Connection:
-        conn = connect(path, create)
+    def connect_with_a_reader(path: str, create: bool, any_thread: bool) -> sqlite3.Connection:
+        conn = connect(path, create, any_thread)
         conn.set_trace_callback(start_reading)
         return conn
 

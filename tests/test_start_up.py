@@ -156,8 +156,8 @@ def statements_run_by(db: str, action, monkeypatch) -> list[str]:
     traced: list[str] = []
     connect = backend._connect
 
-    def tracing_connect(path: str, create: bool) -> sqlite3.Connection:
-        conn = connect(path, create)
+    def tracing_connect(path: str, create: bool, any_thread: bool) -> sqlite3.Connection:
+        conn = connect(path, create, any_thread)
         conn.set_trace_callback(traced.append)
         return conn
 

@@ -479,3 +479,32 @@ def test_init_interrupted_by_sigint_at_any_moment_leaves_no_file_or_a_whole_data
             check = run_process("--db", str(path), "check")
             assert (check.code, check.out) == (0, "ok\n"), (delay, os.listdir(folder), check.err)
             assert len(run_process("--db", str(path), "seats", "--json").json()) == SIGINT_SEATS
+
+
+# --- a group's operations share what they read of the settings and events ----------------
+
+
+def test_an_operation_in_a_group_finds_an_event_an_earlier_one_added(venue_db):
+    with Venue.open(venue_db) as venue, venue.grouped():
+        with pytest.raises(SeatctlError) as before:
+            venue.lock(["1"], "alice", event="gala")
+        venue.add_event("gala")
+        views = venue.lock(["1"], "alice", event="gala")
+    assert before.value.reason == Reason.NOT_FOUND
+    assert views[0].locked_by == "alice"
+
+
+def test_an_event_added_by_an_operation_that_was_undone_is_not_found_later_in_its_group(
+    venue_db,
+):
+    from seatctl.core.model import Show
+
+    with Venue.open(venue_db) as venue, venue.grouped():
+        with pytest.raises(RuntimeError):
+            with venue._store.transaction() as tx:
+                tx.add_show(Show("gala", None, None))
+                assert tx.show("gala") is not None  # read while it existed
+                raise RuntimeError("undone")
+        with pytest.raises(SeatctlError) as later:
+            venue.lock(["1"], "alice", event="gala")
+    assert later.value.reason == Reason.NOT_FOUND

@@ -289,10 +289,14 @@ class SqlTransaction:
 
     sql: ClassVar[Queries]
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, memo: dict[Any, Any] | None = None) -> None:
         self._conn = conn
         self._now: Instant | None = None
         self._settings: model.Settings | None = None
+        # Shared by the operations of one SQLite group transaction: the settings and events
+        # they read, which no other writer can change while the group holds the write lock.
+        # Forgotten when an operation changes them or is rolled back.
+        self._memo = memo
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement; its cursor."""
@@ -330,7 +334,11 @@ class SqlTransaction:
 
     def settings(self) -> model.Settings:
         if self._settings is None:
-            self._settings = self._settings_from(self.execute(self.sql.settings, SETTINGS_KEYS))
+            memo = self._memo if self._memo is not None else {}
+            if "settings" not in memo:
+                read = self.execute(self.sql.settings, SETTINGS_KEYS)
+                memo["settings"] = self._settings_from(read)
+            self._settings = memo["settings"]
         return self._settings
 
     @staticmethod
@@ -393,11 +401,22 @@ class SqlTransaction:
         self._set_meta(STAGE_KEY, ",".join(f"{part:g}" for part in stage))
 
     def show(self, name: str) -> Show | None:
-        row = self.execute(self.sql.show, (name,)).fetchone()
-        return Show(*row) if row else None
+        memo = self._memo if self._memo is not None else {}
+        key = ("show", name)
+        if key not in memo:
+            row = self.execute(self.sql.show, (name,)).fetchone()
+            memo[key] = Show(*row) if row else None
+        found: Show | None = memo[key]
+        return found
 
     def add_show(self, show: Show) -> bool:
+        self._forget()
         return int(self.execute(self.sql.add_show, tuple(show)).rowcount) > 0
+
+    def _forget(self) -> None:
+        """Before a change of the settings or the events: what the group read of them."""
+        if self._memo is not None:
+            self._memo.clear()
 
     def show_counts(self, now: Instant) -> list[tuple[Show, model.StatusCounts]]:
         total = self.seat_count()
@@ -477,4 +496,5 @@ class SqlTransaction:
         return row[0] if row else None
 
     def _set_meta(self, key: str, value: str) -> None:
+        self._forget()
         self.execute(self.sql.set_meta, (key, value))

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 from seatctl.core import clock
@@ -83,6 +84,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         self._usable = False  # opened as a seatctl database this version can use
         self._indexed = False  # this connection has made sure of the (seat, at) index
         self._data_version: int | None = None  # as `wait_for_change` last read it
+        self._memo: dict[Any, Any] = {}
 
     @classmethod
     def open(cls, path: str, create: bool = False, any_thread: bool = False) -> SqliteStore:
@@ -183,8 +185,12 @@ class SqliteStore(SqlStore[SqliteTransaction]):
 
     @contextlib.contextmanager
     def _operation(self, write: bool) -> Iterator[SqliteTransaction]:
-        with translated_errors(self.location), savepoint(self._conn):
-            yield SqliteTransaction(self._conn)  # inside a write: the current schema
+        try:
+            with translated_errors(self.location), savepoint(self._conn):
+                yield SqliteTransaction(self._conn, self._memo)  # inside a write: the schema
+        except BaseException:  # undone: so is what it changed of what the group had read
+            self._memo.clear()
+            raise
 
     def _refuse(self, write: bool) -> None:
         if write and self.read_only:
@@ -206,6 +212,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
                     raise database_error(Reason.BUSY, f"{self.location} is still busy; try again")
                 self._conn.execute(f"PRAGMA busy_timeout = {max(1, round(budget * 1000))}")
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self._memo = {}  # what this transaction's operations read (SqlTransaction)
             try:
                 tx = _transaction(self._conn, self._prepared_version(write))
                 yield tx
