@@ -500,11 +500,10 @@ def test_an_event_added_by_an_operation_that_was_undone_is_not_found_later_in_it
     from seatctl.core.model import Show
 
     with Venue.open(venue_db) as venue, venue.grouped():
-        with pytest.raises(RuntimeError):
-            with venue._store.transaction() as tx:
-                tx.add_show(Show("gala", None, None))
-                assert tx.show("gala") is not None  # read while it existed
-                raise RuntimeError("undone")
+        with pytest.raises(RuntimeError), venue._store.transaction() as tx:
+            tx.add_show(Show("gala", None, None))
+            assert tx.show("gala") is not None  # read while it existed
+            raise RuntimeError("undone")
         with pytest.raises(SeatctlError) as later:
             venue.lock(["1"], "alice", event="gala")
     assert later.value.reason == Reason.NOT_FOUND
