@@ -24,8 +24,7 @@ make a lock be refused, never hold a seat twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 from weakref import WeakValueDictionary
@@ -201,20 +200,31 @@ class PickIndex:
         self._shows.clear()
         self._marker = None
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self) -> _Writing:
         """Around a write transaction, a group of them or one of a group's savepoints: if it
         does not commit, what it saved into the index never happened."""
-        self._unsure.append(False)
-        try:
-            yield
-        except BaseException:
-            if self._unsure.pop():
-                self.drop()
-            raise
-        unsure = self._unsure.pop()
-        if self._unsure:  # a savepoint released: the group's COMMIT is still to come
-            self._unsure[-1] = self._unsure[-1] or unsure
+        return _Writing(self)
+
+
+class _Writing:
+    """`PickIndex.writing` (a class: it wraps every request of the server, and costs less
+    than a generator)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: PickIndex) -> None:
+        self._index = index
+
+    def __enter__(self) -> None:
+        self._index._unsure.append(False)
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        unsure = self._index._unsure.pop()
+        if error is not None:
+            if unsure:
+                self._index.drop()
+        elif self._index._unsure:  # a savepoint released: the group's COMMIT is still to come
+            self._index._unsure[-1] = self._index._unsure[-1] or unsure
 
 
 def choose(

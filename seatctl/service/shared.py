@@ -3,8 +3,7 @@ who acts (`by`) and the lock rule."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 from seatctl.core import rules, validate
@@ -41,16 +40,22 @@ def existing_show(tx: Transaction, show: str) -> Show:
     return found
 
 
-@contextlib.contextmanager
-def naming_busy_seats(location: str, labels: list[str]) -> Iterator[None]:
+class naming_busy_seats:  # lower case: used as a function, `with naming_busy_seats(...):`
     """A backend that locks the whole database (SQLite) cannot tell which seats it waited
-    for: then every seat the command names is one it could not get."""
-    try:
-        yield
-    except SeatctlError as error:
-        if error.reason is Reason.BUSY and not error.seats:
-            raise busy_error(location, labels) from None
-        raise
+    for: then every seat the command names is one it could not get. (A class: it wraps
+    every request of the server, and costs less than a generator.)"""
+
+    __slots__ = ("_labels", "_location")
+
+    def __init__(self, location: str, labels: list[str]) -> None:
+        self._location, self._labels = location, labels
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if isinstance(error, SeatctlError) and error.reason is Reason.BUSY and not error.seats:
+            raise busy_error(self._location, self._labels) from None
 
 
 Rule = Callable[[Seat], rules.Decision]

@@ -58,12 +58,13 @@ class SqlStore(Generic[T]):
     def _committed(self, tx: T) -> None:
         """After `tx` committed."""
 
+    def transaction(self, write: bool = True) -> AbstractContextManager[T]:
+        if self._grouped:  # the server's every request: no generator around the savepoint
+            return self._operation(write)
+        return self._transaction(write)
+
     @contextlib.contextmanager
-    def transaction(self, write: bool = True) -> Iterator[T]:
-        if self._grouped:
-            with self._operation(write) as tx:
-                yield tx
-            return
+    def _transaction(self, write: bool) -> Iterator[T]:
         self._refuse(write)
         if self._busy:
             with self._beside().transaction(write) as tx:
@@ -94,18 +95,24 @@ class SqlStore(Generic[T]):
                 self._grouped = False
 
 
-@contextlib.contextmanager
-def savepoint(conn: Any, release: bool = True) -> Iterator[None]:
+class savepoint:  # lower case: used as a function, `with savepoint(conn):`
     """One operation of a group on `conn`: undone on its own if it fails. Without `release`,
     the savepoint of an operation that succeeded stays until the group's COMMIT, which
     releases it anyway: the next operation's savepoint, of the same name, nests in it, and a
-    rollback goes back to the newest one of that name."""
-    conn.execute("SAVEPOINT seatctl_operation")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
-        conn.execute("RELEASE SAVEPOINT seatctl_operation")
-        raise
-    if release:
-        conn.execute("RELEASE SAVEPOINT seatctl_operation")
+    rollback goes back to the newest one of that name. (A class: it wraps every request of
+    the server, and costs less than a generator.)"""
+
+    __slots__ = ("_conn", "_release")
+
+    def __init__(self, conn: Any, release: bool = True) -> None:
+        self._conn, self._release = conn, release
+
+    def __enter__(self) -> None:
+        self._conn.execute("SAVEPOINT seatctl_operation")
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is not None:
+            self._conn.execute("ROLLBACK TO SAVEPOINT seatctl_operation")
+            self._conn.execute("RELEASE SAVEPOINT seatctl_operation")
+        elif self._release:
+            self._conn.execute("RELEASE SAVEPOINT seatctl_operation")

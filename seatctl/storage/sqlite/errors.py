@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 
 from seatctl.core.errors import Reason, SeatctlError, database_error
 
@@ -12,17 +10,26 @@ from seatctl.core.errors import Reason, SeatctlError, database_error
 BUSY, LOCKED, READONLY, CANTOPEN, CORRUPT, NOTADB = 5, 6, 8, 14, 11, 26
 
 
-@contextlib.contextmanager
-def translated_errors(location: str) -> Iterator[None]:
-    """Turn sqlite3's exceptions into seatctl's exit-6 errors with a clear message."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise _database_error(exc, location) from exc
-    except UnicodeDecodeError as exc:  # SQLite quoting bytes of a damaged file back at us
-        raise database_error(
-            Reason.BAD_DATABASE, f"{location} is not a usable SQLite database (damaged text)"
-        ) from exc
+class translated_errors:  # lower case: used as a function, `with translated_errors(path):`
+    """Turn sqlite3's exceptions into seatctl's exit-6 errors with a clear message. (A class:
+    it wraps every request of the server, and costs less than a generator.)"""
+
+    __slots__ = ("_location",)
+
+    def __init__(self, location: str) -> None:
+        self._location = location
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if isinstance(error, sqlite3.Error):
+            raise _database_error(error, self._location) from error
+        if isinstance(error, UnicodeDecodeError):  # SQLite quoting a damaged file's bytes
+            raise database_error(
+                Reason.BAD_DATABASE,
+                f"{self._location} is not a usable SQLite database (damaged text)",
+            ) from error
 
 
 def error_code(exc: sqlite3.Error) -> int:
