@@ -181,3 +181,15 @@ def refuse_seat_3_at_commit(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
         return made
 
     monkeypatch.setattr(sqlite_backend, "_connect", connect_checking_foreign_keys)
+
+
+def test_more_writes_than_a_group_takes_are_all_done_in_the_groups_after_it(
+    worker: Worker, venue_db, monkeypatch
+):
+    monkeypatch.setattr(loop_writes, "MAX_GROUP", 2)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(*(worker.write(lock(s, f"user{s}")) for s in "12345"))
+
+    answers = run(scenario)
+    assert [views[0].locked_by for views in answers] == [f"user{s}" for s in "12345"]

@@ -16,6 +16,7 @@ log = logging.getLogger("seatctl.serve")
 Work = Callable[[Venue], Any]
 Outcome = tuple[Any, BaseException | None]  # the work's result, or what it raised
 QUEUED, TAKEN, ABANDONED = "queued", "taken", "abandoned"
+MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps others waiting
 
 
 @dataclass(eq=False)

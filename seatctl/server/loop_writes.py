@@ -31,7 +31,17 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from seatctl.core.errors import SeatctlError
-from seatctl.server.jobs import TAKEN, Job, Outcome, attempt, broken, lost, settle_all, waited
+from seatctl.server.jobs import (
+    MAX_GROUP,
+    TAKEN,
+    Job,
+    Outcome,
+    attempt,
+    broken,
+    lost,
+    settle_all,
+    waited,
+)
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
@@ -81,7 +91,9 @@ class LoopWrites:
         """On the loop: begin a group with the pending writes, run them, have it committed."""
         if self._committing or not self._pending:
             return
-        batch, self._pending = self._pending, []
+        batch, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+        if self._pending:  # more than a group's worth waited: the rest after this group
+            asyncio.get_running_loop().call_soon(self._flush)
         live = self._take(batch)
         if not live:
             return
@@ -92,7 +104,7 @@ class LoopWrites:
         group = venue.grouped()
         try:
             group.__enter__()
-        except SeatctlError as exc:
+        except Exception as exc:  # BEGIN failed (or a bug): none of them ran
             if waited(exc):  # the write lock is held: the writer thread waits for it
                 return self._hand_all_over(live)
             return self._answer([(job, None, exc) for job in live], broken(exc))

@@ -49,6 +49,7 @@ from seatctl.core.errors import Reason, SeatctlError, database_error
 from seatctl.core.validate import is_postgres_url
 from seatctl.server.jobs import (
     ABANDONED,
+    MAX_GROUP,
     QUEUED,
     TAKEN,
     Job,
@@ -63,7 +64,6 @@ from seatctl.server.loop_writes import LoopWrites
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
-MAX_GROUP = 256  # writes per transaction: bounds how long one commit keeps others waiting
 # A request's whole time by default, as a command's busy timeout (docs/http-api.md).
 BUDGET_SECONDS = 10.0
 GROUP_WAIT_SECONDS = 0.02  # the longest a write in a group waits for any one lock
