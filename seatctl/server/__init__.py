@@ -289,6 +289,9 @@ def _run(
         access_log=False,
         lifespan="off",
         server_header=False,
+        # Nothing here reads the client's address or scheme from the request (the limits
+        # count the connection's own peer): no middleware to rewrite them on every request.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
         http=protocol_class(limits),
         ssl_certfile=tls[0],
