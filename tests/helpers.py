@@ -639,3 +639,33 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the scenario did not come about"
         time.sleep(0.01)
+
+
+def refuse_seat_3_at_commit_on_sqlite(path: str, monkeypatch: Any) -> None:
+    """SQLite refuses, at COMMIT and not before, any transaction that changed seat 3: changing
+    it adds a row whose foreign key points nowhere; the key is DEFERRED, so the statement
+    succeeds and the COMMIT fails (and leaves the transaction open, as SQLite does)."""
+    from seatctl.storage import sqlite as sqlite_backend
+
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE commit_guard_parent (label TEXT PRIMARY KEY);
+        CREATE TABLE commit_guard (
+            seat TEXT REFERENCES commit_guard_parent (label) DEFERRABLE INITIALLY DEFERRED
+        );
+        CREATE TRIGGER fail_commit_of_seat_3 AFTER INSERT ON seat_states WHEN NEW.seat = '3'
+        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
+        CREATE TRIGGER fail_commit_of_seat_3_again AFTER UPDATE ON seat_states
+        WHEN NEW.seat = '3' BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
+        """
+    )
+    conn.close()
+    connect = sqlite_backend._connect
+
+    def connect_checking_foreign_keys(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        made = connect(*args, **kwargs)
+        made.execute("PRAGMA foreign_keys = ON")  # SQLite checks them only when asked to
+        return made
+
+    monkeypatch.setattr(sqlite_backend, "_connect", connect_checking_foreign_keys)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from helpers import refuse_seat_3_at_commit_on_sqlite
 from seatctl import Venue
 from seatctl.core.errors import ExitCode
-from seatctl.storage import sqlite as sqlite_backend
 
 pytest.importorskip("starlette")
 
@@ -140,7 +140,7 @@ def test_a_group_that_meets_a_held_write_lock_is_done_once_it_is_free(worker: Wo
 def test_a_group_whose_commit_fails_answers_each_of_its_writes_with_the_error(
     venue_db, monkeypatch
 ):
-    refuse_seat_3_at_commit(venue_db, monkeypatch)
+    refuse_seat_3_at_commit_on_sqlite(venue_db, monkeypatch)
     worker = Worker(venue_db)
     worker.start()
 
@@ -156,40 +156,3 @@ def test_a_group_whose_commit_fails_answers_each_of_its_writes_with_the_error(
     assert [getattr(e, "exit_code", None) for e in (on_3, on_4)] == [ExitCode.DATABASE] * 2
     assert again_on_4[0].locked_by == "bob"  # the next group commits
     assert holder_seen_elsewhere(venue_db, "3") is None
-
-
-def refuse_seat_3_at_commit(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite refuses, at COMMIT and not before, a transaction that changed seat 3 (a
-    deferred foreign key), as in test_transactions.py."""
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        """
-        CREATE TABLE commit_guard_parent (label TEXT PRIMARY KEY);
-        CREATE TABLE commit_guard (
-            seat TEXT REFERENCES commit_guard_parent (label) DEFERRABLE INITIALLY DEFERRED
-        );
-        CREATE TRIGGER fail_commit_of_seat_3 AFTER INSERT ON seat_states WHEN NEW.seat = '3'
-        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
-        """
-    )
-    conn.close()
-    connect = sqlite_backend._connect
-
-    def connect_checking_foreign_keys(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        made = connect(*args, **kwargs)
-        made.execute("PRAGMA foreign_keys = ON")
-        return made
-
-    monkeypatch.setattr(sqlite_backend, "_connect", connect_checking_foreign_keys)
-
-
-def test_more_writes_than_a_group_takes_are_all_done_in_the_groups_after_it(
-    worker: Worker, venue_db, monkeypatch
-):
-    monkeypatch.setattr(loop_writes, "MAX_GROUP", 2)
-
-    async def scenario() -> list[Any]:
-        return await asyncio.gather(*(worker.write(lock(s, f"user{s}")) for s in "12345"))
-
-    answers = run(scenario)
-    assert [views[0].locked_by for views in answers] == [f"user{s}" for s in "12345"]

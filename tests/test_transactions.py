@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import pytest
 
-from helpers import START, dump, run_process, sigint_at_default
+from helpers import START, dump, refuse_seat_3_at_commit_on_sqlite, run_process, sigint_at_default
 from seatctl import SeatctlError, Status, Venue
 from seatctl.core.errors import Reason
 from seatctl.core.validate import is_postgres_url
@@ -45,35 +45,8 @@ def commit_fails_for_seat_3(venue_db: str, monkeypatch: pytest.MonkeyPatch) -> s
     if is_postgres_url(venue_db):
         _refuse_seat_3_at_commit_on_postgres(venue_db)
     else:
-        _refuse_seat_3_at_commit_on_sqlite(venue_db, monkeypatch)
+        refuse_seat_3_at_commit_on_sqlite(venue_db, monkeypatch)
     return venue_db
-
-
-def _refuse_seat_3_at_commit_on_sqlite(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Changing seat 3 adds a row whose foreign key points nowhere; the key is DEFERRED, so the
-    # statement succeeds and the COMMIT fails (and leaves the transaction open, as SQLite does).
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        """
-        CREATE TABLE commit_guard_parent (label TEXT PRIMARY KEY);
-        CREATE TABLE commit_guard (
-            seat TEXT REFERENCES commit_guard_parent (label) DEFERRABLE INITIALLY DEFERRED
-        );
-        CREATE TRIGGER fail_commit_of_seat_3 AFTER INSERT ON seat_states WHEN NEW.seat = '3'
-        BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
-        CREATE TRIGGER fail_commit_of_seat_3_again AFTER UPDATE ON seat_states
-        WHEN NEW.seat = '3' BEGIN INSERT INTO commit_guard VALUES (NEW.seat); END;
-        """
-    )
-    conn.close()
-    connect = sqlite_backend._connect
-
-    def connect_checking_foreign_keys(*args, **kwargs) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
-        conn.execute("PRAGMA foreign_keys = ON")  # SQLite checks them only when asked to
-        return conn
-
-    monkeypatch.setattr(sqlite_backend, "_connect", connect_checking_foreign_keys)
 
 
 def _refuse_seat_3_at_commit_on_postgres(url: str, sqlstate: str = "P0001") -> None:
