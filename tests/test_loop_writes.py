@@ -156,3 +156,15 @@ def test_a_group_whose_commit_fails_answers_each_of_its_writes_with_the_error(
     assert [getattr(e, "exit_code", None) for e in (on_3, on_4)] == [ExitCode.DATABASE] * 2
     assert again_on_4[0].locked_by == "bob"  # the next group commits
     assert holder_seen_elsewhere(venue_db, "3") is None
+
+
+def test_more_writes_than_a_group_takes_are_all_done_in_the_groups_after_it(
+    worker: Worker, venue_db, monkeypatch
+):
+    monkeypatch.setattr(loop_writes, "MAX_GROUP", 2)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(*(worker.write(lock(s, f"user{s}")) for s in "12345"))
+
+    answers = run(scenario)
+    assert [views[0].locked_by for views in answers] == [f"user{s}" for s in "12345"]
