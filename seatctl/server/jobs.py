@@ -29,6 +29,9 @@ class Job:
     state: str = field(default=QUEUED)
 
 
+Answer = tuple[Job, Any, BaseException | None]  # a job and its outcome, to be told
+
+
 def attempt(work: Work, venue: Venue) -> Outcome:
     try:
         return work(venue), None
@@ -74,7 +77,7 @@ def broken(error: BaseException | None) -> bool:
 _NOT_THE_LINK = frozenset({Reason.BUSY, Reason.CLOCK_BEHIND, Reason.INCONSISTENT})
 
 
-def settle_all(answers: list[tuple[Job, Any, BaseException | None]]) -> None:
+def settle_all(answers: list[Answer]) -> None:
     """On the event loop: give each waiting request its outcome."""
     for job, result, error in answers:
         if job.done.done():  # cancelled: the client went away, or the server is stopping

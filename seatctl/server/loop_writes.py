@@ -28,12 +28,13 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
 from seatctl.core.errors import SeatctlError
 from seatctl.server.jobs import (
     MAX_GROUP,
     TAKEN,
+    Answer,
     Job,
     Outcome,
     attempt,
@@ -47,8 +48,6 @@ from seatctl.venue import Venue
 log = logging.getLogger("seatctl.serve")
 BEGIN_WAIT = 0.001  # seconds the loop waits for the write lock before handing a group over
 
-Answer = tuple[Job, Any, BaseException | None]
-
 
 class Claims(Protocol):
     """What these writes need of the worker that owns them."""
@@ -59,6 +58,8 @@ class Claims(Protocol):
 
 
 class LoopWrites:
+    """The writes of one worker whose requests all run on one event loop."""
+
     def __init__(self, db: str, claims: Claims, hand_over: Callable[[Job], None]) -> None:
         self._db = db
         self._claims = claims

@@ -52,6 +52,7 @@ from seatctl.server.jobs import (
     MAX_GROUP,
     QUEUED,
     TAKEN,
+    Answer,
     Job,
     Work,
     attempt,
@@ -301,7 +302,7 @@ class _Lane:
         self.ready: Future[str] = Future()
         self.venue: Venue | None = None
         self.epoch = 0
-        self.outbox: list[tuple[Job, Any, BaseException | None]] = []  # settled, not yet told
+        self.outbox: list[Answer] = []  # settled, not yet told
         self._thread = threading.Thread(target=self._main, name=f"seatctl-{kind}", daemon=True)
 
     def start(self) -> None:
@@ -433,7 +434,7 @@ class _Lane:
         per request (each wake-up is a write to the loop's self-pipe and a callback there)."""
         if not self.outbox:
             return
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any, BaseException | None]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[Answer]] = {}
         for settled in self.outbox:
             by_loop.setdefault(settled[0].loop, []).append(settled)
         self.outbox = []
