@@ -6,6 +6,7 @@ Instants are whole UTC seconds since the epoch (`int`), so a printed deadline is
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -102,4 +103,10 @@ def format_instant(instant: Instant) -> str:
     is a bug; it still answers in words rather than crash an error report."""
     if type(instant) is not int or not 0 <= instant <= _LAST_PRINTABLE:
         return "(an instant out of range)"
+    return _formatted(instant)
+
+
+@functools.lru_cache(maxsize=1024)
+def _formatted(instant: Instant) -> str:
+    # Cached: a server formats the same few deadlines (now + a lock's TTL) over and over.
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(instant))
