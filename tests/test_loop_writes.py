@@ -168,3 +168,7 @@ def test_more_writes_than_a_group_takes_are_all_done_in_the_groups_after_it(
 
     answers = run(scenario)
     assert [views[0].locked_by for views in answers] == [f"user{s}" for s in "12345"]
+
+
+def test_a_worker_that_never_started_stops_without_error(venue_db):
+    Worker(venue_db).stop()

@@ -76,8 +76,10 @@ class LoopWrites:
         self._thread.start()
 
     def stop(self) -> None:
-        self._commits.put(None)
-        self._thread.join()
+        """Commit the group in hand, if any, then stop the thread and close the database."""
+        if self._thread.is_alive():
+            self._commits.put(None)
+            self._thread.join()
         if self._venue is not None:
             self._venue.close()
             self._venue = None
