@@ -10,12 +10,15 @@ from seatsql import INSERT_EVENT, SCHEMA_VERSION, SELECT_META, connect, seats
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" TEXT);
 CREATE TABLE IF NOT EXISTS "seats" (
-   "label" TEXT PRIMARY KEY, "sort_key" TEXT NOT NULL, "locked_by" TEXT,
-   "lock_expires" INTEGER, "booked_by" TEXT, "booked_at" INTEGER);
+   "label" TEXT PRIMARY KEY, "sort_key" TEXT NOT NULL, "section" TEXT, "seat_row" TEXT,
+   "seat_number" INTEGER, "category" TEXT);
 CREATE INDEX IF NOT EXISTS "idx_seats_sort_key_label" ON "seats" ("sort_key", "label");
+CREATE TABLE IF NOT EXISTS "seat_states" (
+   "show" TEXT NOT NULL, "seat" TEXT NOT NULL, "locked_by" TEXT, "lock_expires" INTEGER,
+   "booked_by" TEXT, "booked_at" INTEGER, PRIMARY KEY ("show", "seat"));
 CREATE TABLE IF NOT EXISTS "events" (
    "id" INTEGER PRIMARY KEY, "at" INTEGER NOT NULL, "seat" TEXT NOT NULL,
-   "action" TEXT NOT NULL, "user" TEXT, "expires_at" INTEGER);
+   "action" TEXT NOT NULL, "user" TEXT, "expires_at" INTEGER, "show" TEXT);
 CREATE INDEX IF NOT EXISTS "idx_events_seat_id" ON "events" ("seat", "id");
 """
 

@@ -32,7 +32,7 @@ INSERT_EVENT = (
     "INSERT INTO events (at, seat, action, user, expires_at, show)"
     " VALUES (?, ?, ?, ?, ?, 'default')"
 )
-SCHEMA_VERSION = 2  # of floor/init.py's own (older) tables
+SCHEMA_VERSION = 2  # of floor/init.py's own tables (schema 4's, as far as the floors read them)
 
 # A seat row: (label, locked_by, lock_expires, booked_by, booked_at), as SELECTed.
 Row = tuple
