@@ -8,7 +8,10 @@ on that thread's own connection:
 - writers (`WRITERS`) take the writes that arrive together and run them in one transaction,
   each in its own savepoint so that each stays all or nothing, and answer them only after that
   transaction's COMMIT: a durable write costs one disk flush per group, not per request, and no
-  2xx reply precedes the commit that makes it true;
+  2xx reply precedes the commit that makes it true. On SQLite, a server of one process runs
+  its groups on the event loop instead and commits them in a thread of their own
+  (`seatctl.server.loop_writes`); its writer thread takes the groups that find the write lock
+  held;
 - on PostgreSQL, where writers on different seats need not wait for each other, a write in a
   group waits at most `GROUP_WAIT_SECONDS` for any lock (another command's row, say); one that
   would wait longer is taken out of the group, untouched, and retried alone by a waiter
