@@ -66,7 +66,8 @@ def test_a_pick_after_another_process_wrote_reads_only_what_changed_not_the_hall
     from seatctl.storage.sql import SqlTransaction
 
     with frozen(T0 + 1), Venue.open(hall) as venue:
-        assert picked(venue, 2) == ["A3", "A4"]  # the index is built here
+        assert picked(venue, 2) == ["A3", "A4"]
+        assert picked(venue, 2) == ["A1", "A2"]  # the venue's second pick builds the index
         assert run_cli("--db", hall, "lock", "B3", "--user", "other").code == 0
 
         def rescan(*args: object) -> None:
@@ -74,7 +75,7 @@ def test_a_pick_after_another_process_wrote_reads_only_what_changed_not_the_hall
 
         for read in ("free_from", "row_spots", "seat_spots"):
             monkeypatch.setattr(SqlTransaction, read, rescan)
-        assert [v.seat for v in venue.lock_best(2, "picker")] == ["A1", "A2"]
+        assert [v.seat for v in venue.lock_best(2, "picker")] == ["A5", "A6"]
 
 
 def test_a_pick_sees_a_lock_another_process_made_since_the_last_pick(hall):
@@ -117,7 +118,8 @@ def test_venues_of_one_process_keep_one_copy_of_the_halls_layout_and_their_own_s
     with frozen(T0 + 1), Venue.open(hall) as first, Venue.open(hall) as second:
         assert picked(first, 2) == ["A3", "A4"]
         assert picked(second, 2) == ["A1", "A2"]
-        assert picked(first, 2) == ["A5", "A6"]  # its own state took the other's pick in
+        assert picked(first, 2) == ["A5", "A6"]  # its index (its second pick) saw the other's
+        assert picked(second, 2) == ["B3", "B4"]
         assert first._picks is not None and second._picks is not None
         plans = [venue._picks._shows["default"].plan for venue in (first, second)]
         assert plans[0] is plans[1]
@@ -126,10 +128,11 @@ def test_venues_of_one_process_keep_one_copy_of_the_halls_layout_and_their_own_s
 def test_a_seat_added_to_the_map_gives_the_hall_a_new_layout(hall):
     with frozen(T0 + 1), Venue.open(hall) as venue:
         assert picked(venue, 6) == ["A1", "A2", "A3", "A4", "A5", "A6"]
+        assert picked(venue, 2) == ["B3", "B4"]  # the venue's second pick builds the index
         assert venue._picks is not None
         before = venue._picks._shows["default"].plan
         Venue.init(hall, labels=["Z1", "Z2"])
-        assert picked(venue, 2) == ["B3", "B4"]
+        assert picked(venue, 2) == ["B1", "B2"]
         after = venue._picks._shows["default"].plan
         assert after is not before and "Z1" in after.where
 
@@ -204,3 +207,15 @@ def test_a_refusal_counts_the_seats_left_alone_in_their_rows(hall):
         "no 2 seats together: 2 seats available, the largest block together is 1"
         " (split takes seats apart)"
     )
+
+
+def test_a_venues_first_pick_reads_only_the_rows_it_needs_not_the_hall(hall, monkeypatch):
+    # A command picks once: indexing the whole hall first would cost it more than the pick.
+    from seatctl.storage.sql import SqlTransaction
+
+    def whole_hall(*args: object) -> None:
+        raise AssertionError("the whole hall was read")
+
+    monkeypatch.setattr(SqlTransaction, "free_from", whole_hall)
+    with frozen(T0 + 1), Venue.open(hall) as venue:
+        assert [v.seat for v in venue.lock_best(2, "picker")] == ["A3", "A4"]

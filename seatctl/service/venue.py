@@ -54,7 +54,10 @@ class Venue(ChangeStream, TokenKeeping, Reports):
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._picks: PickIndex | None = None  # made by the first `lock_best`
+        # Made by the second `lock_best` (or the first group, a server's): indexing reads the
+        # whole hall, which one pick alone, a command's, need not (it reads the rows it needs).
+        self._picks: PickIndex | None = None
+        self._picked = False
 
     @classmethod
     def open(cls, db: str, any_thread: bool = False) -> Venue:
@@ -183,10 +186,12 @@ class Venue(ChangeStream, TokenKeeping, Reports):
         from seatctl.service import picking
 
         rule_for = lock_rule(name, ttl)
-        if self._picks is None:
+        if self._picks is None and self._picked:
             self._picks = picking.PickIndex()
+        self._picked = True
+        picks = self._picks
         with (
-            self._picks.writing(),
+            picks.writing() if picks is not None else nullcontext(),
             naming_busy_seats(self._store.location, []),
             self._store.transaction() as tx,
         ):
@@ -196,7 +201,7 @@ class Venue(ChangeStream, TokenKeeping, Reports):
                 known_names("section", wanted_sections, (f[0] for f in tx.map_row_firsts()))
             if wanted_categories:
                 known_names("category", wanted_categories, tx.map_categories())
-            index = self._picks.rows(tx, show)
+            index = picks.rows(tx, show) if picks is not None else None
             if index is not None:  # only the rows that can hold the seats asked for
                 now = tx.now()
                 chosen = picking.choose(
