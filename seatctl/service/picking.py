@@ -17,7 +17,9 @@ committed since. This connection's own writes are applied to it as they are save
 (`saved`), and if a transaction that saved them does not commit, the index is dropped.
 On PostgreSQL the marker is the newest history id: ids are drawn in commit order, so every
 change committed since moves it (this connection's own too, which are then taken in again).
-Where a backend has no marker the index is not used. The seats chosen are
+Where a backend has no marker the index is not used, nor by a `Venue`'s first pick (a
+command's only one): building it reads the whole hall, which the rows in rank order need not.
+The seats chosen are
 then read and decided by the rules as any named lock: an index that were wrong could only
 make a lock be refused, never hold a seat twice.
 """
