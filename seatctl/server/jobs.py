@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from seatctl.core.errors import ExitCode, Reason, SeatctlError
 from seatctl.venue import Venue
@@ -30,6 +31,41 @@ class Job:
 
 
 Answer = tuple[Job, Any, BaseException | None]  # a job and its outcome, to be told
+
+
+class Claims(Protocol):
+    """What runs jobs needs of the worker that queued them."""
+
+    def claim(self, job: Job, state: str) -> bool: ...
+
+    def out_of_time(self) -> SeatctlError: ...
+
+
+def take(batch: list[Job], claims: Claims) -> tuple[list[Job], list[Answer]]:
+    """The jobs of `batch` to run now, and the answers of those that waited their whole time
+    in the queue (not run at all); a job abandoned at its deadline was answered then."""
+    now = time.monotonic()
+    live: list[Job] = []
+    late: list[Answer] = []
+    for job in batch:
+        if not claims.claim(job, TAKEN):
+            continue
+        if job.deadline <= now:
+            late.append((job, None, claims.out_of_time()))
+        else:
+            live.append(job)
+    return live, late
+
+
+def attempt_all(jobs: list[Job], venue: Venue) -> list[Outcome]:
+    """A group's writes, each in its own savepoint, until one finds the transaction gone (the
+    group with it: its outcome is the last)."""
+    outcomes: list[Outcome] = []
+    for job in jobs:
+        outcomes.append(attempt(job.work, venue))
+        if lost(outcomes[-1][1]):
+            break
+    return outcomes
 
 
 def attempt(work: Work, venue: Venue) -> Outcome:

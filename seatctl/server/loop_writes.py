@@ -25,36 +25,26 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
 
-from seatctl.core.errors import SeatctlError
 from seatctl.server.jobs import (
     MAX_GROUP,
-    TAKEN,
     Answer,
+    Claims,
     Job,
     Outcome,
-    attempt,
+    attempt_all,
     broken,
     lost,
     settle_all,
+    take,
     waited,
 )
 from seatctl.venue import Venue
 
 log = logging.getLogger("seatctl.serve")
 BEGIN_WAIT = 0.001  # seconds the loop waits for the write lock before handing a group over
-
-
-class Claims(Protocol):
-    """What these writes need of the worker that owns them."""
-
-    def claim(self, job: Job, state: str) -> bool: ...
-
-    def out_of_time(self) -> SeatctlError: ...
 
 
 class LoopWrites:
@@ -97,7 +87,8 @@ class LoopWrites:
         batch, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
         if self._pending:  # more than a group's worth waited: the rest after this group
             asyncio.get_running_loop().call_soon(self._flush)
-        live = self._take(batch)
+        live, late = take(batch, self._claims)
+        settle_all(late)
         if not live:
             return
         venue = self._open()
@@ -111,26 +102,9 @@ class LoopWrites:
             if waited(exc):  # the write lock is held: the writer thread waits for it
                 return self._hand_all_over(live)
             return self._answer([(job, None, exc) for job in live], broken(exc))
-        outcomes: list[Outcome] = []
-        for job in live:
-            outcomes.append(attempt(job.work, venue))
-            if lost(outcomes[-1][1]):  # the transaction is gone: so is the group
-                break
+        outcomes = attempt_all(live, venue)
         self._committing = True
         self._commits.put(_Group(group, live, outcomes, asyncio.get_running_loop()))
-
-    def _take(self, batch: list[Job]) -> list[Job]:
-        """The jobs of `batch` to run now; those past their deadline are answered 503."""
-        now = time.monotonic()
-        live = []
-        for job in batch:
-            if not self._claims.claim(job, TAKEN):
-                continue  # abandoned at its deadline, and answered then
-            if job.deadline <= now:
-                settle_all([(job, None, self._claims.out_of_time())])
-            else:
-                live.append(job)
-        return live
 
     def _open(self) -> Venue | None:
         if self._venue is None:

@@ -59,9 +59,11 @@ from seatctl.server.jobs import (
     Job,
     Work,
     attempt,
+    attempt_all,
     broken,
     lost,
     settle_all,
+    take,
     waited,
 )
 from seatctl.server.loop_writes import LoopWrites
@@ -357,12 +359,8 @@ class _Lane:
                     if self.worker.claim(job, TAKEN):
                         self._settle(job, None, exc)
                 return
-        taken = [job for job in batch if self.worker.claim(job, TAKEN)]
-        now = time.monotonic()
-        live = [job for job in taken if job.deadline > now]
-        for job in taken:
-            if job.deadline <= now:  # waited its whole time in the queue: not run at all
-                self._settle(job, None, self.worker.out_of_time())
+        live, late = take(batch, self.worker)
+        self.outbox += late
         if not live:
             return
         assert self.venue is not None
@@ -388,13 +386,11 @@ class _Lane:
         assert venue is not None
         short = self.kind in ("write", "pick") and self.worker._postgres
         venue.within(min(job.deadline for job in writes), GROUP_WAIT_SECONDS if short else None)
-        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             with venue.grouped():
-                for job in writes:
-                    outcomes.append(attempt(job.work, venue))
-                    if lost(outcomes[-1][1]):  # the transaction is gone: so is the group
-                        raise outcomes[-1][1]  # type: ignore[misc]
+                outcomes = attempt_all(writes, venue)
+                if lost(outcomes[-1][1]):  # the transaction is gone: so is the group
+                    raise outcomes[-1][1]  # type: ignore[misc]
         except BaseException as exc:  # BEGIN or COMMIT failed, or the link broke: none happened
             for job in writes:
                 if short and waited(exc) and time.monotonic() < job.deadline:
